@@ -1,0 +1,3 @@
+from careteam.cli import main
+
+main()

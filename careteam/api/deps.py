@@ -1,0 +1,114 @@
+"""Dependencies shared by JSON and HTML routes: settings, the unit of work, the actor, If-Match, paging."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.auth import sessions as auth_sessions
+from careteam.domain.actor import Actor
+from careteam.domain.errors import Forbidden, Unauthenticated
+from careteam.settings import Settings
+from careteam.store.engine import unit_of_work
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commits when the endpoint returns, before the response is sent.
+
+    After the commit, plans that got new events are announced on the broker (a wake-up call only:
+    the event rows are already durable).
+    """
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with unit_of_work(sessions) as session:
+        yield session
+    notices = session.info.get("plan_notices")
+    if notices:
+        await request.app.state.broker.publish_many(notices)
+
+
+# scope="function": the commit runs right after the endpoint, so a failed commit is the client's answer.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def request_id(request: Request) -> str | None:
+    rid: str | None = request.scope.get("state", {}).get("request_id")
+    return rid
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def optional_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor | None:
+    """The signed-in actor from a bearer token or the session cookie; None if neither is valid."""
+    authz = request.headers.get("authorization", "")
+    if authz:
+        scheme, _, token = authz.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return await auth_sessions.resolve(
+            session, token.strip(), kind="bearer", settings=settings,
+            request_id=request_id(request), client_ip=client_ip(request),
+        )
+    cookie = request.cookies.get(settings.session_cookie_name)
+    if not cookie:
+        return None
+    actor = await auth_sessions.resolve(
+        session, cookie, kind="cookie", settings=settings,
+        request_id=request_id(request), client_ip=client_ip(request),
+    )
+    if actor is not None and request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
+        # Cookie-authenticated API writes come from our own pages' scripts: they must carry the CSRF token.
+        expected = await auth_sessions.csrf_token_for(session, actor.session_id or "")
+        if not expected or request.headers.get("x-csrf-token") != expected:
+            raise Forbidden("Missing or wrong CSRF token.")
+    return actor
+
+
+async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise Unauthenticated("Sign in, or send a valid bearer token.")
+    return actor
+
+
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+
+
+def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int:
+    """The version the client last saw, from ``If-Match: W/"<version>"``; 428 without it."""
+    if if_match is None:
+        raise HTTPException(428, "Send If-Match with the ETag you last read, so no change is overwritten.")
+    m = _ETAG.match(if_match)
+    if m is None:
+        raise HTTPException(400, 'If-Match must be an ETag such as W/"3".')
+    return int(m.group(1))
+
+
+IfMatch = Annotated[int, Depends(if_match)]
+
+# Ids are 32-bit positive integers: larger ones are refused with 422, never passed to the database.
+Id = Annotated[int, Path(gt=0, lt=2**31)]
+Offset = Annotated[int, Query(ge=0, lt=2**31)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'

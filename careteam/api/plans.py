@@ -1,0 +1,107 @@
+"""Care plans (boards), their goals and their event log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from careteam.api.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionDep, SettingsDep, etag
+from careteam.api.idempotent import IdempotencyKey, once
+from careteam.codes import AuditAction
+from careteam.domain import audit, events, plans
+from careteam.domain.board import get_board, readable_plan
+from careteam.domain.schemas import (
+    BoardPublic,
+    EventPublic,
+    EventsPublic,
+    GoalCreate,
+    GoalPublic,
+    GoalUpdate,
+    Page,
+    PlanCreate,
+    PlanPublic,
+    PlanUpdate,
+)
+
+router = APIRouter(tags=["care plans"])
+
+
+@router.get("/plans")
+async def list_plans(
+    actor: CurrentActor, session: SessionDep, offset: Offset = 0, limit: Limit = 50,
+    patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
+) -> Page[PlanPublic]:
+    """The care plans of your patients."""
+    rows, total = await plans.list_plans(session, actor=actor, patient_id=patient_id, offset=offset, limit=limit)
+    return Page(items=[PlanPublic.model_validate(p) for p in rows], total=total, offset=offset, limit=limit)
+
+
+@router.post("/plans", status_code=201, response_model=PlanPublic)
+async def create_plan(
+    body: PlanCreate, request: Request, actor: CurrentActor, session: SessionDep, key: IdempotencyKey = None
+) -> Response:
+    """Open a care plan for a patient (the team's lead or physicians)."""
+
+    async def create() -> tuple[PlanPublic, dict[str, str]]:
+        plan = await plans.create_plan(session, body, actor=actor)
+        return PlanPublic.model_validate(plan), {"ETag": etag(plan.version), "Location": f"/api/v1/plans/{plan.id}"}
+
+    return await once(request, session, key, actor, create)
+
+
+@router.get("/plans/{plan_id}")
+async def get_plan_board(plan_id: Id, actor: CurrentActor, session: SessionDep, response: Response) -> BoardPublic:
+    """The board snapshot: plan, goals, tasks, team, and the ``last_seq`` to resume live updates from."""
+    board = await get_board(session, plan_id, actor=actor)
+    response.headers["ETag"] = etag(board.plan.version)
+    return board
+
+
+@router.patch("/plans/{plan_id}")
+async def patch_plan(
+    plan_id: Id, body: PlanUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+) -> PlanPublic:
+    """Change the plan's title, status or period; 412 if someone changed it first."""
+    plan = await plans.update_plan(session, plan_id, body, expected_version=version, actor=actor)
+    response.headers["ETag"] = etag(plan.version)
+    return PlanPublic.model_validate(plan)
+
+
+@router.post("/plans/{plan_id}/goals", status_code=201, response_model=GoalPublic)
+async def add_goal(
+    plan_id: Id, body: GoalCreate, request: Request, actor: CurrentActor, session: SessionDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    async def create() -> tuple[GoalPublic, dict[str, str]]:
+        goal = await plans.add_goal(session, plan_id, body, actor=actor)
+        return GoalPublic.model_validate(goal), {"ETag": etag(goal.version)}
+
+    return await once(request, session, key, actor, create)
+
+
+@router.patch("/goals/{goal_id}")
+async def patch_goal(
+    goal_id: Id, body: GoalUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+) -> GoalPublic:
+    goal = await plans.update_goal(session, goal_id, body, expected_version=version, actor=actor)
+    response.headers["ETag"] = etag(goal.version)
+    return GoalPublic.model_validate(goal)
+
+
+@router.get("/plans/{plan_id}/events")
+async def list_events(
+    plan_id: Id, actor: CurrentActor, session: SessionDep, settings: SettingsDep,
+    after: Annotated[int, Query(ge=0, lt=2**31)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> EventsPublic:
+    """Events with seq > after, in order (the activity history, and catch-up after a reconnect).
+
+    ``resync: true`` means the log no longer reaches back that far: reload the board instead.
+    """
+    plan = await readable_plan(session, plan_id, actor)
+    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    oldest = await events.oldest_seq(session, plan_id)
+    if after > plan.last_seq or (oldest is not None and oldest > after + 1):
+        return EventsPublic(items=[], last_seq=plan.last_seq, resync=True)
+    rows = await events.read_after(session, plan_id, after, limit=limit)
+    return EventsPublic(items=[EventPublic.model_validate(e) for e in rows], last_seq=plan.last_seq)

@@ -1,0 +1,131 @@
+"""RFC 9457 problem details: every error the API gives has this shape and a stable ``type``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careteam.domain.errors import (
+    Conflict,
+    DomainError,
+    Duplicate,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+    ValidationFailed,
+)
+
+MEDIA_TYPE = "application/problem+json"
+
+_STATUS_SLUG = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    428: "precondition-required",
+    429: "too-many-requests",
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"/problems/{type_ or _STATUS_SLUG.get(status, 'error')}",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(
+        orjson.dumps(body, default=_default), status_code=status, media_type=MEDIA_TYPE, headers=headers
+    )
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    match exc:
+        case NotFound():
+            return problem(404, "Not found", exc.detail)
+        case Forbidden():
+            return problem(403, "Forbidden", exc.detail)
+        case Unauthenticated():
+            return problem(401, "Sign-in required", exc.detail, headers={"WWW-Authenticate": "Bearer"})
+        case Conflict():
+            return problem(412, "Changed by someone else", exc.detail, current=exc.current)
+        case Duplicate():
+            return problem(
+                409, "Already exists", exc.detail, type_="duplicate",
+                errors=[{"field": exc.field, "message": exc.detail}],
+            )
+        case InvalidTransition():
+            return problem(409, "Transition not allowed", exc.detail, type_="invalid-transition")
+        case ValidationFailed():
+            return problem(
+                422, "Invalid input", exc.detail, errors=[{"field": exc.field, "message": exc.detail}]
+            )
+        case Throttled():
+            return problem(429, "Too many attempts", exc.detail, headers={"Retry-After": str(exc.retry_after)})
+    return problem(400, "Bad request", exc.detail)
+
+
+def install(app: FastAPI) -> None:
+    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> Response:
+        return domain_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": _field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+            for err in exc.errors()
+        ]
+        fields = ", ".join(e["field"] for e in errors)
+        return problem(422, "Invalid input", f"Check these fields: {fields}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        return problem(
+            exc.status_code,
+            _STATUS_SLUG.get(exc.status_code, "error").replace("-", " ").capitalize(),
+            str(exc.detail) if exc.detail else None,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, _exc: IntegrityError) -> Response:
+        # Two requests raced past a uniqueness check; the loser gets a clean 409, nothing stored.
+        return problem(409, "Conflicting change", "The change collides with another; reload and retry.")

@@ -1,0 +1,70 @@
+"""The ASGI application: routers, static files, and the lifespan that owns engine, broker and hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from careteam import __version__
+from careteam.api import audit as audit_api
+from careteam.api import auth as auth_api
+from careteam.api import patients as patients_api
+from careteam.api import plans as plans_api
+from careteam.api import problems
+from careteam.api import tasks as tasks_api
+from careteam.api import users as users_api
+from careteam.middleware import RequestContext
+from careteam.realtime import endpoint as realtime_endpoint
+from careteam.realtime.broker import make_broker
+from careteam.realtime.hub import Hub
+from careteam.settings import Settings
+from careteam.store.engine import make_engine, make_sessionmaker
+from careteam.ui import pages
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        broker = make_broker(settings.broker_url)
+        app.state.broker = broker
+        hub = Hub(app.state.sessions, broker, settings)
+        app.state.hub = hub
+        await broker.start()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="careteam",
+        version=__version__,
+        summary="Care-team coordination for interventional pain management clinics.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    problems.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (auth_api, users_api, patients_api, plans_api, tasks_api, audit_api):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(pages.router)
+    app.include_router(realtime_endpoint.router)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.add_middleware(RequestContext, hsts=settings.production)
+    return app

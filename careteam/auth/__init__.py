@@ -1,0 +1,1 @@
+"""Authentication: password hashing, server-side sessions and bearer tokens, CSRF, login throttling."""

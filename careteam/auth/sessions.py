@@ -1,0 +1,175 @@
+"""Server-side sessions (browser cookie) and bearer tokens (API clients), stored as SHA-256 of the secret.
+
+The secret leaves the server once, in the cookie or the token response; a database leak reveals no usable
+credential. Logout, deactivation or an elapsed timeout delete the row, so a replayed secret finds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.codes import AuditAction, AuditOutcome
+from careteam.auth.passwords import verify_password
+from careteam.domain import audit
+from careteam.domain.actor import Actor, actor_of
+from careteam.domain.errors import Throttled
+from careteam.settings import Settings
+from careteam.store.tables import AuthSession, LoginAttempt, User
+from careteam.store.types import utcnow
+
+# Touch last_seen_at at most this often: idle tracking without a write on every request.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    secret: str
+    record: AuthSession
+    user: User
+
+
+async def login(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    kind: str,
+    settings: Settings,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+) -> Issued | None:
+    """Check the password and open a new session (``kind`` "cookie") or token ("bearer").
+
+    Returns None for a wrong password and for an unknown or inactive user alike; raises Throttled
+    after too many failures for that username in the window, whatever the password.
+    """
+    now = utcnow()
+    window_start = now - timedelta(minutes=settings.login_window_minutes)
+    failures = (
+        await session.exec(
+            select(LoginAttempt.id).where(
+                LoginAttempt.username == username,
+                LoginAttempt.succeeded == False,  # noqa: E712 - SQL comparison
+                LoginAttempt.at >= window_start,  # type: ignore[operator]
+            )
+        )
+    ).all()
+    if len(failures) >= settings.login_max_failures:
+        raise Throttled(
+            "Too many failed sign-ins for this account; try again later.",
+            retry_after=settings.login_window_minutes * 60,
+        )
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    ok = verify_password(password, user.password_hash if user else None) and bool(user and user.active)
+    session.add(LoginAttempt(username=username, succeeded=ok, at=now))
+    actor = _actor_for(user, None, request_id, client_ip) if user else None
+    audit.record(
+        session,
+        actor,
+        AuditAction.login,
+        "session",
+        outcome=AuditOutcome.success if ok else AuditOutcome.failure,
+    )
+    if not ok or user is None:
+        return None
+    return await open_session(session, user, kind=kind, settings=settings)
+
+
+async def open_session(session: AsyncSession, user: User, *, kind: str, settings: Settings) -> Issued:
+    """A fresh random secret (256 bits): a new id at every login, never reused."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    lifetime = (
+        timedelta(hours=settings.session_absolute_hours)
+        if kind == "cookie"
+        else timedelta(hours=settings.token_hours)
+    )
+    record = AuthSession(
+        id=_digest(secret),
+        user_id=user.id or 0,
+        kind=kind,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(record)
+    await session.flush()
+    return Issued(secret=secret, record=record, user=user)
+
+
+async def resolve(
+    session: AsyncSession,
+    secret: str,
+    *,
+    kind: str,
+    settings: Settings,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+) -> Actor | None:
+    """The actor behind a cookie or token secret, or None if it is unknown, expired or its user inactive."""
+    if not secret or len(secret) > 256:
+        return None
+    row = (
+        await session.exec(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
+            .where(AuthSession.id == _digest(secret), AuthSession.kind == kind)
+        )
+    ).first()
+    if row is None:
+        return None
+    record, user = row
+    now = utcnow()
+    idle_expired = kind == "cookie" and now - record.last_seen_at > timedelta(
+        minutes=settings.session_idle_minutes
+    )
+    if not user.active or now >= record.expires_at or idle_expired:
+        await session.delete(record)
+        return None
+    if now - record.last_seen_at > _TOUCH_EVERY:
+        record.last_seen_at = now
+    return _actor_for(user, record.id, request_id, client_ip)
+
+
+async def csrf_token_for(session: AsyncSession, session_id: str) -> str | None:
+    record = await session.get(AuthSession, session_id)
+    return record.csrf_token if record else None
+
+
+async def close_session(session: AsyncSession, session_id: str, *, actor: Actor) -> None:
+    """Logout: the session row goes, so the same cookie is refused from now on."""
+    await session.exec(delete(AuthSession).where(AuthSession.id == session_id))  # type: ignore[call-overload]
+    audit.record(session, actor, AuditAction.logout, "session")
+
+
+async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every session and token of a user (deactivation, password change)."""
+    await session.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
+
+
+async def live_session_ids(session: AsyncSession, ids: set[str]) -> set[str]:
+    """Which of these sessions still exist with an active user (used by the realtime hub's recheck)."""
+    if not ids:
+        return set()
+    rows = await session.exec(
+        select(AuthSession.id)
+        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
+        .where(AuthSession.id.in_(ids), User.active == True)  # type: ignore[attr-defined]  # noqa: E712
+    )
+    return set(rows.all())
+
+
+def _actor_for(user: User, session_id: str | None, request_id: str | None, client_ip: str | None) -> Actor:
+    return actor_of(user, session_id=session_id, request_id=request_id, client_ip=client_ip)

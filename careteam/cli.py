@@ -1,0 +1,112 @@
+"""The ``careteam`` command: serve, seed the demo clinic, migrate, manage accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import Annotated
+
+import typer
+
+from careteam.codes import ClinicRole, Discipline
+from careteam.settings import Settings
+
+app = typer.Typer(help="careteam: live care-plan boards for interventional pain management clinics.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Clinician accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations to CARETEAM_DATABASE_URL."""
+    from careteam.store import migrate
+
+    settings = Settings()
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (share the database and broker).")] = 1,
+) -> None:
+    """Migrate the database, then serve the app with uvicorn."""
+    import uvicorn
+
+    from careteam.store import migrate
+
+    settings = Settings()
+    migrate.upgrade(settings.database_url)
+    uvicorn.run(
+        "careteam.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws_max_size=settings.ws_max_frame_bytes,
+        # Our own heartbeats keep sockets alive; uvicorn's pings would double them.
+        ws_ping_interval=None,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    password: Annotated[str, typer.Option(help="Password of every demo account.")] = "demo",
+) -> None:
+    """Seed a demo clinic (idempotent): accounts of every discipline, patients, care teams, plans."""
+    from careteam import demo as demo_data
+    from careteam.store import migrate
+
+    settings = Settings()
+    migrate.upgrade(settings.database_url)
+    created = asyncio.run(demo_data.seed(settings, password=password))
+    typer.echo(f"demo clinic ready ({created} new records). Sign in with any of these, password {password!r}:")
+    for username, display, discipline in demo_data.ACCOUNT_SUMMARY:
+        typer.echo(f"  {username:<13} {display:<26} {discipline}")
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    display_name: Annotated[str, typer.Option("--name", help="Display name.")],
+    discipline: Annotated[Discipline, typer.Option(help="Discipline.")],
+    role: Annotated[ClinicRole, typer.Option(help="Clinic-wide role.")] = ClinicRole.clinician,
+    password: Annotated[str | None, typer.Option(help="Password (asked for when omitted).")] = None,
+) -> None:
+    """Create a clinician account."""
+    from careteam.domain import accounts
+    from careteam.domain.errors import DomainError
+    from careteam.domain.schemas import UserCreate
+    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
+
+    secret = password or getpass.getpass("Password: ")
+    body = UserCreate(username=username, display_name=display_name, discipline=discipline, role=role,
+                      password=secret)
+
+    async def run() -> int:
+        engine = make_engine(Settings().database_url)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                user = await accounts.create_user(session, body, actor=None)
+                return user.id or 0
+        finally:
+            await engine.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created user {username} (id {user_id})")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,206 @@
+"""A demo clinic: accounts of every discipline, patients whose care teams differ, and working boards.
+
+Idempotent: running it again adds only what is missing (matched by username and MRN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.codes import ClinicRole, Discipline, TaskPriority, TaskStatus, TeamRole
+from careteam.domain import accounts, patients, plans, tasks
+from careteam.domain.actor import actor_of
+from careteam.domain.schemas import (
+    ChecklistItem,
+    GoalCreate,
+    MemberCreate,
+    PatientCreate,
+    PlanCreate,
+    TaskCreate,
+    TaskUpdate,
+    UserCreate,
+)
+from careteam.settings import Settings
+from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.store.tables import Patient, User
+
+D = Discipline
+
+ACCOUNTS: list[tuple[str, str, Discipline, ClinicRole]] = [
+    ("admin", "Clinic Administrator", D.ipm_lead, ClinicRole.admin),
+    ("lead", "Dr. Maya Okafor", D.ipm_lead, ClinicRole.clinician),
+    ("physician", "Dr. Daniel Reyes", D.physician, ClinicRole.clinician),
+    ("psychologist", "Dr. Hannah Lindqvist", D.psychologist, ClinicRole.clinician),
+    ("nurse", "Grace Mbeki, RN", D.nurse, ClinicRole.clinician),
+    ("physio", "Tom Becker, PT", D.physical_therapist, ClinicRole.clinician),
+    ("ot", "Aisha Rahman, OT", D.occupational_therapist, ClinicRole.clinician),
+    ("pharmacist", "Priya Nair, PharmD", D.pharmacist, ClinicRole.clinician),
+    ("socialworker", "Luis Ortega, MSW", D.social_worker, ClinicRole.clinician),
+]
+ACCOUNT_SUMMARY = [(u, n, d.value + (" (admin)" if r is ClinicRole.admin else "")) for u, n, d, r in ACCOUNTS]
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    mrn: str
+    name: str
+    birth_date: date
+    team: tuple[str, ...]  # usernames besides the lead
+    plan: str
+    goals: tuple[tuple[str, str], ...]
+
+
+PATIENTS = [
+    DemoPatient("IPM-100231", "Ellen Marsh", date(1968, 4, 12),
+                ("physician", "psychologist", "nurse", "physio", "ot"),
+                "Chronic low back pain: lumbar facet arthropathy",
+                (("PEG from 7 to 4 or less in 12 weeks", "PEG <= 4 by 2027-02-15"),
+                 ("Walk 30 minutes daily", "30 min/day, 5 days a week"),
+                 ("Taper to under 50 MME/day", "MME < 50 by 2027-03-01"),
+                 ("Return to part-time work", "20 h/week by 2027-04-01"))),
+    DemoPatient("IPM-100232", "Robert Chen", date(1975, 9, 3),
+                ("physician", "psychologist", "nurse", "pharmacist"),
+                "Persistent radicular pain after laminectomy: SCS trial work-up",
+                (("Psychological clearance for SCS trial", "Cleared by 2026-12-20"),
+                 ("NRS leg pain 4 or less", "NRS <= 4 by 2027-03-01"))),
+    DemoPatient("IPM-100233", "Maria Alvarez", date(1982, 1, 27),
+                ("physician", "nurse", "physio", "ot"),
+                "Complex regional pain syndrome, right hand",
+                (("Regain grip for daily tasks", "Grip strength +30% in 10 weeks"),
+                 ("Sleep 6 hours most nights", "6 h on 5 of 7 nights"))),
+    DemoPatient("IPM-100234", "James O'Neill", date(1959, 11, 8),
+                ("physician", "physio"),
+                "Cervical facet pain: diagnostic blocks then RFA",
+                (("Decide on RFA after two positive blocks", "Decision by 2027-01-15"),)),
+    DemoPatient("IPM-100235", "Fatima Haddad", date(1990, 6, 19),
+                ("psychologist", "nurse", "socialworker"),
+                "Fibromyalgia: self-management and return to activity",
+                (("PEG from 8 to 5 in 12 weeks", "PEG <= 5 by 2027-02-28"),
+                 ("Transport arranged for sessions", "In place by 2026-12-15"))),
+    DemoPatient("IPM-100236", "Peter Novak", date(1951, 3, 30),
+                ("physician", "physio", "ot", "pharmacist"),
+                "Knee osteoarthritis: genicular nerve RFA and rehabilitation",
+                (("Walk to the shops without a stick", "500 m unaided by 2027-03-01"),)),
+]
+
+# (title, lane, status, priority, due in days from today (None: no date), assignee username or None)
+TASKS: list[tuple[str, Discipline, TaskStatus, TaskPriority, int | None, str | None]] = [
+    ("Review lumbar MRI", D.physician, TaskStatus.completed, TaskPriority.routine, -20, "physician"),
+    ("Medial branch block L4-L5 (diagnostic): schedule", D.physician, TaskStatus.in_progress,
+     TaskPriority.urgent, 5, "physician"),
+    ("Decide on RFA after second block", D.physician, TaskStatus.requested, TaskPriority.routine, 30, None),
+    ("Monthly medication review", D.physician, TaskStatus.ready, TaskPriority.routine, -3, "physician"),
+    ("Intake assessment, PHQ-9 and GAD-7", D.psychologist, TaskStatus.completed, TaskPriority.routine, -14,
+     "psychologist"),
+    ("CBT for pain, session 3 of 8", D.psychologist, TaskStatus.in_progress, TaskPriority.routine, 2,
+     "psychologist"),
+    ("Sleep diary review", D.psychologist, TaskStatus.ready, TaskPriority.routine, -1, None),
+    ("Opioid agreement renewal", D.nurse, TaskStatus.ready, TaskPriority.urgent, -5, "nurse"),
+    ("UDS due", D.nurse, TaskStatus.requested, TaskPriority.routine, 7, "nurse"),
+    ("PDMP check", D.nurse, TaskStatus.completed, TaskPriority.routine, -7, "nurse"),
+    ("Follow-up call after block", D.nurse, TaskStatus.on_hold, TaskPriority.routine, 9, None),
+    ("Initial evaluation and ODI", D.physical_therapist, TaskStatus.completed, TaskPriority.routine, -21, "physio"),
+    ("Core stabilisation programme, 2x weekly", D.physical_therapist, TaskStatus.in_progress,
+     TaskPriority.routine, 40, "physio"),
+    ("Graded walking plan", D.physical_therapist, TaskStatus.requested, TaskPriority.routine, -2, None),
+    ("Workstation assessment", D.occupational_therapist, TaskStatus.requested, TaskPriority.routine, 12, "ot"),
+    ("Pacing and activity diary", D.occupational_therapist, TaskStatus.in_progress, TaskPriority.routine, 6,
+     "ot"),
+]
+
+# How to walk a fresh (requested) task to each demo status along legal FHIR transitions.
+_PATH: dict[TaskStatus, list[TaskStatus]] = {
+    TaskStatus.requested: [],
+    TaskStatus.ready: [TaskStatus.ready],
+    TaskStatus.in_progress: [TaskStatus.in_progress],
+    TaskStatus.on_hold: [TaskStatus.in_progress, TaskStatus.on_hold],
+    TaskStatus.completed: [TaskStatus.in_progress, TaskStatus.completed],
+}
+
+
+async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S107 - the demo's password
+    """Create what is missing of the demo clinic; returns how many users, patients and plans it added."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    created = 0
+    try:
+        async with unit_of_work(sessions) as session:
+            users = await _users(session, password)
+            created += len([u for u in users.values() if u.id is None])
+        async with unit_of_work(sessions) as session:
+            users = {u.username: u for u in await session.exec(select(User))}
+            for demo_patient in PATIENTS:
+                if (await session.exec(select(Patient).where(Patient.mrn == demo_patient.mrn))).first():
+                    continue
+                await _patient(session, demo_patient, users)
+                created += 2
+    finally:
+        await engine.dispose()
+    return created
+
+
+async def _users(session: AsyncSession, password: str) -> dict[str, User]:
+    existing = {u.username: u for u in await session.exec(select(User))}
+    for username, display, discipline, role in ACCOUNTS:
+        if username not in existing:
+            existing[username] = await accounts.create_user(
+                session,
+                UserCreate(username=username, display_name=display, discipline=discipline, role=role,
+                           password=password),
+                actor=None,
+            )
+    return existing
+
+
+async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, User]) -> None:
+    lead = actor_of(users["lead"])
+    patient = await patients.create_patient(
+        session, PatientCreate(mrn=demo.mrn, name=demo.name, birth_date=demo.birth_date), actor=lead
+    )
+    pid = patient.id or 0
+    for username in demo.team:
+        await patients.add_member(
+            session, pid, MemberCreate(user_id=users[username].id or 0, role=TeamRole.member),
+            expected_version=None, actor=lead,
+        )
+    plan = await plans.create_plan(
+        session,
+        PlanCreate(
+            patient_id=pid, title=demo.plan, period_start=date.today() - timedelta(days=30),
+            period_end=date.today() + timedelta(days=90),
+            goals=[GoalCreate(description=d, target=t) for d, t in demo.goals],
+        ),
+        actor=lead,
+    )
+    lanes = {users[u].discipline for u in demo.team} | {Discipline.ipm_lead}
+    on_team = {"lead", *demo.team}
+    for title, lane, status, priority, due_in, assignee in TASKS:
+        if lane not in lanes:
+            continue
+        task = await tasks.create_task(
+            session, plan.id or 0,
+            TaskCreate(
+                title=title, discipline=lane, priority=priority,
+                due_date=date.today() + timedelta(days=due_in) if due_in is not None else None,
+                assignee_id=users[assignee].id if assignee in on_team and assignee else None,
+                checklist=[ChecklistItem(text="Document in EMR", done=status is TaskStatus.completed),
+                           ChecklistItem(text="Tell the patient", done=False)]
+                if lane is Discipline.nurse else [],
+            ),
+            actor=lead,
+        )
+        for step in _PATH[status]:
+            task = await tasks.update_task(
+                session, task.id or 0, TaskUpdate(status=step), expected_version=task.version, actor=lead
+            )
+    await tasks.create_task(
+        session, plan.id or 0,
+        TaskCreate(title="Case conference: review progress against goals", discipline=Discipline.ipm_lead,
+                   priority=TaskPriority.routine, due_date=date.today() + timedelta(days=3),
+                   assignee_id=lead.user_id),
+        actor=lead,
+    )

@@ -1,0 +1,1 @@
+"""Domain services: plain async functions ``verb_noun(session, ..., *, actor)``. No HTTP here."""

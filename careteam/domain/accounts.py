@@ -1,0 +1,94 @@
+"""Clinician accounts: created and managed by administrators."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.auth.passwords import hash_password
+from careteam.auth.sessions import close_all_sessions
+from careteam.codes import AuditAction, Discipline
+from careteam.domain import audit
+from careteam.domain.actor import Actor
+from careteam.domain.errors import Conflict, Duplicate, Forbidden, NotFound
+from careteam.domain.schemas import UserCreate, UserPublic, UserUpdate
+from careteam.store.tables import User
+
+
+def _require_admin(actor: Actor | None) -> None:
+    # actor None is the command line run by the operator on the server itself.
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only administrators manage accounts.")
+
+
+async def create_user(session: AsyncSession, body: UserCreate, *, actor: Actor | None) -> User:
+    """A new clinician account; the username must be free."""
+    _require_admin(actor)
+    if (await session.exec(select(User.id).where(User.username == body.username))).first() is not None:
+        raise Duplicate("That username is taken.", field="username")
+    user = User(
+        username=body.username,
+        display_name=body.display_name,
+        discipline=body.discipline,
+        role=body.role,
+        password_hash=hash_password(body.password),
+    )
+    session.add(user)
+    await session.flush()
+    audit.record(session, actor, AuditAction.create, "user", user.id)
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    discipline: Discipline | None = None,
+    active: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[User], int]:
+    """The clinic's directory of clinicians (no patient data), for building teams and mentions."""
+    query = select(User)
+    if discipline is not None:
+        query = query.where(User.discipline == discipline)
+    if active is not None:
+        query = query.where(User.active == active)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(col(User.display_name)).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+async def get_user(session: AsyncSession, user_id: int, *, actor: Actor) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def update_user(
+    session: AsyncSession, user_id: int, body: UserUpdate, *, expected_version: int | None, actor: Actor | None
+) -> User:
+    """Change an account; deactivating it or changing its password ends all its sessions at once."""
+    _require_admin(actor)
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("No such user.")
+    if expected_version is not None and user.version != expected_version:
+        raise Conflict("Someone changed this account first.", current=UserPublic.model_validate(user))
+    changes = body.model_dump(exclude_unset=True)
+    if "password" in changes:
+        user.password_hash = hash_password(changes.pop("password"))
+        await close_all_sessions(session, user_id)
+    for field, value in changes.items():
+        if value is None:
+            continue
+        setattr(user, field, value)
+    if changes.get("active") is False:
+        await close_all_sessions(session, user_id)
+    user.version += 1
+    session.add(user)
+    await session.flush()
+    audit.record(session, actor, AuditAction.update, "user", user.id)
+    return user

@@ -1,0 +1,85 @@
+"""The audit trail: who read or changed which patient's data, written in the same transaction as the work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.codes import AuditAction, AuditOutcome
+from careteam.domain.actor import Actor
+from careteam.domain.errors import Forbidden
+from careteam.store.tables import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: AuditAction,
+    resource_type: str,
+    resource_id: object | None = None,
+    *,
+    patient_id: int | None = None,
+    outcome: AuditOutcome = AuditOutcome.success,
+) -> None:
+    """Add one audit row to the current unit of work; it commits, or rolls back, with the work."""
+    session.add(
+        AuditEntry(
+            user_id=actor.user_id if actor else None,
+            action=action,
+            patient_id=patient_id,
+            resource_type=resource_type,
+            resource_id=None if resource_id is None else str(resource_id),
+            outcome=outcome,
+            request_id=actor.request_id if actor else None,
+            client_ip=actor.client_ip if actor else None,
+        )
+    )
+
+
+def record_reads(
+    session: AsyncSession, actor: Actor, resource_type: str, items: Iterable[tuple[object, int | None]]
+) -> None:
+    """One read entry per (resource id, patient id) shown."""
+    for resource_id, patient_id in items:
+        record(session, actor, AuditAction.read, resource_type, resource_id, patient_id=patient_id)
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    user_id: int | None = None,
+    patient_id: int | None = None,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], int]:
+    """The audit trail, newest first, filtered; admins only."""
+    if not actor.is_admin:
+        raise Forbidden("Only administrators can read the audit trail.")
+    since, until = _utc(since), _utc(until)
+    query = select(AuditEntry)
+    if user_id is not None:
+        query = query.where(AuditEntry.user_id == user_id)
+    if patient_id is not None:
+        query = query.where(AuditEntry.patient_id == patient_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(col(AuditEntry.at) >= since)
+    if until is not None:
+        query = query.where(col(AuditEntry.at) < until)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(col(AuditEntry.id).desc()).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A filter bound without a zone is taken as UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

@@ -1,0 +1,131 @@
+"""Care plans and their goals."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.codes import AuditAction, Discipline, TeamRole
+from careteam.domain import access, audit, events
+from careteam.domain.actor import Actor
+from careteam.domain.board import readable_plan
+from careteam.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from careteam.domain.schemas import GoalCreate, GoalPublic, GoalUpdate, PlanCreate, PlanPublic, PlanUpdate
+from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Goal
+from careteam.store.types import utcnow
+
+# Who shapes a plan (its title, status, goals); every team member works its tasks.
+_PLANNING_DISCIPLINES = (Discipline.ipm_lead, Discipline.physician)
+
+
+async def list_plans(
+    session: AsyncSession, *, actor: Actor, patient_id: int | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[CarePlan], int]:
+    """The plans of the actor's patients, newest first; each one listed is audited as read."""
+    query = select(CarePlan).where(col(CarePlan.id).in_(access.readable_plan_ids(actor)))
+    if patient_id is not None:
+        query = query.where(CarePlan.patient_id == patient_id)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = list(await session.exec(query.order_by(col(CarePlan.id).desc()).offset(offset).limit(limit)))
+    audit.record_reads(session, actor, "care_plan", ((p.id, p.patient_id) for p in rows))
+    return rows, int(total)
+
+
+async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) -> CarePlan:
+    """Open a care plan (board) for a patient, with its first goals."""
+    readable = select(CareTeam.patient_id).where(
+        CareTeam.patient_id == body.patient_id, col(CareTeam.patient_id).in_(access.clinical_patient_ids(actor))
+    )
+    if (await session.exec(readable)).first() is None:
+        raise ValidationFailed("No patient with this id on your care teams.", field="patient_id")
+    await _ensure_plans(session, body.patient_id, actor)
+    plan = CarePlan(
+        patient_id=body.patient_id, title=body.title, description=body.description, status=body.status,
+        period_start=body.period_start, period_end=body.period_end,
+    )
+    session.add(plan)
+    await session.flush()
+    await events.record(session, plan, "plan.created", PlanPublic.model_validate(plan), actor=actor)
+    for goal_body in body.goals:
+        goal = Goal(plan_id=plan.id or 0, **goal_body.model_dump())
+        session.add(goal)
+        await session.flush()
+        await events.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.create, "care_plan", plan.id, patient_id=plan.patient_id)
+    return plan
+
+
+async def update_plan(
+    session: AsyncSession, plan_id: int, body: PlanUpdate, *, expected_version: int, actor: Actor
+) -> CarePlan:
+    """Change a plan's title, description, status or period; 412 if someone changed it first."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    if plan.version != expected_version:
+        raise Conflict("Someone changed this care plan first.", current=PlanPublic.model_validate(plan))
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("title", "description", "status"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    for field, value in changes.items():
+        setattr(plan, field, value)
+    if plan.period_start and plan.period_end and plan.period_end < plan.period_start:
+        raise ValidationFailed("period_end must not be before period_start.", field="period_end")
+    plan.version += 1
+    plan.updated_at = utcnow()
+    await events.record(session, plan, "plan.updated", PlanPublic.model_validate(plan), actor=actor)
+    audit.record(session, actor, AuditAction.update, "care_plan", plan.id, patient_id=plan.patient_id)
+    return plan
+
+
+async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, actor: Actor) -> Goal:
+    """Add a goal to a plan (e.g. "PEG from 7 to 4 or less in 12 weeks")."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    goal = Goal(plan_id=plan_id, **body.model_dump())
+    session.add(goal)
+    await session.flush()
+    await events.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.create, "goal", goal.id, patient_id=plan.patient_id)
+    return goal
+
+
+async def update_goal(
+    session: AsyncSession, goal_id: int, body: GoalUpdate, *, expected_version: int, actor: Actor
+) -> Goal:
+    """Change a goal's wording, target or lifecycle status."""
+    goal = (
+        await session.exec(
+            select(Goal).where(Goal.id == goal_id, col(Goal.plan_id).in_(access.readable_plan_ids(actor)))
+        )
+    ).first()
+    if goal is None:
+        raise NotFound("No such goal.")
+    plan = await readable_plan(session, goal.plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    if goal.version != expected_version:
+        raise Conflict("Someone changed this goal first.", current=GoalPublic.model_validate(goal))
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+        setattr(goal, field, value)
+    goal.version += 1
+    session.add(goal)
+    await session.flush()
+    await events.record(session, plan, "goal.updated", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.update, "goal", goal.id, patient_id=plan.patient_id)
+    return goal
+
+
+async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) -> None:
+    """Plans are shaped by the team's leads and its IPM physicians; others work the tasks."""
+    member = (
+        await session.exec(
+            select(CareTeamMember)
+            .join(CareTeam, CareTeam.id == CareTeamMember.team_id)  # type: ignore[arg-type]
+            .where(CareTeam.patient_id == patient_id, CareTeamMember.user_id == actor.user_id)
+        )
+    ).first()
+    if member is None or not (member.role == TeamRole.lead or member.discipline in _PLANNING_DISCIPLINES):
+        raise Forbidden("Only the team's lead or its physicians change the plan itself.")

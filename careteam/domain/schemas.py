@@ -1,0 +1,275 @@
+"""Input and output shapes of the domain: ``XBase / XCreate / XUpdate / XPublic / XsPublic``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from careteam.codes import (
+    AuditAction,
+    CareTeamStatus,
+    ClinicRole,
+    Discipline,
+    GoalStatus,
+    PlanStatus,
+    TaskPriority,
+    TaskStatus,
+    TeamRole,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+]
+Password = Annotated[str, StringConstraints(min_length=4, max_length=256)]
+Mrn = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+
+T = TypeVar("T")
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(Public, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Username
+    display_name: Name
+    discipline: Discipline
+    role: ClinicRole = ClinicRole.clinician
+    password: Password
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: Name | None = None
+    discipline: Discipline | None = None
+    role: ClinicRole | None = None
+    active: bool | None = None
+    password: Password | None = None
+
+
+class UserPublic(Public):
+    id: int
+    username: str
+    display_name: str
+    discipline: Discipline
+    role: ClinicRole
+    active: bool
+
+
+class PatientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mrn: Mrn
+    name: Name
+    birth_date: date
+
+
+class PatientUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    birth_date: date | None = None
+
+
+class PatientPublic(Public):
+    id: int
+    mrn: str
+    name: str
+    birth_date: date
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int = Field(gt=0)
+    role: TeamRole = TeamRole.member
+    discipline: Discipline | None = None  # defaults to the user's own discipline
+
+
+class MemberPublic(Public):
+    id: int
+    user_id: int
+    username: str
+    display_name: str
+    role: TeamRole
+    discipline: Discipline
+
+
+class CareTeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    status: CareTeamStatus | None = None
+
+
+class CareTeamPublic(Public):
+    id: int
+    patient_id: int
+    name: str
+    status: CareTeamStatus
+    version: int
+    members: list[MemberPublic]
+
+
+class AuditEntryPublic(Public):
+    id: int
+    at: datetime
+    user_id: int | None
+    action: AuditAction
+    patient_id: int | None
+    resource_type: str
+    resource_id: str | None
+    outcome: str
+    request_id: str | None
+    client_ip: str | None
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=4000)]
+UserId = Annotated[int, Field(gt=0, lt=2**31)]
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    done: bool = False
+
+
+Checklist = Annotated[list[ChecklistItem], Field(max_length=50)]
+
+
+class GoalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    lifecycle_status: GoalStatus = GoalStatus.active
+
+
+class GoalUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    lifecycle_status: GoalStatus | None = None
+
+
+class GoalPublic(Public):
+    id: int
+    plan_id: int
+    description: str
+    target: str
+    lifecycle_status: GoalStatus
+    version: int
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patient_id: UserId
+    title: Title
+    description: LongText = ""
+    status: PlanStatus = PlanStatus.active
+    period_start: date | None = None
+    period_end: date | None = None
+    goals: Annotated[list[GoalCreate], Field(max_length=20)] = []
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> PlanCreate:
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end must not be before period_start")
+        return self
+
+
+class PlanUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    description: LongText | None = None
+    status: PlanStatus | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+class PlanPublic(Public):
+    id: int
+    patient_id: int
+    title: str
+    description: str
+    status: PlanStatus
+    period_start: date | None
+    period_end: date | None
+    version: int
+    last_seq: int
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+    description: LongText = ""
+    discipline: Discipline
+    assignee_id: UserId | None = None
+    status: TaskStatus = TaskStatus.requested
+    priority: TaskPriority = TaskPriority.routine
+    due_date: date | None = None
+    position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    checklist: Checklist = []
+
+
+class TaskUpdate(BaseModel):
+    """Any subset of fields; ``status`` follows the FHIR Task state machine. A move is status + position."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    description: LongText | None = None
+    discipline: Discipline | None = None
+    assignee_id: UserId | None = None
+    status: TaskStatus | None = None
+    priority: TaskPriority | None = None
+    due_date: date | None = None
+    position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    checklist: Checklist | None = None
+
+
+class TaskPublic(Public):
+    id: int
+    plan_id: int
+    title: str
+    description: str
+    discipline: Discipline
+    assignee_id: int | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_date: date | None
+    position: float
+    checklist: list[ChecklistItem]
+    version: int
+
+
+class EventPublic(Public):
+    plan_id: int
+    seq: int
+    kind: str
+    data: dict[str, object]
+    actor_id: int | None
+    at: datetime
+
+
+class EventsPublic(BaseModel):
+    items: list[EventPublic]
+    last_seq: int
+    resync: bool = False
+
+
+class BoardPublic(BaseModel):
+    """Everything a board page shows, as of ``last_seq``: apply events with seq > last_seq to stay current."""
+
+    plan: PlanPublic
+    patient: PatientPublic
+    goals: list[GoalPublic]
+    tasks: list[TaskPublic]
+    members: list[MemberPublic]
+    last_seq: int

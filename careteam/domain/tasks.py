@@ -1,0 +1,152 @@
+"""Tasks on a care plan's board: created, edited and moved by anyone on the care team."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.codes import COLUMN_OF, AuditAction, Column, TaskStatus, allowed_transitions
+from careteam.domain import access, audit, events
+from careteam.domain.actor import Actor
+from careteam.domain.board import readable_plan
+from careteam.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from careteam.domain.schemas import TaskCreate, TaskPublic, TaskUpdate
+from careteam.store.tables import CareTeam, CareTeamMember, Task
+from careteam.store.types import utcnow
+
+_NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
+_MOVE_FIELDS = frozenset({"status", "position"})
+_POSITION_STEP = 1024.0
+
+
+def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
+    """Refuse a move the FHIR Task state machine does not allow, saying which moves are allowed."""
+    if to == current:
+        return
+    allowed = allowed_transitions(current)
+    if to not in allowed:
+        options = ", ".join(sorted(allowed)) or "none (it is final)"
+        raise InvalidTransition(f"A task that is {current} cannot become {to}; allowed: {options}.")
+
+
+async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor) -> Task:
+    """Put a task on a plan's board, at the bottom of its column unless a position is given."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    if body.assignee_id is not None:
+        await _ensure_on_team(session, plan.patient_id, body.assignee_id)
+    position = body.position
+    if position is None:
+        highest = (await session.exec(select(func.max(Task.position)).where(Task.plan_id == plan_id))).one()
+        position = (highest or 0.0) + _POSITION_STEP
+    task = Task(
+        plan_id=plan_id,
+        title=body.title,
+        description=body.description,
+        discipline=body.discipline,
+        assignee_id=body.assignee_id,
+        status=body.status,
+        priority=body.priority,
+        due_date=body.due_date,
+        position=position,
+        checklist=[item.model_dump() for item in body.checklist],
+    )
+    session.add(task)
+    await session.flush()
+    await events.record(session, plan, "task.created", TaskPublic.model_validate(task), actor=actor)
+    audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
+    return task
+
+
+async def get_task(session: AsyncSession, task_id: int, *, actor: Actor) -> Task:
+    """One task, if its plan is one of the actor's; audited."""
+    task = await _readable_task(session, task_id, actor)
+    plan = await readable_plan(session, task.plan_id, actor)
+    audit.record(session, actor, AuditAction.read, "task", task.id, patient_id=plan.patient_id)
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    discipline: str | None = None,
+    assignee_id: int | None = None,
+    column: Column | None = None,
+    overdue: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Task], int]:
+    """A plan's tasks in board order, filtered by lane, assignee, column or overdue."""
+    plan = await readable_plan(session, plan_id, actor)
+    query = select(Task).where(Task.plan_id == plan_id)
+    if discipline is not None:
+        query = query.where(Task.discipline == discipline)
+    if assignee_id is not None:
+        query = query.where(Task.assignee_id == assignee_id)
+    if column is not None:
+        statuses = [s for s, c in COLUMN_OF.items() if c is column]
+        query = query.where(col(Task.status).in_(statuses))
+    if overdue:
+        open_statuses = [s for s, c in COLUMN_OF.items() if c not in (Column.done, Column.closed)]
+        query = query.where(col(Task.due_date) < date.today(), col(Task.status).in_(open_statuses))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = list(await session.exec(query.order_by(col(Task.position), col(Task.id)).offset(offset).limit(limit)))
+    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    return rows, int(total)
+
+
+async def update_task(
+    session: AsyncSession, task_id: int, body: TaskUpdate, *, expected_version: int, actor: Actor
+) -> Task:
+    """Edit or move a task; everyone viewing the board sees it at once. 412 if someone changed it first."""
+    task = await _readable_task(session, task_id, actor, for_update=True)
+    plan = await readable_plan(session, task.plan_id, actor, for_update=True)
+    if task.version != expected_version:
+        raise Conflict("Someone changed this task first.", current=TaskPublic.model_validate(task))
+    changes = body.model_dump(exclude_unset=True)
+    for field in _NOT_NULL & changes.keys():
+        if changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    if "status" in changes:
+        ensure_transition(TaskStatus(task.status), changes["status"])
+    if changes.get("assignee_id") is not None:
+        await _ensure_on_team(session, plan.patient_id, changes["assignee_id"])
+    changed = {f for f, v in changes.items() if getattr(task, f) != v}
+    for field in changed:
+        setattr(task, field, changes[field])
+    if not changed:
+        return task  # nothing to record: same version, no event
+    task.version += 1
+    task.updated_at = utcnow()
+    session.add(task)
+    await session.flush()
+    kind = "task.moved" if changed <= _MOVE_FIELDS else "task.updated"
+    await events.record(session, plan, kind, TaskPublic.model_validate(task), actor=actor)
+    audit.record(session, actor, AuditAction.update, "task", task.id, patient_id=plan.patient_id)
+    return task
+
+
+async def _readable_task(session: AsyncSession, task_id: int, actor: Actor, *, for_update: bool = False) -> Task:
+    query = select(Task).where(Task.id == task_id, col(Task.plan_id).in_(access.readable_plan_ids(actor)))
+    if for_update:
+        query = query.with_for_update()
+    task = (await session.exec(query)).first()
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+async def _ensure_on_team(session: AsyncSession, patient_id: int, user_id: int) -> None:
+    member = (
+        await session.exec(
+            select(CareTeamMember.id)
+            .join(CareTeam, CareTeam.id == CareTeamMember.team_id)  # type: ignore[arg-type]
+            .where(CareTeam.patient_id == patient_id, CareTeamMember.user_id == user_id)
+        )
+    ).first()
+    if member is None:
+        raise ValidationFailed("The assignee must be on the patient's care team.", field="assignee_id")

@@ -1,0 +1,54 @@
+"""Every knob of careteam, each with an environment variable ``CARETEAM_<NAME>``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the refused default, by design
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARETEAM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./careteam.db"
+    broker_url: str = "memory://"
+    secret_key: str = DEFAULT_SECRET
+    # Comma-separated; the Origin header of browser websockets must be one of these.
+    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    production: bool = False
+
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    token_hours: int = Field(default=12, ge=1)
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+
+    # Realtime
+    ws_queue_size: int = Field(default=256, ge=1)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    ws_access_recheck_seconds: float = Field(default=3.0, gt=0)
+    replay_window: int = Field(default=1000, ge=1)
+
+    page_size_max: int = Field(default=200, ge=1)
+    sql_echo: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.production and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+            raise ValueError(
+                "CARETEAM_SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        return self
+
+    @cached_property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    @property
+    def session_cookie_name(self) -> str:
+        # __Host- binds the cookie to this exact host over HTTPS, with Path=/ and no Domain.
+        return "__Host-careteam_session" if self.production else "careteam_session"

@@ -1,0 +1,1 @@
+"""Server-rendered HTML pages: the routes (``pages``) and the Jinja2 setup (``templating``)."""

@@ -1,0 +1,127 @@
+"""Fixtures: one database per backend per run, each test isolated, the app served in-process.
+
+Backends: SQLite always; PostgreSQL when CARETEAM_TEST_DATABASE_URL is set. Set but unreachable fails the
+run: a configured database that silently skips would hide a broken deployment target.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import careteam.store.tables  # noqa: F401 - registers tables
+from careteam.app import create_app
+from careteam.settings import Settings
+from careteam.store import migrate
+from careteam.store.engine import make_engine, unit_of_work
+from tests.factories import PASSWORD
+
+PG_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+_pg_ready = False
+
+
+async def _prepare_postgres() -> None:
+    """Once per run: drop everything, migrate to head (so tests run against the real migrated schema)."""
+    global _pg_ready
+    if _pg_ready:
+        return
+    engine = make_engine(PG_URL)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    except OSError as exc:  # connection refused and friends
+        pytest.fail(f"CARETEAM_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
+    finally:
+        await engine.dispose()
+    import asyncio
+
+    await asyncio.to_thread(migrate.upgrade, PG_URL)
+    _pg_ready = True
+
+
+async def _truncate_postgres() -> None:
+    engine = make_engine(PG_URL)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not PG_URL:
+        pytest.skip("CARETEAM_TEST_DATABASE_URL not set")
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "postgres":
+        await _prepare_postgres()
+        await _truncate_postgres()
+        yield PG_URL
+        return
+    url = f"sqlite+aiosqlite:///{tmp_path}/careteam-test.db"
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        broker_url="memory://",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        allowed_origins="http://testserver,http://127.0.0.1",
+        ws_heartbeat_seconds=30,
+        ws_access_recheck_seconds=0.5,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def db(app: Any) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+    """``async with db() as session:`` one committed unit of work, for arranging and inspecting data."""
+    return lambda: unit_of_work(app.state.sessions)
+
+
+@pytest.fixture
+def login(client: httpx.AsyncClient) -> Callable[..., Any]:
+    """``headers = await login("nurse")``: bearer headers for a user made with the factories' password."""
+
+    async def _login(username: str, password: str = PASSWORD) -> dict[str, str]:
+        r = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    return _login

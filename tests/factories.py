@@ -1,0 +1,80 @@
+"""Factories for test data: rows straight into the store, bypassing permission checks."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from functools import lru_cache
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.auth.passwords import hash_password
+from careteam.codes import ClinicRole, Discipline, TeamRole
+from careteam.domain import events
+from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient, User
+
+PASSWORD = "correct horse battery"  # noqa: S105 - test fixture
+_counter = itertools.count(1)
+
+
+@lru_cache(maxsize=8)
+def _hash(password: str) -> str:
+    # argon2id is slow on purpose; one hash per password per run keeps the suite fast.
+    return hash_password(password)
+
+
+async def make_user(
+    session: AsyncSession,
+    username: str | None = None,
+    *,
+    discipline: Discipline = Discipline.nurse,
+    role: ClinicRole = ClinicRole.clinician,
+    password: str = PASSWORD,
+    active: bool = True,
+) -> User:
+    n = next(_counter)
+    user = User(
+        username=username or f"user{n}",
+        display_name=f"Test {discipline.value} {n}",
+        discipline=discipline,
+        role=role,
+        password_hash=_hash(password),
+        active=active,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def make_patient(
+    session: AsyncSession, *, members: list[tuple[User, TeamRole]] | None = None, name: str | None = None
+) -> Patient:
+    n = next(_counter)
+    patient = Patient(mrn=f"MRN{n:06d}", name=name or f"Patient {n}", birth_date=date(1970, 1, 1 + n % 28))
+    session.add(patient)
+    await session.flush()
+    team = CareTeam(patient_id=patient.id or 0, name=f"Team {n}")
+    session.add(team)
+    await session.flush()
+    for user, role in members or []:
+        session.add(
+            CareTeamMember(team_id=team.id or 0, user_id=user.id or 0, role=role, discipline=user.discipline)
+        )
+    await session.flush()
+    return patient
+
+
+async def make_plan(session: AsyncSession, patient: Patient, *, title: str = "Chronic low back pain plan") -> CarePlan:
+    plan = CarePlan(patient_id=patient.id or 0, title=title, status="active")
+    session.add(plan)
+    await session.flush()
+    return plan
+
+
+async def emit(session: AsyncSession, plan_id: int, count: int = 1, *, kind: str = "test.ping") -> int:
+    """Append ``count`` events to a plan's log as a domain write would; returns the last seq."""
+    plan = await events.lock_plan(session, plan_id)
+    assert plan is not None
+    for i in range(count):
+        await events.record(session, plan, kind, {"n": i}, actor=None)
+    return plan.last_seq
