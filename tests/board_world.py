@@ -1,0 +1,40 @@
+"""A care team with a plan, shared by the board tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from careteam.codes import Discipline, TeamRole
+from tests.factories import make_patient, make_plan, make_user
+
+
+@dataclass
+class Board:
+    plan_id: int
+    patient_id: int
+    lead: str
+    nurse: str
+    physio: str
+    outsider: str
+    nurse_id: int
+    outsider_id: int
+    outsider_plan_id: int
+
+
+async def make_board(db: Any) -> Board:
+    async with db() as s:
+        lead = await make_user(s, discipline=Discipline.ipm_lead)
+        nurse = await make_user(s, discipline=Discipline.nurse)
+        physio = await make_user(s, discipline=Discipline.physical_therapist)
+        outsider = await make_user(s, discipline=Discipline.nurse)
+        patient = await make_patient(
+            s, members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (physio, TeamRole.member)]
+        )
+        plan = await make_plan(s, patient)
+        other_patient = await make_patient(s, members=[(outsider, TeamRole.member)])
+        other_plan = await make_plan(s, other_patient)
+        return Board(
+            plan.id or 0, patient.id or 0, lead.username, nurse.username, physio.username, outsider.username,
+            nurse.id or 0, outsider.id or 0, other_plan.id or 0,
+        )
