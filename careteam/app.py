@@ -23,7 +23,7 @@ from careteam.realtime.broker import make_broker
 from careteam.realtime.hub import Hub
 from careteam.settings import Settings
 from careteam.store.engine import make_engine, make_sessionmaker
-from careteam.ui import pages
+from careteam.ui import board, pages
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(pages.router)
+    app.include_router(board.router)
     app.include_router(realtime_endpoint.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.add_middleware(RequestContext, hsts=settings.production)

@@ -11,7 +11,7 @@ from careteam.auth.sessions import close_all_sessions
 from careteam.codes import AuditAction, Discipline
 from careteam.domain import audit
 from careteam.domain.actor import Actor
-from careteam.domain.errors import Conflict, Duplicate, Forbidden, NotFound
+from careteam.domain.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
 from careteam.domain.schemas import UserCreate, UserPublic, UserUpdate
 from careteam.store.tables import User
 
@@ -78,6 +78,10 @@ async def update_user(
     if expected_version is not None and user.version != expected_version:
         raise Conflict("Someone changed this account first.", current=UserPublic.model_validate(user))
     changes = body.model_dump(exclude_unset=True)
+    if actor is not None and user_id == actor.user_id and (
+        changes.get("active") is False or changes.get("role") not in (None, user.role)
+    ):
+        raise ValidationFailed("You cannot deactivate your own account or drop your own admin role.", field="active")
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
         await close_all_sessions(session, user_id)

@@ -118,7 +118,7 @@ async def update_goal(
     return goal
 
 
-async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) -> None:
+async def may_shape_plans(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
     """Plans are shaped by the team's leads and its IPM physicians; others work the tasks."""
     member = (
         await session.exec(
@@ -127,5 +127,9 @@ async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) ->
             .where(CareTeam.patient_id == patient_id, CareTeamMember.user_id == actor.user_id)
         )
     ).first()
-    if member is None or not (member.role == TeamRole.lead or member.discipline in _PLANNING_DISCIPLINES):
+    return member is not None and (member.role == TeamRole.lead or member.discipline in _PLANNING_DISCIPLINES)
+
+
+async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) -> None:
+    if not await may_shape_plans(session, patient_id, actor=actor):
         raise Forbidden("Only the team's lead or its physicians change the plan itself.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from careteam.codes import (
     AuditAction,
@@ -23,7 +23,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=4, max_length=256)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Mrn = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 
 T = TypeVar("T")
@@ -67,17 +67,26 @@ class UserPublic(Public):
     active: bool
 
 
+def _not_in_future(value: date | None) -> date | None:
+    if value is not None and value > date.today():
+        raise ValueError("birth date cannot be in the future")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_not_in_future)]
+
+
 class PatientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mrn: Mrn
     name: Name
-    birth_date: date
+    birth_date: BirthDate
 
 
 class PatientUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
-    birth_date: date | None = None
+    birth_date: BirthDate | None = None
 
 
 class PatientPublic(Public):

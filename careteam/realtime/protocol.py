@@ -107,31 +107,40 @@ def parse_client_frame(raw: str | bytes | None, *, max_bytes: int) -> ClientFram
     if kind == "ping":
         return Ping()
     plan_id = body.get("plan_id")
-    if not _is_int(plan_id, 1, MAX_ID):
+    # type() rather than isinstance(): JSON true is not plan 1.
+    if type(plan_id) is not int or not 1 <= plan_id <= MAX_ID:
         return ProtocolError(ErrorCode.bad_frame, f"plan_id must be an integer from 1 to {MAX_ID}.")
     if kind == "unsubscribe":
         return Unsubscribe(plan_id)
     after = body.get("after")
-    if after is not None and not _is_int(after, 0, MAX_SEQ):
+    if after is not None and (type(after) is not int or not 0 <= after <= MAX_SEQ):
         return ProtocolError(ErrorCode.bad_frame, "after must be null or an integer >= 0.", plan_id)
     return Subscribe(plan_id, after)
-
-
-def _is_int(value: Any, low: int, high: int) -> bool:
-    # type() rather than isinstance(): JSON true is not plan 1.
-    return type(value) is int and low <= value <= high
 
 
 # --- Server frames --------------------------------------------------------------------------------
 
 
+# The ASGI message that sends one text frame; built once per frame and shared by every socket.
+Message = dict[str, Any]
+
+
+def message(text: str) -> Message:
+    return {"type": "websocket.send", "text": text}
+
+
 @dataclass(frozen=True, slots=True)
 class EventFrame:
-    """One event, encoded once; the same object goes on every viewer's queue."""
+    """One event, encoded once; the same object (and ASGI message) goes on every viewer's queue."""
 
     plan_id: int
     seq: int
-    text: str
+    message: Message
+
+    @property
+    def text(self) -> str:
+        text: str = self.message["text"]
+        return text
 
 
 def encode(body: dict[str, Any]) -> str:
@@ -150,7 +159,7 @@ def event_frame(event: PlanEvent) -> EventFrame:
             "at": event.at,
         }
     )
-    return EventFrame(event.plan_id, event.seq, text)
+    return EventFrame(event.plan_id, event.seq, message(text))
 
 
 def snapshot(plan_id: int, last_seq: int, board: dict[str, Any]) -> str:

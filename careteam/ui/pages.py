@@ -19,12 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.api.deps import Id, OptionalActor, SessionDep, SettingsDep, client_ip, request_id
 from careteam.auth import sessions as auth_sessions
 from careteam.codes import AuditAction, ClinicRole, TeamRole
-from careteam.domain import accounts, audit, patients
+from careteam.domain import accounts, audit, patients, plans
 from careteam.domain.actor import Actor
 from careteam.domain.errors import (
     Conflict,
@@ -37,7 +38,7 @@ from careteam.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from careteam.domain.schemas import MemberCreate, PatientCreate, UserCreate, UserUpdate
+from careteam.domain.schemas import MemberCreate, PatientCreate, PlanCreate, UserCreate, UserUpdate
 from careteam.settings import Settings
 from careteam.ui.templating import Pager, page_number, render
 
@@ -70,7 +71,7 @@ USER_HINTS = {
     "display_name": "Enter the name colleagues know this clinician by (up to 200 characters).",
     "discipline": "Choose a discipline.",
     "role": "Choose clinician or administrator.",
-    "password": "At least 4 characters (longer is better), at most 256.",
+    "password": "At least 8 characters (a passphrase is best), at most 256.",
 }
 
 
@@ -85,7 +86,7 @@ class BadCsrfToken(Exception):
     """A form without the session's CSRF token: refused, nothing changed."""
 
 
-_FAILURES = (DomainError, RequestValidationError, SignInRequired, BadCsrfToken)
+_FAILURES = (DomainError, RequestValidationError, IntegrityError, SignInRequired, BadCsrfToken)
 
 
 class PageRoute(APIRoute):
@@ -142,6 +143,13 @@ def _failure_page(request: Request, exc: Exception) -> Response:
             return _error(request, 422, "Please check what you entered", exc.detail)
         case Throttled():
             return _error(request, 429, "Too many attempts", exc.detail)
+        case IntegrityError():
+            # Two requests raced past a uniqueness check; this one lost and stored nothing.
+            return _error(
+                request, 409, "Changed by someone else",
+                "Someone made a conflicting change at the same moment. "
+                "Nothing was saved; reload and try again.",
+            )
         case RequestValidationError() if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
             return _error(request, 404, "Not found", "There is no such page.")
         case DomainError():
@@ -465,6 +473,7 @@ async def _patient_page(
     patient = await patients.get_patient(session, patient_id, actor=actor)
     team = await patients.get_team(session, patient_id, actor=actor)
     manages = await patients.may_manage_team(session, patient_id, actor=actor)
+    care_plans, _ = await plans.list_plans(session, actor=actor, patient_id=patient_id)
     candidates = []
     if manages:
         users, _ = await accounts.list_users(session, actor=actor, active=True, limit=DIRECTORY_LIMIT)
@@ -480,8 +489,8 @@ async def _patient_page(
         "errors": dict(errors or {}),
         "problem": problem,
         "today": date.today(),
-        # Filled by the care-plan work: links to this patient's boards. Nothing is shown while empty.
-        "care_plans": [],
+        "care_plans": care_plans,
+        "may_plan": await plans.may_shape_plans(session, patient_id, actor=actor),
     }
     return render(request, "patient.html", context, status_code=status)
 
@@ -528,6 +537,25 @@ async def add_member(
         errors = {exc.field: exc.detail}
         return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     return _see_other(f"/patients/{patient_id}#care-team")
+
+
+@router.post("/patients/{patient_id}/plans")
+async def create_plan(
+    request: Request,
+    patient_id: Id,
+    session: Db,
+    actor: Editor,
+    title: Annotated[str, Form()] = "",
+) -> Response:
+    """Open a care plan (a board) for the patient; the team's lead and physicians may."""
+    form = {"plan_title": title}
+    try:
+        body = PlanCreate.model_validate({"patient_id": patient_id, "title": title})
+    except ValidationError:
+        errors = {"plan_title": "Give the plan a title (up to 200 characters)."}
+        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+    plan = await plans.create_plan(session, body, actor=actor)
+    return _see_other(f"/plans/{plan.id}")
 
 
 @router.post("/patients/{patient_id}/members/{member_id}/remove")

@@ -11,9 +11,19 @@ from careteam.realtime.broker.memory import MemoryBroker
 
 
 def make_broker(url: str) -> Broker:
-    if url.startswith("memory://"):
+    """``memory://`` (one process), ``redis://`` / ``rediss://``, or ``postgresql://`` (LISTEN/NOTIFY)."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
         return MemoryBroker()
-    raise ValueError(f"Unsupported CARETEAM_BROKER_URL scheme: {url.split(':', 1)[0]!r} (memory:// is built in)")
+    if scheme in ("redis", "rediss", "unix"):
+        from careteam.realtime.broker.redis import RedisBroker
+
+        return RedisBroker(url)
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        from careteam.realtime.broker.postgres import PostgresBroker
+
+        return PostgresBroker(url)
+    raise ValueError(f"Unsupported CARETEAM_BROKER_URL scheme {scheme!r}: use memory://, redis:// or postgresql://")
 
 
 __all__ = ["Broker", "MemoryBroker", "NoticeHandler", "make_broker"]

@@ -1,0 +1,120 @@
+"""Redis pub/sub: notices between processes and hosts. Channel ``careteam:plan:<id>``, payload the seq."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from careteam.realtime.broker.base import BACKOFF_FIRST, BACKOFF_MAX, Broker, latest
+
+log = logging.getLogger(__name__)
+
+PREFIX = "careteam:plan:"
+# A channel every process listens to, so the reader has a subscription (and notices a dead link) even
+# when it watches no plan.
+CONTROL = "careteam:control"
+
+
+def channel(plan_id: int) -> str:
+    return f"{PREFIX}{plan_id}"
+
+
+class RedisBroker(Broker):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self._client: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self._stopping = False
+
+    async def start(self) -> None:
+        # Short timeouts: a write must not wait long on a broker outage (its events are committed anyway).
+        self._client = aioredis.from_url(
+            self._url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=5,
+            decode_responses=True,
+        )
+        self._reader = asyncio.create_task(self._run(), name="careteam-redis-broker")
+
+    async def stop(self) -> None:
+        # A flag as well as cancel(): a client library that swallows CancelledError must not keep us looping.
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def publish_many(self, notices: Iterable[tuple[int, int]]) -> None:
+        if self._client is None or not self.connected.is_set():
+            return  # down: subscribers catch up from the log when the link is back
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for plan_id, seq in latest(notices).items():
+                    pipe.publish(channel(plan_id), str(seq))
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("redis publish failed (%s); viewers will catch up from the event log", type(exc).__name__)
+
+    async def subscribe(self, plan_id: int) -> None:
+        self._plans.add(plan_id)
+        await self._send("subscribe", plan_id)
+
+    async def unsubscribe(self, plan_id: int) -> None:
+        self._plans.discard(plan_id)
+        await self._send("unsubscribe", plan_id)
+
+    async def _send(self, verb: str, plan_id: int) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:
+            return  # the reader (re)subscribes to every watched plan when it connects
+        try:
+            await getattr(pubsub, verb)(channel(plan_id))
+        except (RedisError, OSError) as exc:
+            log.warning("redis %s failed (%s); retried on reconnect", verb, type(exc).__name__)
+
+    async def _run(self) -> None:
+        """Listen; on any failure reconnect with backoff, resubscribe, and tell the hub to catch up."""
+        assert self._client is not None
+        backoff, first = BACKOFF_FIRST, True
+        while not self._stopping:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CONTROL, *(channel(p) for p in self._plans))
+                self._pubsub = pubsub
+                self.connected.set()
+                if not first:
+                    log.info("redis broker reconnected; catching up %d plans from the log", len(self._plans))
+                    await self.catch_up()
+                first, backoff = False, BACKOFF_FIRST
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        await pubsub.ping()  # a dead link raises here instead of hanging
+                        continue
+                    name = message.get("channel", "")
+                    if message.get("type") == "message" and name.startswith(PREFIX):
+                        await self.deliver(int(name[len(PREFIX):]), int(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError) as exc:
+                if self.connected.is_set():
+                    log.warning("redis broker lost (%s); reconnecting", type(exc).__name__)
+            finally:
+                self.connected.clear()
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            first = False
+            if self._stopping:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)

@@ -1,0 +1,119 @@
+"""The websocket edge, ``/ws``: Origin and credentials are checked before accepting; then one reader and one
+writer per socket, and the hub does the rest.
+
+Browsers authenticate with the session cookie, which they attach whatever page opens the socket: a
+cookie-authenticated socket must therefore come from one of our own origins (``CARETEAM_ALLOWED_ORIGINS``),
+or any site a clinician visits could read her boards (cross-site websocket hijacking). API clients send
+``Authorization: Bearer <token>`` on the upgrade request; an Origin, if they send one, is checked too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from starlette.responses import Response
+
+from careteam.auth.sessions import resolve
+from careteam.domain.actor import Actor
+from careteam.realtime import protocol
+from careteam.realtime.hub import Connection, Hub
+from careteam.realtime.protocol import Ping, ProtocolError, Subscribe, Unsubscribe, parse_client_frame
+from careteam.settings import Settings
+from careteam.store.engine import unit_of_work
+
+router = APIRouter()
+
+
+@router.websocket("/ws")
+async def live_updates(websocket: WebSocket) -> None:
+    """Live board updates: subscribe to plans, get their events in seq order (docs/realtime.md)."""
+    state = websocket.app.state
+    settings: Settings = state.settings
+    hub: Hub = state.hub
+
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in settings.origins:
+        await _refuse(websocket, 403, protocol.CLOSE_FORBIDDEN_ORIGIN, "Origin not allowed.")
+        return
+    authorization = websocket.headers.get("authorization")
+    cookie = websocket.cookies.get(settings.session_cookie_name)
+    if authorization is None and cookie and origin is None:
+        # A browser always sends its Origin; a cookie without one is replayed by something else.
+        await _refuse(websocket, 403, protocol.CLOSE_FORBIDDEN_ORIGIN, "A browser socket needs an Origin.")
+        return
+    actor = await _authenticate(websocket, settings, authorization, cookie)
+    if actor is None:
+        await _refuse(websocket, 401, protocol.CLOSE_UNAUTHENTICATED, "Sign in, or send a bearer token.")
+        return
+
+    await websocket.accept()
+    conn = hub.connect(actor)
+    writer = asyncio.create_task(conn.pump(websocket.send, websocket.close))
+    conn.writer = writer
+    reader = asyncio.create_task(_read(websocket, hub, conn, settings.ws_max_frame_bytes))
+    try:
+        # Either side ends the socket: the client leaves (reader), or the hub closed it (writer sent Close).
+        await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reader.cancel()
+        writer.cancel()
+        await hub.disconnect(conn)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(reader, writer, return_exceptions=True)
+
+
+async def _read(websocket: WebSocket, hub: Hub, conn: Connection, max_bytes: int) -> None:
+    """The reader loop: one client frame at a time; a bad frame is answered, never raised."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = parse_client_frame(message.get("text"), max_bytes=max_bytes)
+        match frame:
+            case Subscribe(plan_id=plan_id, after=after):
+                await hub.subscribe(conn, plan_id, after)
+            case Unsubscribe(plan_id=plan_id):
+                await hub.unsubscribe(conn, plan_id)
+            case Ping():
+                hub.reply(conn, protocol.PONG)
+            case ProtocolError():
+                hub.reply(conn, protocol.protocol_error(frame))
+
+
+async def _authenticate(
+    websocket: WebSocket, settings: Settings, authorization: str | None, cookie: str | None
+) -> Actor | None:
+    """The actor behind the bearer token, or else the session cookie; None if neither is valid."""
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        secret, kind = token.strip(), "bearer"
+    else:
+        secret, kind = cookie or "", "cookie"
+    if not secret:
+        return None
+    async with unit_of_work(websocket.app.state.sessions) as session:
+        return await resolve(
+            session, secret, kind=kind, settings=settings,
+            request_id=websocket.scope.get("state", {}).get("request_id"),
+            client_ip=websocket.client.host if websocket.client else None,
+        )
+
+
+async def _refuse(websocket: WebSocket, status: int, close_code: int, detail: str) -> None:
+    """Refuse the upgrade with an HTTP answer (problem+json) if the server can; else close unaccepted."""
+    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+        await websocket.close(close_code, detail)
+        return
+    slug, title = (
+        ("unauthenticated", "Sign-in required") if status == 401 else ("forbidden", "Forbidden")
+    )
+    body = orjson.dumps({"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    await websocket.send_denial_response(
+        Response(body, status_code=status, media_type="application/problem+json", headers=headers)
+    )

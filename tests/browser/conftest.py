@@ -1,0 +1,164 @@
+"""Browser fixtures: the app on a real uvicorn (restartable), and Debian's chromium driven by Playwright.
+
+The app and its database come from tests/conftest.py, on SQLite only (these tests are about the page and
+the socket, not the database). The port is picked first, so that ``allowed_origins`` can name the page's
+origin: the websocket endpoint refuses any other. Never ``playwright install``: the system chromium is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from careteam.auth import sessions as auth_sessions
+from careteam.realtime.protocol import transport_max_size
+from careteam.settings import Settings
+from tests.factories import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite only (overrides the sqlite/postgres parametrisation of tests/conftest.py)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def settings(database_url: str, port: int) -> Settings:
+    return Settings(
+        database_url=database_url,
+        broker_url="memory://",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        allowed_origins=f"http://127.0.0.1:{port}",
+        ws_heartbeat_seconds=30,
+        ws_access_recheck_seconds=0.5,
+    )
+
+
+class LiveServer:
+    """The ``app`` (lifespan already running) on uvicorn, as the CLI serves it; stop() and start() again
+    on the same port to drop every socket, as a restart or a network cut would."""
+
+    def __init__(self, app: Any, settings: Settings, port: int) -> None:
+        self.app, self.settings, self.port = app, settings, port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            ws="websockets-sansio",
+            ws_max_size=transport_max_size(self.settings.ws_max_frame_bytes),
+            ws_ping_interval=None,
+            ws_per_message_deflate=False,
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        self._server, self._task = server, task
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._server = self._task = None
+
+
+@pytest.fixture
+async def live_server(app: Any, settings: Settings, port: int) -> AsyncIterator[LiveServer]:
+    server = LiveServer(app, settings, port)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@dataclass
+class Clinician:
+    context: BrowserContext
+    page: Page
+    # Uncaught script errors on the page (failed requests and refused sockets are logged, not thrown).
+    script_errors: list[str]
+
+
+# ``await signed_in("nurse")`` -> a browser context with that user's session cookie and an open page.
+SignedIn = Callable[[str], Awaitable[Clinician]]
+
+
+@pytest.fixture
+async def signed_in(
+    browser: Browser, live_server: LiveServer, app: Any, db: Any
+) -> AsyncIterator[SignedIn]:
+    contexts: list[BrowserContext] = []
+
+    async def open_as(username: str) -> Clinician:
+        settings: Settings = app.state.settings
+        async with db() as session:
+            issued = await auth_sessions.login(session, username, PASSWORD, kind="cookie", settings=settings)
+        assert issued is not None
+        # A tablet in landscape: the board must work there.
+        context = await browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        await context.add_cookies([{
+            "name": settings.session_cookie_name, "value": issued.secret, "url": live_server.url,
+            "httpOnly": True, "sameSite": "Lax",
+        }])
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        return Clinician(context, page, errors)
+
+    try:
+        yield open_as
+    finally:
+        for context in contexts:
+            await context.close()

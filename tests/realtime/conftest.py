@@ -1,0 +1,170 @@
+"""Realtime fixtures: the app served by a real uvicorn, websocket clients, a care team with a plan.
+
+The app, its database (SQLite, and PostgreSQL when configured) and the base ``settings`` come from
+tests/conftest.py; here the queue is small, so a slow consumer shows up after a few frames, and the replay
+window is short, so "too far behind" needs few events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+from careteam.auth import sessions as auth_sessions
+from careteam.codes import TeamRole
+from careteam.domain.actor import Actor
+from careteam.realtime.protocol import transport_max_size
+from careteam.settings import Settings
+from careteam.store.tables import User
+from tests.factories import emit, make_patient, make_plan, make_user
+
+RECV_TIMEOUT = 5.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"ws_queue_size": 16, "replay_window": 600, "ws_heartbeat_seconds": 1.0})
+
+
+@pytest.fixture
+async def live_server(app: Any, settings: Settings) -> AsyncIterator[str]:
+    """The ``app`` (lifespan already running) on a real uvicorn, as the CLI serves it; yields ws://host:port."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        ws="websockets-sansio",
+        ws_max_size=transport_max_size(settings.ws_max_frame_bytes),
+        ws_ping_interval=None,
+        # Compression would deflate every frame once per socket: the opposite of encode-once.
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Viewer:
+    """A websocket client that reads frames as JSON; heartbeats are counted and skipped."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.heartbeats = 0
+
+    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        await self.ws.send(frame if isinstance(frame, str | bytes) else orjson.dumps(frame).decode())
+
+    async def recv(self, timeout: float = RECV_TIMEOUT) -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if frame["type"] != "heartbeat":
+                return frame
+            self.heartbeats += 1
+
+    async def events(self, count: int, timeout: float = RECV_TIMEOUT) -> list[dict[str, Any]]:
+        """The next ``count`` event frames; any other frame fails the test."""
+        out = []
+        while len(out) < count:
+            frame = await self.recv(timeout)
+            assert frame["type"] == "event", frame
+            out.append(frame)
+        return out
+
+    async def nothing(self, seconds: float = 0.3) -> None:
+        """Assert that no frame but heartbeats arrives within ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            frame = await self.recv(seconds)
+            raise AssertionError(f"unexpected frame {frame}")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+Open = Callable[..., Awaitable[Viewer]]
+
+
+@pytest.fixture
+async def open_viewer(live_server: str) -> AsyncIterator[Open]:
+    """``await open_viewer(headers, origin=None)``: a connected Viewer, closed after the test."""
+    opened: list[Viewer] = []
+
+    async def _open(headers: dict[str, str] | None = None, *, origin: str | None = None, **kw: Any) -> Viewer:
+        ws = await connect(
+            live_server, additional_headers=headers or {}, origin=origin,  # type: ignore[arg-type]
+            open_timeout=RECV_TIMEOUT, **kw,
+        )
+        viewer = Viewer(ws)
+        opened.append(viewer)
+        return viewer
+
+    yield _open
+    for viewer in opened:
+        await viewer.ws.close()
+
+
+@dataclass
+class Team:
+    """Two clinicians on one patient's team with one plan, and an outsider on another team."""
+
+    nurse: User
+    therapist: User
+    outsider: User
+    plan_id: int
+    other_plan_id: int
+
+
+@pytest.fixture
+async def team(db: Any) -> Team:
+    async with db() as session:
+        nurse = await make_user(session)
+        therapist = await make_user(session)
+        outsider = await make_user(session)
+        patient = await make_patient(session, members=[(nurse, TeamRole.lead), (therapist, TeamRole.member)])
+        other = await make_patient(session, members=[(outsider, TeamRole.lead)])
+        plan = await make_plan(session, patient)
+        other_plan = await make_plan(session, other)
+        return Team(nurse, therapist, outsider, plan.id or 0, other_plan.id or 0)
+
+
+@pytest.fixture
+def produce(app: Any, db: Any) -> Callable[..., Awaitable[int]]:
+    """``await produce(plan_id, n)``: n events committed, then announced as the API's unit of work does."""
+
+    async def _produce(plan_id: int, count: int = 1, *, announce: bool = True) -> int:
+        async with db() as session:
+            last = await emit(session, plan_id, count)
+        if announce:
+            await app.state.broker.publish_many([(plan_id, last)])
+        return last
+
+    return _produce
+
+
+async def bearer(app: Any, db: Any, user: User) -> tuple[dict[str, str], Actor]:
+    """A bearer token for ``user`` (as ``POST /auth/token`` issues), and the actor it resolves to."""
+    async with db() as session:
+        issued = await auth_sessions.open_session(session, user, kind="bearer", settings=app.state.settings)
+        actor = await auth_sessions.resolve(session, issued.secret, kind="bearer", settings=app.state.settings)
+    assert actor is not None
+    return {"Authorization": f"Bearer {issued.secret}"}, actor

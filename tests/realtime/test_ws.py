@@ -1,0 +1,367 @@
+"""The websocket edge end to end: a real uvicorn, real websocket clients, events from the database log."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import delete
+from sqlmodel import select
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from careteam.auth import sessions as auth_sessions
+from careteam.domain import events
+from careteam.domain.actor import Actor
+from careteam.store.tables import AuditEntry, CareTeamMember, User
+from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
+
+ORIGIN = "http://testserver"  # in the test settings' CARETEAM_ALLOWED_ORIGINS
+
+
+async def _actor(app: Any, db: Any, headers: dict[str, str]) -> Actor:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    async with db() as session:
+        actor = await auth_sessions.resolve(session, token, kind="bearer", settings=app.state.settings)
+    assert actor is not None
+    return actor
+
+
+async def _cookie(app: Any, db: Any, user: User) -> dict[str, str]:
+    async with db() as session:
+        issued = await auth_sessions.open_session(session, user, kind="cookie", settings=app.state.settings)
+    return {"Cookie": f"{app.state.settings.session_cookie_name}={issued.secret}"}
+
+
+async def _subscribed(viewer: Viewer, plan_id: int, after: int | None = 0) -> dict[str, Any]:
+    await viewer.send({"type": "subscribe", "plan_id": plan_id, "after": after})
+    frame = await viewer.recv()
+    assert frame["type"] == ("snapshot" if after is None else "subscribed"), frame
+    return frame
+
+
+def _assert_consecutive(frames: list[dict[str, Any]], first: int, last: int, plan_id: int) -> None:
+    assert [f["seq"] for f in frames] == list(range(first, last + 1))
+    assert all(f["plan_id"] == plan_id for f in frames)
+
+
+async def _closed(viewer: Viewer, timeout: float = RECV_TIMEOUT) -> int | None:
+    """Read until the server closes the socket; the close code."""
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(viewer.ws.recv(), timeout)
+    return viewer.ws.close_code
+
+
+async def _eventually(predicate: Any, timeout: float = RECV_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+# --- The handshake: Origin and credentials before accepting -------------------------------------------
+
+
+async def test_unauthenticated_upgrade_is_refused(live_server: str, team: Team, login: Any) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic dXNlcjpwdw=="}):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(live_server, additional_headers=headers)
+        assert refused.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(live_server, origin=ORIGIN)  # type: ignore[arg-type]  # a browser without a session
+    assert refused.value.response.status_code == 401
+
+
+async def test_foreign_origin_is_refused_even_with_a_valid_token(live_server: str, team: Team, login: Any) -> None:
+    headers = await login(team.nurse.username)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(live_server, additional_headers=headers, origin="https://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+
+
+async def test_cookie_needs_an_allowed_origin(app: Any, db: Any, open_viewer: Open, live_server: str, team: Team) -> None:
+    cookie = await _cookie(app, db, team.nurse)
+    for origin in ("https://evil.example", None):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(live_server, additional_headers=cookie, origin=origin)  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    viewer = await open_viewer(cookie, origin=ORIGIN)
+    await _subscribed(viewer, team.plan_id)
+
+
+# --- Subscribing --------------------------------------------------------------------------------------
+
+
+async def test_another_teams_plan_is_not_found_and_sends_nothing(
+    app: Any, open_viewer: Open, team: Team, login: Any, produce: Any
+) -> None:
+    viewer = await open_viewer(await login(team.nurse.username))
+    await viewer.send({"type": "subscribe", "plan_id": team.other_plan_id, "after": 0})
+    other = await viewer.recv()
+    await viewer.send({"type": "subscribe", "plan_id": 999_999, "after": 0})
+    missing = await viewer.recv()
+    # Another team's plan and a plan that does not exist get the same answer.
+    assert other == {**missing, "plan_id": team.other_plan_id}
+    assert other["type"] == "error" and other["code"] == "not_found"
+    await produce(team.other_plan_id, 3)
+    await viewer.nothing()
+    assert app.state.hub.viewers(team.other_plan_id) == 0
+
+
+async def test_snapshot_then_live_events(app: Any, db: Any, open_viewer: Open, team: Team, login: Any, produce: Any) -> None:
+    await produce(team.plan_id, 4)
+    viewer = await open_viewer(await login(team.nurse.username))
+    snapshot = await _subscribed(viewer, team.plan_id, after=None)
+    assert snapshot["plan_id"] == team.plan_id and snapshot["last_seq"] == 4
+    assert snapshot["board"]["plan"]["id"] == team.plan_id and snapshot["board"]["last_seq"] == 4
+    await produce(team.plan_id, 2)
+    _assert_consecutive(await viewer.events(2), 5, 6, team.plan_id)
+
+
+async def test_replay_from_zero_while_events_keep_coming(
+    app: Any, open_viewer: Open, team: Team, login: Any, produce: Any
+) -> None:
+    await produce(team.plan_id, 500)
+    viewer = await open_viewer(await login(team.nurse.username))
+
+    async def more() -> None:
+        for _ in range(20):
+            await produce(team.plan_id, 5)
+            await asyncio.sleep(0)
+
+    producer = asyncio.create_task(more())
+    subscribed = await _subscribed(viewer, team.plan_id, after=0)
+    await producer
+    assert 500 <= subscribed["last_seq"] <= 600
+    frames = await viewer.events(600)
+    _assert_consecutive(frames, 1, 600, team.plan_id)
+    assert frames[0]["kind"] == "test.ping" and frames[0]["data"] == {"n": 0} and "at" in frames[0]
+    await viewer.nothing()
+
+
+async def test_reconnect_gets_exactly_the_missed_events(
+    app: Any, db: Any, open_viewer: Open, team: Team, login: Any, produce: Any
+) -> None:
+    headers = await login(team.nurse.username)
+    viewer = await open_viewer(headers)
+    await _subscribed(viewer, team.plan_id, after=0)
+    await produce(team.plan_id, 10)
+    seen = await viewer.events(10)
+    last = seen[-1]["seq"]
+    await viewer.close()
+    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 0)
+
+    await produce(team.plan_id, 500)
+    again = await open_viewer(headers)
+    await _subscribed(again, team.plan_id, after=last)
+    _assert_consecutive(await again.events(500), last + 1, last + 500, team.plan_id)
+    await again.nothing()
+    await produce(team.plan_id)
+    _assert_consecutive(await again.events(1), last + 501, last + 501, team.plan_id)
+    async with db() as session:
+        reads = (await session.exec(
+            select(AuditEntry).where(AuditEntry.user_id == team.nurse.id, AuditEntry.resource_type == "care_plan")
+        )).all()
+    assert len(reads) == 2  # each subscription is one audited read of the plan
+
+
+async def test_too_far_behind_gets_resync(open_viewer: Open, settings: Any, team: Team, login: Any, produce: Any) -> None:
+    last = await produce(team.plan_id, settings.replay_window + 50)
+    viewer = await open_viewer(await login(team.nurse.username))
+    await viewer.send({"type": "subscribe", "plan_id": team.plan_id, "after": 10})
+    assert await viewer.recv() == {"type": "resync", "plan_id": team.plan_id, "reason": "too_far_behind"}
+    await viewer.nothing()
+    # Exactly the window is still replayed.
+    after = last - settings.replay_window
+    await _subscribed(viewer, team.plan_id, after=after)
+    _assert_consecutive(await viewer.events(settings.replay_window), after + 1, last, team.plan_id)
+
+
+# --- Fan-out --------------------------------------------------------------------------------------------
+
+
+async def test_live_events_reach_every_viewer_of_the_plan(
+    app: Any, db: Any, open_viewer: Open, team: Team, login: Any, produce: Any
+) -> None:
+    viewers = [
+        await open_viewer(await login(team.nurse.username)),
+        await open_viewer(await login(team.therapist.username)),
+        await open_viewer(await _cookie(app, db, team.nurse), origin=ORIGIN),
+    ]
+    for viewer in viewers:
+        await _subscribed(viewer, team.plan_id, after=0)
+    assert app.state.hub.viewers(team.plan_id) == 3
+    for _ in range(5):
+        await produce(team.plan_id, 3)
+    received = [await v.events(15) for v in viewers]
+    for frames in received:
+        _assert_consecutive(frames, 1, 15, team.plan_id)
+    assert received[0] == received[1] == received[2]
+
+    await viewers[2].send({"type": "unsubscribe", "plan_id": team.plan_id})
+    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 2)
+    await produce(team.plan_id)
+    await viewers[2].nothing()
+    assert (await viewers[0].events(1))[0]["seq"] == 16
+
+    for viewer in viewers:
+        await viewer.close()
+    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 0 and not app.state.hub.connections)
+
+
+async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
+    app: Any, db: Any, live_server: str, open_viewer: Open, settings: Any, team: Team, login: Any, produce: Any
+) -> None:
+    hub = app.state.hub
+    headers = await login(team.nurse.username)
+    fast = await open_viewer(headers)
+    await _subscribed(fast, team.plan_id)
+    # The slow viewer reads nothing: a small socket buffer and a one-message client queue, so the
+    # server's writes back up after a few MB.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    host, port = live_server.removeprefix("ws://").removesuffix("/ws").split(":")
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    slow = Viewer(await connect(live_server, additional_headers=headers, sock=sock, max_queue=1))
+    try:
+        await _subscribed(slow, team.plan_id)
+        assert hub.viewers(team.plan_id) == 2
+
+        pad = "x" * 48_000
+        largest_queue, produced, lags = 0, 0, []
+        while hub.viewers(team.plan_id) == 2:
+            assert produced < 400, "the slow viewer was never cut off"
+            async with db() as session:
+                plan = await events.lock_plan(session, team.plan_id)
+                assert plan is not None
+                await events.record(session, plan, "test.big", {"pad": pad}, actor=None)
+                produced = plan.last_seq
+            started = time.perf_counter()
+            await app.state.broker.publish_many([(team.plan_id, produced)])
+            largest_queue = max(largest_queue, *(c.queue.qsize() for c in hub.connections))
+            # The fast viewer gets every event at once, however far behind the slow one is.
+            (frame,) = await fast.events(1)
+            lags.append(time.perf_counter() - started)
+            assert frame["seq"] == produced
+        assert largest_queue <= settings.ws_queue_size
+        assert max(lags) < 1.0
+
+        # Dropped from the plan at once; it gets resync then close 1013 when it reads again (best effort).
+        frames = []
+        with pytest.raises(ConnectionClosed):
+            while True:
+                frames.append(await slow.recv())
+        assert slow.ws.close_code == 1013
+        assert frames[-1] == {"type": "resync", "plan_id": team.plan_id, "reason": "too_slow"}
+        seqs = [f["seq"] for f in frames if f["type"] == "event"]
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < produced
+    finally:
+        await slow.close()
+    # The fast one carries on.
+    await produce(team.plan_id)
+    assert (await fast.events(1))[0]["seq"] == produced + 1
+
+
+# --- Access re-check --------------------------------------------------------------------------------
+
+
+async def test_removed_team_member_stops_receiving(
+    app: Any, db: Any, open_viewer: Open, team: Team, login: Any, produce: Any
+) -> None:
+    nurse = await open_viewer(await login(team.nurse.username))
+    therapist = await open_viewer(await login(team.therapist.username))
+    for viewer in (nurse, therapist):
+        await _subscribed(viewer, team.plan_id)
+    async with db() as session:
+        await session.exec(delete(CareTeamMember).where(CareTeamMember.user_id == team.therapist.id))  # type: ignore[call-overload,arg-type]
+    started = time.monotonic()
+    frame = await therapist.recv()
+    assert frame["type"] == "error" and frame["code"] == "forbidden" and frame["plan_id"] == team.plan_id
+    assert time.monotonic() - started < 3
+    await produce(team.plan_id, 2)
+    _assert_consecutive(await nurse.events(2), 1, 2, team.plan_id)
+    await therapist.nothing()
+    # The socket stays open for its other plans; subscribing again is refused like any foreign plan.
+    await therapist.send({"type": "subscribe", "plan_id": team.plan_id, "after": 0})
+    assert (await therapist.recv())["code"] == "not_found"
+
+
+async def test_logout_closes_the_socket(
+    app: Any, db: Any, live_server: str, open_viewer: Open, team: Team, login: Any
+) -> None:
+    headers = await login(team.nurse.username)
+    viewer = await open_viewer(headers)
+    other = await open_viewer(await login(team.therapist.username))
+    await _subscribed(viewer, team.plan_id)
+    actor = await _actor(app, db, headers)
+    async with db() as session:
+        await auth_sessions.close_session(session, actor.session_id or "", actor=actor)
+    assert await _closed(viewer) == 4401
+    await other.send({"type": "ping"})
+    assert await other.recv() == {"type": "pong"}
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(live_server, additional_headers=headers)
+    assert refused.value.response.status_code == 401
+
+
+async def test_deactivation_closes_every_socket_of_the_user(
+    app: Any, db: Any, open_viewer: Open, team: Team, login: Any
+) -> None:
+    token = await open_viewer(await login(team.therapist.username))
+    browser = await open_viewer(await _cookie(app, db, team.therapist), origin=ORIGIN)
+    await _subscribed(token, team.plan_id)
+    async with db() as session:
+        user = await session.get(User, team.therapist.id)
+        assert user is not None
+        user.active = False
+    assert await _closed(token) == 4401
+    assert await _closed(browser) == 4401
+
+
+# --- Bad input, liveness ----------------------------------------------------------------------------
+
+
+async def test_bad_frames_get_an_error_and_the_socket_lives_on(
+    open_viewer: Open, settings: Any, team: Team, login: Any
+) -> None:
+    viewer = await open_viewer(await login(team.nurse.username))
+    cases: list[tuple[str | bytes, str]] = [
+        ("not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "subscribe", "plan_id": true}', "bad_frame"),
+        ('{"type": "subscribe", "plan_id": 1, "after": -1}', "bad_frame"),
+        ('{"type": "subscribe", "plan_id": 99999999999}', "bad_frame"),
+        ('{"type": "ping", "extra": 1}', "bad_frame"),
+        (b'{"type": "ping"}', "bad_frame"),
+        ('{"type": "ping", "pad": "' + "x" * settings.ws_max_frame_bytes + '"}', "too_large"),
+    ]
+    for raw, code in cases:
+        await viewer.send(raw)
+        frame = await viewer.recv()
+        assert frame["type"] == "error" and frame["code"] == code, (raw[:40], frame)
+        assert frame["detail"]
+    await viewer.send({"type": "ping"})
+    assert await viewer.recv() == {"type": "pong"}
+
+
+async def test_a_frame_beyond_the_transport_limit_closes_only_that_socket(
+    open_viewer: Open, settings: Any, team: Team, login: Any
+) -> None:
+    headers = await login(team.nurse.username)
+    rude, polite = await open_viewer(headers), await open_viewer(headers)
+    await rude.send("x" * (3 * settings.ws_max_frame_bytes))
+    assert await _closed(rude) == 1009
+    await polite.send({"type": "ping"})
+    assert await polite.recv() == {"type": "pong"}
+
+
+async def test_idle_sockets_get_heartbeats(open_viewer: Open, settings: Any, team: Team, login: Any) -> None:
+    viewer = await open_viewer(await login(team.nurse.username))
+    await viewer.nothing(settings.ws_heartbeat_seconds * 2.5)
+    assert viewer.heartbeats >= 1

@@ -1,0 +1,212 @@
+"""The ``careteam`` command: seeding the demo clinic, creating accounts, migrating."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
+from typer.testing import CliRunner, Result
+
+from careteam.app import create_app
+from careteam.auth.passwords import verify_password
+from careteam.cli import app as cli
+from careteam.settings import Settings
+from careteam.store.engine import make_engine, make_sessionmaker
+from careteam.store.tables import User
+
+DEMO_USERS = ["admin", "lead", "physician", "psychologist", "nurse", "physio", "ot"]
+
+
+async def careteam(url: str, *args: str) -> Result:
+    """Run the command as a shell would; in a thread, because it runs its own event loop."""
+
+    def run() -> Result:
+        return CliRunner().invoke(cli, list(args), env={"CARETEAM_DATABASE_URL": url})
+
+    return await asyncio.to_thread(run)
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+
+
+async def rows_per_table(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                t.name: int((await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one())
+                for t in SQLModel.metadata.sorted_tables
+            }
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def api(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=url, _env_file=None))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as c,
+    ):
+        yield c
+
+
+async def sign_in(c: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
+    r = await c.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 200, f"{username}: {r.text}"
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_demo_seeds_a_clinic_where_teams_differ(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    result = await careteam(url, "demo")
+    assert result.exit_code == 0, result.output
+    for username in DEMO_USERS:
+        assert username in result.output
+    async with api(url) as c:
+        headers = {u: await sign_in(c, u, "demo") for u in DEMO_USERS}
+        everyone = (await c.get("/api/v1/patients", params={"limit": 200}, headers=headers["admin"])).json()
+        assert everyone["total"] >= 6
+        teams = set()
+        for patient in everyone["items"]:
+            team = (
+                await c.get(f"/api/v1/patients/{patient['id']}/care-team", headers=headers["admin"])
+            ).json()
+            teams.add(frozenset(m["username"] for m in team["members"]))
+        assert len(teams) > 1, "every patient has the same care team"
+        seen_by_nurse = (
+            await c.get("/api/v1/patients", params={"limit": 200}, headers=headers["nurse"])
+        ).json()
+        assert 0 < seen_by_nurse["total"] < everyone["total"]
+        # Boards to work on: the nurse opens a plan of one of her patients.
+        plans = (await c.get("/api/v1/plans", headers=headers["nurse"])).json()
+        assert plans["items"]
+        board = await c.get(f"/api/v1/plans/{plans['items'][0]['id']}", headers=headers["nurse"])
+        assert board.status_code == 200 and board.json()["tasks"]
+
+
+async def test_demo_twice_creates_nothing_new(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "demo")).exit_code == 0
+    before = await rows_per_table(url)
+    result = await careteam(url, "demo")
+    assert result.exit_code == 0, result.output
+    assert "(0 new records)" in result.output
+    assert await rows_per_table(url) == before
+
+
+async def test_demo_password_option(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "demo", "--password", "clinic-2026")).exit_code == 0
+    async with api(url) as c:
+        await sign_in(c, "nurse", "clinic-2026")
+        r = await c.post("/api/v1/auth/token", json={"username": "nurse", "password": "demo"})
+        assert r.status_code == 401
+
+
+async def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    result = await careteam(url, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "head" in result.output
+    assert set(await rows_per_table(url)) == set(SQLModel.metadata.tables)
+    # Twice is harmless.
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+
+
+async def test_user_create_makes_an_account_that_signs_in(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+    result = await careteam(
+        url,
+        "user",
+        "create",
+        "grace.m",
+        "--name",
+        "Grace Mbeki, RN",
+        "--discipline",
+        "nurse",
+        "--password",
+        "long enough",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created user grace.m" in result.output
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            user = (await s.exec(select(User).where(User.username == "grace.m"))).one()
+    finally:
+        await engine.dispose()
+    assert (user.display_name, user.discipline, user.role, user.active) == (
+        "Grace Mbeki, RN",
+        "nurse",
+        "clinician",
+        True,
+    )
+    assert user.password_hash.startswith("$argon2id$") and verify_password("long enough", user.password_hash)
+    async with api(url) as c:
+        me = await c.get("/api/v1/me", headers=await sign_in(c, "grace.m", "long enough"))
+        assert me.json()["username"] == "grace.m"
+
+
+async def test_user_create_refuses_a_taken_username(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+    args = [
+        "user",
+        "create",
+        "grace.m",
+        "--name",
+        "Grace",
+        "--discipline",
+        "nurse",
+        "--password",
+        "long enough",
+    ]
+    assert (await careteam(url, *args)).exit_code == 0
+    result = await careteam(url, *[a if a != "Grace" else "Another Grace" for a in args])
+    assert result.exit_code == 1
+    assert "username is taken" in result.stderr
+    assert "Traceback" not in result.output
+    counts = await rows_per_table(url)
+    assert counts["user_account"] == 1
+
+
+async def test_user_create_admin_role(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+    result = await careteam(
+        url,
+        "user",
+        "create",
+        "boss",
+        "--name",
+        "Clinic Admin",
+        "--discipline",
+        "ipm_lead",
+        "--role",
+        "admin",
+        "--password",
+        "long enough",
+    )
+    assert result.exit_code == 0, result.output
+    async with api(url) as c:
+        r = await c.get("/api/v1/audit", headers=await sign_in(c, "boss", "long enough"))
+        assert r.status_code == 200
+
+
+async def test_unknown_discipline_is_refused_before_touching_the_database(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    result = await careteam(
+        url, "user", "create", "x1", "--name", "X", "--discipline", "surgeon", "--password", "pw12"
+    )
+    assert result.exit_code == 2
+    assert "surgeon" in result.output
+    assert not (tmp_path / "cli.db").exists()

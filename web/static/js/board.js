@@ -1,0 +1,1268 @@
+// The live care-plan board (docs/board.md). An ES module, no build step, no inline code (CSP: script-src 'self').
+//
+// - Keeps one websocket to /ws, subscribed to this plan from the last seq it has applied; events are applied
+//   by element id, in seq order, each at most once. A dropped socket shows "Reconnecting…" and reconnects
+//   with backoff, resubscribing from its last seq: the server replays what was missed, no reload needed.
+//   `resync` means the log cannot fill the gap: the page reloads.
+// - Cards are clones of the server-rendered <template id="task-card-template"> (the same Jinja partial as
+//   the cards on load), filled with textContent only: user text is never parsed as HTML.
+// - Moves (drag and drop, or the keyboard "Move" menu) and edits PATCH /api/v1/tasks/{id} with the card's
+//   version in If-Match. 412: the "Changed by …" comparison, nothing overwritten. 409: the server's reason,
+//   and the card goes back to where the server says it is.
+
+const root = document.getElementById("board-page");
+const state = JSON.parse(document.getElementById("board-state").textContent);
+const L = state.labels;
+const planId = state.plan_id;
+const me = state.me;
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+const boardEl = document.getElementById("board");
+const lanesEl = document.getElementById("board-lanes");
+const filterForm = document.getElementById("board-filters");
+const announcer = document.getElementById("board-announcer");
+const liveStatus = document.getElementById("live-status");
+const banner = document.getElementById("connection-banner");
+const alertEl = document.getElementById("board-alert");
+const conflictBanner = document.getElementById("conflict-banner");
+const taskDialog = document.getElementById("task-dialog");
+const taskForm = document.getElementById("task-form");
+const addDialog = document.getElementById("add-dialog");
+const addForm = document.getElementById("add-form");
+
+const POSITION_STEP = 1024;
+const HISTORY_MAX = 100;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const FIELD_ORDER = Object.keys(L.fields); // title, description, discipline, assignee_id, status, ...
+const UNKNOWN_NAME = "A former team member";
+
+let lastSeq = Number(root.dataset.lastSeq);
+const tasks = new Map(state.tasks.map((t) => [t.id, t])); // the server's truth as last seen here
+const goals = new Map(state.goals.map((g) => [g.id, g]));
+let members = state.members;
+const names = new Map(Object.entries(state.names).map(([id, name]) => [Number(id), name]));
+const lastChange = new Map(); // task id -> {actorId, version} of the latest change seen live
+let reloadPending = false;
+
+// --- Small helpers -----------------------------------------------------------------------------------
+
+function field(el, name) {
+  return el.querySelector(`[data-field="${name}"]`);
+}
+
+function setText(el, name, text) {
+  for (const target of el.querySelectorAll(`[data-field="${name}"]`)) target.textContent = text;
+}
+
+function part(el, name) {
+  return el.querySelector(`[data-part="${name}"]`);
+}
+
+function clone(templateId) {
+  return document.getElementById(templateId).content.firstElementChild.cloneNode(true);
+}
+
+function quote(text) {
+  return `“${text}”`;
+}
+
+function nameOf(userId) {
+  if (userId === null || userId === undefined) return "careteam";
+  return names.get(userId) ?? UNKNOWN_NAME;
+}
+
+function statusLabel(status) {
+  return L.statuses[status] ?? String(status);
+}
+
+function columnOf(status) {
+  return state.column_of[status];
+}
+
+function localToday() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+function dueLabel(iso) {
+  const [year, month, day] = iso.split("-").map(Number);
+  const label = `${day} ${MONTHS[month - 1]}`;
+  return year === new Date().getFullYear() ? label : `${label} ${year}`;
+}
+
+function isOverdue(task) {
+  return Boolean(task.due_date) && task.due_date < localToday() && state.open_columns.includes(columnOf(task.status));
+}
+
+function formatWhen(iso) {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const now = new Date();
+  if (at.toDateString() === now.toDateString()) return `Today ${time}`;
+  const date = `${at.getDate()} ${MONTHS[at.getMonth()]}`;
+  return at.getFullYear() === now.getFullYear() ? `${date}, ${time}` : `${date} ${at.getFullYear()}, ${time}`;
+}
+
+function announce(text) {
+  announcer.textContent = "";
+  // A fresh text node in the next frame: screen readers announce the same sentence twice in a row too.
+  requestAnimationFrame(() => { announcer.textContent = text; });
+}
+
+function showAlert(title, text, { link } = {}) {
+  setText(alertEl, "alert-title", title);
+  const body = field(alertEl, "alert-text");
+  body.textContent = text;
+  if (link) {
+    const a = document.createElement("a");
+    a.href = link.href;
+    a.textContent = link.text;
+    body.append(" ", a);
+  }
+  alertEl.hidden = false;
+}
+
+function hideAlert() {
+  alertEl.hidden = true;
+}
+
+function idempotencyKey() {
+  // crypto.randomUUID needs a secure context; getRandomValues does not.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// --- The API -----------------------------------------------------------------------------------------
+
+async function api(method, url, { body, headers = {} } = {}) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(method === "GET" ? {} : { "X-CSRF-Token": csrfToken }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    return { ok: false, status: 0, body: null };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  return { ok: response.ok, status: response.status, body: data };
+}
+
+function patchTask(taskId, patch, version) {
+  return api("PATCH", `/api/v1/tasks/${taskId}`, { body: patch, headers: { "If-Match": `W/"${version}"` } });
+}
+
+// What to tell the user when a write failed for a reason other than a conflict.
+function failureMessage(result) {
+  const detail = result.body?.detail;
+  switch (result.status) {
+    case 0:
+      return ["Not saved", "The server could not be reached. Your change was not saved; check the connection and try again."];
+    case 401:
+      return ["Please sign in again", "You are signed out, so this was not saved."];
+    case 403:
+      return ["Not saved", detail && !detail.includes("CSRF") ? detail : "This page has expired. Reload it and try again."];
+    case 404:
+      return ["Not saved", "This task is no longer on this care plan."];
+    case 409:
+      return ["Not possible now", detail ?? "This change is not allowed."];
+    case 422:
+      return ["Please check what you entered", detail ?? "Part of the change is not valid."];
+    default:
+      return ["Not saved", "Something went wrong on the server. Your change was not saved; try again."];
+  }
+}
+
+function reportFailure(result) {
+  const [title, text] = failureMessage(result);
+  showAlert(title, text, { link: result.status === 401 ? signInLink() : undefined });
+  announce(`${title}. ${text}`);
+}
+
+// --- Cards -------------------------------------------------------------------------------------------
+
+function fillCard(card, task) {
+  const column = columnOf(task.status);
+  const high = state.high_priorities.includes(task.priority);
+  const overdue = isOverdue(task);
+  card.id = `task-${task.id}`;
+  card.dataset.taskId = String(task.id);
+  card.dataset.version = String(task.version);
+  card.dataset.status = task.status;
+  card.dataset.column = column;
+  card.dataset.discipline = task.discipline;
+  card.dataset.position = String(task.position);
+  card.dataset.assignee = task.assignee_id === null ? "" : String(task.assignee_id);
+  card.dataset.due = task.due_date ?? "";
+  card.dataset.priority = task.priority;
+  card.classList.toggle("is-overdue", overdue);
+  card.classList.toggle("is-high-priority", high);
+
+  setText(card, "title", task.title);
+  setText(card, "title-again", ` ${task.title}`);
+  const priority = field(card, "priority");
+  priority.textContent = L.priorities[task.priority] ?? task.priority;
+  priority.className = `card__priority priority--${task.priority}`;
+  priority.hidden = !high;
+  setText(card, "status", statusLabel(task.status));
+
+  const assigned = task.assignee_id !== null;
+  setText(card, "assignee", assigned ? nameOf(task.assignee_id) : "");
+  part(card, "assignee").hidden = !assigned;
+  part(card, "unassigned").hidden = assigned;
+
+  const due = field(card, "due");
+  due.dateTime = task.due_date ?? "";
+  due.textContent = task.due_date ? dueLabel(task.due_date) : "";
+  part(card, "due").hidden = !task.due_date;
+  part(card, "overdue").hidden = !overdue;
+
+  const total = task.checklist.length;
+  const done = task.checklist.filter((item) => item.done).length;
+  setText(card, "checklist", `${done}/${total}`);
+  field(card, "meter").dataset.percent = total ? String(Math.floor((Math.floor((100 * done) / total) + 5) / 10) * 10) : "0";
+  part(card, "checklist").hidden = total === 0;
+
+  for (const option of card.querySelectorAll("[data-move-to]")) {
+    if (option.dataset.moveTo === column) option.setAttribute("aria-disabled", "true");
+    else option.removeAttribute("aria-disabled");
+  }
+}
+
+function comesBefore(a, b) {
+  // Board order within a cell: position, then id (as the server sorts).
+  return a.position < b.position || (a.position === b.position && a.id < b.id);
+}
+
+function cardKey(card) {
+  return { position: Number(card.dataset.position), id: Number(card.dataset.taskId) };
+}
+
+function cellFor(column, discipline) {
+  return ensureLane(discipline).querySelector(`.cell[data-column="${column}"]`);
+}
+
+function cardsIn(cell, except = null) {
+  return [...cell.querySelectorAll(":scope > .card")].filter((c) => c !== except);
+}
+
+// Put a card where the task belongs: its lane, its column, in position order. Keeps keyboard focus.
+function placeCard(card, task) {
+  const cell = cellFor(columnOf(task.status), task.discipline);
+  const key = { position: task.position, id: task.id };
+  const before = cardsIn(cell, card).find((other) => comesBefore(key, cardKey(other))) ?? null;
+  if (card.parentElement === cell && card.nextElementSibling === before) return;
+  moveElement(card, cell, before);
+}
+
+function moveElement(card, cell, before) {
+  const focused = card.contains(document.activeElement) ? document.activeElement : null;
+  cell.insertBefore(card, before);
+  focused?.focus();
+}
+
+function flash(el) {
+  el.classList.remove("is-fresh");
+  void el.offsetWidth; // restart the animation
+  el.classList.add("is-fresh");
+}
+
+// Show a task as the server says it is now. Older versions than the one on screen are ignored.
+function applyTask(task, { fresh = false } = {}) {
+  const known = tasks.get(task.id);
+  if (known && known.version > task.version) return;
+  tasks.set(task.id, task);
+  let card = document.getElementById(`task-${task.id}`);
+  if (!card) card = clone("task-card-template");
+  fillCard(card, task);
+  placeCard(card, task);
+  filterCard(card);
+  if (fresh) flash(card);
+  updateCounts();
+  if (taskDialog.open && Number(taskDialog.dataset.taskId) === task.id && fresh) {
+    const notice = field(taskForm, "changed-notice");
+    notice.textContent = `${nameOf(lastChange.get(task.id)?.actorId)} just changed this task. `
+      + "If you save, you will see both versions before anything is overwritten.";
+    notice.hidden = false;
+  }
+}
+
+// --- Lanes, goals, plan, team ------------------------------------------------------------------------
+
+function ensureLane(discipline) {
+  const existing = document.getElementById(`lane-${discipline}`);
+  if (existing) return existing;
+  const lane = clone("lane-template");
+  const label = L.disciplines[discipline] ?? discipline;
+  lane.id = `lane-${discipline}`;
+  lane.dataset.discipline = discipline;
+  lane.setAttribute("aria-label", label);
+  setText(lane, "lane-label", label);
+  setText(lane, "lane-label-again", ` to ${label}`);
+  lane.querySelector('[data-action="add-task"]').dataset.discipline = discipline;
+  for (const cell of lane.querySelectorAll(".cell")) {
+    cell.dataset.discipline = discipline;
+    cell.setAttribute("aria-label", `${label}: ${cell.dataset.columnLabel}`);
+  }
+  // Lanes follow the order of the disciplines (as on load).
+  const order = Object.keys(L.disciplines);
+  const after = [...lanesEl.querySelectorAll(":scope > .lane")]
+    .find((other) => order.indexOf(other.dataset.discipline) > order.indexOf(discipline)) ?? null;
+  lanesEl.insertBefore(lane, after);
+  document.getElementById("board-empty").hidden = true;
+  const select = filterForm.elements.discipline;
+  if (![...select.options].some((o) => o.value === discipline)) {
+    const option = new Option(label, discipline);
+    const next = [...select.options].find((o) => o.value && order.indexOf(o.value) > order.indexOf(discipline));
+    select.add(option, next ?? null);
+  }
+  applyFilters();
+  return lane;
+}
+
+function applyGoal(goal, { fresh = false } = {}) {
+  const known = goals.get(goal.id);
+  if (known && known.version > goal.version) return;
+  goals.set(goal.id, goal);
+  let item = document.getElementById(`goal-${goal.id}`);
+  if (!item) {
+    item = clone("goal-template");
+    item.id = `goal-${goal.id}`;
+    document.getElementById("goal-list").append(item);
+    document.getElementById("goals-empty").hidden = true;
+  }
+  item.dataset.goalId = String(goal.id);
+  item.dataset.version = String(goal.version);
+  item.dataset.status = goal.lifecycle_status;
+  setText(item, "description", goal.description);
+  setText(item, "target", goal.target);
+  field(item, "target").hidden = !goal.target;
+  const status = field(item, "status");
+  status.textContent = statusLabel(goal.lifecycle_status);
+  status.className = `goal__status badge badge--goal-${goal.lifecycle_status}`;
+  if (fresh) flash(item);
+}
+
+function applyPlan(plan) {
+  for (const el of document.querySelectorAll('[data-plan-field="title"]')) el.textContent = plan.title;
+  const status = document.querySelector('[data-plan-field="status"]');
+  status.textContent = statusLabel(plan.status);
+  status.className = `badge badge--plan-${plan.status}`;
+}
+
+function applyTeam(newMembers) {
+  members = newMembers;
+  for (const m of members) names.set(m.user_id, m.display_name);
+  for (const m of members) ensureLane(m.discipline);
+  for (const task of tasks.values()) {
+    const card = document.getElementById(`task-${task.id}`);
+    if (card) fillCard(card, task);
+  }
+}
+
+function fillMemberSelect(select, selected) {
+  select.replaceChildren(new Option("Unassigned", ""));
+  for (const m of members) {
+    select.add(new Option(`${m.display_name} — ${L.disciplines[m.discipline] ?? m.discipline}`, String(m.user_id)));
+  }
+  if (selected !== null && selected !== undefined && !members.some((m) => m.user_id === selected)) {
+    select.add(new Option(nameOf(selected), String(selected)));
+  }
+  select.value = selected === null || selected === undefined ? "" : String(selected);
+}
+
+// --- Activity history --------------------------------------------------------------------------------
+
+// Keep in step with careteam/ui/board.py `describe`.
+function describe(kind, data, before) {
+  const sameStatus = (a, b) => a === b;
+  switch (kind) {
+    case "plan.created":
+      return "opened this care plan";
+    case "plan.updated":
+      if (before && !sameStatus(before.status, data.status)) return `set the care plan to ${statusLabel(data.status)}`;
+      return "updated the care plan";
+    case "goal.created":
+      return `added the goal ${quote(data.description ?? "")}`;
+    case "goal.updated":
+      if (before && before.lifecycle_status !== data.lifecycle_status) {
+        return `marked the goal ${quote(data.description ?? "")} as ${statusLabel(data.lifecycle_status)}`;
+      }
+      return `updated the goal ${quote(data.description ?? "")}`;
+    case "team.updated":
+      return "changed the care team";
+    case "task.created":
+    case "task.moved":
+    case "task.updated":
+      break;
+    default:
+      return "made a change";
+  }
+  const title = quote(data.title ?? "");
+  const column = columnOf(data.status);
+  if (kind === "task.created") return `added ${title} to ${L.disciplines[data.discipline] ?? data.discipline}`;
+  if (kind === "task.moved") {
+    if (!before || columnOf(before.status) !== column) return `moved ${title} to ${L.columns[column] ?? "another column"}`;
+    if (before.status !== data.status) return `set ${title} to ${statusLabel(data.status)}`;
+    return `reordered ${title}`;
+  }
+  if (!before) return `updated ${title}`;
+  const changed = FIELD_ORDER.filter((f) => JSON.stringify(before[f] ?? null) !== JSON.stringify(data[f] ?? null));
+  if (changed.length === 1) {
+    const [only] = changed;
+    if (only === "assignee_id") return data.assignee_id ? `assigned ${title} to ${nameOf(data.assignee_id)}` : `unassigned ${title}`;
+    if (only === "title") return `renamed ${quote(before.title ?? "")} to ${title}`;
+    if (only === "discipline") return `moved ${title} to the ${L.disciplines[data.discipline] ?? data.discipline} lane`;
+    if (only === "checklist") {
+      const items = data.checklist ?? [];
+      return `updated the checklist of ${title} (${items.filter((i) => i.done).length}/${items.length})`;
+    }
+  }
+  if (changed.length === 0) return `updated ${title}`;
+  return `changed ${title}: ${changed.map((f) => L.fields[f]).join(", ")}`;
+}
+
+function addActivity(event, before) {
+  const item = clone("activity-template");
+  item.dataset.seq = String(event.seq);
+  const when = field(item, "when");
+  when.dateTime = event.at;
+  when.textContent = formatWhen(event.at);
+  when.title = new Date(event.at).toLocaleString();
+  setText(item, "who", nameOf(event.actor_id));
+  setText(item, "text", describe(event.kind, event.data, before));
+  const list = document.getElementById("activity-list");
+  list.prepend(item);
+  while (list.children.length > HISTORY_MAX) list.lastElementChild.remove();
+  document.getElementById("activity-empty").hidden = true;
+}
+
+// --- Events ------------------------------------------------------------------------------------------
+
+function applyEvent(event) {
+  const { kind, data } = event;
+  const fresh = event.actor_id !== me;
+  let before = null;
+  if (kind.startsWith("task.")) {
+    before = tasks.get(data.id) ?? null;
+    lastChange.set(data.id, { actorId: event.actor_id, version: data.version });
+    applyTask(data, { fresh });
+  } else if (kind.startsWith("goal.")) {
+    before = goals.get(data.id) ?? null;
+    applyGoal(data, { fresh });
+  } else if (kind === "plan.created" || kind === "plan.updated") {
+    before = state.plan ?? null;
+    state.plan = data;
+    applyPlan(data);
+  } else if (kind === "team.updated") {
+    applyTeam(data.members);
+  }
+  addActivity(event, before);
+}
+
+// --- The live connection -----------------------------------------------------------------------------
+
+const HEARTBEAT_GRACE_MS = 75_000; // the server sends a heartbeat every 30 s to an idle socket
+let socket = null;
+let attempt = 0;
+let reconnectTimer = null;
+let lastHeard = 0;
+let stopped = false;
+let wasLive = false;
+
+function setLive(stateName, text) {
+  liveStatus.dataset.state = stateName;
+  setText(liveStatus, "live-text", text);
+}
+
+function showReconnecting() {
+  setLive("reconnecting", "Reconnecting…");
+  setText(banner, "banner-title", "Reconnecting…");
+  setText(banner, "banner-text",
+    "The live connection dropped. Changes made by others will appear as soon as it is back.");
+  banner.hidden = false;
+  root.classList.add("is-offline");
+}
+
+function signInLink() {
+  return { href: `/login?next=${encodeURIComponent(location.pathname + location.search)}`, text: "Sign in" };
+}
+
+function stop(title, text, { link } = {}) {
+  stopped = true;
+  clearTimeout(reconnectTimer);
+  socket?.close(1000);
+  socket = null;
+  setLive("stopped", "Not live");
+  banner.hidden = true;
+  root.classList.remove("is-offline");
+  showAlert(title, text, { link });
+}
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  if (stopped) return;
+  const url = new URL("/ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url);
+  socket = ws;
+  ws.addEventListener("open", () => {
+    ws.opened = true;
+    lastHeard = Date.now();
+    ws.send(JSON.stringify({ type: "subscribe", plan_id: planId, after: lastSeq }));
+  });
+  ws.addEventListener("message", (message) => {
+    if (socket !== ws) return;
+    lastHeard = Date.now();
+    let frame;
+    try {
+      frame = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    onFrame(ws, frame);
+  });
+  ws.addEventListener("close", (closed) => {
+    if (socket !== ws) return;
+    socket = null;
+    onClose(closed, Boolean(ws.opened));
+  });
+}
+
+function onFrame(ws, frame) {
+  switch (frame.type) {
+    case "subscribed":
+      if (frame.plan_id !== planId) return;
+      attempt = 0;
+      banner.hidden = true;
+      root.classList.remove("is-offline");
+      setLive("live", "Live");
+      if (wasLive) announce("Back online. The board is up to date.");
+      wasLive = true;
+      return;
+    case "event":
+      if (frame.plan_id !== planId || frame.seq <= lastSeq) return; // already applied
+      if (frame.seq !== lastSeq + 1) {
+        // A gap should never happen; resubscribing from what we have makes the server replay it.
+        ws.close(4000, "gap");
+        return;
+      }
+      lastSeq = frame.seq;
+      root.dataset.lastSeq = String(lastSeq);
+      applyEvent(frame);
+      return;
+    case "snapshot":
+    case "resync":
+      if (frame.plan_id === planId) requestReload();
+      return;
+    case "error":
+      if (frame.code === "not_found" || frame.code === "forbidden") {
+        stop("You can no longer see this care plan", frame.detail ?? "You are no longer on this patient's care team.");
+      } else if (frame.code === "unavailable") {
+        setTimeout(() => {
+          if (socket === ws && ws.readyState === WebSocket.OPEN) {
+            ws.send(JSON.stringify({ type: "subscribe", plan_id: planId, after: lastSeq }));
+          }
+        }, 2000);
+      }
+      return;
+    default:
+      return; // heartbeat, pong
+  }
+}
+
+async function onClose(closed, opened) {
+  if (stopped) return;
+  // A refused upgrade (session ended while the server was away) looks like any failed connect to a
+  // browser: after a few, ask the API whether we are still signed in.
+  const signedOut = closed.code === 4401
+    || (!opened && attempt >= 2 && (await api("GET", "/api/v1/me")).status === 401);
+  if (signedOut) {
+    stop("Please sign in again", "You are signed out, so the board is no longer live.", { link: signInLink() });
+    return;
+  }
+  if (stopped || socket) return;
+  showReconnecting();
+  // Backoff with jitter: 0.5 s, 1 s, 2 s … up to 15 s, so a restarted server is not stampeded.
+  const delay = closed.code === 4000 ? 0 : Math.min(15_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+  attempt += 1;
+  reconnectTimer = setTimeout(connect, delay);
+}
+
+function reconnectSoon() {
+  if (stopped || socket) return;
+  attempt = 0;
+  connect();
+}
+
+function requestReload() {
+  if (taskDialog.open || addDialog.open) {
+    reloadPending = true;
+    setText(banner, "banner-title", "The board needs a reload");
+    setText(banner, "banner-text", "It will reload when you close the form you are working in.");
+    banner.hidden = false;
+    return;
+  }
+  location.reload();
+}
+
+// A socket that went quiet (sleeping tablet, dead NAT) is closed and reopened.
+setInterval(() => {
+  if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastHeard > HEARTBEAT_GRACE_MS) socket.close();
+}, 10_000);
+window.addEventListener("online", reconnectSoon);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") reconnectSoon();
+});
+
+// --- Filters -----------------------------------------------------------------------------------------
+
+function filters() {
+  const f = filterForm.elements;
+  return { mine: f.mine.checked, overdue: f.overdue.checked, closed: f.closed.checked, discipline: f.discipline.value };
+}
+
+function filterCard(card, current = filters()) {
+  const task = tasks.get(Number(card.dataset.taskId));
+  const hide = Boolean(task) && ((current.mine && task.assignee_id !== me) || (current.overdue && !isOverdue(task)));
+  card.classList.toggle("is-filtered", hide);
+}
+
+function updateCounts() {
+  const current = filters();
+  const counts = Object.fromEntries(Object.keys(L.columns).map((c) => [c, 0]));
+  let shown = 0;
+  for (const lane of lanesEl.querySelectorAll(":scope > .lane")) {
+    let inLane = 0;
+    for (const card of lane.querySelectorAll(".card:not(.is-filtered)")) {
+      const column = card.dataset.column;
+      if (column === "closed" && !current.closed) continue;
+      inLane += 1;
+      if (!lane.hidden) counts[column] += 1;
+    }
+    setText(lane, "lane-count", inLane === 1 ? "1 task" : `${inLane} tasks`);
+    if (!lane.hidden) shown += inLane;
+  }
+  for (const [column, count] of Object.entries(counts)) {
+    const el = boardEl.querySelector(`[data-count="${column}"]`);
+    if (el) el.textContent = String(count);
+  }
+  const active = current.mine || current.overdue || current.discipline;
+  const summary = document.getElementById("filter-summary");
+  summary.textContent = active ? `Showing ${shown} of ${countAll(current)} tasks.` : "";
+}
+
+function countAll(current) {
+  let all = 0;
+  for (const task of tasks.values()) if (current.closed || columnOf(task.status) !== "closed") all += 1;
+  return all;
+}
+
+function applyFilters() {
+  const current = filters();
+  boardEl.classList.toggle("board--show-closed", current.closed);
+  for (const lane of lanesEl.querySelectorAll(":scope > .lane")) {
+    lane.hidden = Boolean(current.discipline) && lane.dataset.discipline !== current.discipline;
+  }
+  for (const card of lanesEl.querySelectorAll(".card")) filterCard(card, current);
+  updateCounts();
+  const query = new URLSearchParams();
+  if (current.mine) query.set("mine", "1");
+  if (current.overdue) query.set("overdue", "1");
+  if (current.closed) query.set("closed", "1");
+  if (current.discipline) query.set("discipline", current.discipline);
+  const search = query.toString();
+  history.replaceState(null, "", search ? `?${search}` : location.pathname);
+}
+
+filterForm.addEventListener("change", applyFilters);
+filterForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  applyFilters();
+});
+
+// --- Moving cards: shared by drag and drop and the keyboard menu ------------------------------------
+
+function position(card) {
+  return Number(card.dataset.position);
+}
+
+// The position for a card put between prev and next (either may be missing) in a cell.
+function positionBetween(prev, next, fallback) {
+  if (prev && next) return (position(prev) + position(next)) / 2;
+  if (prev) return position(prev) + POSITION_STEP;
+  if (next) return position(next) - POSITION_STEP;
+  return fallback;
+}
+
+function describeMove(task, column) {
+  return `${quote(task.title)} moved to ${L.columns[column]}.`;
+}
+
+// Put the card where the user put it at once, save, and put it back if the server says no.
+async function moveCard(card, cell, before, say = (moved) => describeMove(moved, columnOf(moved.status))) {
+  const id = Number(card.dataset.taskId);
+  const task = tasks.get(id);
+  if (!task) return;
+  const cards = cardsIn(cell, card);
+  const index = before ? cards.indexOf(before) : cards.length;
+  const prev = cards[index - 1] ?? null;
+  const next = cards[index] ?? null;
+  const column = cell.dataset.column;
+  const patch = {};
+  if (column !== columnOf(task.status)) patch.status = state.column_default_status[column];
+  if (cell.dataset.discipline !== task.discipline) patch.discipline = cell.dataset.discipline;
+  const unchangedSpot = card.parentElement === cell && cardsIn(cell).indexOf(card) === index;
+  if (!("status" in patch) && !("discipline" in patch) && unchangedSpot) return;
+  const newPosition = positionBetween(prev, next, task.position);
+  if (newPosition !== task.position) patch.position = newPosition;
+  if (Object.keys(patch).length === 0) return;
+
+  hideAlert();
+  moveElement(card, cell, next);
+  card.dataset.position = String(newPosition);
+  card.classList.add("is-saving");
+  const base = structuredClone(task);
+  const result = await patchTask(id, patch, task.version);
+  card.classList.remove("is-saving");
+  if (result.ok) {
+    applyTask(result.body);
+    announce(say(result.body));
+    return;
+  }
+  putBack(id);
+  if (result.status === 412 && result.body?.current) {
+    applyTask(result.body.current);
+    await showConflict({ host: conflictBanner, base, current: result.body.current, patch, focusAfter: card });
+  } else {
+    reportFailure(result);
+  }
+}
+
+function putBack(taskId) {
+  const card = document.getElementById(`task-${taskId}`);
+  const task = tasks.get(taskId);
+  if (!card || !task) return;
+  fillCard(card, task);
+  placeCard(card, task);
+  filterCard(card);
+  updateCounts();
+}
+
+// --- Drag and drop -----------------------------------------------------------------------------------
+
+let dragged = null;
+const marker = document.createElement("div");
+marker.className = "drop-marker";
+marker.setAttribute("aria-hidden", "true");
+
+function cardAtPointer(cell, y) {
+  // The first card whose middle is below the pointer: the dragged card goes before it.
+  return cardsIn(cell, dragged).find((card) => {
+    const box = card.getBoundingClientRect();
+    return y < box.top + box.height / 2;
+  }) ?? null;
+}
+
+function endDrag() {
+  dragged?.classList.remove("is-dragging");
+  dragged = null;
+  marker.remove();
+  boardEl.classList.remove("is-dragging");
+  for (const cell of boardEl.querySelectorAll(".cell.is-drop-target")) cell.classList.remove("is-drop-target");
+}
+
+boardEl.addEventListener("dragstart", (e) => {
+  const card = e.target instanceof Element ? e.target.closest(".card") : null;
+  if (!card || card.classList.contains("is-saving")) {
+    e.preventDefault();
+    return;
+  }
+  dragged = card;
+  e.dataTransfer.effectAllowed = "move";
+  e.dataTransfer.setData("text/plain", card.dataset.taskId);
+  closeMoveMenus();
+  boardEl.classList.add("is-dragging");
+  requestAnimationFrame(() => card.classList.add("is-dragging"));
+});
+
+boardEl.addEventListener("dragover", (e) => {
+  if (!dragged) return;
+  const cell = e.target instanceof Element ? e.target.closest(".cell") : null;
+  if (!cell) return;
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "move";
+  for (const other of boardEl.querySelectorAll(".cell.is-drop-target")) {
+    if (other !== cell) other.classList.remove("is-drop-target");
+  }
+  cell.classList.add("is-drop-target");
+  const before = cardAtPointer(cell, e.clientY);
+  if (marker.parentElement !== cell || marker.nextElementSibling !== before) cell.insertBefore(marker, before);
+});
+
+boardEl.addEventListener("drop", (e) => {
+  if (!dragged) return;
+  const cell = e.target instanceof Element ? e.target.closest(".cell") : null;
+  if (!cell) return;
+  e.preventDefault();
+  const card = dragged;
+  const before = cardAtPointer(cell, e.clientY);
+  endDrag();
+  moveCard(card, cell, before);
+});
+
+boardEl.addEventListener("dragend", endDrag);
+
+// --- The keyboard alternative: each card's "Move" menu --------------------------------------------
+
+function closeMoveMenus(except = null) {
+  for (const menu of boardEl.querySelectorAll('[data-part="move-menu"]:not([hidden])')) {
+    if (menu === except) continue;
+    menu.hidden = true;
+    menu.closest(".card")?.querySelector('[data-action="move-menu"]')?.setAttribute("aria-expanded", "false");
+  }
+}
+
+function toggleMoveMenu(card) {
+  const menu = part(card, "move-menu");
+  const toggle = card.querySelector('[data-action="move-menu"]');
+  const open = menu.hidden;
+  closeMoveMenus(menu);
+  menu.hidden = !open;
+  toggle.setAttribute("aria-expanded", String(open));
+  if (open) menu.querySelector('[data-move-to]:not([aria-disabled="true"])')?.focus();
+}
+
+function focusMoveToggle(card) {
+  card.querySelector('[data-action="move-menu"]')?.focus();
+}
+
+async function keyboardMove(card, how) {
+  const task = tasks.get(Number(card.dataset.taskId));
+  if (!task) return;
+  const cell = card.parentElement;
+  const columnLabel = L.columns[cell.dataset.column];
+  closeMoveMenus();
+  focusMoveToggle(card);
+  if (how === "up" || how === "down") {
+    const cards = cardsIn(cell);
+    const index = cards.indexOf(card);
+    if (how === "up" && index === 0) return announce(`${quote(task.title)} is already at the top of ${columnLabel}.`);
+    if (how === "down" && index === cards.length - 1) {
+      return announce(`${quote(task.title)} is already at the bottom of ${columnLabel}.`);
+    }
+    const before = how === "up" ? cards[index - 1] : cards[index + 2] ?? null;
+    await moveCard(card, cell, before, (moved) => {
+      const now = cardsIn(card.parentElement);
+      return `${quote(moved.title)} moved ${how}: ${now.indexOf(card) + 1} of ${now.length} in ${columnLabel}.`;
+    });
+    focusMoveToggle(card);
+    return;
+  }
+  if (how === columnOf(task.status)) return announce(`${quote(task.title)} is already in ${columnLabel}.`);
+  await moveCard(card, cellFor(how, task.discipline), null, (moved) => {
+    const hidden = card.offsetParent === null; // e.g. Closed while "Show closed" is off
+    return describeMove(moved, columnOf(moved.status)) + (hidden ? " It is hidden by the filters." : "");
+  });
+  if (card.offsetParent !== null) {
+    focusMoveToggle(card);
+  } else {
+    // The card left the visible board: keep focus in its lane rather than losing it to the page.
+    card.closest(".lane")?.querySelector('[data-action="add-task"]')?.focus();
+  }
+}
+
+// --- Conflicts ---------------------------------------------------------------------------------------
+
+function showValue(fieldName, value) {
+  switch (fieldName) {
+    case "status":
+      return `${L.columns[columnOf(value)]} (${statusLabel(value)})`;
+    case "assignee_id":
+      return value === null || value === undefined ? "Unassigned" : nameOf(value);
+    case "due_date":
+      return value ? dueLabel(value) : "No due date";
+    case "priority":
+      return L.priorities[value] ?? value;
+    case "discipline":
+      return L.disciplines[value] ?? value;
+    case "checklist": {
+      const items = value ?? [];
+      if (items.length === 0) return "No items";
+      return `${items.filter((i) => i.done).length}/${items.length} done: ${items.map((i) => (i.done ? "✓ " : "") + i.text).join("; ")}`;
+    }
+    case "description":
+      return value ? (value.length > 160 ? `${value.slice(0, 157)}…` : value) : "(none)";
+    case "position":
+      return "Their order";
+    default:
+      return String(value ?? "");
+  }
+}
+
+async function whoChanged(taskId, version) {
+  const seen = lastChange.get(taskId);
+  if (seen && seen.version === version) return nameOf(seen.actorId);
+  // Not seen live yet: the log says who.
+  const result = await api("GET", `/api/v1/plans/${planId}/events?after=${Math.max(0, lastSeq - 200)}&limit=1000`);
+  const items = result.ok ? result.body.items : [];
+  const match = items.filter((e) => e.kind.startsWith("task.") && e.data.id === taskId && e.data.version === version).pop();
+  return match ? nameOf(match.actor_id) : "someone else";
+}
+
+// The comparison: their saved version against your change; nothing is overwritten until you choose.
+async function showConflict({ host, base, current, patch, focusAfter, onDone = () => {} }) {
+  host.replaceChildren();
+  const view = clone("conflict-template");
+  setText(view, "who", await whoChanged(current.id, current.version));
+  setText(view, "task-title", current.title);
+  const theirs = FIELD_ORDER.filter((f) => f !== "position" && JSON.stringify(base[f] ?? null) !== JSON.stringify(current[f] ?? null));
+  const mine = Object.keys(patch).filter((f) => f !== "position");
+  const rows = [...new Set([...mine, ...theirs])];
+  if (rows.length === 0) rows.push("position");
+  const tbody = field(view, "rows");
+  for (const f of rows) {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = f === "status" ? "Column" : L.fields[f].replace(/^./, (c) => c.toUpperCase());
+    const theirCell = document.createElement("td");
+    theirCell.textContent = showValue(f, current[f]);
+    const myCell = document.createElement("td");
+    myCell.textContent = f in patch ? (f === "position" ? "Moved" : showValue(f, patch[f])) : "(not changed by you)";
+    if (f in patch) myCell.className = "conflict__mine";
+    tr.append(th, theirCell, myCell);
+    tbody.append(tr);
+  }
+  host.append(view);
+  host.hidden = false;
+  announce(`Not saved: ${quote(current.title)} was changed by someone else. Keep theirs or apply yours again.`);
+  view.querySelector('[data-action="keep-theirs"]').focus();
+
+  const finish = () => {
+    host.replaceChildren();
+    host.hidden = host === conflictBanner;
+  };
+  view.querySelector('[data-action="keep-theirs"]').addEventListener("click", () => {
+    applyTask(tasks.get(current.id) ?? current);
+    finish();
+    announce(`Kept their version of ${quote(current.title)}.`);
+    onDone("theirs");
+    if (focusAfter?.isConnected) focusMoveToggle(focusAfter);
+  });
+  view.querySelector('[data-action="apply-mine"]').addEventListener("click", async () => {
+    const latest = tasks.get(current.id) ?? current;
+    const result = await patchTask(current.id, patch, latest.version);
+    if (result.ok) {
+      applyTask(result.body);
+      finish();
+      announce(`Your change to ${quote(result.body.title)} is saved.`);
+      onDone("mine");
+      if (focusAfter?.isConnected) focusMoveToggle(focusAfter);
+    } else if (result.status === 412 && result.body?.current) {
+      applyTask(result.body.current);
+      await showConflict({ host, base: latest, current: result.body.current, patch, focusAfter, onDone });
+    } else {
+      finish();
+      putBack(current.id);
+      if (host === conflictBanner) reportFailure(result);
+      onDone("failed", result);
+    }
+  });
+}
+
+// --- Dialogs: edit a task, add a task ---------------------------------------------------------------
+
+function clearFormErrors(form) {
+  for (const el of form.querySelectorAll("[data-error-for]")) {
+    el.hidden = true;
+    el.textContent = "";
+  }
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  const error = field(form, "form-error");
+  error.hidden = true;
+  error.textContent = "";
+}
+
+function showFormErrors(form, result) {
+  const errors = result.body?.errors ?? [];
+  let placed = false;
+  for (const err of errors) {
+    const path = String(err.field ?? "").split(".");
+    const name = path.find((p) => form.querySelector(`[data-error-for="${p}"]`));
+    if (!name) continue;
+    const el = form.querySelector(`[data-error-for="${name}"]`);
+    el.textContent = err.message;
+    el.hidden = false;
+    form.elements[name]?.setAttribute?.("aria-invalid", "true");
+    placed = true;
+  }
+  if (!placed) {
+    const [title, text] = failureMessage(result);
+    const error = field(form, "form-error");
+    error.textContent = `${title}: ${text}`;
+    error.hidden = false;
+  }
+}
+
+function checklistRow(item) {
+  const row = clone("checklist-row-template");
+  field(row, "done").checked = item.done;
+  field(row, "text").value = item.text;
+  return row;
+}
+
+function readChecklist() {
+  return [...field(taskForm, "checklist").children]
+    .map((row) => ({ text: field(row, "text").value.trim(), done: field(row, "done").checked }))
+    .filter((item) => item.text);
+}
+
+function openEditor(card) {
+  const task = tasks.get(Number(card.dataset.taskId));
+  if (!task) return;
+  closeMoveMenus();
+  clearFormErrors(taskForm);
+  const f = taskForm.elements;
+  taskDialog.dataset.taskId = String(task.id);
+  taskDialog.base = structuredClone(task);
+  f.title.value = task.title;
+  f.description.value = task.description;
+  f.discipline.value = task.discipline;
+  fillMemberSelect(f.assignee_id, task.assignee_id);
+  f.priority.value = task.priority;
+  f.due_date.value = task.due_date ?? "";
+  field(taskForm, "checklist").replaceChildren(...task.checklist.map(checklistRow));
+  field(taskForm, "changed-notice").hidden = true;
+  field(taskForm, "conflict-slot").replaceChildren();
+  taskDialog.returnFocus = card.querySelector('[data-action="edit"]');
+  taskDialog.showModal();
+  f.title.focus();
+}
+
+function editorPatch() {
+  const base = taskDialog.base;
+  const f = taskForm.elements;
+  const wanted = {
+    title: f.title.value.trim(),
+    description: f.description.value,
+    discipline: f.discipline.value,
+    assignee_id: f.assignee_id.value ? Number(f.assignee_id.value) : null,
+    priority: f.priority.value,
+    due_date: f.due_date.value || null,
+    checklist: readChecklist(),
+  };
+  const patch = {};
+  for (const [key, value] of Object.entries(wanted)) {
+    if (JSON.stringify(value) !== JSON.stringify(base[key] ?? null)) patch[key] = value;
+  }
+  return patch;
+}
+
+taskForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  clearFormErrors(taskForm);
+  const base = taskDialog.base;
+  const patch = editorPatch();
+  if (Object.keys(patch).length === 0) {
+    taskDialog.close();
+    return;
+  }
+  if ("title" in patch && !patch.title) {
+    showFormErrors(taskForm, { status: 422, body: { errors: [{ field: "title", message: "Enter a title." }] } });
+    taskForm.elements.title.focus();
+    return;
+  }
+  const save = taskForm.querySelector('button[type="submit"]');
+  save.disabled = true;
+  const result = await patchTask(base.id, patch, base.version);
+  save.disabled = false;
+  if (result.ok) {
+    applyTask(result.body);
+    taskDialog.close();
+    announce(`Saved ${quote(result.body.title)}.`);
+    return;
+  }
+  if (result.status === 412 && result.body?.current) {
+    applyTask(result.body.current);
+    const slot = field(taskForm, "conflict-slot");
+    await showConflict({
+      host: slot, base, current: result.body.current, patch,
+      onDone: (outcome, failed) => {
+        if (outcome === "failed") showFormErrors(taskForm, failed);
+        else taskDialog.close();
+      },
+    });
+    return;
+  }
+  showFormErrors(taskForm, result);
+});
+
+taskForm.addEventListener("click", (e) => {
+  const action = e.target instanceof Element ? e.target.closest("[data-action]")?.dataset.action : null;
+  if (action === "add-item") {
+    const input = taskForm.querySelector("#edit-new-item");
+    const text = input.value.trim();
+    if (!text) return input.focus();
+    field(taskForm, "checklist").append(checklistRow({ text, done: false }));
+    input.value = "";
+    input.focus();
+  } else if (action === "remove-item") {
+    e.target.closest(".checklist-row")?.remove();
+    taskForm.querySelector("#edit-new-item").focus();
+  }
+});
+
+taskForm.querySelector("#edit-new-item").addEventListener("keydown", (e) => {
+  if (e.key === "Enter") {
+    e.preventDefault();
+    taskForm.querySelector('[data-action="add-item"]').click();
+  }
+});
+
+let addKey = idempotencyKey();
+
+function openAdder(discipline) {
+  clearFormErrors(addForm);
+  const f = addForm.elements;
+  const lanes = [...lanesEl.querySelectorAll(":scope > .lane")].map((l) => l.dataset.discipline);
+  const mine = members.find((m) => m.user_id === me)?.discipline;
+  f.discipline.value = discipline || filters().discipline || (mine && lanes.includes(mine) ? mine : lanes[0] ?? mine ?? f.discipline.value);
+  fillMemberSelect(f.assignee_id, null);
+  addDialog.returnFocus = document.activeElement;
+  addDialog.showModal();
+  f.title.focus();
+}
+
+addForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  clearFormErrors(addForm);
+  const f = addForm.elements;
+  const body = {
+    title: f.title.value.trim(),
+    discipline: f.discipline.value,
+    priority: f.priority.value,
+    assignee_id: f.assignee_id.value ? Number(f.assignee_id.value) : null,
+    due_date: f.due_date.value || null,
+  };
+  if (!body.title) {
+    showFormErrors(addForm, { status: 422, body: { errors: [{ field: "title", message: "Enter a title." }] } });
+    f.title.focus();
+    return;
+  }
+  const add = addForm.querySelector('button[type="submit"]');
+  add.disabled = true;
+  const result = await api("POST", `/api/v1/plans/${planId}/tasks`, { body, headers: { "Idempotency-Key": addKey } });
+  add.disabled = false;
+  if (!result.ok) {
+    showFormErrors(addForm, result);
+    return;
+  }
+  addKey = idempotencyKey();
+  applyTask(result.body);
+  addForm.reset();
+  addDialog.close();
+  const card = document.getElementById(`task-${result.body.id}`);
+  if (card) {
+    flash(card);
+    card.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+  announce(`Added ${quote(result.body.title)} to ${L.disciplines[result.body.discipline]}.`);
+});
+
+for (const dialog of [taskDialog, addDialog]) {
+  dialog.addEventListener("click", (e) => {
+    const target = e.target instanceof Element ? e.target : null;
+    if (target?.closest('[data-action="close-dialog"]')) dialog.close();
+  });
+  dialog.addEventListener("close", () => {
+    if (dialog.returnFocus?.isConnected) dialog.returnFocus.focus();
+    if (reloadPending && !taskDialog.open && !addDialog.open) location.reload();
+  });
+}
+
+// --- Clicks on the board -----------------------------------------------------------------------------
+
+root.addEventListener("click", (e) => {
+  const target = e.target instanceof Element ? e.target : null;
+  if (!target) return;
+  const actionEl = target.closest("[data-action], [data-move-to], [data-move]");
+  const card = target.closest(".card");
+  if (actionEl?.dataset.moveTo && card) {
+    if (actionEl.getAttribute("aria-disabled") === "true") return;
+    keyboardMove(card, actionEl.dataset.moveTo);
+    return;
+  }
+  if (actionEl?.dataset.move && card) {
+    if (actionEl.dataset.move === "close") {
+      closeMoveMenus();
+      focusMoveToggle(card);
+    } else {
+      keyboardMove(card, actionEl.dataset.move);
+    }
+    return;
+  }
+  switch (actionEl?.dataset.action) {
+    case "edit":
+      if (card) openEditor(card);
+      return;
+    case "move-menu":
+      if (card) toggleMoveMenu(card);
+      return;
+    case "add-task":
+      openAdder(actionEl.dataset.discipline);
+      return;
+    case "dismiss-alert":
+      hideAlert();
+      return;
+    default:
+      break;
+  }
+  // A click on the body of a card (not on its buttons) opens it, as on any task board.
+  if (card && !target.closest("button, a, input, select, textarea") && !card.classList.contains("is-saving")) {
+    openEditor(card);
+  } else if (!target.closest('[data-part="move-menu"]')) {
+    closeMoveMenus();
+  }
+});
+
+root.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  const menu = e.target instanceof Element ? e.target.closest('[data-part="move-menu"]') : null;
+  if (menu) {
+    e.preventDefault();
+    const card = menu.closest(".card");
+    closeMoveMenus();
+    focusMoveToggle(card);
+  }
+});
+
+// --- Start -------------------------------------------------------------------------------------------
+
+for (const when of document.querySelectorAll("#activity-list time[datetime]")) {
+  when.title = when.textContent;
+  when.textContent = formatWhen(when.dateTime);
+}
+for (const button of root.querySelectorAll('[data-action="add-task"]')) button.disabled = false;
+// Overdue is judged against the viewer's own calendar day.
+for (const card of lanesEl.querySelectorAll(".card")) {
+  const task = tasks.get(Number(card.dataset.taskId));
+  if (task) fillCard(card, task);
+}
+applyFilters();
+root.dataset.ready = "true";
+connect();
