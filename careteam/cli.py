@@ -11,8 +11,11 @@ import typer
 from careteam.codes import ClinicRole, Discipline
 from careteam.settings import Settings
 
-app = typer.Typer(help="careteam: live care-plan boards for interventional pain management clinics.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="careteam: live care-plan boards for interventional pain management clinics.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Clinician accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -33,7 +36,9 @@ def db_upgrade(revision: str = "head") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (share the database and broker).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (share the database and broker).")
+    ] = 1,
 ) -> None:
     """Migrate the database, then serve the app with uvicorn."""
     import uvicorn
@@ -59,7 +64,7 @@ def serve(
 
 @app.command()
 def demo(
-    password: Annotated[str, typer.Option(help="Password of every demo account.")] = "demo",
+    password: Annotated[str, typer.Option(help="Password of every demo account.")] = "demo",  # noqa: S107
 ) -> None:
     """Seed a demo clinic (idempotent): accounts of every discipline, patients, care teams, plans."""
     from careteam import demo as demo_data
@@ -68,7 +73,9 @@ def demo(
     settings = Settings()
     migrate.upgrade(settings.database_url)
     created = asyncio.run(demo_data.seed(settings, password=password))
-    typer.echo(f"demo clinic ready ({created} new records). Sign in with any of these, password {password!r}:")
+    typer.echo(
+        f"demo clinic ready ({created} new records). Sign in with any of these, password {password!r}:"
+    )
     for username, display, discipline in demo_data.ACCOUNT_SUMMARY:
         typer.echo(f"  {username:<13} {display:<26} {discipline}")
 
@@ -88,8 +95,9 @@ def user_create(
     from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
 
     secret = password or getpass.getpass("Password: ")
-    body = UserCreate(username=username, display_name=display_name, discipline=discipline, role=role,
-                      password=secret)
+    body = UserCreate(
+        username=username, display_name=display_name, discipline=discipline, role=role, password=secret
+    )
 
     async def run() -> int:
         engine = make_engine(Settings().database_url)

@@ -163,11 +163,23 @@ COLUMN_DEFAULT_STATUS: dict[Column, TaskStatus] = {
 _TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.draft: frozenset({TaskStatus.requested, TaskStatus.cancelled}),
     TaskStatus.requested: frozenset(
-        {TaskStatus.received, TaskStatus.accepted, TaskStatus.rejected, TaskStatus.ready,
-         TaskStatus.in_progress, TaskStatus.cancelled}
+        {
+            TaskStatus.received,
+            TaskStatus.accepted,
+            TaskStatus.rejected,
+            TaskStatus.ready,
+            TaskStatus.in_progress,
+            TaskStatus.cancelled,
+        }
     ),
     TaskStatus.received: frozenset(
-        {TaskStatus.accepted, TaskStatus.rejected, TaskStatus.ready, TaskStatus.in_progress, TaskStatus.cancelled}
+        {
+            TaskStatus.accepted,
+            TaskStatus.rejected,
+            TaskStatus.ready,
+            TaskStatus.in_progress,
+            TaskStatus.cancelled,
+        }
     ),
     TaskStatus.accepted: frozenset({TaskStatus.ready, TaskStatus.in_progress, TaskStatus.cancelled}),
     TaskStatus.ready: frozenset({TaskStatus.in_progress, TaskStatus.cancelled}),

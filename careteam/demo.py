@@ -55,61 +55,137 @@ class DemoPatient:
 
 
 PATIENTS = [
-    DemoPatient("IPM-100231", "Ellen Marsh", date(1968, 4, 12),
-                ("physician", "psychologist", "nurse", "physio", "ot"),
-                "Chronic low back pain: lumbar facet arthropathy",
-                (("PEG from 7 to 4 or less in 12 weeks", "PEG <= 4 by 2027-02-15"),
-                 ("Walk 30 minutes daily", "30 min/day, 5 days a week"),
-                 ("Taper to under 50 MME/day", "MME < 50 by 2027-03-01"),
-                 ("Return to part-time work", "20 h/week by 2027-04-01"))),
-    DemoPatient("IPM-100232", "Robert Chen", date(1975, 9, 3),
-                ("physician", "psychologist", "nurse", "pharmacist"),
-                "Persistent radicular pain after laminectomy: SCS trial work-up",
-                (("Psychological clearance for SCS trial", "Cleared by 2026-12-20"),
-                 ("NRS leg pain 4 or less", "NRS <= 4 by 2027-03-01"))),
-    DemoPatient("IPM-100233", "Maria Alvarez", date(1982, 1, 27),
-                ("physician", "nurse", "physio", "ot"),
-                "Complex regional pain syndrome, right hand",
-                (("Regain grip for daily tasks", "Grip strength +30% in 10 weeks"),
-                 ("Sleep 6 hours most nights", "6 h on 5 of 7 nights"))),
-    DemoPatient("IPM-100234", "James O'Neill", date(1959, 11, 8),
-                ("physician", "physio"),
-                "Cervical facet pain: diagnostic blocks then RFA",
-                (("Decide on RFA after two positive blocks", "Decision by 2027-01-15"),)),
-    DemoPatient("IPM-100235", "Fatima Haddad", date(1990, 6, 19),
-                ("psychologist", "nurse", "socialworker"),
-                "Fibromyalgia: self-management and return to activity",
-                (("PEG from 8 to 5 in 12 weeks", "PEG <= 5 by 2027-02-28"),
-                 ("Transport arranged for sessions", "In place by 2026-12-15"))),
-    DemoPatient("IPM-100236", "Peter Novak", date(1951, 3, 30),
-                ("physician", "physio", "ot", "pharmacist"),
-                "Knee osteoarthritis: genicular nerve RFA and rehabilitation",
-                (("Walk to the shops without a stick", "500 m unaided by 2027-03-01"),)),
+    DemoPatient(
+        "IPM-100231",
+        "Ellen Marsh",
+        date(1968, 4, 12),
+        ("physician", "psychologist", "nurse", "physio", "ot"),
+        "Chronic low back pain: lumbar facet arthropathy",
+        (
+            ("PEG from 7 to 4 or less in 12 weeks", "PEG <= 4 by 2027-02-15"),
+            ("Walk 30 minutes daily", "30 min/day, 5 days a week"),
+            ("Taper to under 50 MME/day", "MME < 50 by 2027-03-01"),
+            ("Return to part-time work", "20 h/week by 2027-04-01"),
+        ),
+    ),
+    DemoPatient(
+        "IPM-100232",
+        "Robert Chen",
+        date(1975, 9, 3),
+        ("physician", "psychologist", "nurse", "pharmacist"),
+        "Persistent radicular pain after laminectomy: SCS trial work-up",
+        (
+            ("Psychological clearance for SCS trial", "Cleared by 2026-12-20"),
+            ("NRS leg pain 4 or less", "NRS <= 4 by 2027-03-01"),
+        ),
+    ),
+    DemoPatient(
+        "IPM-100233",
+        "Maria Alvarez",
+        date(1982, 1, 27),
+        ("physician", "nurse", "physio", "ot"),
+        "Complex regional pain syndrome, right hand",
+        (
+            ("Regain grip for daily tasks", "Grip strength +30% in 10 weeks"),
+            ("Sleep 6 hours most nights", "6 h on 5 of 7 nights"),
+        ),
+    ),
+    DemoPatient(
+        "IPM-100234",
+        "James O'Neill",
+        date(1959, 11, 8),
+        ("physician", "physio"),
+        "Cervical facet pain: diagnostic blocks then RFA",
+        (("Decide on RFA after two positive blocks", "Decision by 2027-01-15"),),
+    ),
+    DemoPatient(
+        "IPM-100235",
+        "Fatima Haddad",
+        date(1990, 6, 19),
+        ("psychologist", "nurse", "socialworker"),
+        "Fibromyalgia: self-management and return to activity",
+        (
+            ("PEG from 8 to 5 in 12 weeks", "PEG <= 5 by 2027-02-28"),
+            ("Transport arranged for sessions", "In place by 2026-12-15"),
+        ),
+    ),
+    DemoPatient(
+        "IPM-100236",
+        "Peter Novak",
+        date(1951, 3, 30),
+        ("physician", "physio", "ot", "pharmacist"),
+        "Knee osteoarthritis: genicular nerve RFA and rehabilitation",
+        (("Walk to the shops without a stick", "500 m unaided by 2027-03-01"),),
+    ),
 ]
 
 # (title, lane, status, priority, due in days from today (None: no date), assignee username or None)
 TASKS: list[tuple[str, Discipline, TaskStatus, TaskPriority, int | None, str | None]] = [
     ("Review lumbar MRI", D.physician, TaskStatus.completed, TaskPriority.routine, -20, "physician"),
-    ("Medial branch block L4-L5 (diagnostic): schedule", D.physician, TaskStatus.in_progress,
-     TaskPriority.urgent, 5, "physician"),
+    (
+        "Medial branch block L4-L5 (diagnostic): schedule",
+        D.physician,
+        TaskStatus.in_progress,
+        TaskPriority.urgent,
+        5,
+        "physician",
+    ),
     ("Decide on RFA after second block", D.physician, TaskStatus.requested, TaskPriority.routine, 30, None),
     ("Monthly medication review", D.physician, TaskStatus.ready, TaskPriority.routine, -3, "physician"),
-    ("Intake assessment, PHQ-9 and GAD-7", D.psychologist, TaskStatus.completed, TaskPriority.routine, -14,
-     "psychologist"),
-    ("CBT for pain, session 3 of 8", D.psychologist, TaskStatus.in_progress, TaskPriority.routine, 2,
-     "psychologist"),
+    (
+        "Intake assessment, PHQ-9 and GAD-7",
+        D.psychologist,
+        TaskStatus.completed,
+        TaskPriority.routine,
+        -14,
+        "psychologist",
+    ),
+    (
+        "CBT for pain, session 3 of 8",
+        D.psychologist,
+        TaskStatus.in_progress,
+        TaskPriority.routine,
+        2,
+        "psychologist",
+    ),
     ("Sleep diary review", D.psychologist, TaskStatus.ready, TaskPriority.routine, -1, None),
     ("Opioid agreement renewal", D.nurse, TaskStatus.ready, TaskPriority.urgent, -5, "nurse"),
     ("UDS due", D.nurse, TaskStatus.requested, TaskPriority.routine, 7, "nurse"),
     ("PDMP check", D.nurse, TaskStatus.completed, TaskPriority.routine, -7, "nurse"),
     ("Follow-up call after block", D.nurse, TaskStatus.on_hold, TaskPriority.routine, 9, None),
-    ("Initial evaluation and ODI", D.physical_therapist, TaskStatus.completed, TaskPriority.routine, -21, "physio"),
-    ("Core stabilisation programme, 2x weekly", D.physical_therapist, TaskStatus.in_progress,
-     TaskPriority.routine, 40, "physio"),
+    (
+        "Initial evaluation and ODI",
+        D.physical_therapist,
+        TaskStatus.completed,
+        TaskPriority.routine,
+        -21,
+        "physio",
+    ),
+    (
+        "Core stabilisation programme, 2x weekly",
+        D.physical_therapist,
+        TaskStatus.in_progress,
+        TaskPriority.routine,
+        40,
+        "physio",
+    ),
     ("Graded walking plan", D.physical_therapist, TaskStatus.requested, TaskPriority.routine, -2, None),
-    ("Workstation assessment", D.occupational_therapist, TaskStatus.requested, TaskPriority.routine, 12, "ot"),
-    ("Pacing and activity diary", D.occupational_therapist, TaskStatus.in_progress, TaskPriority.routine, 6,
-     "ot"),
+    (
+        "Workstation assessment",
+        D.occupational_therapist,
+        TaskStatus.requested,
+        TaskPriority.routine,
+        12,
+        "ot",
+    ),
+    (
+        "Pacing and activity diary",
+        D.occupational_therapist,
+        TaskStatus.in_progress,
+        TaskPriority.routine,
+        6,
+        "ot",
+    ),
 ]
 
 # How to walk a fresh (requested) task to each demo status along legal FHIR transitions.
@@ -163,13 +239,18 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
     pid = patient.id or 0
     for username in demo.team:
         await patients.add_member(
-            session, pid, MemberCreate(user_id=users[username].id or 0, role=TeamRole.member),
-            expected_version=None, actor=lead,
+            session,
+            pid,
+            MemberCreate(user_id=users[username].id or 0, role=TeamRole.member),
+            expected_version=None,
+            actor=lead,
         )
     plan = await plans.create_plan(
         session,
         PlanCreate(
-            patient_id=pid, title=demo.plan, period_start=date.today() - timedelta(days=30),
+            patient_id=pid,
+            title=demo.plan,
+            period_start=date.today() - timedelta(days=30),
             period_end=date.today() + timedelta(days=90),
             goals=[GoalCreate(description=d, target=t) for d, t in demo.goals],
         ),
@@ -181,14 +262,20 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
         if lane not in lanes:
             continue
         task = await tasks.create_task(
-            session, plan.id or 0,
+            session,
+            plan.id or 0,
             TaskCreate(
-                title=title, discipline=lane, priority=priority,
+                title=title,
+                discipline=lane,
+                priority=priority,
                 due_date=date.today() + timedelta(days=due_in) if due_in is not None else None,
                 assignee_id=users[assignee].id if assignee in on_team and assignee else None,
-                checklist=[ChecklistItem(text="Document in EMR", done=status is TaskStatus.completed),
-                           ChecklistItem(text="Tell the patient", done=False)]
-                if lane is Discipline.nurse else [],
+                checklist=[
+                    ChecklistItem(text="Document in EMR", done=status is TaskStatus.completed),
+                    ChecklistItem(text="Tell the patient", done=False),
+                ]
+                if lane is Discipline.nurse
+                else [],
             ),
             actor=lead,
         )
@@ -197,9 +284,14 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
                 session, task.id or 0, TaskUpdate(status=step), expected_version=task.version, actor=lead
             )
     await tasks.create_task(
-        session, plan.id or 0,
-        TaskCreate(title="Case conference: review progress against goals", discipline=Discipline.ipm_lead,
-                   priority=TaskPriority.routine, due_date=date.today() + timedelta(days=3),
-                   assignee_id=lead.user_id),
+        session,
+        plan.id or 0,
+        TaskCreate(
+            title="Case conference: review progress against goals",
+            discipline=Discipline.ipm_lead,
+            priority=TaskPriority.routine,
+            due_date=date.today() + timedelta(days=3),
+            assignee_id=lead.user_id,
+        ),
         actor=lead,
     )

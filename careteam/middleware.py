@@ -15,8 +15,10 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs page loads Swagger UI with an inline bootstrap script; it alone gets a looser policy.
-DOCS_CSP = "default-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:; frame-ancestors 'none'"
+# The API docs page loads Swagger UI with an inline bootstrap script; it alone gets a looser policy.
+DOCS_CSP = (
+    "default-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:; frame-ancestors 'none'"
+)
 DOCS_PATHS = ("/docs", "/redoc")
 
 

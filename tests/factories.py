@@ -13,7 +13,7 @@ from careteam.codes import ClinicRole, Discipline, TeamRole
 from careteam.domain import events
 from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient, User
 
-PASSWORD = "correct horse battery"  # noqa: S105 - test fixture
+PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
 
@@ -64,7 +64,9 @@ async def make_patient(
     return patient
 
 
-async def make_plan(session: AsyncSession, patient: Patient, *, title: str = "Chronic low back pain plan") -> CarePlan:
+async def make_plan(
+    session: AsyncSession, patient: Patient, *, title: str = "Chronic low back pain plan"
+) -> CarePlan:
     plan = CarePlan(patient_id=patient.id or 0, title=title, status="active")
     session.add(plan)
     await session.flush()

@@ -16,15 +16,28 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit")
 async def list_audit(
-    actor: CurrentActor, session: SessionDep,
+    actor: CurrentActor,
+    session: SessionDep,
     user_id: int | None = Query(default=None, gt=0, lt=2**31),
     patient_id: int | None = Query(default=None, gt=0, lt=2**31),
-    action: AuditAction | None = None, since: datetime | None = None, until: datetime | None = None,
-    offset: Offset = 0, limit: Limit = 50,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> Page[AuditEntryPublic]:
     """Who read or changed which patient's data, newest first."""
     rows, total = await audit.list_entries(
-        session, actor=actor, user_id=user_id, patient_id=patient_id, action=action,
-        since=since, until=until, offset=offset, limit=limit,
+        session,
+        actor=actor,
+        user_id=user_id,
+        patient_id=patient_id,
+        action=action,
+        since=since,
+        until=until,
+        offset=offset,
+        limit=limit,
     )
-    return Page(items=[AuditEntryPublic.model_validate(e) for e in rows], total=total, offset=offset, limit=limit)
+    return Page(
+        items=[AuditEntryPublic.model_validate(e) for e in rows], total=total, offset=offset, limit=limit
+    )

@@ -23,7 +23,7 @@ class TokenRequest(BaseModel):
 
 class TokenPublic(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 
@@ -33,8 +33,13 @@ async def create_token(
 ) -> Response | TokenPublic:
     """Exchange a username and password for a bearer token; 429 after too many failures."""
     issued = await auth_sessions.login(
-        session, body.username, body.password, kind="bearer", settings=settings,
-        request_id=request_id(request), client_ip=client_ip(request),
+        session,
+        body.username,
+        body.password,
+        kind="bearer",
+        settings=settings,
+        request_id=request_id(request),
+        client_ip=client_ip(request),
     )
     if issued is None:
         # Returned, not raised: the failed attempt must commit so throttling counts it.

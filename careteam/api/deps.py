@@ -62,15 +62,23 @@ async def optional_actor(request: Request, session: SessionDep, settings: Settin
         if scheme.lower() != "bearer":
             return None
         return await auth_sessions.resolve(
-            session, token.strip(), kind="bearer", settings=settings,
-            request_id=request_id(request), client_ip=client_ip(request),
+            session,
+            token.strip(),
+            kind="bearer",
+            settings=settings,
+            request_id=request_id(request),
+            client_ip=client_ip(request),
         )
     cookie = request.cookies.get(settings.session_cookie_name)
     if not cookie:
         return None
     actor = await auth_sessions.resolve(
-        session, cookie, kind="cookie", settings=settings,
-        request_id=request_id(request), client_ip=client_ip(request),
+        session,
+        cookie,
+        kind="cookie",
+        settings=settings,
+        request_id=request_id(request),
+        client_ip=client_ip(request),
     )
     if actor is not None and request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
         # Cookie-authenticated API writes come from our own pages' scripts: they must carry the CSRF token.

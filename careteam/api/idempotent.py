@@ -35,11 +35,18 @@ async def once(
     stored = await idempotency.recall(session, key, print_, actor=actor)
     if stored is not None:
         replay = orjson.loads(stored.body)
-        return _response(replay["body"].encode(), stored.status_code, {**replay["headers"], "Idempotent-Replayed": "true"})
+        return _response(
+            replay["body"].encode(), stored.status_code, {**replay["headers"], "Idempotent-Replayed": "true"}
+        )
     model, headers = await create()
     body = model.model_dump_json()
     idempotency.remember(
-        session, key, print_, status_code, orjson.dumps({"body": body, "headers": headers}).decode(), actor=actor
+        session,
+        key,
+        print_,
+        status_code,
+        orjson.dumps({"body": body, "headers": headers}).decode(),
+        actor=actor,
     )
     return _response(body.encode(), status_code, headers)
 

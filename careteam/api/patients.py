@@ -23,12 +23,17 @@ router = APIRouter(tags=["patients"])
 
 @router.get("/patients")
 async def list_patients(
-    actor: CurrentActor, session: SessionDep, offset: Offset = 0, limit: Limit = 50,
+    actor: CurrentActor,
+    session: SessionDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[PatientPublic]:
     """The patients whose care team you are on (every patient, for administrators)."""
     rows, total = await patients.list_patients(session, actor=actor, q=q, offset=offset, limit=limit)
-    return Page(items=[PatientPublic.model_validate(p) for p in rows], total=total, offset=offset, limit=limit)
+    return Page(
+        items=[PatientPublic.model_validate(p) for p in rows], total=total, offset=offset, limit=limit
+    )
 
 
 @router.post("/patients", status_code=status.HTTP_201_CREATED)
@@ -43,7 +48,9 @@ async def create_patient(
 
 
 @router.get("/patients/{patient_id}")
-async def get_patient(patient_id: Id, actor: CurrentActor, session: SessionDep, response: Response) -> PatientPublic:
+async def get_patient(
+    patient_id: Id, actor: CurrentActor, session: SessionDep, response: Response
+) -> PatientPublic:
     patient = await patients.get_patient(session, patient_id, actor=actor)
     response.headers["ETag"] = etag(patient.version)
     return PatientPublic.model_validate(patient)
@@ -51,7 +58,11 @@ async def get_patient(patient_id: Id, actor: CurrentActor, session: SessionDep, 
 
 @router.patch("/patients/{patient_id}")
 async def patch_patient(
-    patient_id: Id, body: PatientUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch,
+    patient_id: Id,
+    body: PatientUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
     response: Response,
 ) -> PatientPublic:
     patient = await patients.update_patient(session, patient_id, body, expected_version=version, actor=actor)
@@ -70,7 +81,11 @@ async def get_care_team(
 
 @router.patch("/patients/{patient_id}/care-team")
 async def patch_care_team(
-    patient_id: Id, body: CareTeamUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch,
+    patient_id: Id,
+    body: CareTeamUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
     response: Response,
 ) -> CareTeamPublic:
     team = await patients.update_team(session, patient_id, body, expected_version=version, actor=actor)
@@ -90,7 +105,12 @@ async def add_member(
 
 @router.delete("/patients/{patient_id}/care-team/members/{member_id}")
 async def remove_member(
-    patient_id: Id, member_id: Id, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+    patient_id: Id,
+    member_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
 ) -> CareTeamPublic:
     """Take a clinician off the care team (If-Match: the team's ETag)."""
     team = await patients.remove_member(session, patient_id, member_id, expected_version=version, actor=actor)

@@ -29,11 +29,16 @@ router = APIRouter(tags=["care plans"])
 
 @router.get("/plans")
 async def list_plans(
-    actor: CurrentActor, session: SessionDep, offset: Offset = 0, limit: Limit = 50,
+    actor: CurrentActor,
+    session: SessionDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
     patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
 ) -> Page[PlanPublic]:
     """The care plans of your patients."""
-    rows, total = await plans.list_plans(session, actor=actor, patient_id=patient_id, offset=offset, limit=limit)
+    rows, total = await plans.list_plans(
+        session, actor=actor, patient_id=patient_id, offset=offset, limit=limit
+    )
     return Page(items=[PlanPublic.model_validate(p) for p in rows], total=total, offset=offset, limit=limit)
 
 
@@ -45,13 +50,18 @@ async def create_plan(
 
     async def create() -> tuple[PlanPublic, dict[str, str]]:
         plan = await plans.create_plan(session, body, actor=actor)
-        return PlanPublic.model_validate(plan), {"ETag": etag(plan.version), "Location": f"/api/v1/plans/{plan.id}"}
+        return PlanPublic.model_validate(plan), {
+            "ETag": etag(plan.version),
+            "Location": f"/api/v1/plans/{plan.id}",
+        }
 
     return await once(request, session, key, actor, create)
 
 
 @router.get("/plans/{plan_id}")
-async def get_plan_board(plan_id: Id, actor: CurrentActor, session: SessionDep, response: Response) -> BoardPublic:
+async def get_plan_board(
+    plan_id: Id, actor: CurrentActor, session: SessionDep, response: Response
+) -> BoardPublic:
     """The board snapshot: plan, goals, tasks, team, and the ``last_seq`` to resume live updates from."""
     board = await get_board(session, plan_id, actor=actor)
     response.headers["ETag"] = etag(board.plan.version)
@@ -60,7 +70,12 @@ async def get_plan_board(plan_id: Id, actor: CurrentActor, session: SessionDep, 
 
 @router.patch("/plans/{plan_id}")
 async def patch_plan(
-    plan_id: Id, body: PlanUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+    plan_id: Id,
+    body: PlanUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
 ) -> PlanPublic:
     """Change the plan's title, status or period; 412 if someone changed it first."""
     plan = await plans.update_plan(session, plan_id, body, expected_version=version, actor=actor)
@@ -70,7 +85,11 @@ async def patch_plan(
 
 @router.post("/plans/{plan_id}/goals", status_code=201, response_model=GoalPublic)
 async def add_goal(
-    plan_id: Id, body: GoalCreate, request: Request, actor: CurrentActor, session: SessionDep,
+    plan_id: Id,
+    body: GoalCreate,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> Response:
     async def create() -> tuple[GoalPublic, dict[str, str]]:
@@ -82,7 +101,12 @@ async def add_goal(
 
 @router.patch("/goals/{goal_id}")
 async def patch_goal(
-    goal_id: Id, body: GoalUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+    goal_id: Id,
+    body: GoalUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
 ) -> GoalPublic:
     goal = await plans.update_goal(session, goal_id, body, expected_version=version, actor=actor)
     response.headers["ETag"] = etag(goal.version)
@@ -91,8 +115,12 @@ async def patch_goal(
 
 @router.get("/plans/{plan_id}/events")
 async def list_events(
-    plan_id: Id, actor: CurrentActor, session: SessionDep, settings: SettingsDep,
-    after: Annotated[int, Query(ge=0, lt=2**31)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    plan_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    after: Annotated[int, Query(ge=0, lt=2**31)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> EventsPublic:
     """Events with seq > after, in order (the activity history, and catch-up after a reconnect).
 

@@ -86,7 +86,10 @@ def domain_error_response(exc: DomainError) -> Response:
             return problem(412, "Changed by someone else", exc.detail, current=exc.current)
         case Duplicate():
             return problem(
-                409, "Already exists", exc.detail, type_="duplicate",
+                409,
+                "Already exists",
+                exc.detail,
+                type_="duplicate",
                 errors=[{"field": exc.field, "message": exc.detail}],
             )
         case InvalidTransition():
@@ -96,7 +99,9 @@ def domain_error_response(exc: DomainError) -> Response:
                 422, "Invalid input", exc.detail, errors=[{"field": exc.field, "message": exc.detail}]
             )
         case Throttled():
-            return problem(429, "Too many attempts", exc.detail, headers={"Retry-After": str(exc.retry_after)})
+            return problem(
+                429, "Too many attempts", exc.detail, headers={"Retry-After": str(exc.retry_after)}
+            )
     return problem(400, "Bad request", exc.detail)
 
 

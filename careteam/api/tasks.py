@@ -17,28 +17,48 @@ router = APIRouter(tags=["tasks"])
 
 @router.get("/plans/{plan_id}/tasks")
 async def list_tasks(
-    plan_id: Id, actor: CurrentActor, session: SessionDep, offset: Offset = 0, limit: Limit = 50,
-    discipline: Discipline | None = None, column: Column | None = None, overdue: bool = False,
+    plan_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
+    discipline: Discipline | None = None,
+    column: Column | None = None,
+    overdue: bool = False,
     assignee_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
 ) -> Page[TaskPublic]:
     """A plan's tasks in board order; filter by lane, column, assignee or overdue."""
     rows, total = await tasks.list_tasks(
-        session, plan_id, actor=actor, discipline=discipline, assignee_id=assignee_id, column=column,
-        overdue=overdue, offset=offset, limit=limit,
+        session,
+        plan_id,
+        actor=actor,
+        discipline=discipline,
+        assignee_id=assignee_id,
+        column=column,
+        overdue=overdue,
+        offset=offset,
+        limit=limit,
     )
     return Page(items=[TaskPublic.model_validate(t) for t in rows], total=total, offset=offset, limit=limit)
 
 
 @router.post("/plans/{plan_id}/tasks", status_code=201, response_model=TaskPublic)
 async def create_task(
-    plan_id: Id, body: TaskCreate, request: Request, actor: CurrentActor, session: SessionDep,
+    plan_id: Id,
+    body: TaskCreate,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> Response:
     """Put a task on the board; send an Idempotency-Key to make retries safe."""
 
     async def create() -> tuple[TaskPublic, dict[str, str]]:
         task = await tasks.create_task(session, plan_id, body, actor=actor)
-        return TaskPublic.model_validate(task), {"ETag": etag(task.version), "Location": f"/api/v1/tasks/{task.id}"}
+        return TaskPublic.model_validate(task), {
+            "ETag": etag(task.version),
+            "Location": f"/api/v1/tasks/{task.id}",
+        }
 
     return await once(request, session, key, actor, create)
 
@@ -52,7 +72,12 @@ async def get_task(task_id: Id, actor: CurrentActor, session: SessionDep, respon
 
 @router.patch("/tasks/{task_id}")
 async def patch_task(
-    task_id: Id, body: TaskUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+    task_id: Id,
+    body: TaskUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
 ) -> TaskPublic:
     """Update or move a task; 412 with the current task if someone changed it first."""
     task = await tasks.update_task(session, task_id, body, expected_version=version, actor=actor)

@@ -14,8 +14,12 @@ router = APIRouter(tags=["users"])
 
 @router.get("/users")
 async def list_users(
-    actor: CurrentActor, session: SessionDep, discipline: Discipline | None = None,
-    active: bool | None = None, offset: Offset = 0, limit: Limit = 50,
+    actor: CurrentActor,
+    session: SessionDep,
+    discipline: Discipline | None = None,
+    active: bool | None = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> Page[UserPublic]:
     """The clinic's clinicians, for building care teams."""
     rows, total = await accounts.list_users(
@@ -25,7 +29,9 @@ async def list_users(
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, actor: CurrentActor, session: SessionDep, response: Response) -> UserPublic:
+async def create_user(
+    body: UserCreate, actor: CurrentActor, session: SessionDep, response: Response
+) -> UserPublic:
     """Open an account (administrators)."""
     user = await accounts.create_user(session, body, actor=actor)
     response.headers["ETag"] = etag(user.version)
@@ -41,7 +47,12 @@ async def get_user(user_id: Id, actor: CurrentActor, session: SessionDep, respon
 
 @router.patch("/users/{user_id}")
 async def patch_user(
-    user_id: Id, body: UserUpdate, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+    user_id: Id,
+    body: UserUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
 ) -> UserPublic:
     """Change an account; deactivating it ends its sessions and tokens at once."""
     user = await accounts.update_user(session, user_id, body, expected_version=version, actor=actor)

@@ -11,12 +11,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete
-from sqlmodel import select
+from sqlalchemy import delete, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.codes import AuditAction, AuditOutcome
 from careteam.auth.passwords import verify_password
+from careteam.codes import AuditAction, AuditOutcome
 from careteam.domain import audit
 from careteam.domain.actor import Actor, actor_of
 from careteam.domain.errors import Throttled
@@ -58,14 +58,14 @@ async def login(
     window_start = now - timedelta(minutes=settings.login_window_minutes)
     failures = (
         await session.exec(
-            select(LoginAttempt.id).where(
-                LoginAttempt.username == username,
-                LoginAttempt.succeeded == False,  # noqa: E712 - SQL comparison
-                LoginAttempt.at >= window_start,  # type: ignore[operator]
+            select(func.count()).where(
+                col(LoginAttempt.username) == username,
+                col(LoginAttempt.succeeded).is_(False),
+                col(LoginAttempt.at) >= window_start,
             )
         )
-    ).all()
-    if len(failures) >= settings.login_max_failures:
+    ).one()
+    if failures >= settings.login_max_failures:
         raise Throttled(
             "Too many failed sign-ins for this account; try again later.",
             retry_after=settings.login_window_minutes * 60,
@@ -150,13 +150,13 @@ async def csrf_token_for(session: AsyncSession, session_id: str) -> str | None:
 
 async def close_session(session: AsyncSession, session_id: str, *, actor: Actor) -> None:
     """Logout: the session row goes, so the same cookie is refused from now on."""
-    await session.exec(delete(AuthSession).where(AuthSession.id == session_id))  # type: ignore[call-overload]
+    await session.exec(delete(AuthSession).where(col(AuthSession.id) == session_id))
     audit.record(session, actor, AuditAction.logout, "session")
 
 
 async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
     """End every session and token of a user (deactivation, password change)."""
-    await session.exec(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[call-overload]
+    await session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
 
 
 async def live_session_ids(session: AsyncSession, ids: set[str]) -> set[str]:

@@ -6,49 +6,55 @@ Admins manage accounts and team membership but read clinical content only where 
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.codes import Discipline, TeamRole
 from careteam.domain.actor import Actor
 from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient
 
+# A select of ids, to be used as ``col(X.id).in_(...)``.
+Ids = SelectOfScalar[Any]
 
-def clinical_patient_ids(actor: Actor) -> Select[tuple[int]]:
+
+def clinical_patient_ids(actor: Actor) -> Ids:
     """Patients whose clinical content (plans, tasks, threads) the actor may read and write."""
     return (
-        select(CareTeam.patient_id)
-        .join(CareTeamMember, CareTeamMember.team_id == CareTeam.id)
-        .where(CareTeamMember.user_id == actor.user_id)
+        select(col(CareTeam.patient_id))
+        .join(CareTeamMember, col(CareTeamMember.team_id) == col(CareTeam.id))
+        .where(col(CareTeamMember.user_id) == actor.user_id)
     )
 
 
-def visible_patient_ids(actor: Actor) -> Select[tuple[int]]:
+def visible_patient_ids(actor: Actor) -> Ids:
     """Patients whose demographics and care team the actor may see: their own, or all for an admin."""
     if actor.is_admin:
-        return select(Patient.id)
-    return clinical_patient_ids(actor)
+        return select(col(Patient.id))
+    return select(col(CareTeam.patient_id)).where(col(CareTeam.patient_id).in_(clinical_patient_ids(actor)))
 
 
-def manageable_team_ids(actor: Actor) -> Select[tuple[int]]:
+def manageable_team_ids(actor: Actor) -> Ids:
     """Care teams whose membership the actor may change: any for an admin; else where she leads."""
     if actor.is_admin:
-        return select(CareTeam.id)
-    return select(CareTeamMember.team_id).where(
-        CareTeamMember.user_id == actor.user_id,
-        or_(CareTeamMember.role == TeamRole.lead, actor.discipline == Discipline.ipm_lead),
-    )
+        return select(col(CareTeam.id))
+    where = [col(CareTeamMember.user_id) == actor.user_id]
+    if actor.discipline is not Discipline.ipm_lead:  # an IPM lead manages every team she is on
+        where.append(col(CareTeamMember.role) == TeamRole.lead)
+    return select(col(CareTeamMember.team_id)).where(*where)
 
 
-def readable_plan_ids(actor: Actor) -> Select[tuple[int]]:
+def readable_plan_ids(actor: Actor) -> Ids:
     """Care plans (boards) the actor may read and write: those of her care teams' patients."""
-    return select(CarePlan.id).where(CarePlan.patient_id.in_(clinical_patient_ids(actor)))  # type: ignore[attr-defined]
+    return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(clinical_patient_ids(actor)))
 
 
-def plan_reader_ids(plan_id: int) -> Select[tuple[int]]:
+def plan_reader_ids(plan_id: int) -> Ids:
     """Users who may read a plan right now (the realtime hub re-checks its viewers against this)."""
     return (
-        select(CareTeamMember.user_id)
-        .join(CareTeam, CareTeam.id == CareTeamMember.team_id)
-        .join(CarePlan, CarePlan.patient_id == CareTeam.patient_id)
-        .where(CarePlan.id == plan_id)
+        select(col(CareTeamMember.user_id))
+        .join(CareTeam, col(CareTeam.id) == col(CareTeamMember.team_id))
+        .join(CarePlan, col(CarePlan.patient_id) == col(CareTeam.patient_id))
+        .where(col(CarePlan.id) == plan_id)
     )

@@ -68,7 +68,12 @@ async def get_user(session: AsyncSession, user_id: int, *, actor: Actor) -> User
 
 
 async def update_user(
-    session: AsyncSession, user_id: int, body: UserUpdate, *, expected_version: int | None, actor: Actor | None
+    session: AsyncSession,
+    user_id: int,
+    body: UserUpdate,
+    *,
+    expected_version: int | None,
+    actor: Actor | None,
 ) -> User:
     """Change an account; deactivating it or changing its password ends all its sessions at once."""
     _require_admin(actor)
@@ -78,10 +83,14 @@ async def update_user(
     if expected_version is not None and user.version != expected_version:
         raise Conflict("Someone changed this account first.", current=UserPublic.model_validate(user))
     changes = body.model_dump(exclude_unset=True)
-    if actor is not None and user_id == actor.user_id and (
-        changes.get("active") is False or changes.get("role") not in (None, user.role)
+    if (
+        actor is not None
+        and user_id == actor.user_id
+        and (changes.get("active") is False or changes.get("role") not in (None, user.role))
     ):
-        raise ValidationFailed("You cannot deactivate your own account or drop your own admin role.", field="active")
+        raise ValidationFailed(
+            "You cannot deactivate your own account or drop your own admin role.", field="active"
+        )
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
         await close_all_sessions(session, user_id)

@@ -21,9 +21,13 @@ from careteam.domain.schemas import BoardPublic, GoalPublic, PatientPublic, Plan
 from careteam.store.tables import CarePlan, Goal, Patient, Task
 
 
-async def readable_plan(session: AsyncSession, plan_id: int, actor: Actor, *, for_update: bool = False) -> CarePlan:
+async def readable_plan(
+    session: AsyncSession, plan_id: int, actor: Actor, *, for_update: bool = False
+) -> CarePlan:
     """The plan if the actor is on its patient's care team; otherwise not found (never forbidden)."""
-    query = select(CarePlan).where(CarePlan.id == plan_id, col(CarePlan.id).in_(access.readable_plan_ids(actor)))
+    query = select(CarePlan).where(
+        CarePlan.id == plan_id, col(CarePlan.id).in_(access.readable_plan_ids(actor))
+    )
     if for_update:
         query = query.with_for_update()
     plan = (await session.exec(query)).first()

@@ -26,7 +26,11 @@ async def record(
     plan.last_seq += 1
     plan.updated_at = utcnow()
     event = PlanEvent(
-        plan_id=plan.id or 0, seq=plan.last_seq, kind=kind, data=payload, actor_id=actor.user_id if actor else None
+        plan_id=plan.id or 0,
+        seq=plan.last_seq,
+        kind=kind,
+        data=payload,
+        actor_id=actor.user_id if actor else None,
     )
     session.add(plan)
     session.add(event)
@@ -41,7 +45,9 @@ async def lock_plan(session: AsyncSession, plan_id: int) -> CarePlan | None:
     return (await session.exec(select(CarePlan).where(CarePlan.id == plan_id).with_for_update())).first()
 
 
-async def read_after(session: AsyncSession, plan_id: int, after: int, *, limit: int | None = None) -> list[PlanEvent]:
+async def read_after(
+    session: AsyncSession, plan_id: int, after: int, *, limit: int | None = None
+) -> list[PlanEvent]:
     """Events of a plan with seq > after, in seq order."""
     query = (
         select(PlanEvent)

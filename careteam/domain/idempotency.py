@@ -25,7 +25,9 @@ async def recall(session: AsyncSession, key: str, print_: str, *, actor: Actor) 
     return record
 
 
-def remember(session: AsyncSession, key: str, print_: str, status_code: int, body: str, *, actor: Actor) -> None:
+def remember(
+    session: AsyncSession, key: str, print_: str, status_code: int, body: str, *, actor: Actor
+) -> None:
     """Store the answer in the same transaction as the work it describes."""
     session.add(
         IdempotencyRecord(

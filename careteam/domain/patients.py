@@ -31,12 +31,16 @@ async def create_patient(session: AsyncSession, body: PatientCreate, *, actor: A
     patient = Patient(mrn=body.mrn, name=body.name, birth_date=body.birth_date)
     session.add(patient)
     await session.flush()
-    team = CareTeam(patient_id=patient.id or 0, name=f"Care team of {body.name}", status=CareTeamStatus.active)
+    team = CareTeam(
+        patient_id=patient.id or 0, name=f"Care team of {body.name}", status=CareTeamStatus.active
+    )
     session.add(team)
     await session.flush()
     if actor.discipline is Discipline.ipm_lead and not actor.is_admin:
         session.add(
-            CareTeamMember(team_id=team.id or 0, user_id=actor.user_id, role=TeamRole.lead, discipline=actor.discipline)
+            CareTeamMember(
+                team_id=team.id or 0, user_id=actor.user_id, role=TeamRole.lead, discipline=actor.discipline
+            )
         )
     audit.record(session, actor, AuditAction.create, "patient", patient.id, patient_id=patient.id)
     await session.flush()
@@ -50,9 +54,13 @@ async def list_patients(
     query = select(Patient).where(col(Patient.id).in_(access.visible_patient_ids(actor)))
     if q:
         pattern = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(Patient.name).like(pattern), func.lower(Patient.mrn).like(pattern)))
+        query = query.where(
+            or_(func.lower(Patient.name).like(pattern), func.lower(Patient.mrn).like(pattern))
+        )
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = list(await session.exec(query.order_by(col(Patient.name), col(Patient.id)).offset(offset).limit(limit)))
+    rows = list(
+        await session.exec(query.order_by(col(Patient.name), col(Patient.id)).offset(offset).limit(limit))
+    )
     audit.record_reads(session, actor, "patient", ((p.id, p.id) for p in rows))
     return rows, int(total)
 
@@ -167,7 +175,10 @@ async def _changed(session: AsyncSession, team: CareTeam, actor: Actor, patient_
         plan = await events.lock_plan(session, plan_id or 0)
         if plan is not None:
             await events.record(
-                session, plan, "team.updated", {"members": [m.model_dump(mode="json") for m in public.members]},
+                session,
+                plan,
+                "team.updated",
+                {"members": [m.model_dump(mode="json") for m in public.members]},
                 actor=actor,
             )
     return public
@@ -176,7 +187,9 @@ async def _changed(session: AsyncSession, team: CareTeam, actor: Actor, patient_
 async def _visible_patient(
     session: AsyncSession, patient_id: int, actor: Actor, *, for_update: bool = False
 ) -> Patient:
-    query = select(Patient).where(Patient.id == patient_id, col(Patient.id).in_(access.visible_patient_ids(actor)))
+    query = select(Patient).where(
+        Patient.id == patient_id, col(Patient.id).in_(access.visible_patient_ids(actor))
+    )
     if for_update:
         query = query.with_for_update()
     patient = (await session.exec(query)).first()
@@ -196,13 +209,17 @@ async def _team_of(session: AsyncSession, patient_id: int, *, for_update: bool =
 
 
 async def _manages(session: AsyncSession, team: CareTeam, actor: Actor) -> bool:
-    query = select(CareTeam.id).where(CareTeam.id == team.id, col(CareTeam.id).in_(access.manageable_team_ids(actor)))
+    query = select(CareTeam.id).where(
+        CareTeam.id == team.id, col(CareTeam.id).in_(access.manageable_team_ids(actor))
+    )
     return (await session.exec(query)).first() is not None
 
 
 async def _ensure_manages(session: AsyncSession, team: CareTeam, actor: Actor) -> None:
     if not await _manages(session, team, actor):
-        raise Forbidden("Only the team's lead, an IPM lead on the team, or an administrator changes the team.")
+        raise Forbidden(
+            "Only the team's lead, an IPM lead on the team, or an administrator changes the team."
+        )
 
 
 async def _ensure_version(session: AsyncSession, team: CareTeam, expected_version: int) -> None:

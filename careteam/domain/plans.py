@@ -35,14 +35,19 @@ async def list_plans(
 async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) -> CarePlan:
     """Open a care plan (board) for a patient, with its first goals."""
     readable = select(CareTeam.patient_id).where(
-        CareTeam.patient_id == body.patient_id, col(CareTeam.patient_id).in_(access.clinical_patient_ids(actor))
+        CareTeam.patient_id == body.patient_id,
+        col(CareTeam.patient_id).in_(access.clinical_patient_ids(actor)),
     )
     if (await session.exec(readable)).first() is None:
         raise ValidationFailed("No patient with this id on your care teams.", field="patient_id")
     await _ensure_plans(session, body.patient_id, actor)
     plan = CarePlan(
-        patient_id=body.patient_id, title=body.title, description=body.description, status=body.status,
-        period_start=body.period_start, period_end=body.period_end,
+        patient_id=body.patient_id,
+        title=body.title,
+        description=body.description,
+        status=body.status,
+        period_start=body.period_start,
+        period_end=body.period_end,
     )
     session.add(plan)
     await session.flush()

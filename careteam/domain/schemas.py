@@ -24,7 +24,9 @@ Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Mrn = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+Mrn = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+]
 
 T = TypeVar("T")
 
@@ -163,7 +165,9 @@ class GoalCreate(BaseModel):
 
 class GoalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+    description: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
+    ) = None
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     lifecycle_status: GoalStatus | None = None
 

@@ -94,7 +94,9 @@ async def list_tasks(
         open_statuses = [s for s, c in COLUMN_OF.items() if c not in (Column.done, Column.closed)]
         query = query.where(col(Task.due_date) < date.today(), col(Task.status).in_(open_statuses))
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = list(await session.exec(query.order_by(col(Task.position), col(Task.id)).offset(offset).limit(limit)))
+    rows = list(
+        await session.exec(query.order_by(col(Task.position), col(Task.id)).offset(offset).limit(limit))
+    )
     audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
     return rows, int(total)
 
@@ -130,7 +132,9 @@ async def update_task(
     return task
 
 
-async def _readable_task(session: AsyncSession, task_id: int, actor: Actor, *, for_update: bool = False) -> Task:
+async def _readable_task(
+    session: AsyncSession, task_id: int, actor: Actor, *, for_update: bool = False
+) -> Task:
     query = select(Task).where(Task.id == task_id, col(Task.plan_id).in_(access.readable_plan_ids(actor)))
     if for_update:
         query = query.with_for_update()

@@ -96,7 +96,9 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
+    )
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     action: str = Field(max_length=16)
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
@@ -147,7 +149,9 @@ class Task(SQLModel, table=True):
     due_date: date | None = None
     # A sort key within the column: a move between two cards takes the midpoint, touching one row only.
     position: float = 0.0
-    checklist: list[dict[str, object]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    checklist: list[dict[str, object]] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=_now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_now_column())

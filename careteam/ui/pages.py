@@ -485,7 +485,7 @@ async def _patient_page(
         "team": team,
         "manages": manages,
         "candidates": candidates,
-        "form": {"user_id": "", "role": TeamRole.member.value, **(form or {})},
+        "form": {"user_id": "", "role": TeamRole.member.value, "plan_title": "", **(form or {})},
         "errors": dict(errors or {}),
         "problem": problem,
         "today": date.today(),

@@ -52,9 +52,16 @@ def expect(route: str, persona: str) -> int:
         "PATCH /api/v1/patients/{patient_id}": 200 if (lead or admin) else 403 if on_team else 404,
         "GET /api/v1/patients/{patient_id}/care-team": 200 if (on_team or admin) else 404,
         "PATCH /api/v1/patients/{patient_id}/care-team": 200 if (lead or admin) else 403 if on_team else 404,
-        "POST /api/v1/patients/{patient_id}/care-team/members": 201 if (lead or admin) else 403 if on_team else 404,
-        "DELETE /api/v1/patients/{patient_id}/care-team/members/{member_id}":
-            200 if (lead or admin) else 403 if on_team else 404,
+        "POST /api/v1/patients/{patient_id}/care-team/members": 201
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        "DELETE /api/v1/patients/{patient_id}/care-team/members/{member_id}": 200
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
         "GET /api/v1/plans": 200,
         # Creating a plan names the patient in the body: a patient off your teams is a field error, not a 404.
         "POST /api/v1/plans": 201 if persona in PLANNERS else 403 if on_team else 422,
@@ -78,7 +85,12 @@ PUBLIC = {"POST /api/v1/auth/token"}  # signing in needs no session, by definiti
 def api_routes(app: Any) -> list[str]:
     """Every JSON route, from the OpenAPI document (the public contract lists them all)."""
     paths = app.openapi()["paths"]
-    out = [f"{method.upper()} {path}" for path, ops in paths.items() if path.startswith("/api/") for method in ops]
+    out = [
+        f"{method.upper()} {path}"
+        for path, ops in paths.items()
+        if path.startswith("/api/")
+        for method in ops
+    ]
     assert len(out) > 20
     return sorted(out)
 
@@ -97,11 +109,13 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         users = {d: await make_user(s, f"on_{d}", discipline=Discipline(d)) for d in ON_TEAM}
         other = await make_user(s, "other_nurse", discipline=Discipline.nurse)
         removed = await make_user(s, "removed_pt", discipline=Discipline.physical_therapist)
-        admin = await make_user(s, "admin1", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
+        await make_user(s, "admin1", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
         spare = await make_user(s, "spare_sw", discipline=Discipline.social_worker)
         candidate = await make_user(s, "candidate_ot", discipline=Discipline.occupational_therapist)
         members = [(u, TeamRole.lead if d == "ipm_lead" else TeamRole.member) for d, u in users.items()]
-        patient = await make_patient(s, members=[*members, (removed, TeamRole.member), (spare, TeamRole.member)])
+        patient = await make_patient(
+            s, members=[*members, (removed, TeamRole.member), (spare, TeamRole.member)]
+        )
         await make_patient(s, members=[(other, TeamRole.member)])
         plan = await make_plan(s, patient)
         task = Task(plan_id=plan.id or 0, title="UDS due", discipline="nurse")
@@ -109,14 +123,29 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         s.add_all([task, goal])
         await s.flush()
         team = (await s.exec(select(CareTeam).where(CareTeam.patient_id == patient.id))).one()
-        gone = (await s.exec(select(CareTeamMember).where(
-            CareTeamMember.team_id == team.id, CareTeamMember.user_id == removed.id))).one()
+        gone = (
+            await s.exec(
+                select(CareTeamMember).where(
+                    CareTeamMember.team_id == team.id, CareTeamMember.user_id == removed.id
+                )
+            )
+        ).one()
         await s.delete(gone)
         spare_member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == spare.id))).one()
-        world = World(patient.id or 0, plan.id or 0, task.id or 0, goal.id or 0, spare_member.id or 0,
-                      candidate.id or 0, spare.id or 0)
+        world = World(
+            patient.id or 0,
+            plan.id or 0,
+            task.id or 0,
+            goal.id or 0,
+            spare_member.id or 0,
+            candidate.id or 0,
+            spare.id or 0,
+        )
     username = {
-        "anonymous": None, "other_team": "other_nurse", "removed": "removed_pt", "admin": "admin1",
+        "anonymous": None,
+        "other_team": "other_nurse",
+        "removed": "removed_pt",
+        "admin": "admin1",
     }.get(persona, f"on_{persona}")
     return world, username
 
@@ -124,12 +153,20 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
 def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
     method, path = route.split(" ", 1)
     path = path.format(
-        user_id=w.user_id, patient_id=w.patient_id, member_id=w.spare_member_id, plan_id=w.plan_id,
-        goal_id=w.goal_id, task_id=w.task_id,
+        user_id=w.user_id,
+        patient_id=w.patient_id,
+        member_id=w.spare_member_id,
+        plan_id=w.plan_id,
+        goal_id=w.goal_id,
+        task_id=w.task_id,
     )
     bodies: dict[str, dict[str, Any]] = {
-        "POST /api/v1/users": {"username": "newbie", "display_name": "New Nurse", "discipline": "nurse",
-                               "password": "long enough"},
+        "POST /api/v1/users": {
+            "username": "newbie",
+            "display_name": "New Nurse",
+            "discipline": "nurse",
+            "password": "long enough",
+        },
         "PATCH /api/v1/users/{user_id}": {"display_name": "Renamed"},
         "POST /api/v1/patients": {"mrn": "NEW-1", "name": "New Patient", "birth_date": "1980-02-02"},
         "PATCH /api/v1/patients/{patient_id}": {"name": "Renamed Patient"},
@@ -146,7 +183,9 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-async def test_every_route_answers_as_the_table_says(persona: str, app: Any, client: Any, db: Any, login: Any) -> None:
+async def test_every_route_answers_as_the_table_says(
+    persona: str, app: Any, client: Any, db: Any, login: Any
+) -> None:
     world, username = await _world(db, persona)
     headers = await login(username) if username else {}
     mismatches = []

@@ -1,4 +1,4 @@
-"""For every event kind: the board read before, with the write's events applied, equals the board read after."""
+"""For every event kind: the board read before, with the write's events applied, equals the board after."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ async def _events_after(client: Any, h: dict[str, str], plan_id: int, after: int
 
 
 async def _new_task(client: Any, h: dict[str, str], b: Board) -> dict[str, Any]:
-    r = await client.post(f"/api/v1/plans/{b.plan_id}/tasks", json={"title": "PDMP check", "discipline": "nurse"},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/plans/{b.plan_id}/tasks", json={"title": "PDMP check", "discipline": "nurse"}, headers=h
+    )
     return dict(r.json())
 
 
@@ -40,13 +41,21 @@ Write = Callable[[Any, dict[str, str], Board, Any], Awaitable[None]]
 
 async def plan_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
     board = await _board(client, h, b.plan_id)
-    await _patch(client, h, f"/api/v1/plans/{b.plan_id}", board["plan"]["version"],
-                 {"title": "CLBP: facet arthropathy, taper", "status": "on-hold"})
+    await _patch(
+        client,
+        h,
+        f"/api/v1/plans/{b.plan_id}",
+        board["plan"]["version"],
+        {"title": "CLBP: facet arthropathy, taper", "status": "on-hold"},
+    )
 
 
 async def goal_created(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
-    r = await client.post(f"/api/v1/plans/{b.plan_id}/goals",
-                          json={"description": "Walk 30 minutes daily", "target": "5 days a week"}, headers=h)
+    r = await client.post(
+        f"/api/v1/plans/{b.plan_id}/goals",
+        json={"description": "Walk 30 minutes daily", "target": "5 days a week"},
+        headers=h,
+    )
     assert r.status_code == 201
 
 
@@ -56,24 +65,42 @@ async def goal_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> Non
 
 
 async def task_created(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
-    r = await client.post(f"/api/v1/plans/{b.plan_id}/tasks", json={
-        "title": "Opioid agreement renewal", "discipline": "nurse", "priority": "urgent", "due_date": "2026-12-01",
-        "checklist": [{"text": "Sign", "done": False}], "assignee_id": b.nurse_id,
-    }, headers=h)
+    r = await client.post(
+        f"/api/v1/plans/{b.plan_id}/tasks",
+        json={
+            "title": "Opioid agreement renewal",
+            "discipline": "nurse",
+            "priority": "urgent",
+            "due_date": "2026-12-01",
+            "checklist": [{"text": "Sign", "done": False}],
+            "assignee_id": b.nurse_id,
+        },
+        headers=h,
+    )
     assert r.status_code == 201
 
 
 async def task_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
     task = (await _board(client, h, b.plan_id))["tasks"][0]
-    await _patch(client, h, f"/api/v1/tasks/{task['id']}", task["version"],
-                 {"title": "PDMP check before refill", "checklist": [{"text": "Log result", "done": True}]})
+    await _patch(
+        client,
+        h,
+        f"/api/v1/tasks/{task['id']}",
+        task["version"],
+        {"title": "PDMP check before refill", "checklist": [{"text": "Log result", "done": True}]},
+    )
 
 
 async def task_moved(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
     tasks = (await _board(client, h, b.plan_id))["tasks"]
     # Move the last card to the top of In progress: status and order both change.
-    await _patch(client, h, f"/api/v1/tasks/{tasks[-1]['id']}", tasks[-1]["version"],
-                 {"status": "in-progress", "position": tasks[0]["position"] - 1})
+    await _patch(
+        client,
+        h,
+        f"/api/v1/tasks/{tasks[-1]['id']}",
+        tasks[-1]["version"],
+        {"status": "in-progress", "position": tasks[0]["position"] - 1},
+    )
 
 
 async def team_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
@@ -81,8 +108,9 @@ async def team_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> Non
         from tests.factories import make_user
 
         user: User = await make_user(s)
-    r = await client.post(f"/api/v1/patients/{b.patient_id}/care-team/members", json={"user_id": user.id},
-                          headers=h)
+    r = await client.post(
+        f"/api/v1/patients/{b.patient_id}/care-team/members", json={"user_id": user.id}, headers=h
+    )
     assert r.status_code == 201, r.text
 
 
@@ -119,10 +147,15 @@ async def test_events_replay_onto_the_board(kind: str, client: Any, db: Any, log
 async def test_plan_created_replays_from_an_empty_board(client: Any, db: Any, login: Any) -> None:
     b = await make_board(db)
     h = await login(b.lead)
-    r = await client.post("/api/v1/plans", json={
-        "patient_id": b.patient_id, "title": "Knee OA: genicular RFA",
-        "goals": [{"description": "Walk to the shops", "target": "500 m"}, {"description": "Sleep 6 h"}],
-    }, headers=h)
+    r = await client.post(
+        "/api/v1/plans",
+        json={
+            "patient_id": b.patient_id,
+            "title": "Knee OA: genicular RFA",
+            "goals": [{"description": "Walk to the shops", "target": "500 m"}, {"description": "Sleep 6 h"}],
+        },
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     plan_id = r.json()["id"]
     after = await _board(client, h, plan_id)

@@ -30,13 +30,19 @@ async def test_move_follows_the_fhir_state_machine(client: Any, db: Any, login: 
     h = await login(b.nurse)
     task = await _task(client, h, b.plan_id)
     for status in ("in-progress", "completed"):
-        r = await client.patch(f"/api/v1/tasks/{task['id']}", json={"status": status},
-                               headers={**h, "If-Match": f'W/"{task["version"]}"'})
+        r = await client.patch(
+            f"/api/v1/tasks/{task['id']}",
+            json={"status": status},
+            headers={**h, "If-Match": f'W/"{task["version"]}"'},
+        )
         assert r.status_code == 200, r.text
         task = r.json()
     events_before = await _count(db, PlanEvent)
-    r = await client.patch(f"/api/v1/tasks/{task['id']}", json={"status": "requested"},
-                           headers={**h, "If-Match": f'W/"{task["version"]}"'})
+    r = await client.patch(
+        f"/api/v1/tasks/{task['id']}",
+        json={"status": "requested"},
+        headers={**h, "If-Match": f'W/"{task["version"]}"'},
+    )
     assert r.status_code == 409
     problem = r.json()
     assert problem["type"] == "/problems/invalid-transition"
@@ -52,13 +58,33 @@ async def test_refusals_change_nothing(client: Any, db: Any, login: Any) -> None
     tasks_before, events_before = await _count(db, Task), await _count(db, PlanEvent)
     match = {**h, "If-Match": f'W/"{task["version"]}"'}
     cases = [
-        ("POST", f"/api/v1/plans/{b.plan_id}/tasks", {"title": "x", "discipline": "surgeon"}, h, 422, "body.discipline"),
-        ("POST", f"/api/v1/plans/{b.plan_id}/tasks", {"title": "x", "discipline": "nurse",
-                                                      "assignee_id": b.outsider_id}, h, 422, "assignee_id"),
+        (
+            "POST",
+            f"/api/v1/plans/{b.plan_id}/tasks",
+            {"title": "x", "discipline": "surgeon"},
+            h,
+            422,
+            "body.discipline",
+        ),
+        (
+            "POST",
+            f"/api/v1/plans/{b.plan_id}/tasks",
+            {"title": "x", "discipline": "nurse", "assignee_id": b.outsider_id},
+            h,
+            422,
+            "assignee_id",
+        ),
         ("PATCH", f"/api/v1/tasks/{task['id']}", {"assignee_id": b.outsider_id}, match, 422, "assignee_id"),
         ("PATCH", f"/api/v1/tasks/{task['id']}", {"title": None}, match, 422, "title"),
         ("PATCH", f"/api/v1/tasks/{task['id']}", {"position": "NaN"}, match, 422, "body.position"),
-        ("POST", f"/api/v1/plans/{b.outsider_plan_id}/tasks", {"title": "x", "discipline": "nurse"}, h, 404, None),
+        (
+            "POST",
+            f"/api/v1/plans/{b.outsider_plan_id}/tasks",
+            {"title": "x", "discipline": "nurse"},
+            h,
+            404,
+            None,
+        ),
         ("PATCH", f"/api/v1/tasks/{task['id']}", {"title": "no version"}, h, 428, None),
     ]
     for method, url, body, headers, status, field in cases:
@@ -77,15 +103,19 @@ async def test_stale_write_gets_412_with_the_current_task(client: Any, db: Any, 
     nurse, physio = await login(b.nurse), await login(b.physio)
     task = await _task(client, nurse, b.plan_id)
     stale = {"If-Match": f'W/"{task["version"]}"'}
-    first = await client.patch(f"/api/v1/tasks/{task['id']}", json={"title": "UDS due Friday"},
-                               headers={**nurse, **stale})
+    first = await client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"title": "UDS due Friday"}, headers={**nurse, **stale}
+    )
     assert first.status_code == 200
-    second = await client.patch(f"/api/v1/tasks/{task['id']}", json={"title": "UDS cancelled"},
-                                headers={**physio, **stale})
+    second = await client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"title": "UDS cancelled"}, headers={**physio, **stale}
+    )
     assert second.status_code == 412
     assert second.json()["current"]["title"] == "UDS due Friday"
     assert second.json()["current"]["version"] == task["version"] + 1
-    assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=nurse)).json()["title"] == "UDS due Friday"
+    assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=nurse)).json()[
+        "title"
+    ] == "UDS due Friday"
 
 
 async def test_twenty_clients_fifty_conflicting_patches(client: Any, db: Any, login: Any) -> None:
@@ -100,8 +130,11 @@ async def test_twenty_clients_fifty_conflicting_patches(client: Any, db: Any, lo
         version = task["version"]
         for i in range(50):
             title = f"client {n} write {i}"
-            r = await client.patch(f"/api/v1/tasks/{task['id']}", json={"title": title},
-                                   headers={**h, "If-Match": f'W/"{version}"'})
+            r = await client.patch(
+                f"/api/v1/tasks/{task['id']}",
+                json={"title": title},
+                headers={**h, "If-Match": f'W/"{version}"'},
+            )
             statuses.append(r.status_code)
             if r.status_code == 200:
                 successes.append((r.json()["version"], title))
@@ -144,9 +177,9 @@ async def test_filters_and_pagination(client: Any, db: Any, login: Any) -> None:
     await _task(client, h, b.plan_id, title="Graded walking plan", discipline="physical_therapist")
     await _task(client, h, b.plan_id, title="Mine", assignee_id=b.nurse_id)
     url = f"/api/v1/plans/{b.plan_id}/tasks"
-    assert [t["title"] for t in (await client.get(url, params={"overdue": True}, headers=h)).json()["items"]] == [
-        "Overdue UDS"
-    ]
+    assert [
+        t["title"] for t in (await client.get(url, params={"overdue": True}, headers=h)).json()["items"]
+    ] == ["Overdue UDS"]
     physio = (await client.get(url, params={"discipline": "physical_therapist"}, headers=h)).json()
     assert [t["title"] for t in physio["items"]] == ["Graded walking plan"]
     mine = (await client.get(url, params={"assignee_id": b.nurse_id}, headers=h)).json()

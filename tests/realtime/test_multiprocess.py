@@ -112,9 +112,12 @@ class Server:
             "CARETEAM_WS_ACCESS_RECHECK_SECONDS": "2",
         }
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "careteam", "serve", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
@@ -177,11 +180,19 @@ class Viewer:
         url = self.base.replace("http", "ws") + "/ws"
         while True:
             try:
-                async with connect(url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                   open_timeout=10, max_size=2**22) as ws:
-                    await ws.send(orjson.dumps({"type": "subscribe", "plan_id": probe_plan, "after": 0}).decode())
+                async with connect(
+                    url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    open_timeout=10,
+                    max_size=2**22,
+                ) as ws:
+                    await ws.send(
+                        orjson.dumps({"type": "subscribe", "plan_id": probe_plan, "after": 0}).decode()
+                    )
                     after = self.seqs[-1] if self.seqs else 0
-                    await ws.send(orjson.dumps({"type": "subscribe", "plan_id": self.plan_id, "after": after}).decode())
+                    await ws.send(
+                        orjson.dumps({"type": "subscribe", "plan_id": self.plan_id, "after": after}).decode()
+                    )
                     async for raw in ws:
                         frame = orjson.loads(raw)
                         kind = frame["type"]
@@ -217,7 +228,7 @@ async def _viewers(servers: list[Server], clinic: Clinic) -> list[Viewer]:
 
 
 async def _write(servers: list[Server], clinic: Clinic, writes: int, *, tolerate_errors: bool = False) -> int:
-    """``writes`` task creations and edits spread over every plan and every server; returns how many committed."""
+    """``writes`` task creations and edits over every plan and server; returns how many committed."""
     tokens = {(s.base, u): await _token(s.base, u) for s in servers for u in set(clinic.plans.values())}
     committed = 0
 
@@ -231,12 +242,17 @@ async def _write(servers: list[Server], clinic: Clinic, writes: int, *, tolerate
                 headers = {"Authorization": f"Bearer {tokens[(server.base, username)]}"}
                 try:
                     if task is None:
-                        r = await client.post(f"{server.base}/api/v1/plans/{plan_id}/tasks",
-                                              json={"title": "UDS due", "discipline": "nurse"}, headers=headers)
+                        r = await client.post(
+                            f"{server.base}/api/v1/plans/{plan_id}/tasks",
+                            json={"title": "UDS due", "discipline": "nurse"},
+                            headers=headers,
+                        )
                     else:
-                        r = await client.patch(f"{server.base}/api/v1/tasks/{task['id']}",
-                                               json={"title": f"UDS due, edit {i}"},
-                                               headers={**headers, "If-Match": f'W/"{task["version"]}"'})
+                        r = await client.patch(
+                            f"{server.base}/api/v1/tasks/{task['id']}",
+                            json={"title": f"UDS due, edit {i}"},
+                            headers={**headers, "If-Match": f'W/"{task["version"]}"'},
+                        )
                 except httpx.TransportError:
                     if not tolerate_errors:
                         raise
@@ -261,16 +277,19 @@ async def _last_seqs(db_url: str) -> dict[int, int]:
     return {int(i or 0): int(seq) for i, seq in rows}
 
 
-async def _all_caught_up(viewers: list[Viewer], db_url: str, timeout: float) -> dict[int, int]:
-    deadline = time.monotonic() + timeout
+async def _all_caught_up(viewers: list[Viewer], db_url: str, seconds: float) -> dict[int, int]:
+    deadline = time.monotonic() + seconds
     last = await _last_seqs(db_url)
     while time.monotonic() < deadline:
         if all(v.seqs and v.seqs[-1] == last[v.plan_id] for v in viewers):
             return last
         await asyncio.sleep(0.1)
-    behind = [(v.plan_id, v.seqs[-1] if v.seqs else 0, last[v.plan_id]) for v in viewers
-              if not v.seqs or v.seqs[-1] != last[v.plan_id]]
-    pytest.fail(f"{len(behind)} viewers behind after {timeout}s (plan, seen, last): {behind[:5]}")
+    behind = [
+        (v.plan_id, v.seqs[-1] if v.seqs else 0, last[v.plan_id])
+        for v in viewers
+        if not v.seqs or v.seqs[-1] != last[v.plan_id]
+    ]
+    pytest.fail(f"{len(behind)} viewers behind after {seconds}s (plan, seen, last): {behind[:5]}")
 
 
 def _assert_complete(viewers: list[Viewer], last: dict[int, int]) -> None:
@@ -302,24 +321,47 @@ async def test_two_processes_deliver_every_event_to_every_viewer(broker: str, cl
         viewers = await _viewers(servers, clinic)
         committed = await _write(servers, clinic, WRITES)
         assert committed == WRITES
-        last = await _all_caught_up(viewers, clinic.db_url, timeout=30)
+        last = await _all_caught_up(viewers, clinic.db_url, seconds=30)
         await _stop(viewers)
     assert sum(last.values()) == WRITES
     _assert_complete(viewers, last)
 
 
 def _redis_ctl(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=20)  # noqa: S603
+    subprocess.run(args, check=True, capture_output=True, timeout=20)
 
 
 def _redis_up() -> bool:
-    return subprocess.run(["redis-cli", "-u", REDIS_URL, "ping"], capture_output=True, timeout=5,  # noqa: S607
-                          check=False).stdout.strip() == b"PONG"
+    return (
+        subprocess.run(
+            ["redis-cli", "-u", REDIS_URL, "ping"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        == b"PONG"
+    )
 
 
 def _start_redis() -> None:
-    _redis_ctl("redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-               "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log")
+    _redis_ctl(
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "-::1",
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        "/var/lib/redis",
+        "--logfile",
+        "/var/log/redis/ci.log",
+    )
     for _ in range(50):
         if _redis_up():
             return
@@ -342,7 +384,7 @@ async def test_redis_outage_loses_nothing(clinic: Clinic) -> None:
             await asyncio.to_thread(_start_redis)
         assert sum(during.values()) > 0, "writes must keep committing while the broker is down"
         assert await writing == WRITES
-        last = await _all_caught_up(viewers, clinic.db_url, timeout=15)
+        last = await _all_caught_up(viewers, clinic.db_url, seconds=15)
         await _stop(viewers)
     _assert_complete(viewers, last)
 
@@ -352,7 +394,7 @@ async def test_sigkill_during_writes_leaves_a_consistent_log(clinic: Clinic) -> 
     with _servers(clinic.db_url, REDIS_URL, n=1) as (server,):
         await server.ready()
         writing = asyncio.create_task(_write([server], clinic, WRITES, tolerate_errors=True))
-        await asyncio.sleep(random.uniform(1.0, 2.0))  # noqa: S311 - timing, not security
+        await asyncio.sleep(random.uniform(1.0, 2.0))
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait()
         committed_seen = await writing
@@ -361,13 +403,19 @@ async def test_sigkill_during_writes_leaves_a_consistent_log(clinic: Clinic) -> 
     async with make_sessionmaker(engine)() as s:
         plans = (await s.exec(select(CarePlan))).all()
         for plan in plans:
-            seqs = (await s.exec(select(PlanEvent.seq).where(PlanEvent.plan_id == plan.id)
-                                 .order_by(col(PlanEvent.seq)))).all()
+            seqs = (
+                await s.exec(
+                    select(PlanEvent.seq).where(PlanEvent.plan_id == plan.id).order_by(col(PlanEvent.seq))
+                )
+            ).all()
             assert list(seqs) == list(range(1, plan.last_seq + 1))
         tasks = (await s.exec(select(Task))).all()
         for task in tasks:
-            events = (await s.exec(select(PlanEvent).where(PlanEvent.plan_id == task.plan_id)
-                                   .order_by(col(PlanEvent.seq)))).all()
+            events = (
+                await s.exec(
+                    select(PlanEvent).where(PlanEvent.plan_id == task.plan_id).order_by(col(PlanEvent.seq))
+                )
+            ).all()
             mine = [e for e in events if e.data.get("id") == task.id]
             # One event per committed version, and the last one is the row as stored.
             assert [e.data["version"] for e in mine] == list(range(1, task.version + 1))

@@ -23,7 +23,9 @@ def make_broker(url: str) -> Broker:
         from careteam.realtime.broker.postgres import PostgresBroker
 
         return PostgresBroker(url)
-    raise ValueError(f"Unsupported CARETEAM_BROKER_URL scheme {scheme!r}: use memory://, redis:// or postgresql://")
+    raise ValueError(
+        f"Unsupported CARETEAM_BROKER_URL scheme {scheme!r}: use memory://, redis:// or postgresql://"
+    )
 
 
 __all__ = ["Broker", "MemoryBroker", "NoticeHandler", "make_broker"]

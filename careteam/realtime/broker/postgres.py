@@ -71,7 +71,9 @@ class PostgresBroker(Broker):
                     self._publisher = await asyncpg.connect(self._dsn, timeout=2)
                 await self._publisher.executemany("SELECT pg_notify($1, $2)", pairs)
             except _FAILURES as exc:
-                log.warning("NOTIFY failed (%s); viewers will catch up from the event log", type(exc).__name__)
+                log.warning(
+                    "NOTIFY failed (%s); viewers will catch up from the event log", type(exc).__name__
+                )
                 self._publisher = None
 
     async def subscribe(self, plan_id: int) -> None:
@@ -94,7 +96,7 @@ class PostgresBroker(Broker):
 
     def _on_notify(self, _conn: Any, _pid: int, name: str, payload: str) -> None:
         try:
-            plan_id, seq = int(name[len(PREFIX):]), int(payload)
+            plan_id, seq = int(name[len(PREFIX) :]), int(payload)
         except ValueError:
             return
         # asyncpg calls listeners synchronously; the hub's handler is async.
@@ -111,7 +113,7 @@ class PostgresBroker(Broker):
                 conn = await asyncpg.connect(
                     self._dsn, timeout=2, server_settings={"application_name": LISTENER_NAME}
                 )
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 for plan_id in list(self._plans):
                     await conn.add_listener(channel(plan_id), self._on_notify)
                 self._listener = conn

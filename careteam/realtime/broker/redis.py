@@ -38,7 +38,10 @@ class RedisBroker(Broker):
     async def start(self) -> None:
         # Short timeouts: a write must not wait long on a broker outage (its events are committed anyway).
         self._client = aioredis.from_url(
-            self._url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=5,
+            self._url,
+            socket_connect_timeout=1.0,
+            socket_timeout=1.0,
+            health_check_interval=5,
             decode_responses=True,
         )
         self._reader = asyncio.create_task(self._run(), name="careteam-redis-broker")
@@ -62,7 +65,9 @@ class RedisBroker(Broker):
                     pipe.publish(channel(plan_id), str(seq))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("redis publish failed (%s); viewers will catch up from the event log", type(exc).__name__)
+            log.warning(
+                "redis publish failed (%s); viewers will catch up from the event log", type(exc).__name__
+            )
 
     async def subscribe(self, plan_id: int) -> None:
         self._plans.add(plan_id)
@@ -102,7 +107,7 @@ class RedisBroker(Broker):
                         continue
                     name = message.get("channel", "")
                     if message.get("type") == "message" and name.startswith(PREFIX):
-                        await self.deliver(int(name[len(PREFIX):]), int(message["data"]))
+                        await self.deliver(int(name[len(PREFIX) :]), int(message["data"]))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError) as exc:
@@ -112,7 +117,7 @@ class RedisBroker(Broker):
                 self.connected.clear()
                 self._pubsub = None
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             first = False
             if self._stopping:
                 return

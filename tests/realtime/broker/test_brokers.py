@@ -39,13 +39,15 @@ class Recorder:
         self.notices.append((plan_id, seq))
         self.arrived.set()
 
-    async def wait_for(self, predicate: Callable[[list[tuple[int, int]]], bool], timeout: float = 5.0) -> None:
+    async def wait_for(
+        self, predicate: Callable[[list[tuple[int, int]]], bool], seconds: float = 5.0
+    ) -> None:
         async def poll() -> None:
             while not predicate(self.notices):
                 self.arrived.clear()
                 await self.arrived.wait()
 
-        await asyncio.wait_for(poll(), timeout)
+        await asyncio.wait_for(poll(), seconds)
 
 
 async def _connected(broker: Broker) -> None:
@@ -145,11 +147,11 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
         )
         assert killed >= 1
         await admin.close()
-    await recorder.wait_for(lambda n: (77, CATCH_UP) in n, timeout=10)
+    await recorder.wait_for(lambda n: (77, CATCH_UP) in n, seconds=10)
     await _connected(receiver)
     await asyncio.sleep(0.2)
     await sender.publish_many([(77, 5)])
-    await recorder.wait_for(lambda n: (77, 5) in n, timeout=10)
+    await recorder.wait_for(lambda n: (77, 5) in n, seconds=10)
 
 
 async def test_unreachable_broker_never_fails_a_publish() -> None:
