@@ -378,12 +378,27 @@ async def test_only_team_managers_see_the_team_forms_and_others_cannot_post_them
     assert response.status_code == 403 and "text/html" in response.headers["content-type"]
 
 
-async def test_care_plans_section_is_not_faked(app: FastAPI) -> None:
+async def test_the_lead_opens_a_care_plan_from_the_patient_page(app: FastAPI) -> None:
     lead = await make_user(app, "lee.lead", Discipline.ipm_lead)
-    patient_id = await make_patient(app, lead, "MRN-1", "Maria Ortega")
+    nurse = await make_user(app, "nina.nurse", Discipline.nurse)
+    patient_id = await make_patient(app, lead, "MRN-1", "Maria Ortega", nurse)
+    async with signed_in(app, nurse) as client:
+        page = await client.get(f"/patients/{patient_id}")
+    # A nurse works the tasks; she neither sees an empty plans section nor the form to open a plan.
+    assert "Care plans" not in page.text and f"/patients/{patient_id}/plans" not in page.text
     async with signed_in(app, lead) as client:
         page = await client.get(f"/patients/{patient_id}")
-    assert "Care plans" not in page.text
+        assert "No care plan yet" in page.text
+        empty = await client.post(f"/patients/{patient_id}/plans", data={"csrf_token": csrf(page.text), "title": " "})
+        assert empty.status_code == 422 and "Give the plan a title" in empty.text
+        created = await client.post(
+            f"/patients/{patient_id}/plans",
+            data={"csrf_token": csrf(page.text), "title": "CRPS right hand: graded motor imagery"},
+        )
+        assert created.status_code == 303 and created.headers["location"].startswith("/plans/")
+        page = await client.get(f"/patients/{patient_id}")
+    assert f'href="{created.headers["location"]}"' in page.text
+    assert "CRPS right hand: graded motor imagery" in page.text
 
 
 # --- Administration -------------------------------------------------------------------------------
