@@ -389,7 +389,9 @@ async def test_the_lead_opens_a_care_plan_from_the_patient_page(app: FastAPI) ->
     async with signed_in(app, lead) as client:
         page = await client.get(f"/patients/{patient_id}")
         assert "No care plan yet" in page.text
-        empty = await client.post(f"/patients/{patient_id}/plans", data={"csrf_token": csrf(page.text), "title": " "})
+        empty = await client.post(
+            f"/patients/{patient_id}/plans", data={"csrf_token": csrf(page.text), "title": " "}
+        )
         assert empty.status_code == 422 and "Give the plan a title" in empty.text
         created = await client.post(
             f"/patients/{patient_id}/plans",
