@@ -43,9 +43,18 @@ def serve(
     """Migrate the database, then serve the app with uvicorn."""
     import uvicorn
 
+    from careteam.realtime.protocol import transport_max_size
     from careteam.store import migrate
 
     settings = Settings()
+    if workers > 1 and settings.broker_url.startswith("memory://"):
+        # The in-memory broker cannot wake another process: a worker would miss the writes of the others.
+        typer.echo(
+            "error: several workers need a shared broker: set CARETEAM_BROKER_URL to redis://... "
+            "or postgresql://... (LISTEN/NOTIFY)",
+            err=True,
+        )
+        raise typer.Exit(2)
     migrate.upgrade(settings.database_url)
     uvicorn.run(
         "careteam.app:create_app",
@@ -53,9 +62,12 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        ws_max_size=settings.ws_max_frame_bytes,
+        ws="websockets-sansio",
+        ws_max_size=transport_max_size(settings.ws_max_frame_bytes),
         # Our own heartbeats keep sockets alive; uvicorn's pings would double them.
         ws_ping_interval=None,
+        # Compression would deflate every frame once per socket: the opposite of encode-once.
+        ws_per_message_deflate=False,
         proxy_headers=True,
         server_header=False,
         log_level="info",
@@ -89,15 +101,23 @@ def user_create(
     password: Annotated[str | None, typer.Option(help="Password (asked for when omitted).")] = None,
 ) -> None:
     """Create a clinician account."""
+    from pydantic import ValidationError
+
     from careteam.domain import accounts
     from careteam.domain.errors import DomainError
     from careteam.domain.schemas import UserCreate
     from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
 
     secret = password or getpass.getpass("Password: ")
-    body = UserCreate(
-        username=username, display_name=display_name, discipline=discipline, role=role, password=secret
-    )
+    try:
+        body = UserCreate(
+            username=username, display_name=display_name, discipline=discipline, role=role, password=secret
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"])
+            typer.echo(f"error: {field}: {err['msg']}", err=True)
+        raise typer.Exit(1) from exc
 
     async def run() -> int:
         engine = make_engine(Settings().database_url)

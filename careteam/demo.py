@@ -205,8 +205,9 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
     created = 0
     try:
         async with unit_of_work(sessions) as session:
-            users = await _users(session, password)
-            created += len([u for u in users.values() if u.id is None])
+            before = len((await session.exec(select(User.id))).all())
+            await _users(session, password)
+            created += len(ACCOUNTS) - min(before, len(ACCOUNTS)) if before < len(ACCOUNTS) else 0
         async with unit_of_work(sessions) as session:
             users = {u.username: u for u in await session.exec(select(User))}
             for demo_patient in PATIENTS:

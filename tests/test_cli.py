@@ -179,6 +179,19 @@ async def test_user_create_refuses_a_taken_username(tmp_path: Path) -> None:
     assert counts["user_account"] == 1
 
 
+async def test_user_create_refuses_a_short_password_clearly(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+    result = await careteam(
+        url, "user", "create", "grace.m", "--name", "Grace", "--discipline", "nurse", "--password", "short"
+    )
+    assert result.exit_code == 1
+    # A message naming the rule, not a Python traceback.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "password" in result.stderr.lower()
+    assert (await rows_per_table(url))["user_account"] == 0
+
+
 async def test_user_create_admin_role(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     assert (await careteam(url, "db", "upgrade")).exit_code == 0

@@ -18,13 +18,13 @@ router = APIRouter(tags=["audit"])
 async def list_audit(
     actor: CurrentActor,
     session: SessionDep,
+    limit: Limit,
     user_id: int | None = Query(default=None, gt=0, lt=2**31),
     patient_id: int | None = Query(default=None, gt=0, lt=2**31),
     action: AuditAction | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     offset: Offset = 0,
-    limit: Limit = 50,
 ) -> Page[AuditEntryPublic]:
     """Who read or changed which patient's data, newest first."""
     rows, total = await audit.list_entries(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -115,7 +116,24 @@ IfMatch = Annotated[int, Depends(if_match)]
 # Ids are 32-bit positive integers: larger ones are refused with 422, never passed to the database.
 Id = Annotated[int, Path(gt=0, lt=2**31)]
 Offset = Annotated[int, Query(ge=0, lt=2**31)]
-Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def page_limit(settings: SettingsDep, limit: Annotated[int, Query(ge=1, lt=2**31)] = 50) -> int:
+    """Page size: 50 by default, at most CARETEAM_PAGE_SIZE_MAX."""
+    if limit > settings.page_size_max:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "limit"),
+                    "msg": f"must be at most {settings.page_size_max}",
+                    "type": "less_than_equal",
+                }
+            ]
+        )
+    return limit
+
+
+Limit = Annotated[int, Depends(page_limit)]
 
 
 def etag(version: int) -> str:

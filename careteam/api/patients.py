@@ -25,8 +25,8 @@ router = APIRouter(tags=["patients"])
 async def list_patients(
     actor: CurrentActor,
     session: SessionDep,
+    limit: Limit,
     offset: Offset = 0,
-    limit: Limit = 50,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[PatientPublic]:
     """The patients whose care team you are on (every patient, for administrators)."""

@@ -31,8 +31,8 @@ router = APIRouter(tags=["care plans"])
 async def list_plans(
     actor: CurrentActor,
     session: SessionDep,
+    limit: Limit,
     offset: Offset = 0,
-    limit: Limit = 50,
     patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
 ) -> Page[PlanPublic]:
     """The care plans of your patients."""

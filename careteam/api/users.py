@@ -16,10 +16,10 @@ router = APIRouter(tags=["users"])
 async def list_users(
     actor: CurrentActor,
     session: SessionDep,
+    limit: Limit,
     discipline: Discipline | None = None,
     active: bool | None = None,
     offset: Offset = 0,
-    limit: Limit = 50,
 ) -> Page[UserPublic]:
     """The clinic's clinicians, for building care teams."""
     rows, total = await accounts.list_users(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth.passwords import verify_password
@@ -159,14 +159,22 @@ async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
     await session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
 
 
-async def live_session_ids(session: AsyncSession, ids: set[str]) -> set[str]:
-    """Which of these sessions still exist with an active user (used by the realtime hub's recheck)."""
+async def live_session_ids(session: AsyncSession, ids: set[str], *, settings: Settings) -> set[str]:
+    """Which of these sessions are still valid: not logged out, not expired (absolute, or idle for a cookie
+    session), user active. The realtime hub closes the sockets of the others."""
     if not ids:
         return set()
+    now = utcnow()
+    idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     rows = await session.exec(
-        select(AuthSession.id)
-        .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
-        .where(AuthSession.id.in_(ids), User.active == True)  # type: ignore[attr-defined]  # noqa: E712
+        select(col(AuthSession.id))
+        .join(User, col(User.id) == col(AuthSession.user_id))
+        .where(
+            col(AuthSession.id).in_(ids),
+            col(User.active).is_(True),
+            col(AuthSession.expires_at) > now,
+            or_(col(AuthSession.kind) == "bearer", col(AuthSession.last_seen_at) > idle_since),
+        )
     )
     return set(rows.all())
 

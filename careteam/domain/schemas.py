@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from careteam.codes import (
     AuditAction,
@@ -100,7 +108,7 @@ class PatientPublic(Public):
 
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int = Field(gt=0)
+    user_id: int = Field(gt=0, lt=2**31)
     role: TeamRole = TeamRole.member
     discipline: Discipline | None = None  # defaults to the user's own discipline
 
@@ -191,11 +199,13 @@ class PlanCreate(BaseModel):
     period_end: date | None = None
     goals: Annotated[list[GoalCreate], Field(max_length=20)] = []
 
-    @model_validator(mode="after")
-    def _period_in_order(self) -> PlanCreate:
-        if self.period_start and self.period_end and self.period_end < self.period_start:
+    @field_validator("period_end")
+    @classmethod
+    def _period_in_order(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("period_start")
+        if value is not None and start is not None and value < start:
             raise ValueError("period_end must not be before period_start")
-        return self
+        return value
 
 
 class PlanUpdate(BaseModel):

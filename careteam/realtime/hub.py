@@ -22,7 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -227,7 +227,7 @@ class Hub:
             async with unit_of_work(self._sessions) as session:
                 if after is None:
                     board = await get_board(session, plan_id, actor=conn.actor)  # audits the read
-                    start = board.last_seq
+                    start = last_seq = board.last_seq
                     prefix = protocol.snapshot(plan_id, start, board.model_dump(mode="json"))
                 else:
                     plan = await readable_plan(session, plan_id, conn.actor)
@@ -235,9 +235,9 @@ class Hub:
                         session, conn.actor, AuditAction.read, "care_plan", plan_id,
                         patient_id=plan.patient_id,
                     )
-                    reason = await self._resync_reason(session, plan_id, after, plan.last_seq)
-                    start = after
-                    prefix = protocol.subscribed(plan_id, plan.last_seq)
+                    start, last_seq = after, plan.last_seq
+                    reason = await self._resync_reason(session, plan_id, after, last_seq)
+                    prefix = protocol.subscribed(plan_id, last_seq)
         except NotFound:
             # The same answer for a plan that does not exist and one of another team's patients.
             self.reply(conn, protocol.error(ErrorCode.not_found, "No such care plan.", plan_id))
@@ -251,7 +251,7 @@ class Hub:
             return
         if conn.ending or plan_id in conn.subs:
             return  # closed, or subscribed again, while we were reading
-        sub = self._add(conn, plan_id, start)
+        sub = self._add(conn, plan_id, start, last_seq)
         await self._sync_broker(plan_id)
         try:
             async with self._sessions() as session:
@@ -336,9 +336,8 @@ class Hub:
         readers: dict[int, set[int]] = {}
         async with self._sessions() as session:
             for plan_id in plan_ids:
-                result = await session.scalars(access.plan_reader_ids(plan_id))
-                readers[plan_id] = set(cast(list[int], result.all()))
-            live = await live_session_ids(session, session_ids)
+                readers[plan_id] = {int(u) for u in await session.exec(access.plan_reader_ids(plan_id))}
+            live = await live_session_ids(session, session_ids, settings=self._settings)
         for conn in list(self._connections):
             if conn.epoch < epoch and conn.actor.session_id not in live:
                 self._end(conn, protocol.CLOSE_UNAUTHENTICATED, "session ended")
@@ -398,13 +397,13 @@ class Hub:
                 return ResyncReason.log_pruned
         return None
 
-    def _add(self, conn: Connection, plan_id: int, start: int) -> Subscription:
+    def _add(self, conn: Connection, plan_id: int, start: int, last_seq: int) -> Subscription:
         sub = Subscription(conn, plan_id, sent=start, epoch=self._epoch)
         plan = self._plans.get(plan_id)
         if plan is None:
-            # Events up to `start` are committed; anything newer reaches this subscription through the
-            # replay read, which runs after this registration.
-            plan = self._plans[plan_id] = _Plan(cursor=start)
+            # Events up to last_seq are committed and this first viewer gets them from its replay read,
+            # which runs after this registration; the fan-out starts after them.
+            plan = self._plans[plan_id] = _Plan(cursor=last_seq)
         plan.subs[conn] = sub
         conn.subs[plan_id] = sub
         return sub

@@ -143,3 +143,15 @@ async def test_deactivated_account_cannot_sign_in(client: Any, db: Any, login: A
 async def test_unknown_user_is_not_found(client: Any, db: Any, login: Any) -> None:
     await _staff(db)
     is_problem(await client.get("/api/v1/users/999999", headers=await login("nurse1")), 404)
+
+
+async def test_admin_cannot_lock_herself_out(client: Any, db: Any, login: Any) -> None:
+    admin_id, _ = await _staff(db)
+    headers = await login("admin1")
+    url = f"/api/v1/users/{admin_id}"
+    for change in ({"active": False}, {"role": "clinician"}):
+        r = await client.patch(url, json=change, headers={**headers, "If-Match": 'W/"1"'})
+        body = is_problem(r, 422)
+        assert [e["field"] for e in body["errors"]] == ["active"]
+    me = await client.get("/api/v1/me", headers=headers)
+    assert (me.status_code, me.json()["role"], me.json()["active"]) == (200, "admin", True)

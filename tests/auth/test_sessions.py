@@ -395,3 +395,23 @@ async def test_bearer_writes_need_no_csrf_token(client: Any, db: Any, login: Any
     assert r.status_code == 201, r.text
     async with db() as s:
         assert (await s.exec(select(User.id).where(User.username == "lead_bw"))).one()
+
+
+async def test_expired_session_is_no_longer_live_for_open_websockets(db: Any, settings: Settings) -> None:
+    """The realtime hub re-checks open sockets with live_session_ids: an expired session must drop out."""
+    async with db() as s:
+        await make_user(s, "nurse_ws")
+    expiring = await cookie_session(db, settings, "nurse_ws")
+    current = await cookie_session(db, settings, "nurse_ws")
+    ids = {expiring.record.id, current.record.id}
+    async with db() as s:
+        assert await auth_sessions.live_session_ids(s, ids, settings=settings) == ids
+    await _age(db, expiring.record.id, expires_at=utcnow() - timedelta(seconds=1))
+    async with db() as s:
+        assert await auth_sessions.live_session_ids(s, ids, settings=settings) == {current.record.id}
+    # Idle for longer than the idle timeout: an unattended screen is signed out, its board stream too.
+    await _age(
+        db, current.record.id, last_seen_at=utcnow() - timedelta(minutes=settings.session_idle_minutes + 1)
+    )
+    async with db() as s:
+        assert await auth_sessions.live_session_ids(s, ids, settings=settings) == set()

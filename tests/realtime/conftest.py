@@ -31,7 +31,9 @@ RECV_TIMEOUT = 5.0
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"ws_queue_size": 16, "replay_window": 600, "ws_heartbeat_seconds": 1.0})
+    return settings.model_copy(
+        update={"ws_queue_size": 16, "replay_window": 600, "ws_heartbeat_seconds": 1.0}
+    )
 
 
 @pytest.fixture
@@ -75,20 +77,22 @@ class Viewer:
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(frame if isinstance(frame, str | bytes) else orjson.dumps(frame).decode())
 
-    async def recv(self, timeout: float = RECV_TIMEOUT) -> dict[str, Any]:
-        while True:
-            frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            if frame["type"] != "heartbeat":
-                return frame
-            self.heartbeats += 1
+    async def recv(self, within: float = RECV_TIMEOUT) -> dict[str, Any]:
+        async with asyncio.timeout(within):
+            while True:
+                frame: dict[str, Any] = orjson.loads(await self.ws.recv())
+                if frame["type"] != "heartbeat":
+                    return frame
+                self.heartbeats += 1
 
-    async def events(self, count: int, timeout: float = RECV_TIMEOUT) -> list[dict[str, Any]]:
+    async def events(self, count: int, within: float = RECV_TIMEOUT) -> list[dict[str, Any]]:
         """The next ``count`` event frames; any other frame fails the test."""
-        out = []
-        while len(out) < count:
-            frame = await self.recv(timeout)
-            assert frame["type"] == "event", frame
-            out.append(frame)
+        out: list[dict[str, Any]] = []
+        async with asyncio.timeout(within):
+            while len(out) < count:
+                frame = await self.recv()
+                assert frame["type"] == "event", frame
+                out.append(frame)
         return out
 
     async def nothing(self, seconds: float = 0.3) -> None:
@@ -111,8 +115,11 @@ async def open_viewer(live_server: str) -> AsyncIterator[Open]:
 
     async def _open(headers: dict[str, str] | None = None, *, origin: str | None = None, **kw: Any) -> Viewer:
         ws = await connect(
-            live_server, additional_headers=headers or {}, origin=origin,  # type: ignore[arg-type]
-            open_timeout=RECV_TIMEOUT, **kw,
+            live_server,
+            additional_headers=headers or {},
+            origin=origin,  # type: ignore[arg-type]
+            open_timeout=RECV_TIMEOUT,
+            **kw,
         )
         viewer = Viewer(ws)
         opened.append(viewer)
@@ -165,6 +172,8 @@ async def bearer(app: Any, db: Any, user: User) -> tuple[dict[str, str], Actor]:
     """A bearer token for ``user`` (as ``POST /auth/token`` issues), and the actor it resolves to."""
     async with db() as session:
         issued = await auth_sessions.open_session(session, user, kind="bearer", settings=app.state.settings)
-        actor = await auth_sessions.resolve(session, issued.secret, kind="bearer", settings=app.state.settings)
+        actor = await auth_sessions.resolve(
+            session, issued.secret, kind="bearer", settings=app.state.settings
+        )
     assert actor is not None
     return {"Authorization": f"Bearer {issued.secret}"}, actor

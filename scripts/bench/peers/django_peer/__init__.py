@@ -1,0 +1,1 @@
+"""The Django Channels peer: daphne, channels-redis; Django's async ORM on PostgreSQL (psycopg)."""
