@@ -24,6 +24,7 @@ from careteam.realtime.hub import Hub
 from careteam.settings import Settings
 from careteam.store.engine import make_engine, make_sessionmaker
 from careteam.ui import board, pages
+from careteam.ui.templating import error_page
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    problems.install(app)
+    problems.install(app, html_page=error_page)
 
     api = APIRouter(prefix="/api/v1")
     for module in (auth_api, users_api, patients_api, plans_api, tasks_api, audit_api):

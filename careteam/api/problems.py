@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -105,8 +106,18 @@ def domain_error_response(exc: DomainError) -> Response:
     return problem(400, "Bad request", exc.detail)
 
 
-def install(app: FastAPI) -> None:
-    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races."""
+HtmlErrorPage = Callable[[Request, int, str], Response]
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
+    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races.
+
+    ``html_page`` renders the HTTP errors of non-API paths for browsers (an unknown page, a wrong method).
+    """
 
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> Response:
@@ -122,7 +133,9 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid input", f"Check these fields: {fields}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if html_page is not None and _wants_html(request):
+            return html_page(request, exc.status_code, str(exc.detail) if exc.detail else "")
         return problem(
             exc.status_code,
             _STATUS_SLUG.get(exc.status_code, "error").replace("-", " ").capitalize(),

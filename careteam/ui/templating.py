@@ -55,7 +55,10 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(
-    discipline=discipline_label, status=status_label, utc_time=utc_time, iso_date=iso_date,
+    discipline=discipline_label,
+    status=status_label,
+    utc_time=utc_time,
+    iso_date=iso_date,
 )
 _env.globals.update(age_on=age_on, disciplines=[(d.value, DISCIPLINE_LABELS[d]) for d in Discipline])
 
@@ -81,6 +84,18 @@ def render(
     }
     full.update(context or {})
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
+
+
+_HTTP_TITLES = {404: "Page not found", 405: "Not allowed here", 401: "Please sign in"}
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    """An HTTP error outside the pages' own routes (unknown address, wrong method), for a browser."""
+    title = _HTTP_TITLES.get(status, "Something went wrong")
+    shown = "There is no page at this address." if status == 404 else detail
+    return render(
+        request, "error.html", {"status": status, "title": title, "detail": shown}, status_code=status
+    )
 
 
 @dataclass(frozen=True, slots=True)
