@@ -37,9 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        # The hub only reads the log: on SQLite it gets connections that never wait for the write lock.
+        read_engine = (
+            make_engine(settings.database_url, echo=settings.sql_echo, immediate=False)
+            if settings.database_url.startswith("sqlite")
+            else engine
+        )
+        app.state.read_sessions = make_sessionmaker(read_engine)
         broker = make_broker(settings.broker_url)
         app.state.broker = broker
-        hub = Hub(app.state.sessions, broker, settings)
+        hub = Hub(app.state.sessions, broker, settings, read_sessions=app.state.read_sessions)
         app.state.hub = hub
         await broker.start()
         await hub.start()
@@ -49,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await broker.stop()
             await engine.dispose()
+            if read_engine is not engine:
+                await read_engine.dispose()
 
     app = FastAPI(
         title="careteam",

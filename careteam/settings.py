@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0)
     ws_access_recheck_seconds: float = Field(default=3.0, gt=0)
+    # The safety net under the broker: how often a process compares its plans' cursors with the log.
+    ws_sweep_seconds: float = Field(default=5.0, gt=0)
     replay_window: int = Field(default=1000, ge=1)
 
     page_size_max: int = Field(default=200, ge=1)

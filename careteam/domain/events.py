@@ -59,6 +59,14 @@ async def read_after(
     return list(await session.exec(query))
 
 
+async def last_seqs(session: AsyncSession, plan_ids: list[int]) -> dict[int, int]:
+    """The newest seq of each of these plans, in one query."""
+    rows = await session.exec(
+        select(col(CarePlan.id), col(CarePlan.last_seq)).where(col(CarePlan.id).in_(plan_ids))
+    )
+    return {int(plan_id or 0): int(seq) for plan_id, seq in rows}
+
+
 async def oldest_seq(session: AsyncSession, plan_id: int) -> int | None:
     """The oldest seq still in the log for a plan (older ones may have been pruned)."""
     from sqlalchemy import func

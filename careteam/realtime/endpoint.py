@@ -2,8 +2,9 @@
 writer per socket, and the hub does the rest.
 
 Browsers authenticate with the session cookie, which they attach whatever page opens the socket: a
-cookie-authenticated socket must therefore come from one of our own origins (``CARETEAM_ALLOWED_ORIGINS``),
-or any site a clinician visits could read her boards (cross-site websocket hijacking). API clients send
+cookie-authenticated socket must therefore come from our own origin (the page's host, or one listed in
+``CARETEAM_ALLOWED_ORIGINS``), or any site a clinician visits could read her boards (cross-site websocket
+hijacking). API clients send
 ``Authorization: Bearer <token>`` on the upgrade request; an Origin, if they send one, is checked too.
 """
 
@@ -35,7 +36,7 @@ async def live_updates(websocket: WebSocket) -> None:
     hub: Hub = state.hub
 
     origin = websocket.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in settings.origins:
+    if origin is not None and not _origin_allowed(websocket, origin.rstrip("/"), settings):
         await _refuse(websocket, 403, protocol.CLOSE_FORBIDDEN_ORIGIN, "Origin not allowed.")
         return
     authorization = websocket.headers.get("authorization")
@@ -63,6 +64,15 @@ async def live_updates(websocket: WebSocket) -> None:
         await hub.disconnect(conn)
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(reader, writer, return_exceptions=True)
+
+
+def _origin_allowed(websocket: WebSocket, origin: str, settings: Settings) -> bool:
+    """The page's own origin (the Host it asked for), or one listed in CARETEAM_ALLOWED_ORIGINS."""
+    if origin in settings.origins:
+        return True
+    host = websocket.headers.get("host")
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    return host is not None and origin == f"{scheme}://{host}"
 
 
 async def _read(websocket: WebSocket, hub: Hub, conn: Connection, max_bytes: int) -> None:
@@ -98,7 +108,10 @@ async def _authenticate(
         return None
     async with unit_of_work(websocket.app.state.sessions) as session:
         return await resolve(
-            session, secret, kind=kind, settings=settings,
+            session,
+            secret,
+            kind=kind,
+            settings=settings,
             request_id=websocket.scope.get("state", {}).get("request_id"),
             client_ip=websocket.client.host if websocket.client else None,
         )
@@ -109,9 +122,7 @@ async def _refuse(websocket: WebSocket, status: int, close_code: int, detail: st
     if "websocket.http.response" not in websocket.scope.get("extensions", {}):
         await websocket.close(close_code, detail)
         return
-    slug, title = (
-        ("unauthenticated", "Sign-in required") if status == 401 else ("forbidden", "Forbidden")
-    )
+    slug, title = ("unauthenticated", "Sign-in required") if status == 401 else ("forbidden", "Forbidden")
     body = orjson.dumps({"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     await websocket.send_denial_response(

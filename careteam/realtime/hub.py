@@ -157,9 +157,16 @@ class _Plan:
 
 class Hub:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], broker: Broker, settings: Settings
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: Broker,
+        settings: Settings,
+        *,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = sessions
+        # Log reads (fan-out, replay, re-check, sweep) write nothing: they may use lock-free connections.
+        self._reads = read_sessions or sessions
         self._broker = broker
         self._settings = settings
         self._plans: dict[int, _Plan] = {}
@@ -177,6 +184,7 @@ class Hub:
         self._loops = [
             asyncio.create_task(self._every(self._settings.ws_access_recheck_seconds, self.recheck)),
             asyncio.create_task(self._every(self._settings.ws_heartbeat_seconds, self._heartbeat)),
+            asyncio.create_task(self._every(self._settings.ws_sweep_seconds, self.sweep)),
         ]
 
     async def stop(self) -> None:
@@ -217,10 +225,14 @@ class Hub:
             if (emptied := self._remove(old)) is not None:
                 await self._sync_broker(emptied)
         elif len(conn.subs) >= MAX_PLANS_PER_CONNECTION:
-            self.reply(conn, protocol.error(
-                ErrorCode.too_many_subscriptions,
-                f"At most {MAX_PLANS_PER_CONNECTION} plans per connection.", plan_id,
-            ))
+            self.reply(
+                conn,
+                protocol.error(
+                    ErrorCode.too_many_subscriptions,
+                    f"At most {MAX_PLANS_PER_CONNECTION} plans per connection.",
+                    plan_id,
+                ),
+            )
             return
         reason: str | None = None
         try:
@@ -232,7 +244,11 @@ class Hub:
                 else:
                     plan = await readable_plan(session, plan_id, conn.actor)
                     audit.record(
-                        session, conn.actor, AuditAction.read, "care_plan", plan_id,
+                        session,
+                        conn.actor,
+                        AuditAction.read,
+                        "care_plan",
+                        plan_id,
                         patient_id=plan.patient_id,
                     )
                     start, last_seq = after, plan.last_seq
@@ -254,7 +270,7 @@ class Hub:
         sub = self._add(conn, plan_id, start, last_seq)
         await self._sync_broker(plan_id)
         try:
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 replay = [protocol.event_frame(e) for e in await events.read_after(session, plan_id, start)]
         except Exception:
             log.exception("replay of plan %s failed", plan_id)
@@ -285,7 +301,7 @@ class Hub:
             limit = self._settings.replay_window
             while self._plans.get(plan_id) is plan and seq > plan.cursor:
                 try:
-                    async with self._sessions() as session:
+                    async with self._reads() as session:
                         rows = await events.read_after(session, plan_id, plan.cursor, limit=limit)
                 except Exception:
                     # The log is the truth and the next notice reads from the same cursor: nothing is lost.
@@ -302,7 +318,6 @@ class Hub:
     def _fan_out(self, plan: _Plan, batch: Batch) -> None:
         # The hot loop: one put_nowait of the same object per viewer, nothing awaited, nothing encoded.
         full: list[Connection] | None = None
-        limit = self._settings.ws_queue_size
         for conn, sub in plan.subs.items():
             held = sub.held
             if held is None:
@@ -311,11 +326,10 @@ class Hub:
                 except asyncio.QueueFull:
                     full = full or []
                     full.append(conn)
-            elif len(held) < limit:
-                held.append(batch)
             else:
-                full = full or []
-                full.append(conn)
+                # Still reading its replay: keep the batch aside (a reference to the shared object). Not
+                # bounded by the queue size: the wait is our database's, not the client's.
+                held.append(batch)
         if full:
             for conn in full:
                 self._cut_off(conn)
@@ -334,7 +348,7 @@ class Hub:
         plan_ids = list(self._plans)
         session_ids = {c.actor.session_id for c in self._connections if c.actor.session_id}
         readers: dict[int, set[int]] = {}
-        async with self._sessions() as session:
+        async with self._reads() as session:
             for plan_id in plan_ids:
                 readers[plan_id] = {int(u) for u in await session.exec(access.plan_reader_ids(plan_id))}
             live = await live_session_ids(session, session_ids, settings=self._settings)
@@ -348,13 +362,32 @@ class Hub:
                 continue
             gone = [s for s in plan.subs.values() if s.epoch < epoch and s.conn.actor.user_id not in users]
             for sub in gone:
-                self.reply(sub.conn, protocol.error(
-                    ErrorCode.forbidden, "You are no longer on this plan's care team.", plan_id
-                ))
+                self.reply(
+                    sub.conn,
+                    protocol.error(
+                        ErrorCode.forbidden, "You are no longer on this plan's care team.", plan_id
+                    ),
+                )
                 if (pid := self._remove(sub)) is not None:
                     emptied.append(pid)
         for plan_id in emptied:
             await self._sync_broker(plan_id)
+
+    async def sweep(self) -> None:
+        """Fan out what the broker did not announce: one query for every watched plan's newest seq.
+
+        A broker may drop a notice (an outage, a publish racing a subscription); the log does not. This
+        bounds how long any viewer can stay behind to ``CARETEAM_WS_SWEEP_SECONDS``.
+        """
+        if not self._plans:
+            return
+        async with self._reads() as session:
+            newest = await events.last_seqs(session, list(self._plans))
+        for plan_id, seq in newest.items():
+            plan = self._plans.get(plan_id)
+            if plan is not None and seq > plan.cursor:
+                log.info("plan %s: caught up to seq %s without a broker notice", plan_id, seq)
+                await self.on_notice(plan_id, seq)
 
     def _heartbeat(self) -> None:
         # Only idle sockets need it: a socket with frames queued is not idle.

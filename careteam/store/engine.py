@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+def make_engine(url: str, *, echo: bool = False, immediate: bool = True) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection.
+
+    ``immediate=False`` makes a SQLite engine for read-only work (the realtime hub's log reads): its
+    transactions take no write lock, so with WAL they never wait behind a writer.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -29,10 +33,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin_immediate(conn: Any) -> None:
-            # Take the write lock at BEGIN, so two writers queue on busy_timeout
-            # instead of one failing with "database is locked" on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn: Any) -> None:
+            # Writers take the write lock at BEGIN, so two of them queue on busy_timeout instead of one
+            # failing with "database is locked" when a read transaction tries to upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -196,7 +196,7 @@ async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
         await asyncio.sleep(0.01)
     await producer
     for after, sink in [*sinks, (100, watching)]:
-        await sink.wait(lambda s: bool(s.frames) and print(s.frames[0]) is None and max([s.frames[0]["last_seq"], *s.events()]) == 300)
+        await sink.wait(lambda s: bool(s.frames) and max([s.frames[0]["last_seq"], *s.events()]) == 300)
         first = sink.frames[0]
         assert first["type"] == ("snapshot" if after is None else "subscribed")
         start = first["last_seq"] if after is None else after

@@ -99,6 +99,21 @@ async def test_cookie_needs_an_allowed_origin(
     await _subscribed(viewer, team.plan_id)
 
 
+async def test_the_pages_own_origin_is_allowed_without_configuration(
+    app: Any, db: Any, open_viewer: Open, live_server: str, team: Team
+) -> None:
+    """Served on any host and port, the board's socket comes from that same origin: allowed; a look-alike
+    origin on another port is not."""
+    cookie = await _cookie(app, db, team.nurse)
+    own = live_server.replace("ws://", "http://").removesuffix("/ws")
+    assert own not in app.state.settings.origins
+    viewer = await open_viewer(cookie, origin=own)
+    await _subscribed(viewer, team.plan_id)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(live_server, additional_headers=cookie, origin=own.rsplit(":", 1)[0] + ":1")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+
+
 # --- Subscribing --------------------------------------------------------------------------------------
 
 

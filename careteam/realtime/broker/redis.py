@@ -34,6 +34,8 @@ class RedisBroker(Broker):
         self._reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self._stopping = False
+        # SUBSCRIBEs waiting for Redis to confirm them (the reader sees the confirmation).
+        self._confirming: dict[str, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
         # Short timeouts: a write must not wait long on a broker outage (its events are committed anyway).
@@ -78,20 +80,30 @@ class RedisBroker(Broker):
         await self._send("unsubscribe", plan_id)
 
     async def _send(self, verb: str, plan_id: int) -> None:
+        """SUBSCRIBE returns once Redis confirmed it: from then on no notice for the plan can slip by."""
         pubsub = self._pubsub
         if pubsub is None:
             return  # the reader (re)subscribes to every watched plan when it connects
+        name = channel(plan_id)
+        confirmed: asyncio.Future[None] | None = None
+        if verb == "subscribe":
+            confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
         try:
-            await getattr(pubsub, verb)(channel(plan_id))
-        except (RedisError, OSError) as exc:
+            await getattr(pubsub, verb)(name)
+            if confirmed is not None:
+                await asyncio.wait_for(confirmed, timeout=2.0)
+        except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis %s failed (%s); retried on reconnect", verb, type(exc).__name__)
+        finally:
+            if confirmed is not None and self._confirming.get(name) is confirmed:
+                del self._confirming[name]
 
     async def _run(self) -> None:
         """Listen; on any failure reconnect with backoff, resubscribe, and tell the hub to catch up."""
         assert self._client is not None
         backoff, first = BACKOFF_FIRST, True
         while not self._stopping:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(CONTROL, *(channel(p) for p in self._plans))
                 self._pubsub = pubsub
@@ -105,9 +117,11 @@ class RedisBroker(Broker):
                     if message is None:
                         await pubsub.ping()  # a dead link raises here instead of hanging
                         continue
-                    name = message.get("channel", "")
-                    if message.get("type") == "message" and name.startswith(PREFIX):
+                    name, kind = message.get("channel", ""), message.get("type")
+                    if kind == "message" and name.startswith(PREFIX):
                         await self.deliver(int(name[len(PREFIX) :]), int(message["data"]))
+                    elif kind == "subscribe" and (waiter := self._confirming.get(name)) and not waiter.done():
+                        waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError) as exc:

@@ -166,3 +166,14 @@ async def test_unreachable_broker_never_fails_a_publish() -> None:
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="memory://, redis:// or postgresql://"):
         make_broker("kafka://localhost")
+
+
+async def test_a_notice_right_after_subscribe_is_not_missed(pair: Any) -> None:
+    """subscribe() returns once the server has the subscription: the hub reads the log right after it, so a
+    notice published from then on must arrive."""
+    sender, receiver, recorder = pair
+    for plan_id in range(100, 110):
+        await receiver.subscribe(plan_id)
+        await sender.publish_many([(plan_id, 1)])
+    await recorder.wait_for(lambda n: len(n) == 10)
+    assert sorted(recorder.notices) == [(p, 1) for p in range(100, 110)]
