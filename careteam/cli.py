@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import getpass
 from typing import Annotated
 
@@ -70,8 +71,20 @@ def serve(
         ws_per_message_deflate=False,
         proxy_headers=True,
         server_header=False,
+        # uvicorn's access log prints query strings (a patient search would land in the log); careteam's own
+        # access log (careteam/middleware.py) prints paths only.
+        access_log=False,
+        log_config=_log_config(),
         log_level="info",
     )
+
+
+def _log_config() -> dict[str, object]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["careteam"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("careteam.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -16,14 +20,17 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 # The API docs page loads Swagger UI with an inline bootstrap script; it alone gets a looser policy.
-DOCS_CSP = (
-    "default-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:; frame-ancestors 'none'"
-)
+DOCS_CSP = "default-src 'self' 'unsafe-inline' https:; img-src 'self' data: https:; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
 
 
 class RequestContext:
-    """Sets ``scope["state"]["request_id"]`` (kept from X-Request-ID when well-formed) and the headers."""
+    """Sets ``scope["state"]["request_id"]`` (kept from X-Request-ID when well-formed), adds the headers, and
+    writes the access log.
+
+    The access log has the method, the path without its query string (a search for a patient's name must
+    not land in a log file), the status, the time taken and the request id: no patient data.
+    """
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
@@ -40,9 +47,13 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = rid
                 headers["Content-Security-Policy"] = csp
@@ -54,4 +65,15 @@ class RequestContext:
                     headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s %.1fms rid=%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    rid,
+                )
