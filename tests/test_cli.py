@@ -223,3 +223,9 @@ async def test_unknown_discipline_is_refused_before_touching_the_database(tmp_pa
     assert result.exit_code == 2
     assert "surgeon" in result.output
     assert not (tmp_path / "cli.db").exists()
+
+
+async def test_serve_refuses_several_workers_with_the_in_memory_broker(tmp_path: Path) -> None:
+    result = await careteam(f"sqlite+aiosqlite:///{tmp_path}/w.db", "serve", "--workers", "2")
+    assert result.exit_code == 2
+    assert "several workers need a shared broker" in result.output

@@ -1,0 +1,52 @@
+"""The suite itself: a database or broker that is configured but unreachable fails the run, never skips."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pytest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "target", "expected"),
+    [
+        (
+            "CARETEAM_TEST_DATABASE_URL",
+            "postgresql+asyncpg://postgres@127.0.0.1:1/test",
+            "tests/api/test_problems.py",
+            "PostgreSQL is unreachable",
+        ),
+        (
+            "CARETEAM_TEST_REDIS_URL",
+            "redis://127.0.0.1:1/0",
+            "tests/realtime/broker/test_brokers.py::test_notices_reach_the_subscribed_plan_only",
+            "could not connect",
+        ),
+    ],
+)
+def test_configured_but_unreachable_service_fails_the_run(
+    variable: str, url: str, target: str, expected: str
+) -> None:
+    result = _pytest({variable: url}, target, "-k", "postgres or redis")
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert expected in result.stdout, result.stdout[-2000:]
+    summary = result.stdout.splitlines()[-1]
+    assert "error" in summary or "failed" in summary, summary
