@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import getpass
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 
 import typer
 
@@ -79,11 +80,25 @@ def serve(
     )
 
 
-def _log_config() -> dict[str, object]:
+class DeniedHandshakeNoise(logging.Filter):
+    """Drop uvicorn's "returned without completing handshake" after a websocket upgrade we refused on purpose.
+
+    ``/ws`` refuses a bad Origin or missing credentials with an HTTP answer (401/403, problem+json) via the
+    ASGI websocket denial-response extension; uvicorn's sans-I/O implementation sends it, then logs this
+    ERROR because it never marks such a handshake complete. Every other ERROR passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["careteam"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config.setdefault("filters", {})["denied_handshake"] = {"()": DeniedHandshakeNoise}
+    config["handlers"]["default"]["filters"] = ["denied_handshake"]
     return config
 
 
