@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from careteam.api.deps import CurrentActor, SessionDep, SettingsDep, client_ip, request_id
 from careteam.api.problems import problem
 from careteam.auth import sessions as auth_sessions
-from careteam.domain.schemas import UserPublic
+from careteam.domain.schemas import Input, UserPublic
 from careteam.store.tables import User
 
 router = APIRouter(tags=["auth"])
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenRequest(Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 

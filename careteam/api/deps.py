@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -12,8 +13,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth import sessions as auth_sessions
+from careteam.codes import AuditAction
+from careteam.domain import audit
 from careteam.domain.actor import Actor
-from careteam.domain.errors import Forbidden, Unauthenticated
+from careteam.domain.errors import Conflict, Forbidden, Unauthenticated
 from careteam.settings import Settings
 from careteam.store.engine import unit_of_work
 
@@ -35,8 +38,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     the event rows are already durable).
     """
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with unit_of_work(sessions) as session:
-        yield session
+    try:
+        async with unit_of_work(sessions) as session:
+            yield session
+    except Conflict as exc:
+        # The 412 shows the current state: a read of patient data, audited even though the write failed.
+        if exc.shown is not None and exc.actor is not None:
+            resource_type, resource_id, patient_id = exc.shown
+            async with unit_of_work(sessions) as audit_session:
+                audit.record(
+                    audit_session,
+                    exc.actor,
+                    AuditAction.read,
+                    resource_type,
+                    resource_id,
+                    patient_id=patient_id,
+                )
+        raise
     notices = session.info.get("plan_notices")
     if notices:
         await request.app.state.broker.publish_many(notices)
@@ -84,7 +102,7 @@ async def optional_actor(request: Request, session: SessionDep, settings: Settin
     if actor is not None and request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
         # Cookie-authenticated API writes come from our own pages' scripts: they must carry the CSRF token.
         expected = await auth_sessions.csrf_token_for(session, actor.session_id or "")
-        if not expected or request.headers.get("x-csrf-token") != expected:
+        if not expected or not secrets.compare_digest(request.headers.get("x-csrf-token", ""), expected):
             raise Forbidden("Missing or wrong CSRF token.")
     return actor
 

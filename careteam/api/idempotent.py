@@ -25,15 +25,21 @@ async def once(
     actor: Actor,
     create: Callable[[], Awaitable[tuple[BaseModel, dict[str, str]]]],
     *,
+    may_replay: Callable[[], Awaitable[object]],
     status_code: int = 201,
 ) -> Response:
-    """Run ``create`` once per key: a retry with the same key and body gets the first answer again."""
+    """Run ``create`` once per key: a retry with the same key and body gets the first answer again.
+
+    A replay shows data as a read does, so ``may_replay`` checks that the actor may still read it (a
+    clinician taken off the team gets 404, not her old answer) and audits the read.
+    """
     if key is None:
         model, headers = await create()
         return _response(model.model_dump_json().encode(), status_code, headers)
     print_ = idempotency.fingerprint(request.method, request.url.path, await request.body())
     stored = await idempotency.recall(session, key, print_, actor=actor)
     if stored is not None:
+        await may_replay()
         replay = orjson.loads(stored.body)
         return _response(
             replay["body"].encode(), stored.status_code, {**replay["headers"], "Idempotent-Replayed": "true"}

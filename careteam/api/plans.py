@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from careteam.api.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionDep, SettingsDep, etag
+from careteam.api.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionDep, etag
 from careteam.api.idempotent import IdempotencyKey, once
 from careteam.codes import AuditAction
 from careteam.domain import audit, events, plans
-from careteam.domain.board import get_board, readable_plan
+from careteam.domain.board import audited_plan, get_board, readable_plan
 from careteam.domain.schemas import (
     BoardPublic,
     EventPublic,
@@ -55,7 +55,11 @@ async def create_plan(
             "Location": f"/api/v1/plans/{plan.id}",
         }
 
-    return await once(request, session, key, actor, create)
+    async def may_replay() -> None:
+        await plans.ensure_clinical_patient(session, body.patient_id, actor=actor)
+        audit.record(session, actor, AuditAction.read, "patient", body.patient_id, patient_id=body.patient_id)
+
+    return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
 @router.get("/plans/{plan_id}")
@@ -96,7 +100,9 @@ async def add_goal(
         goal = await plans.add_goal(session, plan_id, body, actor=actor)
         return GoalPublic.model_validate(goal), {"ETag": etag(goal.version)}
 
-    return await once(request, session, key, actor, create)
+    return await once(
+        request, session, key, actor, create, may_replay=lambda: audited_plan(session, plan_id, actor=actor)
+    )
 
 
 @router.patch("/goals/{goal_id}")
@@ -118,7 +124,6 @@ async def list_events(
     plan_id: Id,
     actor: CurrentActor,
     session: SessionDep,
-    settings: SettingsDep,
     after: Annotated[int, Query(ge=0, lt=2**31)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> EventsPublic:
@@ -128,8 +133,7 @@ async def list_events(
     """
     plan = await readable_plan(session, plan_id, actor)
     audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
-    oldest = await events.oldest_seq(session, plan_id)
-    if after > plan.last_seq or (oldest is not None and oldest > after + 1):
+    if await events.resync_reason(session, plan_id, after, plan.last_seq):
         return EventsPublic(items=[], last_seq=plan.last_seq, resync=True)
     rows = await events.read_after(session, plan_id, after, limit=limit)
     return EventsPublic(items=[EventPublic.model_validate(e) for e in rows], last_seq=plan.last_seq)

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careteam.domain.errors import (
@@ -73,6 +73,14 @@ def _default(value: Any) -> Any:
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
 
 
 def domain_error_response(exc: DomainError) -> Response:
@@ -142,6 +150,13 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
             str(exc.detail) if exc.detail else None,
             headers=dict(exc.headers) if exc.headers else None,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _data(_request: Request, exc: DBAPIError) -> Response:
+        # A value the database refuses (SQLSTATE class 22: out of range, bad encoding): the client's input.
+        if _sqlstate(exc).startswith("22"):
+            return problem(422, "Invalid input", "A value is out of range or not valid text.")
+        raise exc
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, _exc: IntegrityError) -> Response:

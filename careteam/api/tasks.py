@@ -10,6 +10,7 @@ from careteam.api.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionD
 from careteam.api.idempotent import IdempotencyKey, once
 from careteam.codes import Column, Discipline
 from careteam.domain import tasks
+from careteam.domain.board import audited_plan
 from careteam.domain.schemas import Page, TaskCreate, TaskPublic, TaskUpdate
 
 router = APIRouter(tags=["tasks"])
@@ -60,7 +61,9 @@ async def create_task(
             "Location": f"/api/v1/tasks/{task.id}",
         }
 
-    return await once(request, session, key, actor, create)
+    return await once(
+        request, session, key, actor, create, may_replay=lambda: audited_plan(session, plan_id, actor=actor)
+    )
 
 
 @router.get("/tasks/{task_id}")

@@ -87,9 +87,16 @@ async def login(
 
 
 async def open_session(session: AsyncSession, user: User, *, kind: str, settings: Settings) -> Issued:
-    """A fresh random secret (256 bits): a new id at every login, never reused."""
+    """A fresh random secret (256 bits): a new id at every login, never reused.
+
+    The user's expired sessions go at the same time (a refused request cannot delete them: its unit of
+    work rolls back).
+    """
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    await session.exec(
+        delete(AuthSession).where(col(AuthSession.user_id) == user.id, col(AuthSession.expires_at) <= now)
+    )
     lifetime = (
         timedelta(hours=settings.session_absolute_hours)
         if kind == "cookie"
@@ -152,11 +159,6 @@ async def close_session(session: AsyncSession, session_id: str, *, actor: Actor)
     """Logout: the session row goes, so the same cookie is refused from now on."""
     await session.exec(delete(AuthSession).where(col(AuthSession.id) == session_id))
     audit.record(session, actor, AuditAction.logout, "session")
-
-
-async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
-    """End every session and token of a user (deactivation, password change)."""
-    await session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
 
 
 async def live_session_ids(session: AsyncSession, ids: set[str], *, settings: Settings) -> set[str]:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth.passwords import hash_password
-from careteam.auth.sessions import close_all_sessions
 from careteam.codes import AuditAction, Discipline
 from careteam.domain import audit
 from careteam.domain.actor import Actor
 from careteam.domain.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
 from careteam.domain.schemas import UserCreate, UserPublic, UserUpdate
-from careteam.store.tables import User
+from careteam.store.tables import AuthSession, User
+
+
+async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every session and token of a user (deactivation, password change): the rows go."""
+    await session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
 
 
 def _require_admin(actor: Actor | None) -> None:
@@ -83,6 +87,9 @@ async def update_user(
     if expected_version is not None and user.version != expected_version:
         raise Conflict("Someone changed this account first.", current=UserPublic.model_validate(user))
     changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:  # every account field has a value: null is a mistake, not "no change"
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
     if (
         actor is not None
         and user_id == actor.user_id
@@ -91,12 +98,10 @@ async def update_user(
         raise ValidationFailed(
             "You cannot deactivate your own account or drop your own admin role.", field="active"
         )
-    if "password" in changes:
-        user.password_hash = hash_password(changes.pop("password"))
+    if (password := changes.pop("password", None)) is not None:
+        user.password_hash = hash_password(password)
         await close_all_sessions(session, user_id)
     for field, value in changes.items():
-        if value is None:
-            continue
         setattr(user, field, value)
     if changes.get("active") is False:
         await close_all_sessions(session, user_id)

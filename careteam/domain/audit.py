@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.codes import AuditAction, AuditOutcome
 from careteam.domain.actor import Actor
-from careteam.domain.errors import Forbidden
+from careteam.domain.errors import Forbidden, ValidationFailed
 from careteam.store.tables import AuditEntry
 
 
@@ -63,7 +63,7 @@ async def list_entries(
     """The audit trail, newest first, filtered; admins only."""
     if not actor.is_admin:
         raise Forbidden("Only administrators can read the audit trail.")
-    since, until = _utc(since), _utc(until)
+    since, until = _utc(since, "since"), _utc(until, "until")
     query = select(AuditEntry)
     if user_id is not None:
         query = query.where(AuditEntry.user_id == user_id)
@@ -80,6 +80,11 @@ async def list_entries(
     return list(rows), int(total)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """A filter bound without a zone is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """A filter bound in UTC (without a zone it is taken as UTC); one that has no UTC time is refused."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed("This date is out of range.", field=field) from None

@@ -36,6 +36,13 @@ async def readable_plan(
     return plan
 
 
+async def audited_plan(session: AsyncSession, plan_id: int, *, actor: Actor) -> CarePlan:
+    """The plan, if the actor may read it (else not found), with one audited read."""
+    plan = await readable_plan(session, plan_id, actor)
+    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    return plan
+
+
 async def get_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> BoardPublic:
     """The whole board in a constant number of queries, whatever the number of tasks; audited as one read."""
     row = (

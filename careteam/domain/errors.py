@@ -26,11 +26,24 @@ class Unauthenticated(DomainError):
 
 
 class Conflict(DomainError):
-    """Someone changed the resource first; ``current`` is its present state, shown to the user."""
+    """Someone changed the resource first; ``current`` is its present state, shown to the user.
 
-    def __init__(self, detail: str, *, current: Any = None) -> None:
+    Showing ``current`` is a read of patient data: ``shown`` says what to audit (resource type, id and
+    patient id), and the edge records it after the failed write has rolled back.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        current: Any = None,
+        actor: Any = None,
+        shown: tuple[str, object, int | None] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.current = current
+        self.actor = actor
+        self.shown = shown
 
 
 class Duplicate(DomainError):

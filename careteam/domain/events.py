@@ -67,6 +67,25 @@ async def last_seqs(session: AsyncSession, plan_ids: list[int]) -> dict[int, int
     return {int(plan_id or 0): int(seq) for plan_id, seq in rows}
 
 
+async def resync_reason(
+    session: AsyncSession, plan_id: int, after: int, last_seq: int, window: int | None = None
+) -> str | None:
+    """Why a client that saw up to ``after`` cannot be caught up from the log (it must reload), or None.
+
+    The one rule for every reader of the log: the websocket replay (which also has a ``window``: a replay
+    is sent in one go) and ``GET /plans/{id}/events`` (paginated, so no window).
+    """
+    if after > last_seq:
+        return "ahead_of_log"  # another database, or a reset
+    if window is not None and last_seq - after > window:
+        return "too_far_behind"
+    if after < last_seq:
+        oldest = await oldest_seq(session, plan_id)
+        if oldest is None or oldest > after + 1:
+            return "log_pruned"
+    return None
+
+
 async def oldest_seq(session: AsyncSession, plan_id: int) -> int | None:
     """The oldest seq still in the log for a plan (older ones may have been pruned)."""
     from sqlalchemy import func

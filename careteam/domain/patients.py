@@ -32,7 +32,7 @@ async def create_patient(session: AsyncSession, body: PatientCreate, *, actor: A
     session.add(patient)
     await session.flush()
     team = CareTeam(
-        patient_id=patient.id or 0, name=f"Care team of {body.name}", status=CareTeamStatus.active
+        patient_id=patient.id or 0, name=f"Care team of {body.name}"[:200], status=CareTeamStatus.active
     )
     session.add(team)
     await session.flush()
@@ -80,7 +80,12 @@ async def update_patient(
     team = await _team_of(session, patient_id)
     await _ensure_manages(session, team, actor)
     if patient.version != expected_version:
-        raise Conflict("Someone changed this patient first.", current=PatientPublic.model_validate(patient))
+        raise Conflict(
+            "Someone changed this patient first.",
+            current=PatientPublic.model_validate(patient),
+            actor=actor,
+            shown=("patient", patient_id, patient_id),
+        )
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(patient, field, value)
     patient.version += 1
@@ -110,7 +115,7 @@ async def update_team(
     await _visible_patient(session, patient_id, actor)
     team = await _team_of(session, patient_id, for_update=True)
     await _ensure_manages(session, team, actor)
-    await _ensure_version(session, team, expected_version)
+    await _ensure_version(session, team, expected_version, actor)
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(team, field, value)
     return await _changed(session, team, actor, patient_id)
@@ -124,7 +129,7 @@ async def add_member(
     team = await _team_of(session, patient_id, for_update=True)
     await _ensure_manages(session, team, actor)
     if expected_version is not None:
-        await _ensure_version(session, team, expected_version)
+        await _ensure_version(session, team, expected_version, actor)
     user = await session.get(User, body.user_id)
     if user is None or not user.active:
         raise ValidationFailed("No active clinician with this id.", field="user_id")
@@ -153,7 +158,7 @@ async def remove_member(
     await _visible_patient(session, patient_id, actor)
     team = await _team_of(session, patient_id, for_update=True)
     await _ensure_manages(session, team, actor)
-    await _ensure_version(session, team, expected_version)
+    await _ensure_version(session, team, expected_version, actor)
     member = await session.get(CareTeamMember, member_id)
     if member is None or member.team_id != team.id:
         raise NotFound("No such member on this team.")
@@ -222,9 +227,14 @@ async def _ensure_manages(session: AsyncSession, team: CareTeam, actor: Actor) -
         )
 
 
-async def _ensure_version(session: AsyncSession, team: CareTeam, expected_version: int) -> None:
+async def _ensure_version(session: AsyncSession, team: CareTeam, expected_version: int, actor: Actor) -> None:
     if team.version != expected_version:
-        raise Conflict("Someone changed this care team first.", current=await _team_public(session, team))
+        raise Conflict(
+            "Someone changed this care team first.",
+            current=await _team_public(session, team),
+            actor=actor,
+            shown=("care_team", team.id, team.patient_id),
+        )
 
 
 async def team_members(session: AsyncSession, patient_id: int) -> list[MemberPublic]:

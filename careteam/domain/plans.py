@@ -32,14 +32,19 @@ async def list_plans(
     return rows, int(total)
 
 
-async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) -> CarePlan:
-    """Open a care plan (board) for a patient, with its first goals."""
+async def ensure_clinical_patient(session: AsyncSession, patient_id: int, *, actor: Actor) -> None:
+    """The patient is on one of the actor's care teams (else a field error naming ``patient_id``)."""
     readable = select(CareTeam.patient_id).where(
-        CareTeam.patient_id == body.patient_id,
+        CareTeam.patient_id == patient_id,
         col(CareTeam.patient_id).in_(access.clinical_patient_ids(actor)),
     )
     if (await session.exec(readable)).first() is None:
         raise ValidationFailed("No patient with this id on your care teams.", field="patient_id")
+
+
+async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) -> CarePlan:
+    """Open a care plan (board) for a patient, with its first goals."""
+    await ensure_clinical_patient(session, body.patient_id, actor=actor)
     await _ensure_plans(session, body.patient_id, actor)
     plan = CarePlan(
         patient_id=body.patient_id,
@@ -68,7 +73,12 @@ async def update_plan(
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     await _ensure_plans(session, plan.patient_id, actor)
     if plan.version != expected_version:
-        raise Conflict("Someone changed this care plan first.", current=PlanPublic.model_validate(plan))
+        raise Conflict(
+            "Someone changed this care plan first.",
+            current=PlanPublic.model_validate(plan),
+            actor=actor,
+            shown=("care_plan", plan.id, plan.patient_id),
+        )
     changes = body.model_dump(exclude_unset=True)
     for field in ("title", "description", "status"):
         if field in changes and changes[field] is None:
@@ -102,7 +112,9 @@ async def update_goal(
     """Change a goal's wording, target or lifecycle status."""
     goal = (
         await session.exec(
-            select(Goal).where(Goal.id == goal_id, col(Goal.plan_id).in_(access.readable_plan_ids(actor)))
+            select(Goal)
+            .where(Goal.id == goal_id, col(Goal.plan_id).in_(access.readable_plan_ids(actor)))
+            .with_for_update()
         )
     ).first()
     if goal is None:
@@ -110,7 +122,12 @@ async def update_goal(
     plan = await readable_plan(session, goal.plan_id, actor, for_update=True)
     await _ensure_plans(session, plan.patient_id, actor)
     if goal.version != expected_version:
-        raise Conflict("Someone changed this goal first.", current=GoalPublic.model_validate(goal))
+        raise Conflict(
+            "Someone changed this goal first.",
+            current=GoalPublic.model_validate(goal),
+            actor=actor,
+            shown=("goal", goal.id, plan.patient_id),
+        )
     for field, value in body.model_dump(exclude_unset=True).items():
         if value is None:
             raise ValidationFailed(f"{field} cannot be empty.", field=field)

@@ -28,6 +28,7 @@ from careteam.codes import (
 )
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
 ]
@@ -37,6 +38,20 @@ Mrn = Annotated[
 ]
 
 T = TypeVar("T")
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields are refused, and no string may hold a NUL character (PostgreSQL
+    text cannot store one, and no clinician types one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Public(BaseModel):
@@ -50,18 +65,16 @@ class Page(Public, Generic[T]):
     limit: int
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserCreate(Input):
     username: Username
-    display_name: Name
+    display_name: DisplayName
     discipline: Discipline
     role: ClinicRole = ClinicRole.clinician
     password: Password
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    display_name: Name | None = None
+class UserUpdate(Input):
+    display_name: DisplayName | None = None
     discipline: Discipline | None = None
     role: ClinicRole | None = None
     active: bool | None = None
@@ -86,15 +99,13 @@ def _not_in_future(value: date | None) -> date | None:
 BirthDate = Annotated[date, AfterValidator(_not_in_future)]
 
 
-class PatientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PatientCreate(Input):
     mrn: Mrn
     name: Name
     birth_date: BirthDate
 
 
-class PatientUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PatientUpdate(Input):
     name: Name | None = None
     birth_date: BirthDate | None = None
 
@@ -106,8 +117,7 @@ class PatientPublic(Public):
     birth_date: date
 
 
-class MemberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MemberCreate(Input):
     user_id: int = Field(gt=0, lt=2**31)
     role: TeamRole = TeamRole.member
     discipline: Discipline | None = None  # defaults to the user's own discipline
@@ -122,8 +132,7 @@ class MemberPublic(Public):
     discipline: Discipline
 
 
-class CareTeamUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CareTeamUpdate(Input):
     name: Name | None = None
     status: CareTeamStatus | None = None
 
@@ -155,8 +164,7 @@ LongText = Annotated[str, StringConstraints(max_length=4000)]
 UserId = Annotated[int, Field(gt=0, lt=2**31)]
 
 
-class ChecklistItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChecklistItem(Input):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     done: bool = False
 
@@ -164,15 +172,13 @@ class ChecklistItem(BaseModel):
 Checklist = Annotated[list[ChecklistItem], Field(max_length=50)]
 
 
-class GoalCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GoalCreate(Input):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     lifecycle_status: GoalStatus = GoalStatus.active
 
 
-class GoalUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GoalUpdate(Input):
     description: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
     ) = None
@@ -189,8 +195,7 @@ class GoalPublic(Public):
     version: int
 
 
-class PlanCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanCreate(Input):
     patient_id: UserId
     title: Title
     description: LongText = ""
@@ -208,8 +213,7 @@ class PlanCreate(BaseModel):
         return value
 
 
-class PlanUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanUpdate(Input):
     title: Title | None = None
     description: LongText | None = None
     status: PlanStatus | None = None
@@ -229,8 +233,7 @@ class PlanPublic(Public):
     last_seq: int
 
 
-class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TaskCreate(Input):
     title: Title
     description: LongText = ""
     discipline: Discipline
@@ -242,10 +245,9 @@ class TaskCreate(BaseModel):
     checklist: Checklist = []
 
 
-class TaskUpdate(BaseModel):
+class TaskUpdate(Input):
     """Any subset of fields; ``status`` follows the FHIR Task state machine. A move is status + position."""
 
-    model_config = ConfigDict(extra="forbid")
     title: Title | None = None
     description: LongText | None = None
     discipline: Discipline | None = None

@@ -20,6 +20,17 @@ from careteam.store.types import utcnow
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
 _MOVE_FIELDS = frozenset({"status", "position"})
 _POSITION_STEP = 1024.0
+# Where a task may start: in the To do column, or already in progress; never done, on hold or closed.
+INITIAL_STATUSES = frozenset(
+    {
+        TaskStatus.draft,
+        TaskStatus.requested,
+        TaskStatus.received,
+        TaskStatus.accepted,
+        TaskStatus.ready,
+        TaskStatus.in_progress,
+    }
+)
 
 
 def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
@@ -35,6 +46,9 @@ def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
 async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor) -> Task:
     """Put a task on a plan's board, at the bottom of its column unless a position is given."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
+    if body.status not in INITIAL_STATUSES:
+        options = ", ".join(sorted(INITIAL_STATUSES))
+        raise InvalidTransition(f"A new task cannot start as {body.status}; start it as one of: {options}.")
     if body.assignee_id is not None:
         await _ensure_on_team(session, plan.patient_id, body.assignee_id)
     position = body.position
@@ -108,7 +122,12 @@ async def update_task(
     task = await _readable_task(session, task_id, actor, for_update=True)
     plan = await readable_plan(session, task.plan_id, actor, for_update=True)
     if task.version != expected_version:
-        raise Conflict("Someone changed this task first.", current=TaskPublic.model_validate(task))
+        raise Conflict(
+            "Someone changed this task first.",
+            current=TaskPublic.model_validate(task),
+            actor=actor,
+            shown=("task", task.id, plan.patient_id),
+        )
     changes = body.model_dump(exclude_unset=True)
     for field in _NOT_NULL & changes.keys():
         if changes[field] is None:

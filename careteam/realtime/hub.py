@@ -252,7 +252,9 @@ class Hub:
                         patient_id=plan.patient_id,
                     )
                     start, last_seq = after, plan.last_seq
-                    reason = await self._resync_reason(session, plan_id, after, last_seq)
+                    reason = await events.resync_reason(
+                        session, plan_id, after, last_seq, self._settings.replay_window
+                    )
                     prefix = protocol.subscribed(plan_id, last_seq)
         except NotFound:
             # The same answer for a plan that does not exist and one of another team's patients.
@@ -417,19 +419,6 @@ class Hub:
 
     # --- Internals ------------------------------------------------------------------------------------
 
-    async def _resync_reason(
-        self, session: AsyncSession, plan_id: int, after: int, last_seq: int
-    ) -> str | None:
-        if after > last_seq:
-            return ResyncReason.ahead_of_log
-        if last_seq - after > self._settings.replay_window:
-            return ResyncReason.too_far_behind
-        if after < last_seq:
-            oldest = await events.oldest_seq(session, plan_id)
-            if oldest is None or oldest > after + 1:
-                return ResyncReason.log_pruned
-        return None
-
     def _add(self, conn: Connection, plan_id: int, start: int, last_seq: int) -> Subscription:
         sub = Subscription(conn, plan_id, sent=start, epoch=self._epoch)
         plan = self._plans.get(plan_id)
@@ -461,13 +450,15 @@ class Hub:
         of the same plan can never be applied out of order."""
         async with self._broker_lock:
             wanted, have = plan_id in self._plans, plan_id in self._broker_plans
+            # Recorded before the await, and the call shielded: a socket cancelled meanwhile (its client left)
+            # must not leave a broker subscription the hub no longer knows about.
             try:
                 if wanted and not have:
-                    await self._broker.subscribe(plan_id)
                     self._broker_plans.add(plan_id)
+                    await asyncio.shield(self._broker.subscribe(plan_id))
                 elif have and not wanted:
-                    await self._broker.unsubscribe(plan_id)
                     self._broker_plans.discard(plan_id)
+                    await asyncio.shield(self._broker.unsubscribe(plan_id))
             except Exception:
                 log.exception("broker (un)subscribe of plan %s failed", plan_id)
 

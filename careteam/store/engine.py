@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+# hide_parameters: a failing statement's values (names, MRNs) never reach a traceback or a log line.
 def make_engine(url: str, *, echo: bool = False, immediate: bool = True) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection.
 
@@ -18,7 +19,7 @@ def make_engine(url: str, *, echo: bool = False, immediate: bool = True) -> Asyn
     transactions take no write lock, so with WAL they never wait behind a writer.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -39,7 +40,9 @@ def make_engine(url: str, *, echo: bool = False, immediate: bool = True) -> Asyn
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

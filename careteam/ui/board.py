@@ -73,7 +73,7 @@ _ON = frozenset({"1", "on", "true", "yes"})
 
 
 def due_label(due: date, today: date) -> str:
-    """"12 May" this year, "12 May 2027" otherwise (board.js formats the same way)."""
+    """ "12 May" this year, "12 May 2027" otherwise (board.js formats the same way)."""
     label = f"{due.day} {MONTHS[due.month - 1]}"
     return label if due.year == today.year else f"{label} {due.year}"
 
@@ -87,11 +87,29 @@ def card_view(task: TaskPublic | None, names: dict[int, str], today: date) -> di
     """What the card partial shows; ``None`` gives the empty card that board.js clones and fills."""
     if task is None:
         blank: dict[str, Any] = dict.fromkeys(
-            ("id", "dom_id", "title", "version", "status", "status_label", "column", "discipline", "position",
-             "assignee_id", "assignee_name", "due", "due_label", "priority", "priority_label"), "",
+            (
+                "id",
+                "dom_id",
+                "title",
+                "version",
+                "status",
+                "status_label",
+                "column",
+                "discipline",
+                "position",
+                "assignee_id",
+                "assignee_name",
+                "due",
+                "due_label",
+                "priority",
+                "priority_label",
+            ),
+            "",
         )
-        return blank | dict.fromkeys(("overdue", "high_priority", "filtered"), False) | dict.fromkeys(
-            ("checklist_done", "checklist_total", "checklist_percent"), 0
+        return (
+            blank
+            | dict.fromkeys(("overdue", "high_priority", "filtered"), False)
+            | dict.fromkeys(("checklist_done", "checklist_total", "checklist_percent"), 0)
         )
     done = sum(1 for item in task.checklist if item.done)
     return {
@@ -201,13 +219,15 @@ def history(log: list[Any], names: dict[int, str]) -> list[dict[str, Any]]:
         key = (scope, int(data.get("id", 0) or 0))
         text = describe(event.kind, data, seen.get(key), names)
         seen[key] = data
-        entries.append({
-            "seq": event.seq,
-            "at_iso": event.at.isoformat(),
-            "at_text": utc_time(event.at),
-            "who": _actor_name(event.actor_id, names),
-            "text": text,
-        })
+        entries.append(
+            {
+                "seq": event.seq,
+                "at_iso": event.at.isoformat(),
+                "at_text": utc_time(event.at),
+                "who": _actor_name(event.actor_id, names),
+                "text": text,
+            }
+        )
     entries.reverse()
     return entries
 
@@ -238,8 +258,11 @@ async def board_page(
 ) -> Response:
     """A care plan's live task board; another team's plan is not found."""
     board = await get_board(session, plan_id, actor=actor)
-    log = [e for e in await events.read_after(session, plan_id, max(0, board.last_seq - HISTORY_LIMIT))
-           if e.seq <= board.last_seq]
+    log = [
+        e
+        for e in await events.read_after(session, plan_id, max(0, board.last_seq - HISTORY_LIMIT))
+        if e.seq <= board.last_seq
+    ]
     names = {m.user_id: m.display_name for m in board.members}
     for user_id in sorted({e.actor_id for e in log if e.actor_id is not None} - names.keys()):
         try:
@@ -267,12 +290,14 @@ async def board_page(
                     filters["overdue"] and not card["overdue"]
                 )
                 cells[card["column"]].append(card)
-        lanes.append({
-            "discipline": lane.value,
-            "label": DISCIPLINE_LABELS[lane],
-            "cells": cells,
-            "hidden": bool(filters["discipline"]) and filters["discipline"] != lane.value,
-        })
+        lanes.append(
+            {
+                "discipline": lane.value,
+                "label": DISCIPLINE_LABELS[lane],
+                "cells": cells,
+                "hidden": bool(filters["discipline"]) and filters["discipline"] != lane.value,
+            }
+        )
     counts = {c.value: 0 for c in COLUMNS}
     for lane_view in lanes:
         if not lane_view["hidden"]:
@@ -282,6 +307,7 @@ async def board_page(
     columns = [{"value": c.value, "label": COLUMN_LABELS[c]} for c in COLUMNS]
     state = {
         "plan_id": board.plan.id,
+        "plan": board.plan.model_dump(mode="json"),
         "last_seq": board.last_seq,
         "me": actor.user_id,
         "tasks": [t.model_dump(mode="json") for t in board.tasks],
@@ -315,7 +341,10 @@ async def board_page(
         "blank_card": card_view(None, names, today),
         "blank_goal": {"id": "", "version": "", "lifecycle_status": "", "description": "", "target": ""},
         "blank_lane": {
-            "discipline": "", "label": "", "hidden": False, "cells": {c.value: [] for c in COLUMNS},
+            "discipline": "",
+            "label": "",
+            "hidden": False,
+            "cells": {c.value: [] for c in COLUMNS},
         },
         "blank_entry": {"seq": "", "at_iso": "", "at_text": "", "who": "", "text": ""},
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],

@@ -117,7 +117,9 @@ def _failure_page(request: Request, exc: Exception) -> Response:
                 response: Response = _see_other(f"/login?next={quote(target, safe='/')}")
             else:
                 response = _error(
-                    request, 401, "Please sign in again",
+                    request,
+                    401,
+                    "Please sign in again",
                     "You are signed out, so this was not saved. Sign in and try again.",
                 )
             if settings.session_cookie_name in request.cookies:
@@ -125,7 +127,9 @@ def _failure_page(request: Request, exc: Exception) -> Response:
             return response
         case BadCsrfToken():
             return _error(
-                request, 403, "This form could not be accepted",
+                request,
+                403,
+                "This form could not be accepted",
                 "It has expired or did not come from this page. Nothing was changed. "
                 "Go back, reload the page and try again.",
             )
@@ -146,7 +150,9 @@ def _failure_page(request: Request, exc: Exception) -> Response:
         case IntegrityError():
             # Two requests raced past a uniqueness check; this one lost and stored nothing.
             return _error(
-                request, 409, "Changed by someone else",
+                request,
+                409,
+                "Changed by someone else",
                 "Someone made a conflicting change at the same moment. "
                 "Nothing was saved; reload and try again.",
             )
@@ -254,7 +260,7 @@ def _optional_id(raw: str) -> tuple[int | None, bool]:
     raw = raw.strip()
     if not raw:
         return None, True
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+    if not (raw.isascii() and raw.isdecimal()) or not 0 < int(raw) < 2**31:
         return None, False
     return int(raw), True
 
@@ -264,9 +270,11 @@ def _optional_date(raw: str) -> tuple[date | None, bool]:
     if not raw:
         return None, True
     try:
-        return date.fromisoformat(raw), True
+        day = date.fromisoformat(raw)
     except ValueError:
         return None, False
+    # The filter's bounds are whole days in UTC: the first and last days have no neighbour to reach.
+    return (day, True) if date.min < day < date.max else (None, False)
 
 
 # --- Sign-in ---------------------------------------------------------------------------------------
@@ -303,7 +311,9 @@ def _login_page(
 
 @router.get("/login")
 async def login_form(
-    request: Request, settings: SettingsDep, actor: OptionalActor,
+    request: Request,
+    settings: SettingsDep,
+    actor: OptionalActor,
     next_path: Annotated[str, Query(alias="next")] = "",
 ) -> Response:
     """The sign-in page; someone already signed in goes straight on."""
@@ -327,25 +337,43 @@ async def login_submit(
     username = username.strip().lower()
     if not _same_secret(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         return _login_page(
-            request, settings, next_path=next_path, username=username, status=403, fresh_token=True,
+            request,
+            settings,
+            next_path=next_path,
+            username=username,
+            status=403,
+            fresh_token=True,
             error="This sign-in form had expired. Please enter your username and password again.",
         )
     if not username or not password:
         return _login_page(
-            request, settings, next_path=next_path, username=username, status=422,
+            request,
+            settings,
+            next_path=next_path,
+            username=username,
+            status=422,
             error="Enter your username and password.",
         )
     if len(username) > 64 or len(password) > 256:
         return _login_page(request, settings, next_path=next_path, username="", status=401, error=BAD_LOGIN)
     try:
         issued = await auth_sessions.login(
-            session, username, password, kind="cookie", settings=settings,
-            request_id=request_id(request), client_ip=client_ip(request),
+            session,
+            username,
+            password,
+            kind="cookie",
+            settings=settings,
+            request_id=request_id(request),
+            client_ip=client_ip(request),
         )
     except Throttled as exc:
         minutes = max(1, exc.retry_after // 60)
         return _login_page(
-            request, settings, next_path=next_path, username=username, status=429,
+            request,
+            settings,
+            next_path=next_path,
+            username=username,
+            status=429,
             headers={"Retry-After": str(exc.retry_after)},
             error=(
                 f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
@@ -610,8 +638,13 @@ async def _users_page(
         "section": "users",
         "users": users,
         "pager": replace(pager, total=total),
-        "form": {"username": "", "display_name": "", "discipline": "", "role": ClinicRole.clinician.value,
-                 **(form or {})},
+        "form": {
+            "username": "",
+            "display_name": "",
+            "discipline": "",
+            "role": ClinicRole.clinician.value,
+            **(form or {}),
+        },
         "errors": dict(errors or {}),
         "problem": problem,
     }
@@ -716,8 +749,13 @@ async def audit_trail(
         errors["until"] = "Enter a valid date."
     if since_day and until_day and until_day < since_day:
         errors["until"] = "The end date is before the start date."
-    filters = {"user": user.strip(), "patient": patient.strip(), "action": action_value,
-               "since": since.strip(), "until": until.strip()}
+    filters = {
+        "user": user.strip(),
+        "patient": patient.strip(),
+        "action": action_value,
+        "since": since.strip(),
+        "until": until.strip(),
+    }
     pager = Pager("/admin/audit", page_number(page), AUDIT_PER_PAGE, 0, tuple(filters.items()))
     entries: list[Any] = []
     total = 0

@@ -98,7 +98,8 @@ async def test_refused_read_of_another_teams_patient_is_not_logged_as_a_read(
     assert await entries(db, action="read", patient_id=ids["chen"]) == []
 
 
-async def test_stale_patch_leaves_no_entry_and_changes_nothing(client: Any, db: Any, login: Any) -> None:
+async def test_stale_patch_records_only_the_read_of_what_it_shows(client: Any, db: Any, login: Any) -> None:
+    """The failed write leaves no update entry; the current state the 412 shows is a read, and audited."""
     ids = await _clinic(db)
     headers = await login("lead_a")
     url = f"/api/v1/patients/{ids['marsh']}"
@@ -108,11 +109,19 @@ async def test_stale_patch_leaves_no_entry_and_changes_nothing(client: Any, db: 
     assert (update.user_id, update.resource_type, update.outcome) == (ids["lead"], "patient", "success")
     assert update.request_id == ok.headers["X-Request-ID"]
 
-    before = len(await entries(db))
+    before = await entries(db)
     r = await client.patch(url, json={"name": "Overwritten"}, headers={**headers, "If-Match": 'W/"1"'})
     assert r.status_code == 412
     assert r.json()["current"]["name"] == "Ellen M. Marsh"
-    assert len(await entries(db)) == before
+    [shown] = (await entries(db))[len(before) :]
+    assert (shown.action, shown.resource_type, shown.patient_id, shown.user_id) == (
+        "read",
+        "patient",
+        ids["marsh"],
+        ids["lead"],
+    )
+    assert shown.request_id == r.headers["X-Request-ID"]
+    assert len(await entries(db, action="update", patient_id=ids["marsh"])) == 1
     async with db() as s:
         patient = await s.get(Patient, ids["marsh"])
     assert patient is not None and (patient.name, patient.version) == ("Ellen M. Marsh", 2)
@@ -207,3 +216,13 @@ async def test_audit_trail_is_for_administrators_only(client: Any, db: Any, logi
         assert r.headers["content-type"].startswith("application/problem+json")
         assert "items" not in r.json()
     assert (await client.get("/api/v1/audit")).status_code == 401
+
+
+async def test_a_date_with_no_utc_time_is_a_field_error(client: Any, db: Any, login: Any) -> None:
+    await _clinic(db)
+    async with db() as s:
+        await make_user(s, "auditor", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
+    r = await client.get(
+        "/api/v1/audit", params={"since": "0001-01-01T00:00:00+01:00"}, headers=await login("auditor")
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["since"]

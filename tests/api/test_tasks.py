@@ -186,3 +186,52 @@ async def test_filters_and_pagination(client: Any, db: Any, login: Any) -> None:
     assert [t["title"] for t in mine["items"]] == ["Mine"]
     page = (await client.get(url, params={"limit": 2}, headers=h)).json()
     assert (len(page["items"]), page["total"]) == (2, 3)
+
+
+async def test_a_new_task_cannot_start_done_or_closed(client: Any, db: Any, login: Any) -> None:
+    b = await make_board(db)
+    h = await login(b.nurse)
+    for status in ("completed", "on-hold", "cancelled", "entered-in-error"):
+        r = await client.post(
+            f"/api/v1/plans/{b.plan_id}/tasks",
+            json={"title": "UDS due", "discipline": "nurse", "status": status},
+            headers=h,
+        )
+        assert r.status_code == 409, (status, r.text)
+        assert r.json()["type"] == "/problems/invalid-transition"
+    assert await _count(db, Task) == 0
+    started = await _task(client, h, b.plan_id, status="in-progress")
+    assert started["status"] == "in-progress"
+
+
+async def test_nul_characters_are_refused_naming_the_field(client: Any, db: Any, login: Any) -> None:
+    b = await make_board(db)
+    h = await login(b.nurse)
+    r = await client.post(
+        f"/api/v1/plans/{b.plan_id}/tasks", json={"title": "UDS\x00due", "discipline": "nurse"}, headers=h
+    )
+    assert r.status_code == 422 and "body.title" in [e["field"] for e in r.json()["errors"]]
+    assert await _count(db, Task) == 0
+
+
+async def test_an_idempotent_replay_is_a_read_the_actor_must_still_be_allowed(
+    client: Any, db: Any, login: Any
+) -> None:
+    """A clinician taken off the team gets 404 for her old key, not the task; a replay is audited."""
+    from careteam.store.tables import AuditEntry, CareTeamMember
+
+    b = await make_board(db)
+    h = {**await login(b.nurse), "Idempotency-Key": "uds-1"}
+    body = {"title": "UDS due", "discipline": "nurse"}
+    assert (await client.post(f"/api/v1/plans/{b.plan_id}/tasks", json=body, headers=h)).status_code == 201
+    async with db() as s:
+        reads_before = len((await s.exec(select(AuditEntry).where(AuditEntry.action == "read"))).all())
+    replay = await client.post(f"/api/v1/plans/{b.plan_id}/tasks", json=body, headers=h)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    async with db() as s:
+        reads = (await s.exec(select(AuditEntry).where(AuditEntry.action == "read"))).all()
+        assert len(reads) == reads_before + 1 and reads[-1].resource_type == "care_plan"
+        member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == b.nurse_id))).one()
+        await s.delete(member)
+    gone = await client.post(f"/api/v1/plans/{b.plan_id}/tasks", json=body, headers=h)
+    assert gone.status_code == 404

@@ -155,3 +155,28 @@ async def test_admin_cannot_lock_herself_out(client: Any, db: Any, login: Any) -
         assert [e["field"] for e in body["errors"]] == ["active"]
     me = await client.get("/api/v1/me", headers=headers)
     assert (me.status_code, me.json()["role"], me.json()["active"]) == (200, "admin", True)
+
+
+async def test_refusals_that_used_to_be_server_errors(client: Any, db: Any, login: Any) -> None:
+    """A null password and a display name longer than its column are field errors, and change nothing."""
+    _, nurse_id = await _staff(db)
+    headers = {**await login("admin1"), "If-Match": 'W/"1"'}
+    r = await client.patch(f"/api/v1/users/{nurse_id}", json={"password": None}, headers=headers)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["password"]
+    r = await client.post(
+        "/api/v1/users", json={**NEW, "display_name": "N" * 121}, headers=await login("admin1")
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.display_name"]
+    assert (await client.get(f"/api/v1/users/{nurse_id}", headers=await login("admin1"))).headers[
+        "etag"
+    ] == 'W/"1"'
+
+
+async def test_an_admin_cannot_lock_herself_out(client: Any, db: Any, login: Any) -> None:
+    admin_id, _ = await _staff(db)
+    r = await client.patch(
+        f"/api/v1/users/{admin_id}",
+        json={"active": False},
+        headers={**await login("admin1"), "If-Match": 'W/"1"'},
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["active"]

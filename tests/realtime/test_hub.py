@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from careteam.auth import sessions as auth_sessions
-from careteam.domain import events
+from careteam.domain import accounts, events
 from careteam.domain.actor import Actor
 from careteam.realtime import hub as hub_module
 from careteam.realtime.broker.memory import MemoryBroker
@@ -95,6 +94,7 @@ async def _produce(db: Any, broker: MemoryBroker, plan_id: int, count: int = 1) 
     async with db() as session:
         last = await emit(session, plan_id, count)
     await broker.publish_many([(plan_id, last)])
+    await broker.delivered()
     return last
 
 
@@ -327,7 +327,7 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     await _produce(db, broker, team.plan_id)
     await sinks[0].wait(lambda s: s.events() == [1])
     async with db() as session:
-        await auth_sessions.close_all_sessions(session, team.nurse.id or 0)
+        await accounts.close_all_sessions(session, team.nurse.id or 0)
     await h.recheck()
     for sink in (sinks[0], sinks[2]):
         await sink.wait(lambda s: s.closed == 4401)

@@ -135,14 +135,22 @@ async def make_world(db: Any) -> World:
         physio = await make_user(s, discipline=Discipline.physical_therapist)
         outsider = await make_user(s, discipline=Discipline.nurse)
         patient = await make_patient(
-            s, members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (physio, TeamRole.member)],
+            s,
+            members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (physio, TeamRole.member)],
             name="Ellen Marsh",
         )
         plan = await make_plan(s, patient, title="Chronic low back pain: lumbar facet arthropathy")
         other = await make_plan(s, await make_patient(s, members=[(outsider, TeamRole.member)]))
         return World(
-            plan.id or 0, patient.id or 0, other.id or 0, lead.username, nurse.username, physio.username,
-            nurse.id or 0, nurse.display_name, lead.display_name,
+            plan.id or 0,
+            patient.id or 0,
+            other.id or 0,
+            lead.username,
+            nurse.username,
+            physio.username,
+            nurse.id or 0,
+            nurse.display_name,
+            lead.display_name,
         )
 
 
@@ -163,8 +171,9 @@ async def add_task(client: httpx.AsyncClient, headers: dict[str, str], plan_id: 
 
 
 async def move(client: httpx.AsyncClient, headers: dict[str, str], task: dict[str, Any], **patch: Any) -> Any:
-    r = await client.patch(f"/api/v1/tasks/{task['id']}", json=patch,
-                           headers={**headers, "If-Match": f'W/"{task["version"]}"'})
+    r = await client.patch(
+        f"/api/v1/tasks/{task['id']}", json=patch, headers={**headers, "If-Match": f'W/"{task["version"]}"'}
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -205,17 +214,28 @@ async def test_board_shows_lanes_columns_and_cards(
     w = await make_world(db)
     api = await login(w.nurse)
     today = date.today()
-    uds = await add_task(client, api, w.plan_id, title="UDS due", assignee_id=w.nurse_id,
-                         due_date=(today - timedelta(days=2)).isoformat(), priority="urgent",
-                         checklist=[{"text": "Collect sample", "done": True}, {"text": "Send to lab"},
-                                    {"text": "Record result"}])
+    uds = await add_task(
+        client,
+        api,
+        w.plan_id,
+        title="UDS due",
+        assignee_id=w.nurse_id,
+        due_date=(today - timedelta(days=2)).isoformat(),
+        priority="urgent",
+        checklist=[
+            {"text": "Collect sample", "done": True},
+            {"text": "Send to lab"},
+            {"text": "Record result"},
+        ],
+    )
     long_ago = (today - timedelta(days=9)).isoformat()
     pdmp = await add_task(client, api, w.plan_id, title="PDMP check", due_date=long_ago)
     walk = await add_task(client, api, w.plan_id, title="Graded walk", discipline="physical_therapist")
     uds = await move(client, api, uds, status="in-progress")
     pdmp = await move(client, api, await move(client, api, pdmp, status="in-progress"), status="completed")
-    cancelled = await move(client, api, await add_task(client, api, w.plan_id, title="Old referral"),
-                           status="cancelled")
+    cancelled = await move(
+        client, api, await add_task(client, api, w.plan_id, title="Old referral"), status="cancelled"
+    )
 
     r = await client.get(f"/plans/{w.plan_id}", headers=await cookie(app, db, w.nurse))
     assert r.status_code == 200
@@ -256,7 +276,11 @@ async def test_board_shows_lanes_columns_and_cards(
     assert walk_card is not None and "Unassigned" in walk_card.all_text()
     # The keyboard alternative is on every card.
     assert [b.all_text() for b in card.find_all("button") if "data-move-to" in b.attrs] == [
-        "To do", "In progress", "On hold", "Done", "Closed"
+        "To do",
+        "In progress",
+        "On hold",
+        "Done",
+        "Closed",
     ]
 
 
@@ -293,8 +317,10 @@ async def test_hostile_titles_are_text(app: Any, client: httpx.AsyncClient, db: 
     assert not page.find_all("img")
     # The only scripts: the board's module file and the board as JSON data (inert; < is escaped in it).
     scripts = page.find_all("script")
-    assert {(s.attrs.get("type"), s.attrs.get("src")) for s in scripts} >= {("module", "/static/js/board.js"),
-                                                                           ("application/json", None)}
+    assert {(s.attrs.get("type"), s.attrs.get("src")) for s in scripts} >= {
+        ("module", "/static/js/board.js"),
+        ("application/json", None),
+    }
     assert all(s.attrs.get("src") or s.attrs.get("type") == "application/json" for s in scripts)
     data = page.find(id="board-state")
     assert data is not None
@@ -318,8 +344,11 @@ async def test_the_card_template_is_the_same_partial(
     assert card is not None
 
     def shape(node: Node) -> list[tuple[str, str]]:
-        return [(n.tag, n.attrs.get("data-field") or n.attrs.get("data-part") or "") for n in node.iter()
-                if n.tag != "#text"]
+        return [
+            (n.tag, n.attrs.get("data-field") or n.attrs.get("data-part") or "")
+            for n in node.iter()
+            if n.tag != "#text"
+        ]
 
     assert shape(empty[0]) == shape(card)
 
@@ -329,8 +358,11 @@ async def test_goals_history_and_team_are_on_the_page(
 ) -> None:
     w = await make_world(db)
     lead = await login(w.lead)
-    r = await client.post(f"/api/v1/plans/{w.plan_id}/goals", headers=lead,
-                          json={"description": "PEG from 7 to 4 or less in 12 weeks", "target": "PEG <= 4"})
+    r = await client.post(
+        f"/api/v1/plans/{w.plan_id}/goals",
+        headers=lead,
+        json={"description": "PEG from 7 to 4 or less in 12 weeks", "target": "PEG <= 4"},
+    )
     assert r.status_code == 201, r.text
     task = await add_task(client, lead, w.plan_id, title="UDS due")
     task = await move(client, lead, task, status="in-progress")
@@ -370,8 +402,9 @@ async def test_filters_from_the_address_are_applied(
     theirs = await add_task(client, api, w.plan_id, title="Sleep diary review")
     nurse = await cookie(app, db, w.nurse)
 
-    page = board_part(dom((await client.get(f"/plans/{w.plan_id}?mine=1&closed=1&discipline=nurse",
-                                            headers=nurse)).text))
+    page = board_part(
+        dom((await client.get(f"/plans/{w.plan_id}?mine=1&closed=1&discipline=nurse", headers=nurse)).text)
+    )
     kept, dropped = page.find(id=f"task-{mine['id']}"), page.find(id=f"task-{theirs['id']}")
     assert kept is not None and dropped is not None
     assert "is-filtered" not in kept.classes and "is-filtered" in dropped.classes

@@ -45,14 +45,20 @@ async def make_user(
         user = await accounts.create_user(
             session,
             UserCreate(
-                username=username, display_name=username.replace(".", " ").title(),
-                discipline=discipline, role=role, password=f"pw-{username}",
+                username=username,
+                display_name=username.replace(".", " ").title(),
+                discipline=discipline,
+                role=role,
+                password=f"pw-{username}",
             ),
             actor=None,
         )
     return Actor(
-        user_id=user.id or 0, username=user.username, display_name=user.display_name,
-        discipline=discipline, role=role,
+        user_id=user.id or 0,
+        username=user.username,
+        display_name=user.display_name,
+        discipline=discipline,
+        role=role,
     )
 
 
@@ -63,8 +69,11 @@ async def make_patient(app: FastAPI, lead: Actor, mrn: str, name: str, *members:
         )
         for member in members:
             await patients.add_member(
-                session, patient.id or 0, MemberCreate(user_id=member.user_id, role=TeamRole.member),
-                expected_version=None, actor=lead,
+                session,
+                patient.id or 0,
+                MemberCreate(user_id=member.user_id, role=TeamRole.member),
+                expected_version=None,
+                actor=lead,
             )
     return patient.id or 0
 
@@ -90,8 +99,12 @@ async def post_login(
     client: httpx.AsyncClient, username: str, password: str, next_path: str = ""
 ) -> httpx.Response:
     page = await client.get("/login")
-    form = {"username": username, "password": password, "next": next_path,
-            "csrf_token": hidden(page.text, "csrf_token")}
+    form = {
+        "username": username,
+        "password": password,
+        "next": next_path,
+        "csrf_token": hidden(page.text, "csrf_token"),
+    }
     return await client.post("/login", data=form)
 
 
@@ -341,8 +354,8 @@ async def test_a_lead_adds_and_removes_a_member_and_a_stale_form_changes_nothing
         assert (await nurse_client.get(path)).status_code == 404
 
         added = await client.post(
-            f"{path}/members", data={"csrf_token": token, "version": version, "user_id": str(nurse.user_id),
-                                     "role": "member"},
+            f"{path}/members",
+            data={"csrf_token": token, "version": version, "user_id": str(nurse.user_id), "role": "member"},
         )
         assert added.status_code == 303
         page = await client.get(path)
@@ -420,24 +433,50 @@ async def test_an_admin_opens_an_account_and_deactivating_it_signs_it_out(app: F
     admin = await make_user(app, "ada.admin", Discipline.physician, ClinicRole.admin)
     async with signed_in(app, admin) as client:
         token = await token_on(client, "/admin/users")
-        bad = await client.post("/admin/users", data={
-            "csrf_token": token, "username": "Bad Name", "display_name": "Paul Therapist",
-            "discipline": "physical_therapist", "role": "clinician", "password": "pw-paul.pt",
-        })
+        bad = await client.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "Bad Name",
+                "display_name": "Paul Therapist",
+                "discipline": "physical_therapist",
+                "role": "clinician",
+                "password": "pw-paul.pt",
+            },
+        )
         assert bad.status_code == 422 and "lowercase letters" in bad.text and "pw-paul.pt" not in bad.text
-        created = await client.post("/admin/users", data={
-            "csrf_token": token, "username": "paul.pt", "display_name": "Paul Therapist",
-            "discipline": "physical_therapist", "role": "clinician", "password": "pw-paul.pt",
-        })
+        created = await client.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "paul.pt",
+                "display_name": "Paul Therapist",
+                "discipline": "physical_therapist",
+                "role": "clinician",
+                "password": "pw-paul.pt",
+            },
+        )
         assert created.status_code == 303
-        duplicate = await client.post("/admin/users", data={
-            "csrf_token": token, "username": "paul.pt", "display_name": "Paul Again",
-            "discipline": "nurse", "role": "clinician", "password": "pw-paul.pt",
-        })
+        duplicate = await client.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "paul.pt",
+                "display_name": "Paul Again",
+                "discipline": "nurse",
+                "role": "clinician",
+                "password": "pw-paul.pt",
+            },
+        )
         assert duplicate.status_code == 409 and "That username is taken." in duplicate.text
 
-        paul = Actor(user_id=0, username="paul.pt", display_name="", discipline=Discipline.physical_therapist,
-                     role=ClinicRole.clinician)
+        paul = Actor(
+            user_id=0,
+            username="paul.pt",
+            display_name="",
+            discipline=Discipline.physical_therapist,
+            role=ClinicRole.clinician,
+        )
         async with signed_in(app, paul) as paul_client:
             page = await client.get("/admin/users")
             assert "Paul Therapist" in page.text and "Physical therapy" in page.text
@@ -445,11 +484,15 @@ async def test_an_admin_opens_an_account_and_deactivating_it_signs_it_out(app: F
             row = re.search(paul_row, page.text, re.S)
             assert row, "Paul's row"
             user_id, version = row.group(1), hidden(row.group(0), "version")
-            stale = await client.post(f"/admin/users/{user_id}/active",
-                                      data={"csrf_token": token, "active": "false", "version": "99"})
+            stale = await client.post(
+                f"/admin/users/{user_id}/active",
+                data={"csrf_token": token, "active": "false", "version": "99"},
+            )
             assert stale.status_code == 409 and "Someone changed this account first" in stale.text
-            off = await client.post(f"/admin/users/{user_id}/active",
-                                    data={"csrf_token": token, "active": "false", "version": version})
+            off = await client.post(
+                f"/admin/users/{user_id}/active",
+                data={"csrf_token": token, "active": "false", "version": version},
+            )
             assert off.status_code == 303
             assert (await paul_client.get("/patients")).status_code == 303  # signed out at once
     async with unit_of_work(app.state.sessions) as session:
@@ -468,9 +511,12 @@ async def test_the_audit_trail_filters_and_refuses_bad_dates(app: FastAPI) -> No
         )
         nothing = await client.get("/admin/audit", params={"since": "2001-01-01", "until": "2001-01-02"})
         bad = await client.get("/admin/audit", params={"since": "yesterday", "patient": "x"})
+        # Values that parse as a date or as digits but have no meaning here are refused, not a server error.
+        edge = await client.get("/admin/audit", params={"until": "9999-12-31", "user": "\u00b2"})
     assert everything.status_code == 200
     assert "<td>Login</td>" in everything.text and "Lee Lead" in everything.text
     assert for_patient.status_code == 200
     assert f'href="/patients/{patient_id}"' in for_patient.text and "<td>Login</td>" not in for_patient.text
     assert "No entries match these filters." in nothing.text
     assert bad.status_code == 422 and "Enter a valid date." in bad.text and "digits only" in bad.text
+    assert edge.status_code == 422 and "Enter a valid date." in edge.text
