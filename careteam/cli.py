@@ -34,6 +34,20 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"database at revision {revision}")
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves ``/ws``: the same for ``careteam serve`` and for the tests' live servers."""
+    from careteam.realtime.protocol import transport_max_size
+
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": transport_max_size(settings.ws_max_frame_bytes),
+        # Our own heartbeats keep sockets alive; uvicorn's pings would double them.
+        "ws_ping_interval": None,
+        # Compression would deflate every frame once per socket: the opposite of encode-once.
+        "ws_per_message_deflate": False,
+    }
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -45,7 +59,6 @@ def serve(
     """Migrate the database, then serve the app with uvicorn."""
     import uvicorn
 
-    from careteam.realtime.protocol import transport_max_size
     from careteam.store import migrate
 
     settings = Settings()
@@ -64,12 +77,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        ws="websockets-sansio",
-        ws_max_size=transport_max_size(settings.ws_max_frame_bytes),
-        # Our own heartbeats keep sockets alive; uvicorn's pings would double them.
-        ws_ping_interval=None,
-        # Compression would deflate every frame once per socket: the opposite of encode-once.
-        ws_per_message_deflate=False,
+        **websocket_options(settings),
         proxy_headers=True,
         server_header=False,
         # uvicorn's access log prints query strings (a patient search would land in the log); careteam's own

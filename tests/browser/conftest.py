@@ -7,20 +7,18 @@ origin: the websocket endpoint refuses any other. Never ``playwright install``: 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from careteam.auth import sessions as auth_sessions
-from careteam.realtime.protocol import transport_max_size
 from careteam.settings import Settings
 from tests.factories import PASSWORD
+from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,46 +58,6 @@ def settings(database_url: str, port: int) -> Settings:
         ws_heartbeat_seconds=30,
         ws_access_recheck_seconds=0.5,
     )
-
-
-class LiveServer:
-    """The ``app`` (lifespan already running) on uvicorn, as the CLI serves it; stop() and start() again
-    on the same port to drop every socket, as a restart or a network cut would."""
-
-    def __init__(self, app: Any, settings: Settings, port: int) -> None:
-        self.app, self.settings, self.port = app, settings, port
-        self.url = f"http://127.0.0.1:{port}"
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            ws="websockets-sansio",
-            ws_max_size=transport_max_size(self.settings.ws_max_frame_bytes),
-            ws_ping_interval=None,
-            ws_per_message_deflate=False,
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        self._server, self._task = server, task
-
-    async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        await self._task
-        self._server = self._task = None
 
 
 @pytest.fixture

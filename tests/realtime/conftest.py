@@ -15,16 +15,15 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from careteam.auth import sessions as auth_sessions
 from careteam.codes import TeamRole
 from careteam.domain.actor import Actor
-from careteam.realtime.protocol import transport_max_size
 from careteam.settings import Settings
 from careteam.store.tables import User
 from tests.factories import emit, make_patient, make_plan, make_user
+from tests.live import LiveServer
 
 RECV_TIMEOUT = 5.0
 
@@ -39,32 +38,12 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def live_server(app: Any, settings: Settings) -> AsyncIterator[str]:
     """The ``app`` (lifespan already running) on a real uvicorn, as the CLI serves it; yields ws://host:port."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        ws="websockets-sansio",
-        ws_max_size=transport_max_size(settings.ws_max_frame_bytes),
-        ws_ping_interval=None,
-        # Compression would deflate every frame once per socket: the opposite of encode-once.
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server = LiveServer(app, settings)
+    await server.start()
     try:
-        yield f"ws://127.0.0.1:{port}/ws"
+        yield f"ws://127.0.0.1:{server.port}/ws"
     finally:
-        server.should_exit = True
-        await task
+        await server.stop()
 
 
 class Viewer:
