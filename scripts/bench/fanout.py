@@ -40,8 +40,12 @@ def ramp(session: Session, params: Params) -> dict[str, Any]:
     stopped_by = "end of the rate list"
     for rate in params.ramp_rates:
         step = session.window(
-            None, rate=rate, seconds=params.ramp_seconds, plans=[layout.fanout_plan],
-            lanes_per_plan=params.fanout_lanes, label=f"ramp R={rate}",
+            None,
+            rate=rate,
+            seconds=params.ramp_seconds,
+            plans=[layout.fanout_plan],
+            lanes_per_plan=params.fanout_lanes,
+            label=f"ramp R={rate}",
         )
         steps.append(step)
         ok = sustained(step, params.ramp_p99_limit_ms)
@@ -90,12 +94,17 @@ def run_system(
         try:
             layout = system.layout
             assert layout is not None
-            session.connect({layout.fanout_plan: n}, stall=stall, measure_memory=n in params.memory_ns)
+            memory = n in params.memory_ns and not (params.quick and len(system.procs) > 1)
+            session.connect({layout.fanout_plan: n}, stall=stall, measure_memory=memory)
             if session.memory is not None:
                 out["memory"][n] = session.memory
             fan = session.window(
-                None, rate=params.fanout_rate, seconds=params.fanout_seconds, plans=[layout.fanout_plan],
-                lanes_per_plan=FANOUT_LANES, label=f"fanout N={n}",
+                None,
+                rate=params.fanout_rate,
+                seconds=params.fanout_seconds,
+                plans=[layout.fanout_plan],
+                lanes_per_plan=FANOUT_LANES,
+                label=f"fanout N={n}",
             )
             fan["connect_seconds"] = round(session.connect_seconds, 1)
             out["fanout"][n] = fan
@@ -104,14 +113,21 @@ def run_system(
                 out["throughput"] = ramp(session, params)
             if stall:
                 st = session.window(
-                    None, rate=params.fanout_rate, seconds=params.fanout_seconds, plans=[layout.fanout_plan],
-                    lanes_per_plan=FANOUT_LANES, stall=True, label=f"stall N={n}",
+                    None,
+                    rate=params.fanout_rate,
+                    seconds=params.fanout_seconds,
+                    plans=[layout.fanout_plan],
+                    lanes_per_plan=FANOUT_LANES,
+                    stall=True,
+                    label=f"stall N={n}",
                 )
                 out["stall"] = st
                 vs = st["viewer_status"]
-                say(f"    {stall} viewers stop reading: {describe_window(st)}; stalled viewers got "
+                say(
+                    f"    {stall} viewers stop reading: {describe_window(st)}; stalled viewers got "
                     f"{st['stalled_received']} frames; closed by server: {vs['closed_by_server']} "
-                    f"(codes {vs['close_codes']}), resyncs {vs['resyncs']}")
+                    f"(codes {vs['close_codes']}), resyncs {vs['resyncs']}"
+                )
         except Exception as exc:
             say(f"    FAILED: {exc}")
             out["errors"].append(f"N={n}: {exc}"[:2000])

@@ -22,7 +22,9 @@ import itertools
 import multiprocessing as mp
 import os
 import socket
+import threading
 import time
+import traceback
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,7 +223,7 @@ class Viewer(asyncio.Protocol):
             self.ready.set_exception(ConnectionError(self.first_error))
 
 
-async def _open_viewer(idx: int, spec: dict[str, Any], rec: Recorder, timeout: float) -> Viewer:
+async def _open_viewer(idx: int, spec: dict[str, Any], rec: Recorder, limit: float) -> Viewer:
     loop = asyncio.get_running_loop()
     viewer = Viewer(idx, spec, rec)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -229,7 +231,7 @@ async def _open_viewer(idx: int, spec: dict[str, Any], rec: Recorder, timeout: f
     if spec.get("rcvbuf"):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(spec["rcvbuf"]))
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             await loop.sock_connect(sock, (spec["host"], spec["port"]))
             await loop.create_connection(lambda: viewer, sock=sock)
             await viewer.ready
@@ -242,6 +244,26 @@ async def _open_viewer(idx: int, spec: dict[str, Any], rec: Recorder, timeout: f
     return viewer
 
 
+def _commands(conn: Any) -> asyncio.Queue[Any]:
+    """The orchestrator's commands, read by a thread: the pipe stays blocking (an event loop's add_reader
+    would make it non-blocking, and a large reply would then fail half-written)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = ("close",)
+            loop.call_soon_threadsafe(queue.put_nowait, msg)
+            if msg[0] == "close":
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    return queue
+
+
 class ViewerWorker:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -249,9 +271,7 @@ class ViewerWorker:
         self.viewers: list[Viewer] = []
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        commands: asyncio.Queue[Any] = asyncio.Queue()
-        loop.add_reader(self.conn.fileno(), lambda: commands.put_nowait(self.conn.recv()))
+        commands = _commands(self.conn)
         while True:
             cmd, *args = await commands.get()
             if cmd == "close":
@@ -261,13 +281,15 @@ class ViewerWorker:
                 await asyncio.sleep(0.05)
                 self.conn.send(("closed",))
                 return
-            handler = getattr(self, f"do_{cmd}")
-            result = handler(*args)
-            if asyncio.iscoroutine(result):
-                result = await result
+            try:
+                result = getattr(self, f"do_{cmd}")(*args)
+                if asyncio.iscoroutine(result):
+                    result = await result
+            except Exception:
+                result = ("error", traceback.format_exc()[-3000:])
             self.conn.send(result)
 
-    async def do_connect(self, groups: list[dict[str, Any]], concurrency: int, timeout: float) -> Any:
+    async def do_connect(self, groups: list[dict[str, Any]], concurrency: int, limit: float) -> Any:
         specs = [g for g in groups for _ in range(g["count"])]
         base = len(self.viewers)
         sem = asyncio.Semaphore(concurrency)
@@ -276,7 +298,7 @@ class ViewerWorker:
         async def one(i: int, spec: dict[str, Any]) -> Viewer | None:
             async with sem:
                 try:
-                    return await _open_viewer(base + i, spec, self.rec, timeout)
+                    return await _open_viewer(base + i, spec, self.rec, limit)
                 except Exception as exc:  # counted and reported; the orchestrator fails the run
                     failures.append(f"{type(exc).__name__}: {exc}"[:200])
                     return None
@@ -426,7 +448,12 @@ class HttpLane:
             await self.open()
         assert self.reader is not None and self.writer is not None
         body = b'{"title":"%s"}' % title_for(write_id).encode()
-        req = b'%sIf-Match: W/"%d"\r\nContent-Length: %d\r\n\r\n%s' % (self.head, self.version, len(body), body)
+        req = b'%sIf-Match: W/"%d"\r\nContent-Length: %d\r\n\r\n%s' % (
+            self.head,
+            self.version,
+            len(body),
+            body,
+        )
         start = perf_ns()
         self.writer.write(req)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -495,7 +522,9 @@ class WsLane:
         assert self.reader is not None and self.writer is not None
         s = self.spec
         msg = b'{"type":"write","plan_id":%d,"task_id":%d,"title":"%s"}' % (
-            s.plan_id, s.task_id, title_for(write_id).encode(),
+            s.plan_id,
+            s.task_id,
+            title_for(write_id).encode(),
         )
         start = perf_ns()
         self.writer.write(_client_frame(msg))
@@ -523,18 +552,20 @@ class WriterWorker:
         self.conn = conn
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        commands: asyncio.Queue[Any] = asyncio.Queue()
-        loop.add_reader(self.conn.fileno(), lambda: commands.put_nowait(self.conn.recv()))
+        commands = _commands(self.conn)
         while True:
             cmd, *args = await commands.get()
             if cmd == "close":
                 self.conn.send(("closed",))
                 return
-            if cmd == "open_loop":
-                self.conn.send(await self.open_loop(*args))
-            elif cmd == "closed_loop":
-                self.conn.send(await self.closed_loop(*args))
+            try:
+                if cmd == "open_loop":
+                    result = await self.open_loop(*args)
+                else:
+                    result = await self.closed_loop(*args)
+            except Exception:
+                result = ("error", traceback.format_exc()[-3000:])
+            self.conn.send(result)
 
     @staticmethod
     async def _lanes(specs: list[LaneSpec]) -> list[HttpLane | WsLane]:
@@ -634,9 +665,16 @@ class _Worker:
         self.conn.send(msg)
 
     def recv(self, timeout: float) -> Any:
-        if not self.conn.poll(timeout):
-            raise TimeoutError(f"load generator process {self.pid} did not answer in {timeout}s")
-        return self.conn.recv()
+        deadline = time.monotonic() + timeout
+        while not self.conn.poll(0.5):
+            if not self.proc.is_alive():
+                raise RuntimeError(f"load generator process {self.pid} died (exit {self.proc.exitcode})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"load generator process {self.pid} did not answer in {timeout}s")
+        reply = self.conn.recv()
+        if reply[0] == "error":
+            raise RuntimeError(f"load generator process {self.pid} failed:\n{reply[1]}")
+        return reply
 
     def call(self, *msg: Any, timeout: float = 120.0) -> Any:
         self.send(*msg)

@@ -12,8 +12,6 @@ from typing import Any
 
 from systems import System
 
-SETTLE_SECONDS = 2.0
-
 
 def rss_sample(system: System, *, settle: float = 0.0) -> int:
     if settle:

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import BENCH, HOST, PEERS_DIR, REDIS_URL, free_port, say, wait_port
-from systems import Layout, System, pg_url, spawn
+from common import BENCH, HOST, PEERS_DIR, REDIS_URL, free_port, say
+from systems import Layout, System, pg_url, ready, spawn
 
 VENV = BENCH / ".peers-venv"
 REQUIREMENTS = PEERS_DIR / "requirements.txt"
@@ -72,9 +72,18 @@ def ensure_venv(*, build: bool, timeout: float = 600.0) -> tuple[bool, str]:
     try:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, timeout=120)
         subprocess.run(
-            [str(venv_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(REQUIREMENTS)],
-            check=True, timeout=timeout,
+            [
+                str(venv_python()),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(REQUIREMENTS),
+            ],
+            check=True,
+            timeout=timeout,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         return False, f"could not build the peers' environment (offline?): {exc}"
@@ -103,14 +112,15 @@ def versions() -> dict[str, str]:
 async def seed_peer_db(name: str, layout: Layout) -> None:
     """The peer's tiny tasks table, with the same plan and task ids as careteam's bench database."""
     import asyncpg
-
     from systems import fresh_pg_database
 
     await fresh_pg_database(name)
     conn = await asyncpg.connect(pg_url(name, driver="postgresql"))
     try:
         await conn.execute(TABLE)
-        rows = [(t, p, f"Lane {k}", 1024.0 * (k + 1)) for p, ts in layout.lanes.items() for k, t in enumerate(ts)]
+        rows = [
+            (t, p, f"Lane {k}", 1024.0 * (k + 1)) for p, ts in layout.lanes.items() for k, t in enumerate(ts)
+        ]
         await conn.executemany(
             "INSERT INTO bench_task (id, plan_id, title, position) VALUES ($1, $2, $3, $4)", rows
         )
@@ -137,21 +147,30 @@ def start_floor(layout: Layout, cpus: frozenset[int]) -> System:
     port = free_port()
     proc, log = spawn(
         [sys.executable, str(PEERS_DIR / "floor.py"), "--port", str(port)],
-        env=dict(os.environ), cwd=PEERS_DIR, cpus=cpus, name="floor",
+        env=dict(os.environ),
+        cwd=PEERS_DIR,
+        cpus=cpus,
+        name="floor",
     )
-    wait_port(port, lambda: proc.poll() is None)
-    versions_ = {t: 1 for ts in layout.lanes.values() for t in ts}
-    peer_layout = Layout(layout.fanout_plan, layout.write_plans, layout.lanes, versions=versions_)
+    ready([proc], [port], [log], "floor")
     return System(
-        name="floor", procs=[proc], ports=[port], ws_mode="json", ws_path="/", write_kind="ws",
-        layout=peer_layout, logs=[log],
+        name="floor",
+        procs=[proc],
+        ports=[port],
+        ws_mode="json",
+        ws_path="/",
+        write_kind="ws",
+        layout=_peer_layout(layout),
+        logs=[log],
         notes="websockets.broadcast(); a write is a websocket message (no HTTP, no database)",
     )
 
 
 def _peer_layout(layout: Layout) -> Layout:
     return Layout(
-        layout.fanout_plan, layout.write_plans, layout.lanes,
+        layout.fanout_plan,
+        layout.write_plans,
+        layout.lanes,
         versions={t: 1 for ts in layout.lanes.values() for t in ts},
     )
 
@@ -169,12 +188,21 @@ def start_channels(layout: Layout, cpus: frozenset[int]) -> System:
     }
     proc, log = spawn(
         [str(VENV / "bin" / "daphne"), "-b", HOST, "-p", str(port), "django_peer.asgi:application"],
-        env=env, cwd=PEERS_DIR, cpus=cpus, name="channels",
+        env=env,
+        cwd=PEERS_DIR,
+        cpus=cpus,
+        name="channels",
     )
-    wait_port(port, lambda: proc.poll() is None)
+    ready([proc], [port], [log], "channels")
     return System(
-        name="channels", procs=[proc], ports=[port], ws_mode="json", ws_path="/ws", write_kind="http",
-        layout=_peer_layout(layout), logs=[log],
+        name="channels",
+        procs=[proc],
+        ports=[port],
+        ws_mode="json",
+        ws_path="/ws",
+        write_kind="http",
+        layout=_peer_layout(layout),
+        logs=[log],
         notes="daphne + Django async view (aupdate) + channels-redis group_send, PostgreSQL via psycopg",
     )
 
@@ -184,16 +212,39 @@ def start_socketio(layout: Layout, cpus: frozenset[int]) -> System:
     port = free_port()
     env = {**os.environ, "BENCH_PEER_DSN": pg_url(PEER_DBS["socketio"], driver="postgresql")}
     proc, log = spawn(
-        [str(venv_python()), "-m", "uvicorn", "sio_app:app", "--host", HOST, "--port", str(port),
-         "--app-dir", str(PEERS_DIR), "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-         "--backlog", "4096"],
-        env=env, cwd=PEERS_DIR, cpus=cpus, name="socketio",
+        [
+            str(venv_python()),
+            "-m",
+            "uvicorn",
+            "sio_app:app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--app-dir",
+            str(PEERS_DIR),
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+            "--backlog",
+            "4096",
+        ],
+        env=env,
+        cwd=PEERS_DIR,
+        cpus=cpus,
+        name="socketio",
     )
-    wait_port(port, lambda: proc.poll() is None)
+    ready([proc], [port], [log], "socketio")
     return System(
-        name="socketio", procs=[proc], ports=[port], ws_mode="sio",
-        ws_path="/socket.io/?EIO=4&transport=websocket", write_kind="http",
-        layout=_peer_layout(layout), logs=[log],
+        name="socketio",
+        procs=[proc],
+        ports=[port],
+        ws_mode="sio",
+        ws_path="/socket.io/?EIO=4&transport=websocket",
+        write_kind="http",
+        layout=_peer_layout(layout),
+        logs=[log],
         notes="uvicorn + python-socketio AsyncServer emit(room) + asyncpg",
     )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import memory
-from common import CpuMeter, Cores, ms, percentile, say
+from common import Cores, CpuMeter, ms, percentile, say
 from loadgen import LaneSpec, ViewerPool, WriterProc
 from systems import System
 
@@ -51,6 +51,7 @@ class Params:
     memory_ns: tuple[int, ...]
     viewers_per_process: int
     connect_concurrency: int
+    settle_seconds: float
 
 
 class Session:
@@ -77,8 +78,13 @@ class Session:
                 share = count // len(s.ports) + (1 if i < count % len(s.ports) else 0)
                 stalled = stall // len(s.ports) + (1 if i < stall % len(s.ports) else 0) if stall else 0
                 base = {
-                    "host": "127.0.0.1", "port": port, "path": s.ws_path, "headers": s.ws_headers,
-                    "mode": s.ws_mode, "plan_id": plan_id, "after": after,
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "path": s.ws_path,
+                    "headers": s.ws_headers,
+                    "mode": s.ws_mode,
+                    "plan_id": plan_id,
+                    "after": after,
                 }
                 if share - stalled > 0:
                     groups.append({**base, "count": share - stalled})
@@ -96,14 +102,22 @@ class Session:
         if measure_memory:
             # Warm-up: a few viewers on another plan and one write there, then "before".
             warm_plan = layout.write_plans[-1]
-            opened, failures, failed = self.pool.connect(self._groups({warm_plan: WARMUP_VIEWERS}))
+            _, failures, failed = self.pool.connect(self._groups({warm_plan: WARMUP_VIEWERS}))
             if failed:
                 raise RuntimeError(f"{self.system.name}: warm-up viewers failed: {failures}")
-            self.window({warm_plan: WARMUP_VIEWERS}, rate=2, seconds=1, plans=[warm_plan], lanes_per_plan=1,
-                        label="warm-up")
-            before = memory.rss_sample(self.system, settle=memory.SETTLE_SECONDS)
+            warm = self.window(
+                {warm_plan: WARMUP_VIEWERS},
+                rate=2,
+                seconds=1,
+                plans=[warm_plan],
+                lanes_per_plan=1,
+                label="warm-up",
+            )
+            if warm["writes_failed"] or warm.get("lost"):
+                raise RuntimeError(f"{self.system.name}: warm-up failed: {describe_window(warm)}")
+            before = memory.rss_sample(self.system, settle=self.params.settle_seconds)
         t0 = time.monotonic()
-        opened, failures, failed = self.pool.connect(
+        _, failures, failed = self.pool.connect(
             self._groups(per_plan, stall=stall), concurrency=self.params.connect_concurrency
         )
         self.connect_seconds = time.monotonic() - t0
@@ -116,10 +130,12 @@ class Session:
         self.stallable = stall
         say(f"    {n} viewers subscribed in {self.connect_seconds:.1f} s ({procs} viewer process(es))")
         if measure_memory:
-            after = memory.rss_sample(self.system, settle=memory.SETTLE_SECONDS)
+            after = memory.rss_sample(self.system, settle=self.params.settle_seconds)
             self.memory = memory.per_connection(before, after, n)
-            say(f"    RSS {self.memory['rss_before_mib']} -> {self.memory['rss_after_mib']} MiB: "
-                f"{self.memory['kib_per_connection']} KiB per connection")
+            say(
+                f"    RSS {self.memory['rss_before_mib']} -> {self.memory['rss_after_mib']} MiB: "
+                f"{self.memory['kib_per_connection']} KiB per connection"
+            )
 
     # --- Writes ---------------------------------------------------------------------------------------
 
@@ -131,8 +147,17 @@ class Session:
         for plan_id in plans:
             for i, task_id in enumerate(layout.lanes[plan_id][:per_plan]):
                 port = s.ports[i % len(s.ports)]  # writes alternate between processes, as behind a proxy
-                out.append(LaneSpec(s.write_kind, "127.0.0.1", port, plan_id, task_id,
-                                    layout.versions[task_id], s.http_headers))
+                out.append(
+                    LaneSpec(
+                        s.write_kind,
+                        "127.0.0.1",
+                        port,
+                        plan_id,
+                        task_id,
+                        layout.versions[task_id],
+                        s.http_headers,
+                    )
+                )
         return out
 
     def window(

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from common import HOST, PG_ADMIN_URL, ROOT, descendants, free_port, pin, rss_bytes, wait_port
+from common import HOST, PG_ADMIN_URL, ROOT, descendants, free_port, pin, rss_bytes, say, wait_port
 
 SECRET = "bench-secret-key-0123456789abcdef-0123456789"
 BENCH_USER = "bench_nurse"
-BENCH_PASSWORD = "bench password 0123"  # noqa: S105 - a local benchmark account
+BENCH_PASSWORD = "bench password 0123"
 
 # The realtime knobs every careteam server of the run gets, set explicitly and printed.
 CARETEAM_KNOBS = {
@@ -67,6 +67,7 @@ class System:
     last_seq: Callable[[int], int] | None = None  # careteam: subscribe after the plan's last seq
     logs: list[Path] = field(default_factory=list)
     notes: str = ""
+    problems: list[str] = field(default_factory=list)
 
     @property
     def pids(self) -> list[int]:
@@ -95,6 +96,30 @@ class System:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        for path in self.logs:
+            with contextlib.suppress(OSError):
+                text = path.read_text(errors="replace")
+                at = text.find("Traceback")
+                if at >= 0:
+                    self.problems.append(text[at : at + 3000])
+            path.unlink(missing_ok=True)
+        if self.problems:
+            say(f"    {self.name} logged {len(self.problems)} traceback(s); the first:\n{self.problems[0]}")
+
+
+def ready(procs: list[subprocess.Popen[bytes]], ports: list[int], logs: list[Path], name: str) -> None:
+    """Wait until every process listens; if one dies or hangs, kill them all and show its output."""
+    try:
+        for proc, port in zip(procs, ports, strict=True):
+            wait_port(port, lambda proc=proc: proc.poll() is None)
+    except BaseException as exc:
+        for proc in procs:
+            proc.kill()
+            proc.wait(5)
+        tail = "\n".join(p.read_text(errors="replace")[-1500:] for p in logs if p.exists())
+        for path in logs:
+            path.unlink(missing_ok=True)
+        raise RuntimeError(f"{name} did not start: {exc}\n{tail}") from exc
 
 
 def spawn(
@@ -152,8 +177,12 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
     try:
         async with unit_of_work(make_sessionmaker(engine)) as s:
             user = User(
-                username=BENCH_USER, display_name="Bench Nurse, RN", discipline=Discipline.nurse,
-                role="clinician", password_hash=hash_password(BENCH_PASSWORD), active=True,
+                username=BENCH_USER,
+                display_name="Bench Nurse, RN",
+                discipline=Discipline.nurse,
+                role="clinician",
+                password_hash=hash_password(BENCH_PASSWORD),
+                active=True,
             )
             s.add(user)
             await s.flush()
@@ -165,8 +194,14 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
             team = CareTeam(patient_id=patient.id or 0, name="Bench care team")
             s.add(team)
             await s.flush()
-            s.add(CareTeamMember(team_id=team.id or 0, user_id=user.id or 0, role=TeamRole.lead,
-                                 discipline=Discipline.nurse))
+            s.add(
+                CareTeamMember(
+                    team_id=team.id or 0,
+                    user_id=user.id or 0,
+                    role=TeamRole.lead,
+                    discipline=Discipline.nurse,
+                )
+            )
             plan_ids: list[int] = []
             for i in range(1 + write_plans):
                 plan = CarePlan(patient_id=patient.id or 0, title=f"Bench plan {i}", status="active")
@@ -176,8 +211,12 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
             task_ids: dict[int, list[int]] = {}
             for i, plan_id in enumerate(plan_ids):
                 rows = [
-                    Task(plan_id=plan_id, title=f"Lane {k}", discipline=Discipline.nurse,
-                         position=1024.0 * (k + 1))
+                    Task(
+                        plan_id=plan_id,
+                        title=f"Lane {k}",
+                        discipline=Discipline.nurse,
+                        position=1024.0 * (k + 1),
+                    )
                     for k in range(lanes if i == 0 else write_lanes)
                 ]
                 s.add_all(rows)
@@ -201,7 +240,7 @@ async def last_seq(db_url: str, plan_id: int) -> int:
     engine = make_engine(db_url)
     try:
         async with engine.connect() as conn:
-            value = (await conn.execute(text("SELECT last_seq FROM care_plan WHERE id = :p"), {"p": plan_id}))
+            value = await conn.execute(text("SELECT last_seq FROM care_plan WHERE id = :p"), {"p": plan_id})
             return int(value.scalar_one())
     finally:
         await engine.dispose()
@@ -231,25 +270,36 @@ def start_careteam(
             port = free_port()
             proc, log = spawn(
                 [sys.executable, "-m", "careteam", "serve", "--host", HOST, "--port", str(port)],
-                env=careteam_env(db_url, broker_url, port), cwd=ROOT, cpus=cpus, name=f"{name}-{i}",
+                env=careteam_env(db_url, broker_url, port),
+                cwd=ROOT,
+                cpus=cpus,
+                name=f"{name}-{i}",
             )
             procs.append(proc)
             ports.append(port)
             logs.append(log)
-        for proc, port in zip(procs, ports, strict=True):
-            wait_port(port, lambda proc=proc: proc.poll() is None)
     except BaseException:
         for proc in procs:
             proc.kill()
         raise
+    ready(procs, ports, logs, name)
     auth = [("Authorization", f"Bearer {layout.token}")]
 
     def seq(plan_id: int) -> int:
         return asyncio.run(last_seq(db_url, plan_id))
 
     return System(
-        name=name, procs=procs, ports=ports, ws_mode="json", ws_path="/ws", ws_headers=auth,
-        write_kind="http", http_headers=auth, layout=layout, last_seq=seq, logs=logs,
+        name=name,
+        procs=procs,
+        ports=ports,
+        ws_mode="json",
+        ws_path="/ws",
+        ws_headers=auth,
+        write_kind="http",
+        http_headers=auth,
+        layout=layout,
+        last_seq=seq,
+        logs=logs,
     )
 
 

@@ -18,6 +18,7 @@ import signal
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 VIEWERS: dict[int, set[ServerConnection]] = {}
 TASKS: dict[int, dict[str, object]] = {}
@@ -28,9 +29,20 @@ def _task(task_id: int, plan_id: int) -> dict[str, object]:
     if task is None:
         now = dt.datetime.now(dt.UTC).isoformat()
         task = TASKS[task_id] = {
-            "id": task_id, "plan_id": plan_id, "title": "", "description": "", "discipline": "nurse",
-            "assignee_id": None, "status": "requested", "priority": "routine", "due_date": None,
-            "position": 1024.0, "checklist": [], "version": 1, "created_at": now, "updated_at": now,
+            "id": task_id,
+            "plan_id": plan_id,
+            "title": "",
+            "description": "",
+            "discipline": "nurse",
+            "assignee_id": None,
+            "status": "requested",
+            "priority": "routine",
+            "due_date": None,
+            "position": 1024.0,
+            "checklist": [],
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
         }
     return task
 
@@ -54,11 +66,20 @@ async def handler(ws: ServerConnection) -> None:
                 task["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
                 seq = task["version"]
                 frame = orjson.dumps(
-                    {"type": "event", "plan_id": plan_id, "seq": seq, "kind": "task.updated", "data": task,
-                     "actor_id": 1, "at": task["updated_at"]}
+                    {
+                        "type": "event",
+                        "plan_id": plan_id,
+                        "seq": seq,
+                        "kind": "task.updated",
+                        "data": task,
+                        "actor_id": 1,
+                        "at": task["updated_at"],
+                    }
                 ).decode()
                 broadcast(VIEWERS.get(plan_id, ()), frame)
                 await ws.send('{"type":"ack"}')
+    except ConnectionClosed:
+        pass  # the load generator drops its sockets at the end of a run
     finally:
         for plan_id in plans:
             VIEWERS.get(plan_id, set()).discard(ws)

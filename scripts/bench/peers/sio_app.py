@@ -44,9 +44,11 @@ async def subscribe(sid: str, data: dict[str, Any]) -> None:
 
 
 def _json(row: asyncpg.Record) -> dict[str, Any]:
+    """The row as JSON types (dates as ISO strings), as an API would answer it."""
     task = dict(row)
     task["checklist"] = orjson.loads(task["checklist"])
-    return task
+    parsed: dict[str, Any] = orjson.loads(orjson.dumps(task))
+    return parsed
 
 
 async def patch_task(request: Request) -> Response:
@@ -63,8 +65,15 @@ async def patch_task(request: Request) -> Response:
     task = _json(row)
     await sio.emit(
         "event",
-        {"type": "event", "plan_id": task["plan_id"], "seq": task["version"], "kind": "task.updated",
-         "data": task, "actor_id": 1, "at": task["updated_at"].isoformat()},
+        {
+            "type": "event",
+            "plan_id": task["plan_id"],
+            "seq": task["version"],
+            "kind": "task.updated",
+            "data": task,
+            "actor_id": 1,
+            "at": task["updated_at"],
+        },
         room=f"plan:{task['plan_id']}",
     )
     return Response(
@@ -82,5 +91,7 @@ async def lifespan(_app: Starlette) -> Any:
         await pool.close()
 
 
-web = Starlette(routes=[Route("/api/v1/tasks/{task_id:int}", patch_task, methods=["PATCH"])], lifespan=lifespan)
+web = Starlette(
+    routes=[Route("/api/v1/tasks/{task_id:int}", patch_task, methods=["PATCH"])], lifespan=lifespan
+)
 app = socketio.ASGIApp(sio, other_asgi_app=web)

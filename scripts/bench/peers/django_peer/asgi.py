@@ -6,14 +6,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_peer.settings")
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.asgi import get_asgi_application
+from django.urls import path
 
 http = get_asgi_application()
 
 from django_peer.consumers import PlanConsumer  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {"http": http, "websocket": URLRouter([path("ws", PlanConsumer.as_asgi())])}
-)
+application = ProtocolTypeRouter({"http": http, "websocket": URLRouter([path("ws", PlanConsumer.as_asgi())])})

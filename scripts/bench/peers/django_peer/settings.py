@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-_db = urlparse(os.environ.get("BENCH_PEER_DSN", "postgresql://postgres@127.0.0.1:5432/careteam_bench_channels"))
+_db = urlparse(
+    os.environ.get("BENCH_PEER_DSN", "postgresql://postgres@127.0.0.1:5432/careteam_bench_channels")
+)
 
-SECRET_KEY = "bench-only-django-secret-key-0123456789abcdef"  # noqa: S105 - a local benchmark peer
+SECRET_KEY = "bench-only-django-secret-key-0123456789abcdef"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = ["daphne", "channels", "django_peer"]
@@ -22,7 +24,10 @@ DATABASES = {
         "USER": _db.username or "postgres",
         "HOST": _db.hostname or "127.0.0.1",
         "PORT": _db.port or 5432,
-        "CONN_MAX_AGE": 60,
+        # Django's own pool (psycopg_pool): under ASGI every request runs in a thread of its own, so
+        # persistent per-thread connections would pile up until PostgreSQL refuses new clients.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {"pool": {"min_size": 2, "max_size": 20}},
     }
 }
 CHANNEL_LAYERS = {
@@ -37,4 +42,9 @@ CHANNEL_LAYERS = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -14,8 +14,22 @@ from django.views.decorators.csrf import csrf_exempt
 from django_peer.models import Task
 
 ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
-FIELDS = ("id", "plan_id", "title", "description", "discipline", "assignee_id", "status", "priority",
-          "due_date", "position", "checklist", "version", "created_at", "updated_at")
+FIELDS = (
+    "id",
+    "plan_id",
+    "title",
+    "description",
+    "discipline",
+    "assignee_id",
+    "status",
+    "priority",
+    "due_date",
+    "position",
+    "checklist",
+    "version",
+    "created_at",
+    "updated_at",
+)
 
 
 @csrf_exempt
@@ -33,8 +47,17 @@ async def patch_task(request: HttpRequest, task_id: int) -> HttpResponse:
         return HttpResponse(status=412)
     task = await Task.objects.values(*FIELDS).aget(id=task_id)
     data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in task.items()}
-    frame = json.dumps({"type": "event", "plan_id": task["plan_id"], "seq": task["version"],
-                        "kind": "task.updated", "data": data, "actor_id": 1, "at": data["updated_at"]})
+    frame = json.dumps(
+        {
+            "type": "event",
+            "plan_id": task["plan_id"],
+            "seq": task["version"],
+            "kind": "task.updated",
+            "data": data,
+            "actor_id": 1,
+            "at": data["updated_at"],
+        }
+    )
     # Encoded once here; every consumer of the group sends the same text.
     await get_channel_layer().group_send(f"plan_{task['plan_id']}", {"type": "plan.event", "text": frame})
     return JsonResponse(data, headers={"ETag": f'W/"{task["version"]}"'})

@@ -1,0 +1,520 @@
+"""Targets, tables, docs/benchmarks.md and the JSON of the figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from common import BENCH
+
+ANALYSIS = BENCH / "ANALYSIS.md"
+SYSTEM_LABELS = {
+    "careteam": "careteam (1 process)",
+    "floor": "floor: bare websockets",
+    "channels": "Django Channels",
+    "socketio": "python-socketio",
+    "careteam-2p-redis": "careteam, 2 processes, Redis",
+    "careteam-2p-notify": "careteam, 2 processes, NOTIFY",
+}
+PEERS = ("floor", "channels", "socketio")
+
+
+def _get(d: Any, *path: Any) -> Any:
+    for key in path:
+        if d is None:
+            return None
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        v = f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    elif isinstance(v, int):
+        v = f"{v:,}"
+    return f"{v}{unit}"
+
+
+# --- Targets ------------------------------------------------------------------------------------------
+
+
+def targets(results: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    s = results["systems"]
+    n, rate = params["ramp_n"], params["fanout_rate"]
+    out: list[dict[str, Any]] = []
+
+    def add(
+        figure: str, target: str, value: Any, ok: bool | None, peers: dict[str, Any], note: str = ""
+    ) -> None:
+        out.append(
+            {"figure": figure, "target": target, "careteam": value, "ok": ok, "peers": peers, "note": note}
+        )
+
+    def fan(system: str, key: str) -> Any:
+        return _get(s, system, "fanout", n, key)
+
+    floor_p99 = fan("floor", "last_ms_p99")
+    ct_p99 = fan("careteam", "last_ms_p99")
+    peers_p99 = {p: fan(p, "last_ms_p99") for p in PEERS}
+    add(
+        f"fan-out N={n:,}, R={rate:g}/s: last-viewer p99 (ms)",
+        f"<= 2x floor ({_fmt(2 * floor_p99) if floor_p99 else '-'} ms)",
+        ct_p99,
+        None if ct_p99 is None or floor_p99 is None else ct_p99 <= 2 * floor_p99,
+        peers_p99,
+        f"{ct_p99 / floor_p99:.1f}x the floor" if ct_p99 and floor_p99 else "",
+    )
+    ch = _get(s, "channels", "throughput", "best_deliveries_per_s")
+    ct = _get(s, "careteam", "throughput", "best_deliveries_per_s")
+    note = f"{ct / ch:.1f}x Channels" if ct and ch else ""
+    target = f">= 3x Django Channels ({_fmt(3 * ch) if ch else '-'})"
+    ch_fan = _get(s, "channels", "fanout", n)
+    if ch is None and _get(s, "channels", "throughput") is not None and ch_fan is not None:
+        # Channels kept no rate of the ramp, not even the fan-out's R: its figure is below R x N.
+        bound = rate * n
+        ch = bound
+        target = f">= 3x Django Channels (3 x < {_fmt(bound)} = {_fmt(3 * bound)})"
+        note = (
+            f"Channels sustained no rate tried: at R={rate:g}/s it kept {_fmt(ch_fan.get('writes_per_s'))} "
+            f"writes/s, last p99 {_fmt(ch_fan.get('last_ms_p99'))} ms; >= {ct / bound:.0f}x"
+            if ct
+            else ""
+        )
+    add(
+        f"sustained deliveries/s at N={n:,}, last-viewer p99 <= {params['ramp_p99_limit_ms']:g} ms",
+        target,
+        ct,
+        None if ct is None or ch is None else ct >= 3 * ch,
+        {p: _get(s, p, "throughput", "best_deliveries_per_s") for p in PEERS},
+        note,
+    )
+    for conns in params["memory_ns"]:
+        kib = _get(s, "careteam", "memory", conns, "kib_per_connection")
+        add(
+            f"RSS per idle subscribed connection at {conns:,} (KiB)",
+            "<= 40 KiB",
+            kib,
+            None if kib is None else kib <= 40,
+            {p: _get(s, p, "memory", conns, "kib_per_connection") for p in PEERS},
+        )
+    boards = results.get("board", {})
+    small = min(params["board_sizes"])
+    for backend in ("postgres", "sqlite"):
+        for kind in ("json", "html"):
+            p50 = _get(boards, backend, small, kind, "p50_ms")
+            queries = [
+                tuple(_get(boards, backend, size, kind, "queries") or ()) for size in params["board_sizes"]
+            ]
+            constant = len(set(queries)) == 1 and len(queries[0]) == 1 if queries else False
+            add(
+                f"board GET {small} tasks, {kind}, {backend}: p50 (ms); queries/request "
+                f"at {', '.join(str(x) for x in params['board_sizes'])} tasks",
+                "p50 < 20 ms, query count constant",
+                p50,
+                None if p50 is None else (p50 < 20 and constant),
+                {},
+                "queries " + " / ".join(",".join(str(q) for q in qs) for qs in queries),
+            )
+    writes = results.get("writes", {})
+    for system, label, floor_ in (
+        ("careteam-sqlite", "SQLite", 500),
+        ("careteam-postgres", "PostgreSQL", 1000),
+    ):
+        v = _get(writes, system, "viewers", "writes_per_s")
+        add(
+            f"task updates/s, {label}, with {params['writes_viewers']:,} viewers attached",
+            f">= {floor_:,}/s",
+            v,
+            None if v is None else v >= floor_,
+            {p: _get(writes, p, "viewers", "writes_per_s") for p in PEERS} if label == "PostgreSQL" else {},
+            f"no viewer: {_fmt(_get(writes, system, 'none', 'writes_per_s'))}/s",
+        )
+    return out
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    """What fails the run: careteam losing or duplicating a frame, a failed careteam write, a system that
+    could not be measured. A peer that is too slow to deliver within the drain window is a figure of that
+    peer (listed by :func:`peer_findings`), not a broken run."""
+    out = []
+    for name, r in results["systems"].items():
+        out += [f"{name}: {e}" for e in r.get("errors", [])]
+        if not name.startswith("careteam"):
+            continue
+        for w in _windows(r):
+            if w.get("lost"):
+                out.append(f"{name} {w['label']}: lost {w['lost']} of {w['expected']} frames")
+            if w.get("duplicates"):
+                out.append(f"{name} {w['label']}: {w['duplicates']} duplicate frames")
+        for w in r.get("fanout", {}).values():
+            if w.get("writes_failed"):
+                out.append(f"{name} {w['label']}: {w['writes_failed']} writes failed {w['write_errors']}")
+    for name, r in results.get("writes", {}).items():
+        out += [f"writes {name}: {e}" for e in r.get("errors", [])]
+        w = r.get("viewers")
+        if name.startswith("careteam") and w and w.get("lost"):
+            out.append(f"writes {name}: lost {w['lost']} of {w['expected']} frames")
+    out += results.get("board_errors", [])
+    return out
+
+
+def _windows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [*r.get("fanout", {}).values(), r.get("stall"), *(_get(r, "throughput", "steps") or [])]
+    return [w for w in found if w]
+
+
+def peer_findings(results: dict[str, Any]) -> list[str]:
+    out = []
+    for name, r in results["systems"].items():
+        if name.startswith("careteam"):
+            continue
+        for w in _windows(r):
+            if w.get("lost") or w.get("duplicates") or w.get("writes_failed"):
+                out.append(
+                    f"{name} {w['label']}: {w.get('lost', 0):,} of {w.get('expected', 0):,} frames not "
+                    f"delivered within the drain window, {w.get('duplicates', 0)} duplicates, "
+                    f"{w.get('writes_failed', 0)} failed writes"
+                )
+    for name, r in results.get("writes", {}).items():
+        w = r.get("viewers")
+        if not name.startswith("careteam") and w and (w.get("lost") or w.get("writes_failed")):
+            out.append(f"writes {name}: {w.get('lost', 0):,} frames undelivered, {w['writes_failed']} failed")
+    return out
+
+
+# --- Tables ---------------------------------------------------------------------------------------------
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_fmt(c) if not isinstance(c, str) else c for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ok(v: bool | None) -> str:
+    return "-" if v is None else ("**yes**" if v else "**NO**")
+
+
+def tables(results: dict[str, Any]) -> str:
+    params = results["meta"]["params"]
+    s = results["systems"]
+    names = [n for n in SYSTEM_LABELS if n in s]
+    parts = []
+
+    rows = []
+    for t in results["targets"]:
+        peers = t["peers"]
+        rows.append(
+            [
+                t["figure"],
+                t["target"],
+                _fmt(t["careteam"]),
+                _ok(t["ok"]),
+                *(_fmt(peers.get(p)) for p in PEERS),
+                t["note"],
+            ]
+        )
+    parts.append(
+        "### Targets\n\n"
+        + _table(["figure", "target", "careteam", "met", "floor", "Channels", "Socket.IO", "note"], rows)
+    )
+
+    rows = []
+    for n in params["fanout_ns"]:
+        for name in names:
+            w = _get(s, name, "fanout", n)
+            if not w:
+                continue
+            rows.append(
+                [
+                    f"{n:,}",
+                    SYSTEM_LABELS[name],
+                    w.get("first_ms_p50"),
+                    w.get("first_ms_p99"),
+                    w.get("last_ms_p50"),
+                    w.get("last_ms_p99"),
+                    w.get("delivery_ms_p99"),
+                    f"{w['delivered']:,}/{w['expected']:,}",
+                    w.get("write_ms_p50"),
+                    f"{w['server_cpu']:.0%}",
+                    f"{w['loadgen_cpu']:.0%}",
+                    "yes" if w["valid"] else "**INVALID**",
+                ]
+            )
+    parts.append(
+        f"### 1. Fan-out: N viewers on one plan, R = {params['fanout_rate']:g} writes/s for "
+        f"{params['fanout_seconds']:g} s (ms from the start of the write)\n\n"
+        + _table(
+            [
+                "N",
+                "system",
+                "first p50",
+                "first p99",
+                "last p50",
+                "last p99",
+                "any p99",
+                "delivered/expected",
+                "write p50",
+                "server CPU",
+                "loadgen CPU",
+                "valid",
+            ],
+            rows,
+        )
+    )
+
+    rows = []
+    for name in names:
+        w = _get(s, name, "stall")
+        if not w:
+            continue
+        vs = w["viewer_status"]
+        rows.append(
+            [
+                SYSTEM_LABELS[name],
+                w["stalled_viewers"],
+                w.get("last_ms_p50"),
+                w.get("last_ms_p99"),
+                f"{w['delivered']:,}/{w['expected']:,}",
+                w["stalled_received"],
+                f"{vs['closed_by_server']} ({', '.join(map(str, vs['close_codes'])) or '-'})",
+                vs["resyncs"],
+                "yes" if w["valid"] else "**INVALID**",
+            ]
+        )
+    if rows:
+        parts.append(
+            f"### 1b. Slow viewers: {params['stall_fraction']:.0%} of N = {params['ramp_n']:,} stop reading "
+            "(4 KiB receive buffer), the others' latency\n\n"
+            + _table(
+                [
+                    "system",
+                    "stalled",
+                    "last p50",
+                    "last p99",
+                    "delivered/expected (readers)",
+                    "frames to stalled",
+                    "closed by server (codes)",
+                    "resyncs",
+                    "valid",
+                ],
+                rows,
+            )
+        )
+
+    rows = []
+    for name in names:
+        t = _get(s, name, "throughput")
+        if not t:
+            continue
+        steps = " ".join(
+            f"{st['rate_target']:g}:{_fmt(st.get('last_ms_p99'))}{'' if st['valid'] else '(inv)'}"
+            for st in t["steps"]
+        )
+        rows.append(
+            [
+                SYSTEM_LABELS[name],
+                t["best_rate"],
+                t["best_deliveries_per_s"],
+                t["best_last_ms_p99"],
+                t["stopped_by"],
+                steps,
+            ]
+        )
+    parts.append(
+        f"### 2. Throughput at N = {params['ramp_n']:,}: highest write rate whose last-viewer p99 stays "
+        f"<= {params['ramp_p99_limit_ms']:g} ms, no loss, rate kept, load generator valid "
+        f"({params['ramp_seconds']:g} s per step)\n\n"
+        + _table(
+            [
+                "system",
+                "writes/s",
+                "deliveries/s",
+                "last p99 (ms)",
+                "ramp stopped by",
+                "steps (writes/s: last p99 ms)",
+            ],
+            rows,
+        )
+    )
+
+    rows = []
+    for n in params["memory_ns"]:
+        for name in names:
+            m = _get(s, name, "memory", n)
+            if m:
+                rows.append(
+                    [
+                        f"{n:,}",
+                        SYSTEM_LABELS[name],
+                        m["rss_before_mib"],
+                        m["rss_after_mib"],
+                        m["kib_per_connection"],
+                    ]
+                )
+    parts.append(
+        "### 5. Memory: server RSS per idle subscribed connection\n\n"
+        + _table(["connections", "system", "RSS before (MiB)", "RSS after (MiB)", "KiB per connection"], rows)
+    )
+
+    rows = []
+    for name, r in results.get("writes", {}).items():
+        for key, label in (("none", "no viewer"), ("viewers", f"{params['writes_viewers']:,} viewers")):
+            w = r.get(key)
+            if not w:
+                continue
+            rows.append(
+                [
+                    name,
+                    label,
+                    w.get("writes_per_s"),
+                    w.get("write_ms_p50"),
+                    w.get("write_ms_p99"),
+                    f"{w['delivered']:,}/{w['expected']:,}" if "delivered" in w else "-",
+                    f"{w['server_cpu']:.0%}",
+                    f"{w['loadgen_cpu']:.0%}",
+                    w["writes_failed"],
+                ]
+            )
+    lanes = params["write_plans"] * params["write_lanes_per_plan"]
+    parts.append(
+        f"### 3. Writes: PATCH /api/v1/tasks/{{id}} with If-Match, closed loop, {lanes} writers over "
+        f"{params['write_plans']} plans, {params['writes_seconds']:g} s; viewers spread over those plans\n\n"
+        + _table(
+            [
+                "system",
+                "viewers",
+                "updates/s",
+                "p50 (ms)",
+                "p99 (ms)",
+                "delivered/expected",
+                "server CPU",
+                "loadgen CPU",
+                "failed",
+            ],
+            rows,
+        )
+    )
+
+    rows = []
+    for backend, sizes in results.get("board", {}).items():
+        for size, kinds in sizes.items():
+            for kind, b in kinds.items():
+                rows.append(
+                    [
+                        backend,
+                        f"{size:,}",
+                        kind,
+                        b["p50_ms"],
+                        b["p99_ms"],
+                        ", ".join(map(str, b["queries"])),
+                        f"{b['bytes'] // 1024:,} KiB",
+                    ]
+                )
+    parts.append(
+        f"### 4. Board GET, in-process (httpx ASGITransport), {params['board_requests']} requests each\n\n"
+        + _table(["database", "tasks", "as", "p50 (ms)", "p99 (ms)", "SQL statements/request", "size"], rows)
+    )
+    return "\n\n".join(parts)
+
+
+def console(results: dict[str, Any]) -> str:
+    lines = ["", "=" * 100, "FIGURES AGAINST TARGETS (careteam | floor | Channels | Socket.IO)", "=" * 100]
+    for t in results["targets"]:
+        peers = " | ".join(_fmt(t["peers"].get(p)) for p in PEERS)
+        verdict = {None: "n/a", True: "MET", False: "NOT MET"}[t["ok"]]
+        lines.append(
+            f"{verdict:8} {t['figure']}: {_fmt(t['careteam'])} (target {t['target']}) | "
+            f"peers {peers} {t['note']}"
+        )
+    lines.append("")
+    lines.append(tables(results))
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    m = meta["machine"]
+    params = meta["params"]
+    libs = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    peer_libs = ", ".join(f"{k} {v}" for k, v in meta.get("peer_versions", {}).items()) or "not built"
+    lines = [
+        "# Benchmarks: careteam beside the peers, in one run",
+        "",
+        "Generated by `scripts/bench/run.py` (do not edit the figures by hand; the analysis at the end is",
+        "kept in `scripts/bench/ANALYSIS.md`). The figures of this run are also in "
+        f"`{meta.get('json_name', 'benchmarks.json')}`.",
+        "",
+        "## How it was run",
+        "",
+        f"- Command: `{meta['command']}` ({'quick' if params['quick'] else 'full'} mode), "
+        f"{meta['started']} to {meta['finished']} ({meta['duration_s']:.0f} s).",
+        f"- Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB memory, {m['os']}; "
+        f"PostgreSQL {m.get('postgres', '?')}, Redis {m.get('redis', '?')}.",
+        f"- Load average (1, 5, 15 min) before: {meta['load_before']}; after: {meta['load_after']}. "
+        "The machine is shared with other engineers' test runs; PostgreSQL and Redis are not pinned.",
+        f"- Pinning: {meta['pinning']}; every server process and every load-generator process is pinned "
+        "with `sched_setaffinity` from its start, the same for careteam and the peers.",
+        f"- Python {m['python']}; careteam side: {libs}.",
+        f"- Peers' environment (`scripts/bench/.peers-venv`): {peer_libs}.",
+        "- careteam servers: `python -m careteam serve` with "
+        + ", ".join(f"{k}={v}" for k, v in meta["knobs"].items())
+        + "; "
+        "one bearer token shared by all viewers and writers (a nurse on the plan's care team).",
+        f"- Peers run: {', '.join(meta['peers_run']) or 'none'}."
+        + (f" Skipped: {meta['peers_skipped']}." if meta.get("peers_skipped") else ""),
+        "",
+        "## Parameters",
+        "",
+        "```",
+        *(f"{k} = {v}" for k, v in params.items()),
+        "```",
+        "",
+        "Method: viewers are raw asyncio websocket clients (hand-written handshake and frame parser, no JSON",
+        "decoding, compression off) in load-generator processes; writers keep one keep-alive connection per",
+        "task. A write's start is `perf_counter_ns()` just before its request is written; a receipt is",
+        "`perf_counter_ns()` when its bytes arrive; frames are matched to writes by a `~w<id>~` marker in",
+        "the task title. *first*/*last*: the first/last viewer's receipt of each write, p50/p99 over writes;",
+        "*any*: every delivery. A window whose load generator used more than 90% of its CPU is INVALID.",
+        "",
+        "## Figures",
+        "",
+        tables(results),
+        "",
+    ]
+    fails = results.get("failures") or []
+    lines += ["## Failures of this run", ""]
+    lines += [f"- {f}" for f in fails] if fails else ["None: careteam lost no frame and failed no write."]
+    findings = peer_findings(results)
+    if findings:
+        lines += ["", "Peers that did not keep up (their figures, not a failure of the run):", ""]
+        lines += [f"- {f}" for f in findings]
+    lines += [""]
+    if ANALYSIS.exists():
+        lines += [ANALYSIS.read_text().strip(), ""]
+    return "\n".join(lines)
+
+
+def revive(results: dict[str, Any]) -> dict[str, Any]:
+    """JSON turned the integer keys (N, connections, tasks) into strings: turn them back."""
+
+    def fix(d: Any) -> Any:
+        if isinstance(d, dict):
+            return {(int(k) if isinstance(k, str) and k.isdigit() else k): fix(v) for k, v in d.items()}
+        if isinstance(d, list):
+            return [fix(v) for v in d]
+        return d
+
+    return fix(results)  # type: ignore[no-any-return]
+
+
+def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "benchmarks.md", out_dir / "benchmarks.json"
+    results["meta"]["json_name"] = str(js.name)
+    js.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    md.write_text(markdown(results))
+    return md, js
