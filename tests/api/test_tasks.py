@@ -79,7 +79,7 @@ async def test_refusals_change_nothing(client: Any, db: Any, login: Any) -> None
         ("PATCH", f"/api/v1/tasks/{task['id']}", {"position": "NaN"}, match, 422, "body.position"),
         (
             "POST",
-            f"/api/v1/plans/{b.outsider_plan_id}/tasks",
+            f"/api/v1/plans/{b.other_plan_id}/tasks",
             {"title": "x", "discipline": "nurse"},
             h,
             404,

@@ -9,44 +9,25 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from careteam.codes import Discipline, TeamRole
+from tests.board_world import Board, make_board
 from tests.browser.conftest import Clinician, LiveServer, SignedIn
-from tests.factories import make_patient, make_plan, make_user
 
 pytestmark = pytest.mark.browser
 
 LIVE_WITHIN_MS = 1000
 
 
-@dataclass
-class World:
-    plan_id: int
-    lead: str
-    nurse: str
-    physio: str
-    nurse_id: int
-    lead_name: str
-    nurse_name: str
+World = Board
 
 
 async def make_world(db: Any) -> World:
-    async with db() as s:
-        lead = await make_user(s, discipline=Discipline.ipm_lead)
-        nurse = await make_user(s, discipline=Discipline.nurse)
-        physio = await make_user(s, discipline=Discipline.physical_therapist)
-        patient = await make_patient(
-            s, members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (physio, TeamRole.member)]
-        )
-        plan = await make_plan(s, patient)
-        return World(plan.id or 0, lead.username, nurse.username, physio.username, nurse.id or 0,
-                      lead.display_name, nurse.display_name)
+    return await make_board(db)
 
 
 async def add_task(client: httpx.AsyncClient, headers: dict[str, str], plan_id: int, **fields: Any) -> Any:

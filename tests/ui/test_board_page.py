@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from careteam.auth import sessions as auth_sessions
-from careteam.codes import Discipline, TeamRole
-from tests.factories import PASSWORD, make_patient, make_plan, make_user
+from tests.board_world import Board, make_board
+from tests.factories import PASSWORD
 
 HOSTILE_SCRIPT = "<script>alert(1)</script>"
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"
@@ -115,43 +115,13 @@ def card_place(page: Node, task_id: int) -> tuple[str, str]:
 # --- Arrange ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class World:
-    plan_id: int
-    patient_id: int
-    other_plan_id: int
-    lead: str
-    nurse: str
-    physio: str
-    nurse_id: int
-    nurse_name: str
-    lead_name: str
+World = Board
 
 
 async def make_world(db: Any) -> World:
-    async with db() as s:
-        lead = await make_user(s, discipline=Discipline.ipm_lead)
-        nurse = await make_user(s, discipline=Discipline.nurse)
-        physio = await make_user(s, discipline=Discipline.physical_therapist)
-        outsider = await make_user(s, discipline=Discipline.nurse)
-        patient = await make_patient(
-            s,
-            members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (physio, TeamRole.member)],
-            name="Ellen Marsh",
-        )
-        plan = await make_plan(s, patient, title="Chronic low back pain: lumbar facet arthropathy")
-        other = await make_plan(s, await make_patient(s, members=[(outsider, TeamRole.member)]))
-        return World(
-            plan.id or 0,
-            patient.id or 0,
-            other.id or 0,
-            lead.username,
-            nurse.username,
-            physio.username,
-            nurse.id or 0,
-            nurse.display_name,
-            lead.display_name,
-        )
+    return await make_board(
+        db, patient_name="Ellen Marsh", plan_title="Chronic low back pain: lumbar facet arthropathy"
+    )
 
 
 async def cookie(app: Any, db: Any, username: str) -> dict[str, str]:
