@@ -257,9 +257,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
     created = 0
     try:
         async with unit_of_work(sessions) as session:
-            before = len((await session.exec(select(User.id))).all())
-            await _users(session, password)
-            created += len(ACCOUNTS) - min(before, len(ACCOUNTS)) if before < len(ACCOUNTS) else 0
+            created += await _add_missing_accounts(session, password)
         async with unit_of_work(sessions) as session:
             users = {u.username: u for u in await session.exec(select(User))}
             for demo_patient in PATIENTS:
@@ -272,16 +270,17 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
     return created
 
 
-async def _users(session: AsyncSession, password: str) -> dict[str, User]:
-    existing = {u.username: u for u in await session.exec(select(User))}
-    for username, display, discipline, role in ACCOUNTS:
-        if username not in existing:
-            # model_construct: the demo's password ("demo") is shorter than real accounts may have.
-            body = UserCreate.model_construct(
-                username=username, display_name=display, discipline=discipline, role=role, password=password
-            )
-            existing[username] = await accounts.create_user(session, body, actor=None)
-    return existing
+async def _add_missing_accounts(session: AsyncSession, password: str) -> int:
+    """Create the demo accounts that do not exist yet; returns how many it created."""
+    existing = set((await session.exec(select(User.username))).all())
+    missing = [account for account in ACCOUNTS if account[0] not in existing]
+    for username, display, discipline, role in missing:
+        # model_construct: the demo's password ("demo") is shorter than real accounts may have.
+        body = UserCreate.model_construct(
+            username=username, display_name=display, discipline=discipline, role=role, password=password
+        )
+        await accounts.create_user(session, body, actor=None)
+    return len(missing)
 
 
 async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, User]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from careteam.domain.actor import Actor
+
 
 class DomainError(Exception):
     """Base class: ``detail`` is safe to show the user (no patient data beyond what they may read)."""
@@ -37,7 +39,7 @@ class Conflict(DomainError):
         detail: str,
         *,
         current: Any = None,
-        actor: Any = None,
+        actor: Actor | None = None,
         shown: tuple[str, object, int | None] | None = None,
     ) -> None:
         super().__init__(detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,6 +89,4 @@ async def resync_reason(
 
 async def oldest_seq(session: AsyncSession, plan_id: int) -> int | None:
     """The oldest seq still in the log for a plan (older ones may have been pruned)."""
-    from sqlalchemy import func
-
     return (await session.exec(select(func.min(PlanEvent.seq)).where(PlanEvent.plan_id == plan_id))).one()
