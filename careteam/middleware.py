@@ -14,6 +14,10 @@ access_log = logging.getLogger("careteam.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+# Scope key: the server's own ``send`` for a websocket, before any middleware wraps it (the realtime
+# endpoint's direct path to idle sockets, ``realtime.endpoint.direct_writer``).
+SERVER_SEND = "careteam.server_send"
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -44,6 +48,7 @@ class RequestContext:
         rid = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send
             await self.app(scope, receive, send)
             return
         csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP

@@ -1,5 +1,6 @@
-"""The websocket edge, ``/ws``: Origin and credentials are checked before accepting; then one reader and one
-writer per socket, and the hub does the rest.
+"""The websocket edge, ``/ws``: Origin and credentials are checked before accepting; then this handler reads
+the client's frames, and the hub writes to the socket (directly when it is idle, through a writer task
+while it has a backlog).
 
 Browsers authenticate with the session cookie, which they attach whatever page opens the socket: a
 cookie-authenticated socket must therefore come from our own origin (the page's host, or one listed in
@@ -11,16 +12,19 @@ hijacking). API clients send
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
+from starlette.types import Scope
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from careteam.auth.sessions import resolve
 from careteam.domain.actor import Actor
+from careteam.middleware import SERVER_SEND
 from careteam.realtime import protocol
-from careteam.realtime.hub import Connection, Hub
+from careteam.realtime.hub import Connection, DirectWrite, Hub
 from careteam.realtime.protocol import Ping, ProtocolError, Subscribe, Unsubscribe, parse_client_frame
 from careteam.settings import Settings
 from careteam.store.engine import unit_of_work
@@ -51,19 +55,100 @@ async def live_updates(websocket: WebSocket) -> None:
         return
 
     await websocket.accept()
-    conn = hub.connect(actor)
-    writer = asyncio.create_task(conn.pump(websocket.send, websocket.close))
-    conn.writer = writer
-    reader = asyncio.create_task(_read(websocket, hub, conn, settings.ws_max_frame_bytes))
+    reader = _Reader(websocket)
+    conn = hub.connect(
+        actor,
+        send=websocket.send,
+        close=websocket.close,
+        direct=direct_writer(websocket.scope),
+        stop=reader.stop,
+    )
     try:
-        # Either side ends the socket: the client leaves (reader), or the hub closed it (writer sent Close).
-        await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+        # Until the client leaves, or the hub has closed the socket (or given up on it) and stops us.
+        await reader.run(hub, conn, settings.ws_max_frame_bytes)
     finally:
-        reader.cancel()
-        writer.cancel()
         await hub.disconnect(conn)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(reader, writer, return_exceptions=True)
+
+
+class _Reader:
+    """The handler's read loop, which the hub can stop while it waits for a frame."""
+
+    __slots__ = ("reading", "stopped", "task", "websocket")
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.task = asyncio.current_task()
+        self.reading = False
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Called by the hub once the socket is closed or given up on: end the read loop.
+
+        Only a read in progress is cancelled, so the cancellation lands on that await and nowhere else.
+        Under uvicorn a closed socket's read returns ``websocket.disconnect`` anyway; this is for a client
+        that neither reads nor answers the close.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.reading and self.task is not None:
+            self.task.cancel()
+
+    async def run(self, hub: Hub, conn: Connection, max_bytes: int) -> None:
+        """One client frame at a time; a bad frame is answered, never raised."""
+        websocket = self.websocket
+        while not self.stopped:
+            self.reading = True
+            try:
+                message = await websocket.receive()
+            except asyncio.CancelledError:
+                if not self.stopped or self.task is None:
+                    raise
+                self.task.uncancel()  # our own stop(): not a cancellation of the handler
+                return
+            finally:
+                self.reading = False
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = parse_client_frame(message.get("text"), max_bytes=max_bytes)
+            match frame:
+                case Subscribe(plan_id=plan_id, after=after):
+                    await hub.subscribe(conn, plan_id, after)
+                case Unsubscribe(plan_id=plan_id):
+                    await hub.unsubscribe(conn, plan_id)
+                case Ping():
+                    hub.reply(conn, protocol.PONG)
+                case ProtocolError():
+                    hub.reply(conn, protocol.protocol_error(frame))
+
+
+def direct_writer(scope: Scope) -> DirectWrite | None:
+    """The hub's fast path to an idle socket: write whole frames to uvicorn's transport, no await.
+
+    Available when the server's own ``send`` (kept by :class:`careteam.middleware.RequestContext`) is a
+    method of uvicorn's sans-I/O websocket protocol and no extension was negotiated; else None, and every
+    frame goes through the ASGI ``send``. A server frame changes none of the protocol's state, so writing
+    it past ``ServerProtocol.send_text`` is what that method would write. Returns False (write nothing)
+    when the socket is not idle: closing, closed, or the kernel's buffer full (uvicorn's ``writable``).
+    """
+    proto = getattr(scope.get(SERVER_SEND), "__self__", None)
+    if not isinstance(proto, WebSocketsSansIOProtocol) or proto.conn.extensions:
+        return None
+    transport, writable, ws = proto.transport, proto.writable, proto.conn
+
+    def write(data: bytes) -> bool:
+        if (
+            proto.close_sent
+            or proto.disconnected
+            or not writable.is_set()
+            or ws.state is not State.OPEN
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(data)
+        return True
+
+    return write
 
 
 def _origin_allowed(websocket: WebSocket, origin: str, settings: Settings) -> bool:
@@ -73,24 +158,6 @@ def _origin_allowed(websocket: WebSocket, origin: str, settings: Settings) -> bo
     host = websocket.headers.get("host")
     scheme = "https" if websocket.url.scheme == "wss" else "http"
     return host is not None and origin == f"{scheme}://{host}"
-
-
-async def _read(websocket: WebSocket, hub: Hub, conn: Connection, max_bytes: int) -> None:
-    """The reader loop: one client frame at a time; a bad frame is answered, never raised."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        frame = parse_client_frame(message.get("text"), max_bytes=max_bytes)
-        match frame:
-            case Subscribe(plan_id=plan_id, after=after):
-                await hub.subscribe(conn, plan_id, after)
-            case Unsubscribe(plan_id=plan_id):
-                await hub.unsubscribe(conn, plan_id)
-            case Ping():
-                hub.reply(conn, protocol.PONG)
-            case ProtocolError():
-                hub.reply(conn, protocol.protocol_error(frame))
 
 
 async def _authenticate(

@@ -1,14 +1,23 @@
 """The realtime hub: one per process, between the broker and the sockets.
 
 Fan-out, per plan: the broker says "plan P has events up to seq S"; under the plan's lock the hub reads the
-events after its cursor ONCE, encodes each ONCE, and puts the same object on every viewer's bounded queue
-with ``put_nowait``. Nothing is awaited per viewer and nothing is read per viewer, so one slow or dead socket
-cannot slow the others: when its queue is full it is sent ``resync`` (best effort) and closed.
+events after its cursor ONCE, encodes each ONCE, and hands the same object to every viewer. Nothing is
+awaited per viewer and nothing is read per viewer, so one slow or dead socket cannot slow the others: when
+its bounded backlog is full it is sent ``resync`` (best effort) and closed.
 
-Each connection has one writer (:meth:`Connection.pump`, run by the endpoint) that drains its queue and
-sends. The writer keeps, per subscription, the seq of the last event sent and drops anything at or below
-it: with the replay that follows, that is how a viewer gets every event of a plan in seq order, with no gap
-and no duplicate.
+An idle socket (nothing pending, the kernel taking bytes) is written to directly from the fan-out loop: the
+frame's wire bytes, built once per event, go to its transport with no task wake-up and no await, as
+``websockets.broadcast`` does. A socket with a backlog gets a writer task (:meth:`Connection._drain`) only
+while it has one; it drains the bounded backlog in order through the ASGI ``send``, and when the backlog is
+full the socket is cut off. Idle sockets cost no task at all.
+
+Per subscription the hub keeps the seq of the last event sent and drops anything at or below it: with the
+replay that follows, that is how a viewer gets every event of a plan in seq order, with no gap and no
+duplicate.
+
+Events committed by this process are handed over by the unit of work (:meth:`Hub.committed`), so the
+fan-out of a local write reads nothing back; a notice the hand-over does not cover (another process's
+write, a gap) is read from the log, which stays the truth.
 
 Subscribing with ``after``: the subscription is registered (live events are held aside) BEFORE the log is
 read, so an event committed in between is in the read or in the held events, never in neither; the writer
@@ -20,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -38,6 +48,7 @@ from careteam.realtime.broker.base import Broker
 from careteam.realtime.protocol import ErrorCode, EventFrame, ResyncReason
 from careteam.settings import Settings
 from careteam.store.engine import unit_of_work
+from careteam.store.tables import PlanEvent
 
 log = logging.getLogger(__name__)
 
@@ -83,51 +94,150 @@ class Close:
 
 Outgoing = str | EventFrame | tuple[EventFrame, ...] | Start | Close
 Send = Callable[[protocol.Message], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+# Writes one or more whole frames (wire bytes) to an idle socket at once; False if the socket is not idle
+# (the kernel's buffer is full, it is closing): the caller then queues instead. Never raises, never awaits.
+DirectWrite = Callable[[bytes], bool]
 
 
 class Connection:
-    """One socket as the hub sees it: who, what it watches, and its bounded queue."""
+    """One socket as the hub sees it: who, what it watches, its bounded backlog and how to write to it."""
 
-    __slots__ = ("actor", "ending", "epoch", "queue", "subs", "writer")
+    __slots__ = (
+        "actor",
+        "close",
+        "direct",
+        "ending",
+        "epoch",
+        "limit",
+        "pending",
+        "send",
+        "stop",
+        "subs",
+        "writer",
+    )
 
-    def __init__(self, actor: Actor, *, queue_size: int, epoch: int) -> None:
+    def __init__(
+        self,
+        actor: Actor,
+        *,
+        send: Send,
+        close: CloseSocket,
+        direct: DirectWrite | None = None,
+        stop: Callable[[], None] | None = None,
+        queue_size: int,
+        epoch: int,
+    ) -> None:
         self.actor = actor
-        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=queue_size)
+        self.send = send
+        self.close = close
+        self.direct = direct
+        # Called when the socket is done (closed by us, or given up on): makes the endpoint stop reading.
+        self.stop = stop
+        self.limit = queue_size
+        self.pending: deque[Outgoing] = deque()
         self.subs: dict[int, Subscription] = {}
         self.ending = False
         self.epoch = epoch
         self.writer: asyncio.Task[None] | None = None
 
-    async def pump(self, send: Send, close: Callable[[int, str], Awaitable[None]]) -> None:
-        """The connection's one writer: drain the queue in order and send; returns after a Close item.
+    @property
+    def idle(self) -> bool:
+        return self.writer is None and not self.pending
 
-        ``send`` takes an ASGI ``websocket.send`` message: event frames carry one, shared by every socket.
+    def put(self, item: Outgoing) -> bool:
+        """Send ``item`` after everything before it; False (nothing queued) if the backlog is full."""
+        if (
+            self.writer is None
+            and not self.pending
+            and self.direct is not None
+            and type(item) is str
+            and self.direct(protocol.wire(item.encode()))
+        ):
+            return True
+        if len(self.pending) >= self.limit:
+            return False
+        self.pending.append(item)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._drain())
+        return True
+
+    def deliver(self, sub: Subscription, batch: Batch, wire: bytes) -> bool:
+        """A live batch for one subscription: written at once if the socket is idle, else queued.
+
+        ``wire`` is the whole batch's frames, joined once for every viewer.
         """
-        get, subs = self.queue.get, self.subs
-        while True:
-            item = await get()
-            if type(item) is EventFrame:
-                sub = subs.get(item.plan_id)
-                if sub is not None and sub.started and item.seq > sub.sent:
-                    sub.sent = item.seq
-                    await send(item.message)
-            elif type(item) is tuple:
-                sub = subs.get(item[0].plan_id)
-                if sub is not None and sub.started:
-                    for frame in item:
-                        if frame.seq > sub.sent:
-                            sub.sent = frame.seq
-                            await send(frame.message)
-            elif type(item) is str:
-                await send(protocol.message(item))
-            elif type(item) is Start:
-                await self._start(item, send)
-            elif type(item) is Close:
-                await close(item.code, item.reason)
-                return
+        if self.writer is None and not self.pending and self.direct is not None and sub.started:
+            if isinstance(batch, EventFrame):
+                if batch.seq <= sub.sent:
+                    return True
+                if self.direct(wire):
+                    sub.sent = batch.seq
+                    return True
+            else:
+                if batch[0].seq > sub.sent:
+                    written = self.direct(wire)
+                else:  # replayed in part already: only the rest, in this viewer's own bytes
+                    fresh = [f.wire for f in batch if f.seq > sub.sent]
+                    written = not fresh or self.direct(b"".join(fresh))
+                if written:
+                    sub.sent = batch[-1].seq
+                    return True
+        return self.put(batch)
 
-    async def _start(self, item: Start, send: Send) -> None:
-        sub = item.sub
+    @property
+    def backlog(self) -> int:
+        return len(self.pending)
+
+    async def _drain(self) -> None:
+        """The writer, while there is a backlog: send it in order; ends after a Close item or when empty."""
+        pending, send = self.pending, self.send
+        try:
+            while pending:
+                item = pending.popleft()
+                if type(item) is EventFrame:
+                    sub = self.subs.get(item.plan_id)
+                    if sub is not None and sub.started and item.seq > sub.sent:
+                        sub.sent = item.seq
+                        await send(item.message)
+                elif type(item) is tuple:
+                    sub = self.subs.get(item[0].plan_id)
+                    if sub is not None and sub.started:
+                        for frame in item:
+                            if frame.seq > sub.sent:
+                                sub.sent = frame.seq
+                                await send(frame.message)
+                elif type(item) is str:
+                    await send(protocol.message(item))
+                elif type(item) is Start:
+                    await self._start(item)
+                elif type(item) is Close:
+                    pending.clear()
+                    await self.close(item.code, item.reason)
+                    self._stop()
+                    return
+        except Exception:
+            # The socket went away under a send: nothing more can reach it. The endpoint sees the
+            # disconnect (or is stopped here) and forgets the connection.
+            self.ending = True
+            pending.clear()
+            self._stop()
+        finally:
+            self.writer = None
+
+    def _stop(self) -> None:
+        if self.stop is not None:
+            self.stop()
+
+    def give_up(self) -> None:
+        """After the goodbye grace: stop a writer stuck on a socket that does not read, and the endpoint."""
+        if self.writer is not None:
+            self.writer.cancel()
+        self.pending.clear()
+        self._stop()
+
+    async def _start(self, item: Start) -> None:
+        sub, send = item.sub, self.send
         if self.subs.get(sub.plan_id) is not sub:
             return  # unsubscribed before the writer got here
         sub.started = True
@@ -147,12 +257,25 @@ class Connection:
 class _Plan:
     """A plan with local viewers: its subscriptions, the last seq fanned out, and the fan-out lock."""
 
-    __slots__ = ("cursor", "lock", "subs")
+    __slots__ = ("cursor", "lock", "ready", "subs")
 
     def __init__(self, cursor: int) -> None:
         self.cursor = cursor
         self.lock = asyncio.Lock()
         self.subs: dict[Connection, Subscription] = {}
+        # Frames of events this process committed, by seq, not yet fanned out (Hub.committed).
+        self.ready: dict[int, EventFrame] = {}
+
+    def take_ready(self, seq: int) -> tuple[EventFrame, ...]:
+        """The handed-over frames that follow the cursor without a gap, up to ``seq``; forgets older ones."""
+        ready, out, nxt = self.ready, [], self.cursor + 1
+        while nxt <= seq and (frame := ready.pop(nxt, None)) is not None:
+            out.append(frame)
+            nxt += 1
+        if ready:
+            for old in [s for s in ready if s < nxt]:
+                del ready[old]
+        return tuple(out)
 
 
 class Hub:
@@ -200,8 +323,25 @@ class Hub:
 
     # --- What the endpoint calls ------------------------------------------------------------------
 
-    def connect(self, actor: Actor) -> Connection:
-        conn = Connection(actor, queue_size=self._settings.ws_queue_size, epoch=self._epoch)
+    def connect(
+        self,
+        actor: Actor,
+        *,
+        send: Send,
+        close: CloseSocket,
+        direct: DirectWrite | None = None,
+        stop: Callable[[], None] | None = None,
+    ) -> Connection:
+        """Register an accepted socket: ``send``/``close`` are its ASGI calls, ``direct`` its fast path."""
+        conn = Connection(
+            actor,
+            send=send,
+            close=close,
+            direct=direct,
+            stop=stop,
+            queue_size=self._settings.ws_queue_size,
+            epoch=self._epoch,
+        )
         self._connections.add(conn)
         return conn
 
@@ -209,6 +349,9 @@ class Hub:
         """Forget a socket and every one of its subscriptions."""
         conn.ending = True
         self._connections.discard(conn)
+        if conn.writer is not None:
+            conn.writer.cancel()
+        conn.pending.clear()
         emptied = [plan_id for sub in list(conn.subs.values()) if (plan_id := self._remove(sub)) is not None]
         for plan_id in emptied:
             await self._sync_broker(plan_id)
@@ -283,7 +426,7 @@ class Hub:
         if conn.subs.get(plan_id) is not sub or sub.held is None:
             return  # unsubscribed or cut off meanwhile
         # No await from here on: the held batches and the replay are queued together, and every later
-        # live batch goes straight to the queue behind them.
+        # live batch goes behind them (a socket with a Start pending is not idle: nothing overtakes it).
         held, sub.held = sub.held, None
         self._put(conn, Start(sub, (prefix,), replay, held))
 
@@ -302,6 +445,12 @@ class Hub:
         async with plan.lock:
             limit = self._settings.replay_window
             while self._plans.get(plan_id) is plan and seq > plan.cursor:
+                handed = plan.take_ready(seq)
+                if handed:
+                    # Committed by this process and handed over: nothing to read back.
+                    plan.cursor = handed[-1].seq
+                    self._fan_out(plan, handed[0] if len(handed) == 1 else handed)
+                    continue
                 try:
                     async with self._reads() as session:
                         rows = await events.read_after(session, plan_id, plan.cursor, limit=limit)
@@ -317,15 +466,31 @@ class Hub:
                 if len(rows) < limit:
                     return
 
+    def committed(self, rows: Iterable[PlanEvent]) -> None:
+        """Events this process has just committed (the unit of work hands them over before it publishes).
+
+        Encoded now, once, and kept for the notice that follows, so the fan-out of a local write reads
+        nothing back. Only plans with local viewers keep them, at most a replay window's worth. Never raises:
+        the write has committed, and the log can always be read instead.
+        """
+        try:
+            window = self._settings.replay_window
+            for row in rows:
+                plan = self._plans.get(row.plan_id)
+                if plan is not None and row.seq > plan.cursor and len(plan.ready) < window:
+                    plan.ready[row.seq] = protocol.event_frame(row)
+        except Exception:
+            log.exception("handing committed events to the hub failed; they will be read from the log")
+
     def _fan_out(self, plan: _Plan, batch: Batch) -> None:
-        # The hot loop: one put_nowait of the same object per viewer, nothing awaited, nothing encoded.
+        # The hot loop: the same bytes written to every idle socket, the same object queued for the others;
+        # nothing awaited, nothing encoded per viewer.
         full: list[Connection] | None = None
+        wire = batch.wire if isinstance(batch, EventFrame) else b"".join([f.wire for f in batch])
         for conn, sub in plan.subs.items():
             held = sub.held
             if held is None:
-                try:
-                    conn.queue.put_nowait(batch)
-                except asyncio.QueueFull:
+                if not conn.deliver(sub, batch, wire):
                     full = full or []
                     full.append(conn)
             else:
@@ -394,8 +559,8 @@ class Hub:
     def _heartbeat(self) -> None:
         # Only idle sockets need it: a socket with frames queued is not idle.
         for conn in self._connections:
-            if conn.queue.empty():
-                conn.queue.put_nowait(protocol.HEARTBEAT)
+            if conn.idle:
+                conn.put(protocol.HEARTBEAT)
 
     async def _every(self, seconds: float, job: Callable[[], Coroutine[Any, Any, None] | None]) -> None:
         while True:
@@ -465,9 +630,7 @@ class Hub:
     def _put(self, conn: Connection, item: Outgoing) -> None:
         if conn.ending:
             return
-        try:
-            conn.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if not conn.put(item):
             self._cut_off(conn)
 
     def _cut_off(self, conn: Connection) -> None:
@@ -475,7 +638,7 @@ class Hub:
         if conn.ending:
             return
         plan_ids = list(conn.subs)
-        log.info("closing a websocket of user %s: %s frames behind", conn.actor.user_id, conn.queue.qsize())
+        log.info("closing a websocket of user %s: %s frames behind", conn.actor.user_id, conn.backlog)
         resyncs = [protocol.resync(p, ResyncReason.too_slow) for p in plan_ids]
         self._end(conn, protocol.CLOSE_TOO_SLOW, "too slow", resyncs)
 
@@ -488,16 +651,14 @@ class Hub:
         emptied = [pid for sub in list(conn.subs.values()) if (pid := self._remove(sub)) is not None]
         for plan_id in emptied:
             self._spawn(self._sync_broker(plan_id))
-        # What is queued is stale now: drop it, so the goodbye fits in the bounded queue.
-        while not conn.queue.empty():
-            conn.queue.get_nowait()
-        for text in (last_words or [])[: max(0, conn.queue.maxsize - 1)]:
-            conn.queue.put_nowait(text)
-        conn.queue.put_nowait(Close(code, reason))
-        # A writer stuck on a socket that does not read never reaches the Close item: stop it after a grace.
-        writer = conn.writer
-        if writer is not None and not writer.done():
-            asyncio.get_running_loop().call_later(GOODBYE_SECONDS, writer.cancel)
+        # What is queued is stale now: drop it; the goodbye goes through the writer, in order.
+        conn.pending.clear()
+        conn.pending.extend((last_words or [])[: max(0, conn.limit - 1)])
+        conn.pending.append(Close(code, reason))
+        if conn.writer is None:
+            conn.writer = asyncio.create_task(conn._drain())
+        # A writer stuck on a socket that does not read never reaches the Close item: give up after a grace.
+        asyncio.get_running_loop().call_later(GOODBYE_SECONDS, conn.give_up)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

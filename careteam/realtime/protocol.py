@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
+from websockets.frames import Frame, Opcode
 
 from careteam.store.tables import PlanEvent
 
@@ -131,11 +132,13 @@ def message(text: str) -> Message:
 
 @dataclass(frozen=True, slots=True)
 class EventFrame:
-    """One event, encoded once; the same object (and ASGI message) goes on every viewer's queue."""
+    """One event, encoded once; the same object goes to every viewer: its ASGI message for a socket with a
+    backlog, its wire bytes (the whole websocket frame) for an idle one."""
 
     plan_id: int
     seq: int
     message: Message
+    wire: bytes
 
     @property
     def text(self) -> str:
@@ -147,8 +150,17 @@ def encode(body: dict[str, Any]) -> str:
     return orjson.dumps(body).decode()
 
 
+def wire(payload: bytes) -> bytes:
+    """A whole server-to-client text frame: unmasked, unfragmented, uncompressed (RFC 6455 section 5.2).
+
+    Built once per event and written as is to every idle socket; the server runs without compression
+    (``cli.websocket_options``), and a socket that negotiated an extension is never written to this way.
+    """
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
 def event_frame(event: PlanEvent) -> EventFrame:
-    text = encode(
+    data = orjson.dumps(
         {
             "type": "event",
             "plan_id": event.plan_id,
@@ -159,7 +171,7 @@ def event_frame(event: PlanEvent) -> EventFrame:
             "at": event.at,
         }
     )
-    return EventFrame(event.plan_id, event.seq, message(text))
+    return EventFrame(event.plan_id, event.seq, message(data.decode()), wire(data))
 
 
 def snapshot(plan_id: int, last_seq: int, board: dict[str, Any]) -> str:

@@ -5,15 +5,16 @@ with the same load generator and pinning, against the peers (a bare ``websockets
 Channels, python-socketio); prints every figure against its target and writes docs/benchmarks.md and
 docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
 
-Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/test: its databases
-careteam_bench* are dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/0;
-the Channels peer uses database 1). Exit status 1 if any frame was lost, a write failed or a system could
-not be measured; targets missed are reported, not failed.
+Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/test: its database
+careteam_bench, or BENCH_DB, and the peers' careteam_bench_* are dropped and re-created) and Redis
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/0; the Channels peer uses database 1). Exit status 1 if any
+frame was lost, a write failed or a system could not be measured; targets missed are reported, not failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     peers_run = {"all": ["floor", "channels", "socketio"], "floor": ["floor"], "none": []}[mode]
     say(f"peers in this run: {', '.join(peers_run) or 'none'}" + (f"; SKIPPED: {skipped}" if skipped else ""))
 
-    db = "careteam_bench"
+    # BENCH_DB: another name lets two runs share one PostgreSQL server without dropping each other's data.
+    db = os.environ.get("BENCH_DB", "careteam_bench")
     asyncio.run(systems.fresh_pg_database(db))
     pg = systems.pg_url(db)
     layout = asyncio.run(

@@ -1,8 +1,9 @@
-"""The hub without sockets: connections are drained by their real writer (``Connection.pump``) into lists.
+"""The hub without sockets: each connection's ASGI send and close, and its direct path, record into lists.
 
 What the fan-out promises: one broker subscription and one log read per plan whatever the number of viewers,
-the same encoded frame on every queue, bounded queues with a slow consumer cut off alone, replay plus live
-events with no gap and no duplicate, and access re-checked while connected.
+the same encoded frame for every socket (through its ASGI send or written directly), bounded backlogs with a
+slow consumer cut off alone, replay plus live events with no gap and no duplicate, and access re-checked while
+connected.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from sqlmodel import col, select
 from careteam.domain import accounts, events
 from careteam.domain.actor import Actor
 from careteam.realtime import hub as hub_module
+from careteam.realtime import protocol
 from careteam.realtime.broker.memory import MemoryBroker
-from careteam.realtime.hub import Close, Connection, Hub, Start
-from careteam.realtime.protocol import EventFrame
+from careteam.realtime.hub import Close, Connection, Hub
 from careteam.settings import Settings
 from careteam.store.tables import AuditEntry, CarePlan, CareTeamMember, Patient, PlanEvent
 from tests.factories import emit, make_plan
 from tests.realtime.conftest import Team, bearer
+
+# The log reader itself, kept before any test counts its calls.
+read_after_unpatched = events.read_after
 
 
 class SpyBroker(MemoryBroker):
@@ -43,21 +47,62 @@ class SpyBroker(MemoryBroker):
         await super().unsubscribe(plan_id)
 
 
-class Sink:
-    """A connection's writer, sending into a list."""
+def unframe(data: bytes) -> list[bytes]:
+    """The payloads of server-to-client websocket frames (unmasked, unfragmented), back to back."""
+    out = []
+    while data:
+        assert data[0] == 0x81, "a final text frame"
+        size, at = data[1], 2
+        if size == 126:
+            size, at = int.from_bytes(data[2:4]), 4
+        elif size == 127:
+            size, at = int.from_bytes(data[2:10]), 10
+        out.append(data[at : at + size])
+        data = data[at + size :]
+    return out
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+
+class Sink:
+    """One socket for the hub: what its ASGI ``send`` and its direct path got, decoded into ``frames``.
+
+    ``direct``: offer the hub the direct path (as uvicorn's sockets do). A closed ``gate`` is a socket
+    that does not read: sends wait at it, and the direct path refuses.
+    """
+
+    def __init__(self, hub: Hub, actor: Actor, *, direct: bool = False, gate_open: bool = True) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []  # what went through the ASGI send
+        self.wires: list[bytes] = []  # what went through the direct path
         self.closed: int | None = None
-        self.task = asyncio.create_task(conn.pump(self._send, self._close))
-        conn.writer = self.task
+        self.stopped = False
+        self.gate = asyncio.Event()
+        if gate_open:
+            self.gate.set()
+        self.conn = hub.connect(
+            actor,
+            send=self._send,
+            close=self._close,
+            direct=self._direct if direct else None,
+            stop=self._stop,
+        )
 
     async def _send(self, message: dict[str, Any]) -> None:
+        await self.gate.wait()
+        self.messages.append(message)
         self.frames.append(orjson.loads(message["text"]))
+
+    def _direct(self, data: bytes) -> bool:
+        if not self.gate.is_set():
+            return False
+        self.wires.append(data)
+        self.frames.extend(orjson.loads(payload) for payload in unframe(data))
+        return True
 
     async def _close(self, code: int, reason: str) -> None:
         self.closed = code
+
+    def _stop(self) -> None:
+        self.stopped = True
 
     def events(self) -> list[int]:
         return [f["seq"] for f in self.frames if f["type"] == "event"]
@@ -98,18 +143,15 @@ async def _produce(db: Any, broker: MemoryBroker, plan_id: int, count: int = 1) 
     return last
 
 
-def _drain(conn: Connection) -> list[Any]:
-    items = []
-    while not conn.queue.empty():
-        items.append(conn.queue.get_nowait())
-    return items
+def _pending(conn: Connection) -> list[Any]:
+    return list(conn.pending)
 
 
 async def test_one_broker_subscription_per_plan_whatever_the_viewers(
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team
 ) -> None:
     h, broker = hub
-    conns = [h.connect(actors["nurse"]) for _ in range(3)] + [h.connect(actors["therapist"])]
+    conns = [Sink(h, actors["nurse"]).conn for _ in range(3)] + [Sink(h, actors["therapist"]).conn]
     for conn in conns:
         await h.subscribe(conn, team.plan_id, 0)
     assert h.viewers(team.plan_id) == 4
@@ -122,14 +164,20 @@ async def test_one_broker_subscription_per_plan_whatever_the_viewers(
     assert h.viewers(team.plan_id) == 0 and broker.plans == frozenset()
 
 
-async def test_fan_out_reads_the_log_once_and_queues_the_same_frame_for_everyone(
-    hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("direct", [False, True], ids=["asgi-send", "direct"])
+async def test_fan_out_reads_the_log_once_and_sends_the_same_frame_to_everyone(
+    hub: tuple[Hub, SpyBroker],
+    actors: dict[str, Actor],
+    team: Team,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    direct: bool,
 ) -> None:
     h, broker = hub
-    conns = [h.connect(actors["nurse"]) for _ in range(50)]
-    for conn in conns:
-        await h.subscribe(conn, team.plan_id, 0)
-        assert type(_drain(conn)[0]) is Start
+    sinks = [Sink(h, actors["nurse"], direct=direct) for _ in range(50)]
+    for sink in sinks:
+        await h.subscribe(sink.conn, team.plan_id, 0)
+        await sink.wait(lambda s: len(s.frames) == 1)
     reads: list[int] = []
     read_after = events.read_after
 
@@ -141,37 +189,131 @@ async def test_fan_out_reads_the_log_once_and_queues_the_same_frame_for_everyone
     await _produce(db, broker, team.plan_id, 3)  # one notice for three events
     await _produce(db, broker, team.plan_id, 1)
     assert reads == [team.plan_id, team.plan_id]
-    queued = [_drain(conn) for conn in conns]
-    batch, single = queued[0]
-    assert isinstance(batch, tuple) and [f.seq for f in batch] == [1, 2, 3]
-    assert isinstance(single, EventFrame) and single.seq == 4
-    # Encoded once: every queue holds the very same objects, down to the ASGI message.
-    assert all(q[0] is batch and q[1] is single for q in queued)
-    assert orjson.loads(single.message["text"])["seq"] == 4
+    for sink in sinks:
+        await sink.wait(lambda s: len(s.events()) == 4)
+        assert sink.events() == [1, 2, 3, 4]
+    # Encoded once: every socket got the very same objects, down to the ASGI message or the wire bytes.
+    if direct:
+        first = sinks[0].wires
+        assert len(first) == 2 and [len(unframe(w)) for w in first] == [3, 1]
+        assert all(s.wires[0] is first[0] and s.wires[1] is first[1] for s in sinks)
+        assert all(not s.messages[1:] for s in sinks)  # only the "subscribed" frame went through send
+    else:
+        first = sinks[0].messages[1:]  # after each socket's own "subscribed"
+        assert len(first) == 4
+        assert all(all(a is b for a, b in zip(s.messages[1:], first, strict=True)) for s in sinks[1:])
+        assert all(s.conn.writer is None for s in sinks)  # no task is left once the backlog is sent
 
 
-async def test_a_full_queue_cuts_that_viewer_off_alone(
+async def test_a_full_backlog_cuts_that_viewer_off_alone(
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any, settings: Settings
 ) -> None:
     h, broker = hub
-    fast, slow = h.connect(actors["nurse"]), h.connect(actors["therapist"])
-    sink = Sink(fast)
+    sink = Sink(h, actors["nurse"], direct=True)
+    stuck = Sink(h, actors["therapist"], direct=True, gate_open=False)  # reads nothing
+    fast, slow = sink.conn, stuck.conn
     await h.subscribe(fast, team.plan_id, 0)
-    await h.subscribe(slow, team.plan_id, 0)  # nobody drains this one
+    await h.subscribe(slow, team.plan_id, 0)
     largest = 0
     for _ in range(settings.ws_queue_size + 5):
         await _produce(db, broker, team.plan_id)
-        largest = max(largest, slow.queue.qsize())
+        largest = max(largest, slow.backlog)
     assert largest <= settings.ws_queue_size
     assert slow.ending and h.viewers(team.plan_id) == 1 and slow not in h.connections
     # What is left for its writer: resync for each plan, then close "try again later".
-    assert _drain(slow) == [
+    assert _pending(slow) == [
         orjson.dumps({"type": "resync", "plan_id": team.plan_id, "reason": "too_slow"}).decode(),
         Close(1013, "too slow"),
     ]
     total = settings.ws_queue_size + 5
     await sink.wait(lambda s: len(s.events()) == total)
     assert sink.events() == list(range(1, total + 1))
+    # It never reads: after the goodbye grace the hub gives up on it and stops its endpoint.
+    await stuck.wait(lambda s: s.stopped, within=hub_module.GOODBYE_SECONDS + 3)
+    assert slow.writer is None and not slow.pending and stuck.closed is None
+
+
+async def test_a_socket_that_falls_behind_is_queued_in_order_then_written_directly_again(
+    hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
+) -> None:
+    h, broker = hub
+    sink = Sink(h, actors["nurse"], direct=True)
+    await h.subscribe(sink.conn, team.plan_id, 0)
+    await sink.wait(lambda s: len(s.frames) == 1)
+    await _produce(db, broker, team.plan_id, 2)
+    assert sink.conn.idle and len(sink.wires) == 1
+    sink.gate.clear()  # the kernel's buffer is full: the direct path refuses, a writer takes the backlog
+    await _produce(db, broker, team.plan_id, 1)
+    await _produce(db, broker, team.plan_id, 1)
+    assert sink.conn.writer is not None and sink.events() == [1, 2]
+    sink.gate.set()
+    await sink.wait(lambda s: s.conn.idle)
+    await _produce(db, broker, team.plan_id, 1)
+    assert sink.events() == [1, 2, 3, 4, 5]
+    through_send = [orjson.loads(m["text"]) for m in sink.messages]
+    assert [f.get("seq") for f in through_send] == [None, 3, 4]  # "subscribed", then the backlog
+    assert len(sink.wires) == 2 and orjson.loads(unframe(sink.wires[-1])[0])["seq"] == 5
+
+
+async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equal_the_log(
+    hub: tuple[Hub, SpyBroker],
+    actors: dict[str, Actor],
+    team: Team,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h, broker = hub
+    live = Sink(h, actors["nurse"], direct=True)
+    await h.subscribe(live.conn, team.plan_id, 0)
+    await live.wait(lambda s: len(s.frames) == 1)
+    reads: list[int] = []
+    read_after = events.read_after
+
+    async def counting(*args: Any, **kwargs: Any) -> list[PlanEvent]:
+        reads.append(args[1])
+        return await read_after(*args, **kwargs)
+
+    monkeypatch.setattr(events, "read_after", counting)
+    for count in (1, 3):
+        async with db() as session:
+            last = await emit(session, team.plan_id, count)
+            rows = list(
+                await session.exec(
+                    select(PlanEvent).where(
+                        PlanEvent.plan_id == team.plan_id, col(PlanEvent.seq) > last - count
+                    )
+                )
+            )
+        h.committed(rows)
+        await broker.publish_many([(team.plan_id, last)])
+        await broker.delivered()
+    assert reads == [] and live.events() == [1, 2, 3, 4]
+    # A gap in what was handed over (another process's write) is read from the log.
+    async with db() as session:
+        await emit(session, team.plan_id, 1)
+        last = await emit(session, team.plan_id, 1)
+        (row,) = await session.exec(
+            select(PlanEvent).where(PlanEvent.seq == last, PlanEvent.plan_id == team.plan_id)
+        )
+    h.committed([row])
+    await broker.publish_many([(team.plan_id, last)])
+    await broker.delivered()
+    assert reads == [team.plan_id] and live.events() == [1, 2, 3, 4, 5, 6]
+    # What was sent is byte for byte what a replay from the log sends.
+    replayer = Sink(h, actors["therapist"], direct=True)
+    await h.subscribe(replayer.conn, team.plan_id, 0)
+    await replayer.wait(lambda s: len(s.events()) == 6)
+    sent = [f for f in live.frames if f["type"] == "event"]
+    assert sent == [f for f in replayer.frames if f["type"] == "event"]
+    assert b"".join(live.wires) == b"".join(
+        protocol.event_frame(r).wire for r in await _log(db, team.plan_id)
+    )
+    h.committed([object()])  # type: ignore[list-item]  # never raises
+
+
+async def _log(db: Any, plan_id: int) -> list[PlanEvent]:
+    async with db() as session:
+        return await read_after_unpatched(session, plan_id, 0)
 
 
 async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
@@ -179,8 +321,8 @@ async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
 ) -> None:
     h, broker = hub
     await _produce(db, broker, team.plan_id, 100)
-    watcher = h.connect(actors["therapist"])
-    watching = Sink(watcher)
+    watching = Sink(h, actors["therapist"])
+    watcher = watching.conn
     await h.subscribe(watcher, team.plan_id, 100)  # keeps the plan live, so notices flow during replays
 
     async def writes() -> None:
@@ -190,8 +332,9 @@ async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
     producer = asyncio.create_task(writes())
     sinks = []
     for after in (0, 17, 60, 100, None):
-        conn = h.connect(actors["nurse"])
-        sinks.append((after, Sink(conn)))
+        sink = Sink(h, actors["nurse"])
+        conn = sink.conn
+        sinks.append((after, sink))
         await h.subscribe(conn, team.plan_id, after)
         await asyncio.sleep(0.01)
     await producer
@@ -214,7 +357,7 @@ async def test_events_committed_while_the_replay_is_read_are_neither_lost_nor_do
     """The race the registration order exists for: the replay's snapshot misses events that commit
     right after it, and their notice is fanned out before the replay is queued."""
     h, broker = hub
-    watcher = h.connect(actors["therapist"])
+    watcher = Sink(h, actors["therapist"]).conn
     await h.subscribe(watcher, team.plan_id, 0)  # the plan is live, so the notice is fanned out
     await _produce(db, broker, team.plan_id, 5)
     read_after = events.read_after
@@ -230,8 +373,8 @@ async def test_events_committed_while_the_replay_is_read_are_neither_lost_nor_do
         return rows
 
     monkeypatch.setattr(events, "read_after", stale_replay)
-    conn = h.connect(actors["nurse"])
-    sink = Sink(conn)
+    sink = Sink(h, actors["nurse"])
+    conn = sink.conn
     await h.subscribe(conn, team.plan_id, 2)
     await sink.wait(lambda s: len(s.events()) >= 6)
     await asyncio.sleep(0.05)
@@ -242,23 +385,25 @@ async def test_subscribing_again_replaces_the_subscription(
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
 ) -> None:
     h, broker = hub
-    conn = h.connect(actors["nurse"])
+    sink = Sink(h, actors["nurse"], direct=True, gate_open=False)  # sends wait until the gate opens
+    conn = sink.conn
     await h.subscribe(conn, team.plan_id, 0)
     await _produce(db, broker, team.plan_id, 5)  # queued for the first subscription, not yet sent
     await h.subscribe(conn, team.plan_id, 2)
-    sink = Sink(conn)
-    await sink.wait(lambda s: len(s.frames) >= 4)
+    sink.gate.set()
+    await sink.wait(lambda s: len(s.frames) >= 5)
     await asyncio.sleep(0.05)
-    assert [f["type"] for f in sink.frames] == ["subscribed", "event", "event", "event"]
-    assert sink.events() == [3, 4, 5]
+    # The first subscription's own "subscribed" was already on its way; none of its events follow it.
+    assert [f["type"] for f in sink.frames] == ["subscribed", "subscribed", "event", "event", "event"]
+    assert sink.frames[1]["last_seq"] == 5 and sink.events() == [3, 4, 5]
 
 
 async def test_resync_instead_of_replay(
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any, settings: Settings
 ) -> None:
     h, broker = hub
-    conn = h.connect(actors["nurse"])
-    sink = Sink(conn)
+    sink = Sink(h, actors["nurse"])
+    conn = sink.conn
     await _produce(db, broker, team.plan_id, 10)
     async with db() as session:  # the log was pruned up to seq 4
         await session.exec(delete(PlanEvent).where(col(PlanEvent.seq) <= 4))
@@ -279,8 +424,8 @@ async def test_foreign_and_missing_plans_are_not_found_and_audited_reads_are_the
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
 ) -> None:
     h, broker = hub
-    conn = h.connect(actors["nurse"])
-    sink = Sink(conn)
+    sink = Sink(h, actors["nurse"])
+    conn = sink.conn
     await h.subscribe(conn, team.other_plan_id, 0)
     await h.subscribe(conn, 987_654, None)
     await h.subscribe(conn, team.plan_id, None)
@@ -306,8 +451,8 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     app: Any, hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
 ) -> None:
     h, broker = hub
-    nurse, therapist, leaving = (h.connect(actors[n]) for n in ("nurse", "therapist", "nurse"))
-    sinks = [Sink(c) for c in (nurse, therapist, leaving)]
+    sinks = [Sink(h, actors[n]) for n in ("nurse", "therapist", "nurse")]
+    nurse, therapist, leaving = (s.conn for s in sinks)
     for conn in (nurse, therapist, leaving):
         await h.subscribe(conn, team.plan_id, 0)
     await h.recheck()
@@ -340,8 +485,8 @@ async def test_disconnect_forgets_every_subscription(
 ) -> None:
     h, broker = hub
     monkeypatch.setattr(hub_module, "MAX_PLANS_PER_CONNECTION", 2)
-    conn = h.connect(actors["nurse"])
-    sink = Sink(conn)
+    sink = Sink(h, actors["nurse"])
+    conn = sink.conn
     async with db() as session:
         plan = await session.get(CarePlan, team.plan_id)
         patient = await session.get(Patient, plan.patient_id if plan else 0)

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from careteam.auth import sessions as auth_sessions
 from careteam.domain import events
 from careteam.domain.actor import Actor
+from careteam.realtime import endpoint
 from careteam.store.tables import AuditEntry, CareTeamMember, User
 from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
 
@@ -242,7 +243,10 @@ async def test_live_events_reach_every_viewer_of_the_plan(
     await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 0 and not app.state.hub.connections)
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi-send-only"])
 async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
+    direct: bool,
+    monkeypatch: pytest.MonkeyPatch,
     app: Any,
     db: Any,
     live_server: str,
@@ -253,6 +257,8 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
     produce: Any,
 ) -> None:
     hub = app.state.hub
+    if not direct:  # as under an ASGI server other than uvicorn's sans-I/O websockets: every frame via send
+        monkeypatch.setattr(endpoint, "direct_writer", lambda scope: None)
     headers = await login(team.nurse.username)
     fast = await open_viewer(headers)
     await _subscribed(fast, team.plan_id)
@@ -267,6 +273,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
     try:
         await _subscribed(slow, team.plan_id)
         assert hub.viewers(team.plan_id) == 2
+        assert all((c.direct is not None) is direct for c in hub.connections)
 
         pad = "x" * 48_000
         largest_queue, produced, lags = 0, 0, []
@@ -279,7 +286,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
                 produced = plan.last_seq
             started = time.perf_counter()
             await app.state.broker.publish_many([(team.plan_id, produced)])
-            largest_queue = max(largest_queue, *(c.queue.qsize() for c in hub.connections))
+            largest_queue = max(largest_queue, *(c.backlog for c in hub.connections))
             # The fast viewer gets every event at once, however far behind the slow one is.
             (frame,) = await fast.events(1)
             lags.append(time.perf_counter() - started)
