@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,22 @@ from careteam.ui.templating import error_page
 WEB = Path(__file__).resolve().parent.parent / "web"
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move what exists after the first startup (modules, routes, templates) out of the collector's sight.
+
+    A full collection otherwise walks every one of those long-lived objects: about 70 ms pauses under load,
+    seen as the board GET's p99. Once per process: objects of later apps (tests) stay collectable.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -50,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         await broker.start()
         await hub.start()
+        _freeze_startup_objects()
         try:
             yield
         finally:

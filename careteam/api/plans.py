@@ -10,7 +10,7 @@ from careteam.api.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionD
 from careteam.api.idempotent import IdempotencyKey, once
 from careteam.codes import AuditAction
 from careteam.domain import audit, events, plans
-from careteam.domain.board import audited_plan, get_board, readable_plan
+from careteam.domain.board import audited_plan, read_board, readable_plan
 from careteam.domain.schemas import (
     BoardPublic,
     EventPublic,
@@ -62,14 +62,13 @@ async def create_plan(
     return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
-@router.get("/plans/{plan_id}")
-async def get_plan_board(
-    plan_id: Id, actor: CurrentActor, session: SessionDep, response: Response
-) -> BoardPublic:
+# The body is the board's own JSON (``Board.json``, equal to BoardPublic's): documented as BoardPublic,
+# without building hundreds of TaskPublic models per request only to serialise them again.
+@router.get("/plans/{plan_id}", response_model=BoardPublic)
+async def get_plan_board(plan_id: Id, actor: CurrentActor, session: SessionDep) -> Response:
     """The board snapshot: plan, goals, tasks, team, and the ``last_seq`` to resume live updates from."""
-    board = await get_board(session, plan_id, actor=actor)
-    response.headers["ETag"] = etag(board.plan.version)
-    return board
+    board = await read_board(session, plan_id, actor=actor)
+    return Response(board.json(), media_type="application/json", headers={"ETag": etag(board.plan.version)})
 
 
 @router.patch("/plans/{plan_id}")

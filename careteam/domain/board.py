@@ -7,8 +7,12 @@ write's events applied equals the board read after.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
+import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,8 +21,25 @@ from careteam.domain import access, audit
 from careteam.domain.actor import Actor
 from careteam.domain.errors import NotFound
 from careteam.domain.patients import team_members
-from careteam.domain.schemas import BoardPublic, GoalPublic, PatientPublic, PlanPublic, TaskPublic
+from careteam.domain.schemas import (
+    BoardPublic,
+    GoalPublic,
+    MemberPublic,
+    PatientPublic,
+    PlanPublic,
+    TaskPublic,
+)
 from careteam.store.tables import CarePlan, Goal, Patient, Task
+
+# A board's tasks: TaskPublic's fields, in its order, as plain rows (no ORM instances), in board order.
+# Built once: the statement is the same for every board (a bound parameter is the plan).
+_TASK_FIELDS = tuple(TaskPublic.model_fields)
+_TASK_ROWS = (
+    sa.select(*(sa.inspect(Task).local_table.c[name] for name in _TASK_FIELDS))
+    .where(col(Task.plan_id) == sa.bindparam("plan_id"))
+    .order_by(col(Task.position), col(Task.id))
+)
+_TASKS = TypeAdapter(list[TaskPublic])
 
 
 async def readable_plan(
@@ -43,32 +64,82 @@ async def audited_plan(session: AsyncSession, plan_id: int, *, actor: Actor) -> 
     return plan
 
 
-async def get_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> BoardPublic:
-    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read."""
-    row = (
-        await session.exec(
-            select(CarePlan, Patient)
-            .join(Patient, Patient.id == CarePlan.patient_id)  # type: ignore[arg-type]
-            .where(CarePlan.id == plan_id, col(CarePlan.id).in_(access.readable_plan_ids(actor)))
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A board as read: plan, patient, goals and team as public models; the tasks as ``TaskPublic`` dicts.
+
+    A board has hundreds of tasks and is read on every page load, so its tasks stay the rows the database
+    returned (keyed and ordered as ``TaskPublic``'s fields, enums as their values, ``due_date`` a date).
+    They are valid: every write validated them (``TaskCreate`` / ``TaskUpdate``). ``public()`` validates
+    them once more into models; ``json()`` is the body of ``GET /api/v1/plans/{id}``, equal to
+    ``public().model_dump_json()``.
+    """
+
+    plan: PlanPublic
+    patient: PatientPublic
+    goals: list[GoalPublic]
+    tasks: list[dict[str, Any]]
+    members: list[MemberPublic]
+
+    @property
+    def last_seq(self) -> int:
+        return self.plan.last_seq
+
+    def public(self) -> BoardPublic:
+        return BoardPublic(
+            plan=self.plan,
+            patient=self.patient,
+            goals=self.goals,
+            tasks=_TASKS.validate_python(self.tasks),
+            members=self.members,
+            last_seq=self.last_seq,
         )
-    ).first()
-    if row is None:
+
+    def json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "plan": self.plan.model_dump(mode="json"),
+                "patient": self.patient.model_dump(mode="json"),
+                "goals": [g.model_dump(mode="json") for g in self.goals],
+                "tasks": self.tasks,
+                "members": [m.model_dump(mode="json") for m in self.members],
+                "last_seq": self.last_seq,
+            }
+        )
+
+
+async def read_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> Board:
+    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read."""
+    # The plan, its patient and its goals in one query: a row per goal (one, with no goal, if it has none).
+    rows = (
+        await session.exec(
+            select(CarePlan, Patient, Goal)
+            .join(Patient, Patient.id == CarePlan.patient_id)  # type: ignore[arg-type]
+            .outerjoin(Goal, Goal.plan_id == CarePlan.id)  # type: ignore[arg-type]
+            .where(CarePlan.id == plan_id, col(CarePlan.id).in_(access.readable_plan_ids(actor)))
+            .order_by(col(Goal.id))
+        )
+    ).all()
+    if not rows:
         raise NotFound("No such care plan.")
-    plan, patient = row
-    goals = await session.exec(select(Goal).where(Goal.plan_id == plan_id).order_by(col(Goal.id)))
-    tasks = await session.exec(
-        select(Task).where(Task.plan_id == plan_id).order_by(col(Task.position), col(Task.id))
-    )
+    plan, patient, _ = rows[0]
+    goals = [goal for _, _, goal in rows if goal is not None]
+    connection = await session.connection()  # Core rows: no ORM instances, no identity map
+    tasks = await connection.execute(_TASK_ROWS, {"plan_id": plan_id})
     members = await team_members(session, patient.id or 0)
     audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=patient.id)
-    return BoardPublic(
+    return Board(
         plan=PlanPublic.model_validate(plan),
         patient=PatientPublic.model_validate(patient),
         goals=[GoalPublic.model_validate(g) for g in goals],
-        tasks=[TaskPublic.model_validate(t) for t in tasks],
+        tasks=[dict(zip(_TASK_FIELDS, task, strict=True)) for task in tasks],
         members=members,
-        last_seq=plan.last_seq,
     )
+
+
+async def get_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> BoardPublic:
+    """The board as one validated model (``read_board``, then ``Board.public``); audited as one read."""
+    return (await read_board(session, plan_id, actor=actor)).public()
 
 
 def apply_event(board: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:

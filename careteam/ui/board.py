@@ -1,10 +1,11 @@
 """The care-plan board page: one plan's live task board, rendered here, kept live by ``board.js``.
 
-The page is the board snapshot (``get_board``) as HTML, plus the last events of the plan's log as its
+The page is the board snapshot (``read_board``) as HTML, plus the last events of the plan's log as its
 activity history, plus the board as JSON (``#board-state``) for the script. The card markup lives in one
-Jinja macro (``partials/task_card.html``): it renders every card on load, and once more, empty, inside a
-``<template>`` that the script clones and fills with ``textContent`` for cards that arrive live. User text
-is never put in the page as HTML, on load or live.
+Jinja macro (``partials/task_card.html``): it renders every card on load (through its ``Stamp``, rendered
+once and filled per card, since a board has hundreds), and once more, empty, inside a ``<template>`` that
+the script clones and fills with ``textContent`` for cards that arrive live. User text is never put in the
+page as HTML, on load or live.
 
 What changes a card is described twice, here for the history rendered on load and in ``board.js`` for
 entries that arrive live: keep ``describe`` and the script's ``describe`` saying the same thing.
@@ -12,11 +13,15 @@ entries that arrive live: keep ``describe`` and the script's ``describe`` saying
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from careteam.api.deps import Id
 from careteam.codes import (
@@ -32,11 +37,10 @@ from careteam.codes import (
     TaskStatus,
 )
 from careteam.domain import accounts, events
-from careteam.domain.board import get_board
+from careteam.domain.board import read_board
 from careteam.domain.errors import NotFound
-from careteam.domain.schemas import TaskPublic
 from careteam.ui.pages import Db, PageRoute, Viewer
-from careteam.ui.templating import render, status_label, utc_time
+from careteam.ui.templating import render, stamp, status_label, utc_time
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -64,6 +68,14 @@ FIELD_WORDS = {
     "checklist": "checklist",
     "position": "order",
 }
+# The card's flags (see partials/task_card.html): the only fields the card macro may branch on.
+CARD_FLAGS = ("blank", "overdue", "high_priority", "filtered", "has_assignee", "has_due", "has_checklist")
+# The vocabularies by value, for the cards (a board's tasks are rows: their enums are plain values).
+_STATUS_LABELS = {s.value: status_label(s.value) for s in TaskStatus}
+_COLUMN_OF = {s.value: c.value for s, c in COLUMN_OF.items()}
+_OPEN = frozenset(c.value for c in OPEN_COLUMNS)
+_HIGH = frozenset(p.value for p in HIGH_PRIORITIES)
+_PRIORITY_LABELS = {p.value: label for p, label in PRIORITY_LABELS.items()}
 SYSTEM_NAME = "careteam"
 UNKNOWN_NAME = "A former team member"
 _ON = frozenset({"1", "on", "true", "yes"})
@@ -72,24 +84,20 @@ _ON = frozenset({"1", "on", "true", "yes"})
 # --- Cards ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # a board's due dates repeat: one label per date, not per card
 def due_label(due: date, today: date) -> str:
     """ "12 May" this year, "12 May 2027" otherwise (board.js formats the same way)."""
     label = f"{due.day} {MONTHS[due.month - 1]}"
     return label if due.year == today.year else f"{label} {due.year}"
 
 
-def is_overdue(task: TaskPublic, today: date) -> bool:
-    """Open (to do, in progress, on hold) and due before today."""
-    return task.due_date is not None and task.due_date < today and COLUMN_OF[task.status] in OPEN_COLUMNS
-
-
-def card_view(task: TaskPublic | None, names: dict[int, str], today: date) -> dict[str, Any]:
-    """What the card partial shows; ``None`` gives the empty card that board.js clones and fills."""
+def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date) -> dict[str, Any]:
+    """What the card partial shows, for a task as the board reads it (``Board.tasks``); ``None`` gives the
+    empty card that board.js clones and fills."""
     if task is None:
         blank: dict[str, Any] = dict.fromkeys(
             (
                 "id",
-                "dom_id",
                 "title",
                 "version",
                 "status",
@@ -108,32 +116,41 @@ def card_view(task: TaskPublic | None, names: dict[int, str], today: date) -> di
         )
         return (
             blank
-            | dict.fromkeys(("overdue", "high_priority", "filtered"), False)
+            | dict.fromkeys(CARD_FLAGS, False)
+            | {"blank": True, "priority_class": "routine"}
             | dict.fromkeys(("checklist_done", "checklist_total", "checklist_percent"), 0)
         )
-    done = sum(1 for item in task.checklist if item.done)
+    status, priority, due, assignee = task["status"], task["priority"], task["due_date"], task["assignee_id"]
+    checklist = task["checklist"]
+    column = _COLUMN_OF[status]
+    done = sum([1 for item in checklist if item["done"]])
     return {
-        "id": task.id,
-        "dom_id": f"task-{task.id}",
-        "title": task.title,
-        "version": task.version,
-        "status": task.status.value,
-        "status_label": status_label(task.status.value),
-        "column": COLUMN_OF[task.status].value,
-        "discipline": task.discipline.value,
-        "position": repr(task.position),
-        "assignee_id": task.assignee_id or "",
-        "assignee_name": names.get(task.assignee_id, UNKNOWN_NAME) if task.assignee_id else "",
-        "due": task.due_date.isoformat() if task.due_date else "",
-        "due_label": due_label(task.due_date, today) if task.due_date else "",
-        "overdue": is_overdue(task, today),
-        "priority": task.priority.value,
-        "priority_label": PRIORITY_LABELS[task.priority],
-        "high_priority": task.priority in HIGH_PRIORITIES,
+        "blank": False,
+        "id": task["id"],
+        "title": task["title"],
+        "version": task["version"],
+        "status": status,
+        "status_label": _STATUS_LABELS[status],
+        "column": column,
+        "discipline": task["discipline"],
+        "position": repr(task["position"]),
+        "has_assignee": bool(assignee),
+        "assignee_id": assignee or "",
+        "assignee_name": names.get(assignee, UNKNOWN_NAME) if assignee else "",
+        "has_due": due is not None,
+        "due": due.isoformat() if due else "",
+        "due_label": due_label(due, today) if due else "",
+        # Open (to do, in progress, on hold) and due before today.
+        "overdue": due is not None and due < today and column in _OPEN,
+        "priority": priority,
+        "priority_class": priority,
+        "priority_label": _PRIORITY_LABELS[priority],
+        "high_priority": priority in _HIGH,
+        "has_checklist": bool(checklist),
         "checklist_done": done,
-        "checklist_total": len(task.checklist),
+        "checklist_total": len(checklist),
         # In tens, for the meter's width class (no inline styles under the CSP); board.js rounds the same way.
-        "checklist_percent": (100 * done // len(task.checklist) + 5) // 10 * 10 if task.checklist else 0,
+        "checklist_percent": (100 * done // len(checklist) + 5) // 10 * 10 if checklist else 0,
         "filtered": False,
     }
 
@@ -245,6 +262,16 @@ def _flag(raw: str) -> bool:
     return raw.strip().lower() in _ON
 
 
+def _script_json(value: object) -> Markup:
+    """``value`` as JSON for a ``<script type="application/json">``, escaped as Jinja's ``tojson`` escapes it
+    (so no ``</script>`` in a title can end it early), with orjson: the state holds every task."""
+    text = orjson.dumps(value).decode()
+    text = (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    )
+    return Markup(text)  # noqa: S704 - JSON with every character that HTML could read as markup escaped
+
+
 @router.get("/plans/{plan_id}")
 async def board_page(
     request: Request,
@@ -257,7 +284,7 @@ async def board_page(
     closed: str = "",
 ) -> Response:
     """A care plan's live task board; another team's plan is not found."""
-    board = await get_board(session, plan_id, actor=actor)
+    board = await read_board(session, plan_id, actor=actor)
     log = [
         e
         for e in await events.read_after(session, plan_id, max(0, board.last_seq - HISTORY_LIMIT))
@@ -277,32 +304,35 @@ async def board_page(
         "overdue": _flag(overdue),
         "closed": _flag(closed),
     }
-    on_board = {t.discipline for t in board.tasks} | {m.discipline for m in board.members}
-    lanes: list[dict[str, Any]] = []
-    for lane in Discipline:
-        if lane not in on_board:
-            continue
-        cells: dict[str, list[dict[str, Any]]] = {c.value: [] for c in COLUMNS}
-        for task in board.tasks:  # already in (position, id) order
-            if task.discipline is lane:
-                card = card_view(task, names, today)
-                card["filtered"] = (filters["mine"] and task.assignee_id != actor.user_id) or (
-                    filters["overdue"] and not card["overdue"]
-                )
-                cells[card["column"]].append(card)
-        lanes.append(
-            {
-                "discipline": lane.value,
-                "label": DISCIPLINE_LABELS[lane],
-                "cells": cells,
-                "hidden": bool(filters["discipline"]) and filters["discipline"] != lane.value,
-            }
-        )
+    # Cards by lane and column, in board order (the tasks come sorted by position, then id).
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     counts = {c.value: 0 for c in COLUMNS}
-    for lane_view in lanes:
-        if not lane_view["hidden"]:
-            for column, cards in lane_view["cells"].items():
-                counts[column] += sum(1 for card in cards if not card["filtered"])
+    for task in board.tasks:
+        card = card_view(task, names, today)
+        card["filtered"] = (filters["mine"] and task["assignee_id"] != actor.user_id) or (
+            filters["overdue"] and not card["overdue"]
+        )
+        lane_cells = cells.get(card["discipline"])
+        if lane_cells is None:
+            lane_cells = cells[card["discipline"]] = {c.value: [] for c in COLUMNS}
+        lane_cells[card["column"]].append(card)
+        if not card["filtered"] and filters["discipline"] in ("", card["discipline"]):
+            counts[card["column"]] += 1
+    on_board = cells.keys() | {m.discipline.value for m in board.members}
+    card_markup = stamp("partials/task_card.html", "task_card", flags=CARD_FLAGS)
+    lanes: list[dict[str, Any]] = [
+        {
+            "discipline": lane.value,
+            "label": DISCIPLINE_LABELS[lane],
+            "cells": {
+                column: card_markup.many(cards)
+                for column, cards in cells.get(lane.value, {c.value: [] for c in COLUMNS}).items()
+            },
+            "hidden": bool(filters["discipline"]) and filters["discipline"] != lane.value,
+        }
+        for lane in Discipline
+        if lane.value in on_board
+    ]
 
     columns = [{"value": c.value, "label": COLUMN_LABELS[c]} for c in COLUMNS]
     state = {
@@ -310,7 +340,7 @@ async def board_page(
         "plan": board.plan.model_dump(mode="json"),
         "last_seq": board.last_seq,
         "me": actor.user_id,
-        "tasks": [t.model_dump(mode="json") for t in board.tasks],
+        "tasks": board.tasks,
         "goals": [g.model_dump(mode="json") for g in board.goals],
         "members": [m.model_dump(mode="json") for m in board.members],
         "names": {str(k): v for k, v in names.items()},
@@ -340,16 +370,11 @@ async def board_page(
         "history": history(log, names),
         "blank_card": card_view(None, names, today),
         "blank_goal": {"id": "", "version": "", "lifecycle_status": "", "description": "", "target": ""},
-        "blank_lane": {
-            "discipline": "",
-            "label": "",
-            "hidden": False,
-            "cells": {c.value: [] for c in COLUMNS},
-        },
+        "blank_lane": {"discipline": "", "label": "", "hidden": False, "cells": dict.fromkeys(counts, "")},
         "blank_entry": {"seq": "", "at_iso": "", "at_text": "", "who": "", "text": ""},
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
         "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
-        "state": state,
+        "state_json": _script_json(state),
         "today": today,
     }
     return render(request, "board.html", context)

@@ -164,12 +164,21 @@ async def test_the_keyboard_moves_cards_and_says_so(
     keyboard = page.keyboard
 
     # Move "UDS due" to In progress: focus its Move button, Enter opens the menu on the first other column.
-    await page.locator(f'#task-{second["id"]} [data-action="move-menu"]').focus()
+    # The page has one menu: it opens inside this card, named for it, with the card's own column disabled.
+    toggle = page.locator(f'#task-{second["id"]} [data-action="move-menu"]')
+    await toggle.focus()
     await keyboard.press("Enter")
     await expect(page.locator(f'#task-{second["id"]} [data-move-to="in_progress"]')).to_be_focused()
+    await expect(page.locator("[data-move-to]")).to_have_count(5)
+    menu = page.locator(f'#task-{second["id"]} #move-menu')
+    await expect(menu).to_have_attribute("aria-label", "Move “UDS due”")
+    await expect(menu.locator('[data-move-to="todo"]')).to_have_attribute("aria-disabled", "true")
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
     await keyboard.press("Enter")
     await expect(page.locator("#board-announcer")).to_have_text("“UDS due” moved to In progress.")
-    await expect(page.locator(f'#task-{second["id"]} [data-action="move-menu"]')).to_be_focused()
+    await expect(toggle).to_be_focused()
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(page.locator("#move-menu")).to_be_hidden()
     await expect(cell(watcher, "nurse", "in_progress").locator(f'#task-{second["id"]}')).to_be_attached(
         timeout=LIVE_WITHIN_MS
     )
@@ -200,6 +209,41 @@ async def test_the_keyboard_moves_cards_and_says_so(
     await expect(page.locator(f'#task-{third["id"]} [data-action="move-menu"]')).to_be_focused()
     await never_reloaded(watcher)
     assert nurse.script_errors == [] and physio.script_errors == []
+
+
+async def test_a_card_that_arrives_live_moves_by_keyboard_too(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    api = await login(w.nurse)
+    loaded = await add_task(client, api, w.plan_id, title="PDMP check", status="in-progress")
+    physio = await signed_in(w.physio)
+    page = await open_board(physio, w.plan_id)
+    live = await add_task(client, api, w.plan_id, title="Sleep diary review")
+    card = page.locator(f"#task-{live['id']}")
+    await expect(cell(page, "nurse", "todo").locator(card)).to_be_attached(timeout=LIVE_WITHIN_MS)
+
+    # Its Move button opens the shared menu in the live card, with To do (its column) disabled.
+    await card.locator('[data-action="move-menu"]').click()
+    await expect(card.locator('[data-move-to="todo"]')).to_have_attribute("aria-disabled", "true")
+    await expect(card.locator('[data-move-to="in_progress"]')).to_be_focused()
+    # Opening it on another card moves it there: the live card's menu closes.
+    other = page.locator(f"#task-{loaded['id']}")
+    await other.locator('[data-action="move-menu"]').click()
+    await expect(card.locator("#move-menu")).to_have_count(0)
+    await expect(other.locator('[data-move-to="in_progress"]')).to_have_attribute("aria-disabled", "true")
+    await expect(other.locator('[data-move-to="todo"]')).to_be_focused()
+    await expect(card.locator('[data-action="move-menu"]')).to_have_attribute("aria-expanded", "false")
+    await page.keyboard.press("Escape")
+    await expect(other.locator('[data-action="move-menu"]')).to_be_focused()
+
+    await card.locator('[data-action="move-menu"]').click()
+    await card.locator('[data-move-to="in_progress"]').click()
+    await expect(page.locator("#board-announcer")).to_have_text("“Sleep diary review” moved to In progress.")
+    await expect(cell(page, "nurse", "in_progress").locator(card)).to_be_attached()
+    assert (await get_task(client, api, live["id"]))["status"] == "in-progress"
+    await never_reloaded(page)
+    assert physio.script_errors == []
 
 
 async def test_a_hostile_title_arrives_as_text(

@@ -244,13 +244,28 @@ async def test_board_shows_lanes_columns_and_cards(
     assert done is not None and "is-overdue" not in done.classes and "is-high-priority" not in done.classes
     walk_card = page.find(id=f"task-{walk['id']}")
     assert walk_card is not None and "Unassigned" in walk_card.all_text()
-    # The keyboard alternative is on every card.
-    assert [b.all_text() for b in card.find_all("button") if "data-move-to" in b.attrs] == [
+    # The keyboard alternative: every card's Move button opens the page's one Move menu (board.js puts it
+    # in the card), which offers every column and up/down; no card carries a copy of it.
+    cards = page.find_all("article")
+    assert len(cards) == 4  # UDS, PDMP, walk, the old referral
+    for each in cards:
+        (toggle,) = [b for b in each.find_all("button") if b.attrs.get("data-action") == "move-menu"]
+        assert toggle.attrs["aria-controls"] == "move-menu" and toggle.attrs["aria-expanded"] == "false"
+        assert " ".join(toggle.all_text().split()).startswith("Move ")
+        assert not [b for b in each.find_all("button") if "data-move-to" in b.attrs or "data-move" in b.attrs]
+    (menu,) = page.find_all(id="move-menu")
+    assert menu.attrs["role"] == "group" and "hidden" in menu.attrs and menu.ancestor("section") is board
+    assert [b.all_text() for b in menu.find_all("button") if "data-move-to" in b.attrs] == [
         "To do",
         "In progress",
         "On hold",
         "Done",
         "Closed",
+    ]
+    assert [b.attrs["data-move"] for b in menu.find_all("button") if "data-move" in b.attrs] == [
+        "up",
+        "down",
+        "close",
     ]
 
 

@@ -29,6 +29,9 @@ const taskDialog = document.getElementById("task-dialog");
 const taskForm = document.getElementById("task-form");
 const addDialog = document.getElementById("add-dialog");
 const addForm = document.getElementById("add-form");
+// One Move menu for the whole board: it goes into the card whose Move button opened it.
+const moveMenu = document.getElementById("move-menu");
+const moveMenuHome = moveMenu.parentElement;
 
 const POSITION_STEP = 1024;
 const HISTORY_MAX = 100;
@@ -237,10 +240,7 @@ function fillCard(card, task) {
   field(card, "meter").dataset.percent = total ? String(Math.floor((Math.floor((100 * done) / total) + 5) / 10) * 10) : "0";
   part(card, "checklist").hidden = total === 0;
 
-  for (const option of card.querySelectorAll("[data-move-to]")) {
-    if (option.dataset.moveTo === column) option.setAttribute("aria-disabled", "true");
-    else option.removeAttribute("aria-disabled");
-  }
+  if (moveMenu.parentElement === card) fillMoveMenu(task);
 }
 
 function comesBefore(a, b) {
@@ -827,24 +827,38 @@ boardEl.addEventListener("drop", (e) => {
 
 boardEl.addEventListener("dragend", endDrag);
 
-// --- The keyboard alternative: each card's "Move" menu --------------------------------------------
+// --- The keyboard alternative: the "Move" menu ----------------------------------------------------
+//
+// The page has one menu (#move-menu), not one per card: opening it on a card moves it into that card,
+// right after the card's buttons (so Tab goes from "Move" into it), with the card's own column disabled.
+// Closed, it goes back, hidden, to where the page put it.
 
-function closeMoveMenus(except = null) {
-  for (const menu of boardEl.querySelectorAll('[data-part="move-menu"]:not([hidden])')) {
-    if (menu === except) continue;
-    menu.hidden = true;
-    menu.closest(".card")?.querySelector('[data-action="move-menu"]')?.setAttribute("aria-expanded", "false");
+function fillMoveMenu(task) {
+  const column = columnOf(task.status);
+  for (const option of moveMenu.querySelectorAll("[data-move-to]")) {
+    if (option.dataset.moveTo === column) option.setAttribute("aria-disabled", "true");
+    else option.removeAttribute("aria-disabled");
   }
+  moveMenu.setAttribute("aria-label", `Move ${quote(task.title)}`);
+}
+
+function closeMoveMenus() {
+  if (moveMenu.parentElement === moveMenuHome) return;
+  moveMenu.closest(".card")?.querySelector('[data-action="move-menu"]')?.setAttribute("aria-expanded", "false");
+  moveMenu.hidden = true;
+  moveMenuHome.append(moveMenu);
 }
 
 function toggleMoveMenu(card) {
-  const menu = part(card, "move-menu");
-  const toggle = card.querySelector('[data-action="move-menu"]');
-  const open = menu.hidden;
-  closeMoveMenus(menu);
-  menu.hidden = !open;
-  toggle.setAttribute("aria-expanded", String(open));
-  if (open) menu.querySelector('[data-move-to]:not([aria-disabled="true"])')?.focus();
+  const task = tasks.get(Number(card.dataset.taskId));
+  const open = moveMenu.parentElement !== card;
+  closeMoveMenus();
+  if (!open || !task) return;
+  fillMoveMenu(task);
+  card.querySelector(".card__actions").after(moveMenu);
+  moveMenu.hidden = false;
+  card.querySelector('[data-action="move-menu"]').setAttribute("aria-expanded", "true");
+  moveMenu.querySelector('[data-move-to]:not([aria-disabled="true"])')?.focus();
 }
 
 function focusMoveToggle(card) {
