@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        engine = make_engine(settings.database_url, echo=settings.sql_echo, pool=settings)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         # The hub only reads the log: on SQLite it gets connections that never wait for the write lock.

@@ -10,7 +10,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the refused default, by design
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """The connection pool's knobs; ``store/engine.py::make_engine`` reads them (a ``Settings`` is one)."""
+
+    model_config = SettingsConfigDict(env_prefix="CARETEAM_", env_file=".env", extra="ignore")
+
+    # PostgreSQL only (SQLite serialises writers in-process). Sized for about 40 requests in flight per
+    # process: each holds one connection from its first statement to its commit, and a request above
+    # pool size + overflow waits for a connection instead of opening one per request.
+    db_pool_size: int = Field(default=40, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # Connections older than this are replaced at checkout (servers and proxies drop long-idle ones).
+    db_pool_recycle_seconds: int = Field(default=1800, ge=1)
+    # A round trip before every checkout; without it a connection the server dropped fails one request
+    # (rolled back, answered 500) and SQLAlchemy then replaces the pool's connections.
+    db_pool_pre_ping: bool = False
+
+
+class Settings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARETEAM_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./careteam.db"

@@ -43,6 +43,15 @@ async def make_board(
         other_patient = await make_patient(s, members=[(outsider, TeamRole.member)])
         other_plan = await make_plan(s, other_patient)
         return Board(
-            plan.id or 0, patient.id or 0, lead.username, nurse.username, physio.username, outsider.username,
-            nurse.id or 0, outsider.id or 0, other_plan.id or 0, lead.display_name, nurse.display_name,
+            plan.id or 0,
+            patient.id or 0,
+            lead.username,
+            nurse.username,
+            physio.username,
+            outsider.username,
+            nurse.id or 0,
+            outsider.id or 0,
+            other_plan.id or 0,
+            lead.display_name,
+            nurse.display_name,
         )

@@ -36,6 +36,10 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "REPLAY_WINDOW": ("99", 99),
     "PAGE_SIZE_MAX": ("20", 20),
     "SQL_ECHO": ("1", True),
+    "DB_POOL_SIZE": ("7", 7),
+    "DB_MAX_OVERFLOW": ("0", 0),
+    "DB_POOL_RECYCLE_SECONDS": ("60", 60),
+    "DB_POOL_PRE_PING": ("true", True),
 }
 
 

@@ -11,12 +11,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func
-from sqlmodel import col, or_, select
+from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth.passwords import verify_password
-from careteam.codes import AuditAction, AuditOutcome
+from careteam.codes import AuditAction, AuditOutcome, ClinicRole, Discipline
 from careteam.domain import audit
 from careteam.domain.actor import Actor, actor_of
 from careteam.domain.errors import Throttled
@@ -26,6 +27,30 @@ from careteam.store.types import utcnow
 
 # Touch last_seen_at at most this often: idle tracking without a write on every request.
 _TOUCH_EVERY = timedelta(seconds=60)
+
+_SESSIONS = SQLModel.metadata.tables["auth_session"]
+_USERS = SQLModel.metadata.tables["user_account"]
+_RESOLVE = (
+    sa.select(
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.expires_at,
+        _SESSIONS.c.csrf_token,
+        _USERS.c.id.label("user_id"),
+        _USERS.c.username,
+        _USERS.c.display_name,
+        _USERS.c.discipline,
+        _USERS.c.role,
+        _USERS.c.active,
+    )
+    .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(_SESSIONS.c.id == sa.bindparam("session_id"), _SESSIONS.c.kind == sa.bindparam("kind"))
+)
+_TOUCH = (
+    sa.update(_SESSIONS)
+    .where(_SESSIONS.c.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("now", type_=_SESSIONS.c.last_seen_at.type))
+)
+_DELETE = sa.delete(_SESSIONS).where(_SESSIONS.c.id == sa.bindparam("session_id"))
 
 
 def _digest(secret: str) -> str:
@@ -125,32 +150,46 @@ async def resolve(
     request_id: str | None = None,
     client_ip: str | None = None,
 ) -> Actor | None:
-    """The actor behind a cookie or token secret, or None if it is unknown, expired or its user inactive."""
+    """The actor behind a cookie or token secret, or None if it is unknown, expired or its user inactive.
+
+    Every request comes here: one prebuilt query, no ORM objects. The session row is written only when
+    it ends (deleted) or when its last activity is older than ``_TOUCH_EVERY``, so an idle cookie session
+    ends between ``session_idle_minutes`` minus one minute and ``session_idle_minutes`` after the last
+    request: never late.
+    """
     if not secret or len(secret) > 256:
         return None
-    row = (
-        await session.exec(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
-            .where(AuthSession.id == _digest(secret), AuthSession.kind == kind)
-        )
-    ).first()
+    session_id = _digest(secret)
+    conn = await session.connection()
+    row = (await conn.execute(_RESOLVE, {"session_id": session_id, "kind": kind})).first()
     if row is None:
         return None
-    record, user = row
     now = utcnow()
-    idle_expired = kind == "cookie" and now - record.last_seen_at > timedelta(
-        minutes=settings.session_idle_minutes
-    )
-    if not user.active or now >= record.expires_at or idle_expired:
-        await session.delete(record)
+    idle = now - row.last_seen_at
+    idle_expired = kind == "cookie" and idle > timedelta(minutes=settings.session_idle_minutes)
+    if not row.active or now >= row.expires_at or idle_expired:
+        await conn.execute(_DELETE, {"session_id": session_id})
         return None
-    if now - record.last_seen_at > _TOUCH_EVERY:
-        record.last_seen_at = now
-    return _actor_for(user, record.id, request_id, client_ip)
+    if idle > _TOUCH_EVERY:
+        await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
+    # Kept for this unit of work: a cookie-authenticated write checks its CSRF token without a query.
+    session.info.setdefault("csrf_tokens", {})[session_id] = row.csrf_token
+    return Actor(
+        user_id=row.user_id,
+        username=row.username,
+        display_name=row.display_name,
+        discipline=Discipline(row.discipline),
+        role=ClinicRole(row.role),
+        session_id=session_id,
+        request_id=request_id,
+        client_ip=client_ip,
+    )
 
 
 async def csrf_token_for(session: AsyncSession, session_id: str) -> str | None:
+    known: dict[str, str] = session.info.get("csrf_tokens", {})
+    if session_id in known:
+        return known[session_id]
     record = await session.get(AuthSession, session_id)
     return record.csrf_token if record else None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -17,14 +18,20 @@ from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient
 
 # A select of ids, to be used as ``col(X.id).in_(...)``.
 Ids = SelectOfScalar[Any]
+# A user's id, or a bound parameter standing for it in a statement built once (``bindparam("user_id")``).
+UserId = int | ColumnElement[int]
 
 
 def clinical_patient_ids(actor: Actor) -> Ids:
     """Patients whose clinical content (plans, tasks, threads) the actor may read and write."""
+    return clinical_patient_ids_of(actor.user_id)
+
+
+def clinical_patient_ids_of(user_id: UserId) -> Ids:
     return (
         select(col(CareTeam.patient_id))
         .join(CareTeamMember, col(CareTeamMember.team_id) == col(CareTeam.id))
-        .where(col(CareTeamMember.user_id) == actor.user_id)
+        .where(col(CareTeamMember.user_id) == user_id)
     )
 
 
@@ -47,7 +54,12 @@ def manageable_team_ids(actor: Actor) -> Ids:
 
 def readable_plan_ids(actor: Actor) -> Ids:
     """Care plans (boards) the actor may read and write: those of her care teams' patients."""
-    return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(clinical_patient_ids(actor)))
+    return readable_plan_ids_of(actor.user_id)
+
+
+def readable_plan_ids_of(user_id: UserId) -> Ids:
+    """``readable_plan_ids`` for a user id or, in a statement built once, a bound parameter."""
+    return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(clinical_patient_ids_of(user_id)))
 
 
 def plan_reader_ids(plan_id: int) -> Ids:

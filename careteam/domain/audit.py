@@ -4,15 +4,57 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import CTE, bindparam, func, insert
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.codes import AuditAction, AuditOutcome
 from careteam.domain.actor import Actor
 from careteam.domain.errors import Forbidden, ValidationFailed
 from careteam.store.tables import AuditEntry
+from careteam.store.types import utcnow
+
+_ENTRIES = SQLModel.metadata.tables["audit_entry"]
+_INSERT = insert(_ENTRIES)
+
+# One audit row's values, by column name.
+Row = dict[str, Any]
+_COLUMNS = (
+    "at",
+    "user_id",
+    "action",
+    "patient_id",
+    "resource_type",
+    "resource_id",
+    "outcome",
+    "request_id",
+    "client_ip",
+)
+
+
+def row(
+    actor: Actor | None,
+    action: AuditAction,
+    resource_type: str,
+    resource_id: object | None = None,
+    *,
+    patient_id: int | None = None,
+    outcome: AuditOutcome = AuditOutcome.success,
+) -> Row:
+    """One audit row, for a write that inserts it together with its other rows (``events.record``)."""
+    return {
+        "at": utcnow(),
+        "user_id": actor.user_id if actor else None,
+        "action": action,
+        "patient_id": patient_id,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "outcome": outcome,
+        "request_id": actor.request_id if actor else None,
+        "client_ip": actor.client_ip if actor else None,
+    }
 
 
 def record(
@@ -27,17 +69,26 @@ def record(
 ) -> None:
     """Add one audit row to the current unit of work; it commits, or rolls back, with the work."""
     session.add(
-        AuditEntry(
-            user_id=actor.user_id if actor else None,
-            action=action,
-            patient_id=patient_id,
-            resource_type=resource_type,
-            resource_id=None if resource_id is None else str(resource_id),
-            outcome=outcome,
-            request_id=actor.request_id if actor else None,
-            client_ip=actor.client_ip if actor else None,
-        )
+        AuditEntry(**row(actor, action, resource_type, resource_id, patient_id=patient_id, outcome=outcome))
     )
+
+
+async def insert_row(session: AsyncSession, values: Row) -> None:
+    """Insert an audit row now, in the current transaction (no ORM flush)."""
+    await session.exec(_INSERT, params=values)
+
+
+def insert_cte() -> CTE:
+    """An audit row as a data-modifying CTE (PostgreSQL), to ride along another statement.
+
+    Its values are the parameters ``audit_<column>`` (``cte_params``).
+    """
+    values = {name: bindparam(f"audit_{name}", type_=_ENTRIES.c[name].type) for name in _COLUMNS}
+    return insert(_ENTRIES).values(values).cte("audit_row")
+
+
+def cte_params(values: Row) -> dict[str, Any]:
+    return {f"audit_{name}": values[name] for name in _COLUMNS}
 
 
 def record_reads(

@@ -2,42 +2,135 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import Insert, UpdateBase, bindparam, func, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam.domain import audit
 from careteam.domain.actor import Actor
+from careteam.store.engine import dumps_json, loaded
 from careteam.store.tables import CarePlan, PlanEvent
 from careteam.store.types import utcnow
 
+_PLANS = SQLModel.metadata.tables["care_plan"]
+_EVENTS = SQLModel.metadata.tables["plan_event"]
+
+# Core statements, built once: a write's hot path neither builds a query nor flushes the ORM.
+_SEQ_VALUES = {
+    "last_seq": _PLANS.c.last_seq + 1,
+    "updated_at": bindparam("event_at", type_=_PLANS.c.updated_at.type),
+}
+_NEXT_SEQ = (
+    update(_PLANS)
+    .where(_PLANS.c.id == bindparam("event_plan_id"))
+    .values(_SEQ_VALUES)
+    .returning(_PLANS.c.last_seq)
+)
+_INSERT_EVENT = insert(_EVENTS)
+
+
+def _next_seq_with_event() -> Insert:
+    """PostgreSQL: the plan's next seq and the event row in one statement (a data-modifying CTE)."""
+    seq = (
+        update(_PLANS)
+        .where(_PLANS.c.id == bindparam("event_plan_id"))
+        .values(_SEQ_VALUES)
+        .returning(_PLANS.c.id, _PLANS.c.last_seq)
+        .cte("next_seq")
+    )
+    row = sa.select(
+        seq.c.id,
+        seq.c.last_seq,
+        bindparam("event_kind", type_=_EVENTS.c.kind.type),
+        bindparam("event_data", type_=_EVENTS.c.data.type),
+        bindparam("event_actor_id", type_=_EVENTS.c.actor_id.type),
+        bindparam("event_at", type_=_EVENTS.c.at.type),
+    )
+    return (
+        insert(_EVENTS)
+        .from_select(["plan_id", "seq", "kind", "data", "actor_id", "at"], row)
+        .returning(_EVENTS.c.id, _EVENTS.c.seq)
+    )
+
+
+_NEXT_SEQ_WITH_EVENT = _next_seq_with_event()
+
+# A write that goes with an event (the change it describes): a Core statement and its parameters. On
+# PostgreSQL all share one statement, where a parameter named like a column of an updated table would be
+# taken as a value to set: name them ``new_<column>`` (as record's are ``event_*`` and audit's ``audit_*``).
+Change = tuple[UpdateBase, Mapping[str, Any]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_one_statement(change: UpdateBase | None, audited: bool) -> Insert:
+    """PostgreSQL: the change, the audit row, the plan's next seq and the event in one statement."""
+    statement = _NEXT_SEQ_WITH_EVENT
+    if change is not None:
+        statement = statement.add_cte(change.cte("change"))
+    if audited:
+        statement = statement.add_cte(audit.insert_cte())
+    return statement
+
 
 async def record(
-    session: AsyncSession, plan: CarePlan, kind: str, data: BaseModel | dict[str, Any], *, actor: Actor | None
+    session: AsyncSession,
+    plan: CarePlan | int,
+    kind: str,
+    data: BaseModel | dict[str, Any],
+    *,
+    actor: Actor | None,
+    change: Change | None = None,
+    audited: audit.Row | None = None,
 ) -> PlanEvent:
-    """Append one event in the current transaction; the plan row must be locked (``lock_plan``).
+    """Append one event to a plan's log in the current transaction, after ``change`` and with ``audited``.
 
-    The seq comes from ``plan.last_seq`` in the same transaction, so two writers can never take the same
-    seq, and a rolled-back change leaves no event. After commit, the unit of work announces
-    ``(plan_id, seq)`` on the broker.
+    The seq comes from ``UPDATE care_plan SET last_seq = last_seq + 1 ... RETURNING last_seq``. On
+    PostgreSQL that locks the plan row until commit, so the writers of one plan take their seqs one after
+    the other, each after the one before has committed; on SQLite the write lock does the same. No two
+    writers take the same seq, and a rolled-back change leaves neither event nor gap. Call it last in a
+    write: the plan stays locked from here to the commit. On PostgreSQL ``change``, audit row, seq and
+    event are one statement (data-modifying CTEs): one round trip.
+
+    After commit the unit of work hands ``session.info["plan_events"]`` to the hub and announces
+    ``session.info["plan_notices"]``, ``(plan_id, seq)``, on the broker.
     """
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    plan.last_seq += 1
-    plan.updated_at = utcnow()
-    event = PlanEvent(
-        plan_id=plan.id or 0,
-        seq=plan.last_seq,
-        kind=kind,
-        data=payload,
-        actor_id=actor.user_id if actor else None,
-    )
-    session.add(plan)
-    session.add(event)
-    await session.flush()
-    notices: list[tuple[int, int]] = session.info.setdefault("plan_notices", [])
-    notices.append((event.plan_id, event.seq))
+    # A dict goes through JSON, so it is exactly what a read of the row returns (tuples become lists).
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else orjson.loads(dumps_json(data))
+    plan_id = plan if isinstance(plan, int) else plan.id or 0
+    actor_id = actor.user_id if actor else None
+    at = utcnow()
+    values = {"plan_id": plan_id, "kind": kind, "data": payload, "actor_id": actor_id, "at": at}
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        statement = _in_one_statement(None if change is None else change[0], audited is not None)
+        params = {
+            **{f"event_{name}": value for name, value in values.items()},
+            **(change[1] if change is not None else {}),
+            **(audit.cte_params(audited) if audited is not None else {}),
+        }
+        event_id, seq = (await session.exec(statement, params=params)).one()
+    else:
+        if change is not None:
+            await session.exec(change[0], params=change[1])
+        if audited is not None:
+            await audit.insert_row(session, audited)
+        seq = (await session.exec(_NEXT_SEQ, params={"event_plan_id": plan_id, "event_at": at})).scalar_one()
+        inserted = await session.exec(_INSERT_EVENT, params={**values, "seq": seq})
+        event_id = inserted.inserted_primary_key[0] if inserted.inserted_primary_key else None
+    if not isinstance(plan, int):
+        # The row has these values now; the ORM must not write its stale ones back.
+        set_committed_value(plan, "last_seq", seq)
+        set_committed_value(plan, "updated_at", at)
+    event = loaded(PlanEvent, {"id": event_id, "seq": seq, **values})
+    session.info.setdefault("plan_events", []).append(event)
+    session.info.setdefault("plan_notices", []).append((plan_id, seq))
     return event
 
 

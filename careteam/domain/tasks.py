@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
+import sqlalchemy as sa
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.codes import COLUMN_OF, AuditAction, Column, TaskStatus, allowed_transitions
@@ -14,8 +16,32 @@ from careteam.domain.actor import Actor
 from careteam.domain.board import readable_plan
 from careteam.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.domain.schemas import TaskCreate, TaskPublic, TaskUpdate
+from careteam.store.engine import loaded
 from careteam.store.tables import CareTeam, CareTeamMember, Task
 from careteam.store.types import utcnow
+
+_TASKS = SQLModel.metadata.tables["task"]
+_PLANS = SQLModel.metadata.tables["care_plan"]
+# The columns a PATCH changes are added per request with .values(); id and version are parameters.
+_UPDATE_TASK = (
+    sa.update(_TASKS)
+    .where(_TASKS.c.id == sa.bindparam("task_id"))
+    .values(
+        version=sa.bindparam("new_version", type_=_TASKS.c.version.type),
+        updated_at=sa.bindparam("new_updated_at", type_=_TASKS.c.updated_at.type),
+    )
+)
+
+# The task and its patient's id, if the task's plan is one of the user's; its row locked (PostgreSQL).
+_TASK_FOR_UPDATE = (
+    sa.select(_TASKS, _PLANS.c.patient_id)
+    .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
+    .where(
+        _TASKS.c.id == sa.bindparam("task_id"),
+        _TASKS.c.plan_id.in_(access.readable_plan_ids_of(sa.bindparam("user_id"))),
+    )
+    .with_for_update(of=_TASKS)
+)
 
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
 _MOVE_FIELDS = frozenset({"status", "position"})
@@ -119,14 +145,13 @@ async def update_task(
     session: AsyncSession, task_id: int, body: TaskUpdate, *, expected_version: int, actor: Actor
 ) -> Task:
     """Edit or move a task; everyone viewing the board sees it at once. 412 if someone changed it first."""
-    task = await _readable_task(session, task_id, actor, for_update=True)
-    plan = await readable_plan(session, task.plan_id, actor, for_update=True)
+    task, patient_id = await _task_for_update(session, task_id, actor)
     if task.version != expected_version:
         raise Conflict(
             "Someone changed this task first.",
             current=TaskPublic.model_validate(task),
             actor=actor,
-            shown=("task", task.id, plan.patient_id),
+            shown=("task", task.id, patient_id),
         )
     changes = body.model_dump(exclude_unset=True)
     for field in _NOT_NULL & changes.keys():
@@ -135,28 +160,60 @@ async def update_task(
     if "status" in changes:
         ensure_transition(TaskStatus(task.status), changes["status"])
     if changes.get("assignee_id") is not None:
-        await _ensure_on_team(session, plan.patient_id, changes["assignee_id"])
-    changed = {f for f, v in changes.items() if getattr(task, f) != v}
-    for field in changed:
-        setattr(task, field, changes[field])
+        await _ensure_on_team(session, patient_id, changes["assignee_id"])
+    changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
     if not changed:
         return task  # nothing to record: same version, no event
+    for field, value in changed.items():
+        setattr(task, field, value)
     task.version += 1
     task.updated_at = utcnow()
-    session.add(task)
-    await session.flush()
-    kind = "task.moved" if changed <= _MOVE_FIELDS else "task.updated"
-    await events.record(session, plan, kind, TaskPublic.model_validate(task), actor=actor)
-    audit.record(session, actor, AuditAction.update, "task", task.id, patient_id=plan.patient_id)
+    kind = "task.moved" if changed.keys() <= _MOVE_FIELDS else "task.updated"
+    # The row's update, the audit entry and the event go together, last: from the event's seq to the
+    # commit the plan is locked.
+    await events.record(
+        session,
+        task.plan_id,
+        kind,
+        TaskPublic.model_validate(task),
+        actor=actor,
+        change=(
+            _update_task(frozenset(changed)),
+            {
+                **{f"new_{field}": value for field, value in changed.items()},
+                "task_id": task_id,
+                "new_version": task.version,
+                "new_updated_at": task.updated_at,
+            },
+        ),
+        audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
+    )
     return task
 
 
-async def _readable_task(
-    session: AsyncSession, task_id: int, actor: Actor, *, for_update: bool = False
-) -> Task:
+async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:
+    """The task, locked (PostgreSQL; SQLite holds the write lock), and its patient's id; one query.
+
+    Read with Core, not the ORM: the write that follows is a Core UPDATE, and the task returned is a
+    detached copy for the answer (no identity map to keep in step, no flush at commit).
+    """
+    conn = await session.connection()
+    row = (await conn.execute(_TASK_FOR_UPDATE, {"task_id": task_id, "user_id": actor.user_id})).first()
+    if row is None:
+        raise NotFound("No such task.")
+    values = row._asdict()
+    patient_id: int = values.pop("patient_id")
+    return loaded(Task, values), patient_id
+
+
+@functools.cache
+def _update_task(fields: frozenset[str]) -> sa.Update:
+    """UPDATE task SET <fields>, version, updated_at WHERE id: one statement per set of fields, built once."""
+    return _UPDATE_TASK.values({f: sa.bindparam(f"new_{f}", type_=_TASKS.c[f].type) for f in sorted(fields)})
+
+
+async def _readable_task(session: AsyncSession, task_id: int, actor: Actor) -> Task:
     query = select(Task).where(Task.id == task_id, col(Task.plan_id).in_(access.readable_plan_ids(actor)))
-    if for_update:
-        query = query.with_for_update()
     task = (await session.exec(query)).first()
     if task is None:
         raise NotFound("No such task.")

@@ -2,47 +2,165 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+import aiosqlite
+import orjson
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.settings import DatabaseSettings
+
+
+def dumps_json(value: Any) -> str:
+    """JSON columns: orjson, compact; non-string keys become strings, as the standard library does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+BUSY_TIMEOUT_SECONDS = 30
+
+M = TypeVar("M")
+
+# SQLite engines whose transactions write (BEGIN IMMEDIATE), each with its in-process write lock and the
+# event loop the lock belongs to (made on first use: an asyncio.Lock must not outlive its loop).
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 # hide_parameters: a failing statement's values (names, MRNs) never reach a traceback or a log line.
-def make_engine(url: str, *, echo: bool = False, immediate: bool = True) -> AsyncEngine:
+def make_engine(
+    url: str, *, echo: bool = False, immediate: bool = True, pool: DatabaseSettings | None = None
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection.
 
     ``immediate=False`` makes a SQLite engine for read-only work (the realtime hub's log reads): its
-    transactions take no write lock, so with WAL they never wait behind a writer.
+    transactions take no write lock, so with WAL they never wait behind a writer. ``pool`` sizes the
+    PostgreSQL pool (default: the ``CARETEAM_DB_*`` settings from the environment).
     """
+    json = {"json_serializer": dumps_json, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
+        file_args = _sqlite_file_args(url) if immediate else None
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+            **({"async_creator": partial(_connect_writer, *file_args)} if file_args else {}),
+            **json,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL: readers never block the writer; busy_timeout: writers queue instead of failing.
-            # Hand transaction control to the "begin" hook below (the SQLAlchemy aiosqlite recipe).
+            # WAL: readers never block the writer; busy_timeout: writers of other processes (the CLI)
+            # queue instead of failing. Hand transaction control to the "begin" hook below (the SQLAlchemy
+            # aiosqlite recipe).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Writers take the write lock at BEGIN, so two of them queue on busy_timeout instead of one
-            # failing with "database is locked" when a read transaction tries to upgrade.
+            # Writers take the write lock at BEGIN, so two of them queue instead of one failing with
+            # "database is locked" when a read transaction tries to upgrade.
+            driver = conn.connection.driver_connection
+            if isinstance(driver, _WriterConnection) and driver.begin_immediate_at_once():
+                return
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        if immediate:
+            _sqlite_writers[engine.sync_engine] = None
         return engine
+    pool = pool or DatabaseSettings()
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=pool.db_pool_size,
+        max_overflow=pool.db_max_overflow,
+        pool_recycle=pool.db_pool_recycle_seconds,
+        pool_pre_ping=pool.db_pool_pre_ping,
+        **json,
     )
+
+
+class _WriterConnection(aiosqlite.Connection):
+    """aiosqlite, except that inside a transaction each call runs at once on the event loop's thread.
+
+    aiosqlite hands every call (cursor, execute, fetch, close) to its own thread and back: four thread
+    switches per statement, which cost more than the statement. A write transaction begins with BEGIN
+    IMMEDIATE, which may wait (busy_timeout) for another process's write lock: that, like connecting and
+    closing, runs on aiosqlite's thread unless the lock is free at once (``begin_immediate_at_once``).
+    Once the transaction holds the write lock nothing in it waits for a lock (WAL: readers never block
+    the writer), and units of work of this process take turns (``unit_of_work``), so the connection is
+    never used from two threads at once.
+    """
+
+    def begin_immediate_at_once(self) -> bool:
+        """BEGIN IMMEDIATE on this thread if the write lock is free now; False: it is not, nothing begun.
+
+        The usual case (no other process writing) then needs no thread switch either; otherwise the caller
+        begins on aiosqlite's thread, where waiting for the lock blocks nothing else.
+        """
+        conn = self._connection
+        if not self._running or conn is None or conn.in_transaction:
+            return False
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # locked elsewhere (anything worse: the caller's BEGIN raises it)
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        return True
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        conn = self._connection
+        # The pool's rollback when a connection comes back after its commit is a no-op: no switch for it.
+        if self._running and conn is not None and (conn.in_transaction or fn == conn.rollback):
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def _sqlite_file_args(url: str) -> tuple[list[Any], dict[str, Any]] | None:
+    """sqlite3.connect's arguments for a database file; None for an in-memory database."""
+    parsed = make_url(url)
+    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    if not args or args[0] == ":memory:" or kwargs.get("uri"):
+        return None
+    # Used from aiosqlite's thread and, inside a transaction, from the loop's (never both at once).
+    return list(args), {**kwargs, "timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+
+
+async def _connect_writer(args: list[Any], kwargs: dict[str, Any]) -> aiosqlite.Connection:
+    conn = _WriterConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+    conn._thread.daemon = True  # as SQLAlchemy does for aiosqlite: never hold up the interpreter's exit
+    return await conn
+
+
+def loaded(model: type[M], values: Mapping[str, Any]) -> M:
+    """An ORM object holding a row's values as if just loaded: no change pending, in no session.
+
+    What the ORM does for each row it loads; for rows read or written with Core on a hot path. The
+    constructor would treat each value as a change (an event per attribute, several times slower).
+    """
+    configure_mappers()  # attribute access needs configured mappers; a flag check once they are
+    obj: M = sa_inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -51,7 +169,33 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit when the block ends normally, roll back on any exception."""
+    """One transaction: commit when the block ends normally, roll back on any exception.
+
+    On SQLite every unit of work writes (BEGIN IMMEDIATE), and SQLite has one writer at a time: units of
+    work of this process queue on an in-process lock, in arrival order, instead of polling the database
+    lock with busy_timeout sleeps (which wakes writers late and out of order). Other processes (the CLI)
+    still wait on busy_timeout.
+    """
+    lock = _write_lock(sessions)
+    if lock is None:
+        async with _transaction(sessions) as session:
+            yield session
+        return
+    if lock.locked():
+        # As long as busy_timeout: a unit of work opened inside another one fails instead of hanging.
+        async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+            await lock.acquire()
+    else:
+        await lock.acquire()
+    try:
+        async with _transaction(sessions) as session:
+            yield session
+    finally:
+        lock.release()
+
+
+@asynccontextmanager
+async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with sessions() as session:
         try:
             yield session
@@ -59,3 +203,14 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+def _write_lock(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.sync_engine not in _sqlite_writers:
+        return None
+    loop = asyncio.get_running_loop()
+    held = _sqlite_writers[bind.sync_engine]
+    if held is None or held[0] is not loop:
+        held = _sqlite_writers[bind.sync_engine] = (loop, asyncio.Lock())
+    return held[1]

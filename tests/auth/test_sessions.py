@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, update
+from sqlalchemy import event, func, update
 from sqlmodel import col, select
 
 from careteam.auth import sessions as auth_sessions
@@ -297,6 +297,48 @@ async def test_activity_keeps_a_cookie_session_alive(client: Any, db: Any, setti
         record = await s.get(AuthSession, issued.record.id)
     assert record is not None
     assert utcnow() - record.last_seen_at < timedelta(minutes=1), "a request must count as activity"
+
+
+async def _last_seen(db: Any, session_id: str) -> Any:
+    async with db() as s:
+        record = await s.get(AuthSession, session_id)
+    assert record is not None
+    return record.last_seen_at
+
+
+async def test_last_seen_is_written_at_most_once_a_minute(
+    app: Any, client: Any, db: Any, settings: Settings
+) -> None:
+    """Idle tracking without a write per request; the idle timeout still holds, at most a minute early."""
+    async with db() as s:
+        await make_user(s, "nurse_w")
+    issued = await cookie_session(db, settings, "nurse_w")
+    headers = cookie_header(settings, issued.secret)
+    recent = utcnow() - timedelta(seconds=50)
+    await _age(db, issued.record.id, last_seen_at=recent)
+    writes: list[str] = []
+
+    def spy(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(("UPDATE auth_session", "DELETE FROM auth_session")):
+            writes.append(statement)
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", spy)
+    try:
+        for _ in range(3):
+            assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+        assert writes == [] and await _last_seen(db, issued.record.id) == recent
+        await _age(db, issued.record.id, last_seen_at=utcnow() - timedelta(seconds=61))
+        writes.clear()
+        assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+        assert len(writes) == 1
+        assert utcnow() - await _last_seen(db, issued.record.id) < timedelta(seconds=5)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", spy)
+    # Not written for up to a minute of activity, so the idle timeout counts from at most a minute before
+    # the last request: a session idle for the timeout is refused, never later.
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    await _age(db, issued.record.id, last_seen_at=utcnow() - idle - timedelta(seconds=1))
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
 
 
 async def test_cookie_session_is_refused_after_its_absolute_lifetime(

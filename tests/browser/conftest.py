@@ -93,9 +93,7 @@ SignedIn = Callable[[str], Awaitable[Clinician]]
 
 
 @pytest.fixture
-async def signed_in(
-    browser: Browser, live_server: LiveServer, app: Any, db: Any
-) -> AsyncIterator[SignedIn]:
+async def signed_in(browser: Browser, live_server: LiveServer, app: Any, db: Any) -> AsyncIterator[SignedIn]:
     contexts: list[BrowserContext] = []
 
     async def open_as(username: str) -> Clinician:
@@ -106,10 +104,17 @@ async def signed_in(
         # A tablet in landscape: the board must work there.
         context = await browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        await context.add_cookies([{
-            "name": settings.session_cookie_name, "value": issued.secret, "url": live_server.url,
-            "httpOnly": True, "sameSite": "Lax",
-        }])
+        await context.add_cookies(
+            [
+                {
+                    "name": settings.session_cookie_name,
+                    "value": issued.secret,
+                    "url": live_server.url,
+                    "httpOnly": True,
+                    "sameSite": "Lax",
+                }
+            ]
+        )
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -133,8 +133,9 @@ async def test_keep_theirs_and_an_illegal_move_change_nothing(
 
     # The lead makes it STAT while the nurse has it open; the nurse keeps the lead's version.
     await page.locator(f'{card} [data-action="edit"]').click()
-    r = await client.patch(f"/api/v1/tasks/{task['id']}", json={"priority": "stat"},
-                           headers={**lead, "If-Match": 'W/"1"'})
+    r = await client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"priority": "stat"}, headers={**lead, "If-Match": 'W/"1"'}
+    )
     assert r.status_code == 200, r.text
     await expect(page.locator(f"{card} [data-field=priority]")).to_have_text("STAT")
     await page.locator("#edit-due").fill("2030-01-15")
@@ -170,7 +171,7 @@ async def test_the_keyboard_moves_cards_and_says_so(
     await keyboard.press("Enter")
     await expect(page.locator(f'#task-{second["id"]} [data-move-to="in_progress"]')).to_be_focused()
     await expect(page.locator("[data-move-to]")).to_have_count(5)
-    menu = page.locator(f'#task-{second["id"]} #move-menu')
+    menu = page.locator(f"#task-{second['id']} #move-menu")
     await expect(menu).to_have_attribute("aria-label", "Move “UDS due”")
     await expect(menu.locator('[data-move-to="todo"]')).to_have_attribute("aria-disabled", "true")
     await expect(toggle).to_have_attribute("aria-expanded", "true")
@@ -179,7 +180,7 @@ async def test_the_keyboard_moves_cards_and_says_so(
     await expect(toggle).to_be_focused()
     await expect(toggle).to_have_attribute("aria-expanded", "false")
     await expect(page.locator("#move-menu")).to_be_hidden()
-    await expect(cell(watcher, "nurse", "in_progress").locator(f'#task-{second["id"]}')).to_be_attached(
+    await expect(cell(watcher, "nurse", "in_progress").locator(f"#task-{second['id']}")).to_be_attached(
         timeout=LIVE_WITHIN_MS
     )
 
@@ -291,8 +292,9 @@ async def test_a_dropped_connection_shows_and_the_board_catches_up(
     await expect(page.locator("#live-status")).to_have_attribute("data-state", "reconnecting")
 
     # Meanwhile the team carries on (the API is served in-process; only the browser's server is down).
-    r = await client.patch(f"/api/v1/tasks/{task['id']}", json={"status": "in-progress"},
-                           headers={**api, "If-Match": 'W/"1"'})
+    r = await client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"status": "in-progress"}, headers={**api, "If-Match": 'W/"1"'}
+    )
     assert r.status_code == 200, r.text
     added = await add_task(client, api, w.plan_id, title="PDMP check", priority="urgent")
     board = (await client.get(f"/api/v1/plans/{w.plan_id}", headers=api)).json()
