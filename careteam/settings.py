@@ -23,7 +23,7 @@ class DatabaseSettings(BaseSettings):
     # Connections older than this are replaced at checkout (servers and proxies drop long-idle ones).
     db_pool_recycle_seconds: int = Field(default=1800, ge=1)
     # A round trip before every checkout; without it a connection the server dropped fails one request
-    # (rolled back, answered 500) and SQLAlchemy then replaces the pool's connections.
+    # (rolled back, answered 503 with Retry-After) and SQLAlchemy then replaces the pool's connections.
     db_pool_pre_ping: bool = False
 
 

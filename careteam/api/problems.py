@@ -40,6 +40,7 @@ _STATUS_SLUG = {
     422: "validation",
     428: "precondition-required",
     429: "too-many-requests",
+    503: "unavailable",
 }
 
 
@@ -156,6 +157,15 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
         # A value the database refuses (SQLSTATE class 22: out of range, bad encoding): the client's input.
         if _sqlstate(exc).startswith("22"):
             return problem(422, "Invalid input", "A value is out of range or not valid text.")
+        # The database dropped the connection (a restart, a failover): this request was rolled back and
+        # the pool replaces its connections, so the same request may simply be sent again.
+        if exc.connection_invalidated:
+            return problem(
+                503,
+                "Database unavailable",
+                "The database connection was lost; nothing was saved. Try again.",
+                headers={"Retry-After": "1"},
+            )
         raise exc
 
     @app.exception_handler(IntegrityError)
