@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth.passwords import hash_password
@@ -80,3 +84,20 @@ async def emit(session: AsyncSession, plan_id: int, count: int = 1, *, kind: str
     for i in range(count):
         await events.record(session, plan, kind, {"n": i}, actor=None)
     return plan.last_seq
+
+
+@contextmanager
+def statements(app: Any, *, begin: bool = True) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends while the block runs (``begin=False``: BEGINs left out)."""
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if begin or not statement.startswith("BEGIN"):
+            sent.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

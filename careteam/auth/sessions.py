@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.auth.passwords import verify_password
-from careteam.codes import AuditAction, AuditOutcome, ClinicRole, Discipline
+from careteam.codes import AuditAction, AuditOutcome
 from careteam.domain import audit
 from careteam.domain.actor import Actor, actor_of
 from careteam.domain.errors import Throttled
@@ -35,7 +35,7 @@ _RESOLVE = (
         _SESSIONS.c.last_seen_at,
         _SESSIONS.c.expires_at,
         _SESSIONS.c.csrf_token,
-        _USERS.c.id.label("user_id"),
+        _USERS.c.id,
         _USERS.c.username,
         _USERS.c.display_name,
         _USERS.c.discipline,
@@ -174,16 +174,7 @@ async def resolve(
         await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
     # Kept for this unit of work: a cookie-authenticated write checks its CSRF token without a query.
     session.info.setdefault("csrf_tokens", {})[session_id] = row.csrf_token
-    return Actor(
-        user_id=row.user_id,
-        username=row.username,
-        display_name=row.display_name,
-        discipline=Discipline(row.discipline),
-        role=ClinicRole(row.role),
-        session_id=session_id,
-        request_id=request_id,
-        client_ip=client_ip,
-    )
+    return actor_of(row, session_id=session_id, request_id=request_id, client_ip=client_ip)
 
 
 async def csrf_token_for(session: AsyncSession, session_id: str) -> str | None:

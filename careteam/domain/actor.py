@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from careteam.codes import ClinicRole, Discipline
-from careteam.store.tables import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,27 @@ class Actor:
         return self.is_admin or self.discipline is Discipline.ipm_lead
 
 
+class UserLike(Protocol):
+    """A user account as stored: the ORM row (``store.tables.User``) or a Core row with the same names."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def discipline(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
 def actor_of(
-    user: User, *, session_id: str | None = None, request_id: str | None = None, client_ip: str | None = None
+    user: UserLike,
+    *,
+    session_id: str | None = None,
+    request_id: str | None = None,
+    client_ip: str | None = None,
 ) -> Actor:
     return Actor(
         user_id=user.id or 0,

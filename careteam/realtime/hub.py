@@ -229,6 +229,20 @@ class Connection:
         if self.stop is not None:
             self.stop()
 
+    def goodbye(self, last_words: list[str], close: Close) -> None:
+        """Replace the backlog (stale now) with these frames and the close, sent in order by the writer."""
+        self.pending.clear()
+        self.pending.extend(last_words[: max(0, self.limit - 1)])
+        self.pending.append(close)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._drain())
+
+    def drop(self) -> None:
+        """The socket is gone: stop writing to it."""
+        if self.writer is not None:
+            self.writer.cancel()
+        self.pending.clear()
+
     def give_up(self) -> None:
         """After the goodbye grace: stop a writer stuck on a socket that does not read, and the endpoint."""
         if self.writer is not None:
@@ -349,9 +363,7 @@ class Hub:
         """Forget a socket and every one of its subscriptions."""
         conn.ending = True
         self._connections.discard(conn)
-        if conn.writer is not None:
-            conn.writer.cancel()
-        conn.pending.clear()
+        conn.drop()
         emptied = [plan_id for sub in list(conn.subs.values()) if (plan_id := self._remove(sub)) is not None]
         for plan_id in emptied:
             await self._sync_broker(plan_id)
@@ -651,12 +663,7 @@ class Hub:
         emptied = [pid for sub in list(conn.subs.values()) if (pid := self._remove(sub)) is not None]
         for plan_id in emptied:
             self._spawn(self._sync_broker(plan_id))
-        # What is queued is stale now: drop it; the goodbye goes through the writer, in order.
-        conn.pending.clear()
-        conn.pending.extend((last_words or [])[: max(0, conn.limit - 1)])
-        conn.pending.append(Close(code, reason))
-        if conn.writer is None:
-            conn.writer = asyncio.create_task(conn._drain())
+        conn.goodbye(last_words or [], Close(code, reason))
         # A writer stuck on a socket that does not read never reaches the Close item: give up after a grace.
         asyncio.get_running_loop().call_later(GOODBYE_SECONDS, conn.give_up)
 

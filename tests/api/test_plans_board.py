@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from careteam.codes import Discipline
@@ -16,6 +13,7 @@ from careteam.domain.patients import team_members
 from careteam.domain.schemas import BoardPublic, GoalPublic, PatientPublic, PlanPublic, TaskPublic
 from careteam.store.tables import AuditEntry, CarePlan, Goal, Patient, Task
 from tests.board_world import make_board
+from tests.factories import statements
 
 
 async def add_task(client: httpx.AsyncClient, headers: dict[str, str], plan_id: int, **fields: Any) -> Any:
@@ -116,22 +114,6 @@ async def test_the_snapshot_is_one_audited_read_of_another_teams_plan_not_found(
             )
         ).all()
     assert [(e.resource_id, e.user_id) for e in reads] == [(str(w.plan_id), w.nurse_id)]
-
-
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the block runs."""
-    sent: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def add_rows(db: Any, plan_id: int, n: int, *, assignee_id: int) -> None:

@@ -4,34 +4,14 @@ committed events handed to this process's hub exactly as the log has them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from careteam.codes import TeamRole
 from careteam.store.tables import AuditEntry, PlanEvent
 from tests.board_world import make_board
-from tests.factories import make_patient, make_plan, make_user
-
-
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    """The SQL statements the app's engine sends while the block runs (BEGIN and COMMIT not counted)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.factories import make_patient, make_plan, make_user, statements
 
 
 async def _task(client: Any, headers: dict[str, str], plan_id: int, title: str = "UDS due") -> dict[str, Any]:
@@ -57,7 +37,7 @@ async def test_a_patch_is_three_statements_on_postgresql_and_six_on_sqlite(
     h = await login(b.nurse)
     task = await _task(client, h, b.plan_id)
     await client.get("/api/v1/me", headers=h)  # the token's last-seen is fresh: no touch below
-    with statements(app) as seen:
+    with statements(app, begin=False) as seen:
         r = await _patch(client, h, task, title="UDS due Friday", status="in-progress")
     assert r.status_code == 200, r.text
     assert len(seen) == (3 if backend == "postgres" else 6), seen

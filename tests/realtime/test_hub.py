@@ -143,6 +143,18 @@ async def _produce(db: Any, broker: MemoryBroker, plan_id: int, count: int = 1) 
     return last
 
 
+def _count_log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the plan id of every read of the log, in order."""
+    reads: list[int] = []
+
+    async def counting(*args: Any, **kwargs: Any) -> list[PlanEvent]:
+        reads.append(args[1])
+        return await read_after_unpatched(*args, **kwargs)
+
+    monkeypatch.setattr(events, "read_after", counting)
+    return reads
+
+
 def _pending(conn: Connection) -> list[Any]:
     return list(conn.pending)
 
@@ -178,14 +190,7 @@ async def test_fan_out_reads_the_log_once_and_sends_the_same_frame_to_everyone(
     for sink in sinks:
         await h.subscribe(sink.conn, team.plan_id, 0)
         await sink.wait(lambda s: len(s.frames) == 1)
-    reads: list[int] = []
-    read_after = events.read_after
-
-    async def counting(*args: Any, **kwargs: Any) -> list[PlanEvent]:
-        reads.append(args[1])
-        return await read_after(*args, **kwargs)
-
-    monkeypatch.setattr(events, "read_after", counting)
+    reads = _count_log_reads(monkeypatch)
     await _produce(db, broker, team.plan_id, 3)  # one notice for three events
     await _produce(db, broker, team.plan_id, 1)
     assert reads == [team.plan_id, team.plan_id]
@@ -266,14 +271,7 @@ async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equa
     live = Sink(h, actors["nurse"], direct=True)
     await h.subscribe(live.conn, team.plan_id, 0)
     await live.wait(lambda s: len(s.frames) == 1)
-    reads: list[int] = []
-    read_after = events.read_after
-
-    async def counting(*args: Any, **kwargs: Any) -> list[PlanEvent]:
-        reads.append(args[1])
-        return await read_after(*args, **kwargs)
-
-    monkeypatch.setattr(events, "read_after", counting)
+    reads = _count_log_reads(monkeypatch)
     for count in (1, 3):
         async with db() as session:
             last = await emit(session, team.plan_id, count)

@@ -11,8 +11,9 @@ import pytest
 
 from careteam.ui.board import CARD_FLAGS, UNKNOWN_NAME, card_view
 from careteam.ui.templating import Stamp, stamp, templates
-from tests.api.test_plans_board import add_rows, statements
+from tests.api.test_plans_board import add_rows
 from tests.board_world import make_board
+from tests.factories import statements
 from tests.ui.test_board_page import board_part, cookie, dom
 
 TODAY = date(2026, 5, 12)
