@@ -6,7 +6,9 @@ run: a configured database that silently skips would hide a broken deployment ta
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -15,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,30 +29,65 @@ from careteam.store import migrate
 from careteam.store.engine import make_engine, unit_of_work
 from tests.factories import PASSWORD
 
-PG_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
+# The server CI points at; each run (each xdist worker) makes its own databases on it, named after the run,
+# and drops them when it ends, so two runs on one machine never share a table, a NOTIFY channel or a lock.
+PG_ADMIN_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
+RUN_DATABASE = f"careteam_test_{os.getpid()}_{secrets.token_hex(3)}"
+PG_URL = make_url(PG_ADMIN_URL).set(database=RUN_DATABASE).render_as_string(False) if PG_ADMIN_URL else ""
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 _pg_ready = False
 
 
+def run_database(label: str) -> str:
+    """The name of a scratch database of this run (dropped with the run's own at its end)."""
+    return f"{RUN_DATABASE}_{label}"
+
+
+def run_database_url(label: str) -> str:
+    return make_url(PG_ADMIN_URL).set(database=run_database(label)).render_as_string(False)
+
+
+async def _on_server(*statements: str) -> None:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def _drop_run_databases() -> None:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            names = await conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname = :run OR datname LIKE :scratch"),
+                {"run": RUN_DATABASE, "scratch": f"{RUN_DATABASE}\\_%"},
+            )
+            for (name,) in names.all():
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _pg_ready:
+        asyncio.run(_drop_run_databases())
+
+
 async def _prepare_postgres() -> None:
-    """Once per run: drop everything, migrate to head (so tests run against the real migrated schema)."""
+    """Once per run: create the run's database and migrate it to head (tests run on the migrated schema)."""
     global _pg_ready
     if _pg_ready:
         return
-    engine = make_engine(PG_URL)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        await _on_server(f'CREATE DATABASE "{RUN_DATABASE}"')
     except OSError as exc:  # connection refused and friends
         pytest.fail(f"CARETEAM_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}")
-    finally:
-        await engine.dispose()
-    import asyncio
-
-    await asyncio.to_thread(migrate.upgrade, PG_URL)
     _pg_ready = True
+    await asyncio.to_thread(migrate.upgrade, PG_URL)
 
 
 async def _truncate_postgres() -> None:

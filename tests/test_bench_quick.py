@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
+from tests.conftest import PG_ADMIN_URL as PG_URL
+from tests.conftest import run_database
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (CARETEAM_TEST_DATABASE_URL)"),
@@ -34,6 +35,7 @@ def _admin_url(url: str) -> str:
 def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARETEAM_")}
     env["BENCH_PG_URL"] = _admin_url(PG_URL)
+    env["BENCH_DB"] = run_database("bench")  # dropped with the run's databases
     if os.environ.get("CARETEAM_TEST_REDIS_URL"):
         env["BENCH_REDIS_URL"] = os.environ["CARETEAM_TEST_REDIS_URL"]
     proc = subprocess.run(

@@ -104,6 +104,7 @@ class Connection:
     """One socket as the hub sees it: who, what it watches, its bounded backlog and how to write to it."""
 
     __slots__ = (
+        "abandoned",
         "actor",
         "close",
         "direct",
@@ -138,6 +139,8 @@ class Connection:
         self.pending: deque[Outgoing] = deque()
         self.subs: dict[int, Subscription] = {}
         self.ending = False
+        # Given up on after the goodbye grace while its writer was stuck (see give_up).
+        self.abandoned = False
         self.epoch = epoch
         self.writer: asyncio.Task[None] | None = None
 
@@ -159,7 +162,7 @@ class Connection:
             return False
         self.pending.append(item)
         if self.writer is None:
-            self.writer = asyncio.create_task(self._drain())
+            self._spawn_writer()
         return True
 
     def deliver(self, sub: Subscription, batch: Batch, wire: bytes) -> bool:
@@ -225,6 +228,19 @@ class Connection:
         finally:
             self.writer = None
 
+    def _spawn_writer(self) -> None:
+        self.writer = writer = asyncio.create_task(self._drain())
+        writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        # Runs after the writer has finished, also one cancelled before it ever ran (its body, and so its
+        # ``finally``, never ran then).
+        if self.writer is writer:
+            self.writer = None
+        if self.abandoned:
+            # Given up on while this writer was stuck: "stopped" is signalled only now that it is gone.
+            self._stop()
+
     def _stop(self) -> None:
         if self.stop is not None:
             self.stop()
@@ -235,20 +251,29 @@ class Connection:
         self.pending.extend(last_words[: max(0, self.limit - 1)])
         self.pending.append(close)
         if self.writer is None:
-            self.writer = asyncio.create_task(self._drain())
+            self._spawn_writer()
 
-    def drop(self) -> None:
-        """The socket is gone: stop writing to it."""
-        if self.writer is not None:
-            self.writer.cancel()
+    async def drop(self) -> None:
+        """The socket is gone: stop writing to it; returns once its writer, if any, has finished."""
         self.pending.clear()
+        writer = self.writer
+        if writer is not None:
+            writer.cancel()
+            # Bounded: a send that swallowed the cancellation must not keep the handler from ending.
+            await asyncio.wait((writer,), timeout=GOODBYE_SECONDS)
 
     def give_up(self) -> None:
-        """After the goodbye grace: stop a writer stuck on a socket that does not read, and the endpoint."""
-        if self.writer is not None:
-            self.writer.cancel()
+        """After the goodbye grace: stop a writer stuck on a socket that does not read, then the endpoint.
+
+        The endpoint is stopped once the writer has finished (from the writer's own ``finally``), never
+        while it is still cancelling: a connection reported stopped holds no writer.
+        """
         self.pending.clear()
-        self._stop()
+        if self.writer is None:
+            self._stop()
+            return
+        self.abandoned = True
+        self.writer.cancel()
 
     async def _start(self, item: Start) -> None:
         sub, send = item.sub, self.send
@@ -360,11 +385,12 @@ class Hub:
         return conn
 
     async def disconnect(self, conn: Connection) -> None:
-        """Forget a socket and every one of its subscriptions."""
+        """Forget a socket and every one of its subscriptions; returns once nothing writes to it."""
         conn.ending = True
         self._connections.discard(conn)
-        conn.drop()
+        # Unsubscribed first, so no fan-out can start a new writer while the old one finishes.
         emptied = [plan_id for sub in list(conn.subs.values()) if (plan_id := self._remove(sub)) is not None]
+        await conn.drop()
         for plan_id in emptied:
             await self._sync_broker(plan_id)
 

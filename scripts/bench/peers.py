@@ -24,7 +24,9 @@ from systems import Layout, System, pg_url, ready, spawn
 
 VENV = BENCH / ".peers-venv"
 REQUIREMENTS = PEERS_DIR / "requirements.txt"
-PEER_DBS = {"channels": "careteam_bench_channels", "socketio": "careteam_bench_sio"}
+# Named after the run's own database (BENCH_DB), so two runs on one server never drop each other's.
+_DB = os.environ.get("BENCH_DB", "careteam_bench")
+PEER_DBS = {"channels": f"{_DB}_channels", "socketio": f"{_DB}_sio"}
 CHANNELS_REDIS = REDIS_URL.rsplit("/", 1)[0] + "/1"
 
 TABLE = """

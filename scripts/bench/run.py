@@ -6,7 +6,7 @@ Channels, python-socketio); prints every figure against its target and writes do
 docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
 
 Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/test: its database
-careteam_bench, or BENCH_DB, and the peers' careteam_bench_* are dropped and re-created) and Redis
+careteam_bench, or BENCH_DB, and the peers' <that name>_* are dropped and re-created) and Redis
 (BENCH_REDIS_URL, default redis://127.0.0.1:6379/0; the Channels peer uses database 1). Exit status 1 if any
 frame was lost, a write failed or a system could not be measured; targets missed are reported, not failed.
 """

@@ -75,6 +75,7 @@ class Sink:
         self.wires: list[bytes] = []  # what went through the direct path
         self.closed: int | None = None
         self.stopped = False
+        self.writer_when_stopped: asyncio.Task[None] | None = None
         self.gate = asyncio.Event()
         if gate_open:
             self.gate.set()
@@ -103,6 +104,8 @@ class Sink:
 
     def _stop(self) -> None:
         self.stopped = True
+        # What a handler stopped by the hub would find: the connection's writer, which must be gone by now.
+        self.writer_when_stopped = self.conn.writer
 
     def events(self) -> list[int]:
         return [f["seq"] for f in self.frames if f["type"] == "event"]
@@ -235,7 +238,38 @@ async def test_a_full_backlog_cuts_that_viewer_off_alone(
     assert sink.events() == list(range(1, total + 1))
     # It never reads: after the goodbye grace the hub gives up on it and stops its endpoint.
     await stuck.wait(lambda s: s.stopped, within=hub_module.GOODBYE_SECONDS + 3)
-    assert slow.writer is None and not slow.pending and stuck.closed is None
+    assert stuck.writer_when_stopped is None and slow.writer is None
+    assert not slow.pending and stuck.closed is None
+
+
+async def test_a_connection_given_up_on_is_stopped_only_once_its_writer_has_finished(
+    hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team
+) -> None:
+    h, _ = hub
+    stuck = Sink(h, actors["therapist"], gate_open=False)  # reads nothing: its writer waits at the gate
+    await h.subscribe(stuck.conn, team.plan_id, 0)
+    writer = stuck.conn.writer
+    assert writer is not None and not writer.done()
+    stuck.conn.give_up()
+    # Not stopped while the writer is still cancelling; stopped right after it has finished.
+    assert not stuck.stopped
+    await asyncio.wait((writer,))
+    await stuck.wait(lambda s: s.stopped)
+    assert stuck.writer_when_stopped is None and writer.cancelled()
+
+
+async def test_a_disconnected_connection_has_no_writer_left(
+    hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
+) -> None:
+    h, broker = hub
+    stuck = Sink(h, actors["therapist"], gate_open=False)
+    await h.subscribe(stuck.conn, team.plan_id, 0)
+    await _produce(db, broker, team.plan_id, 2)
+    writer = stuck.conn.writer
+    assert writer is not None and stuck.conn.backlog > 0
+    await h.disconnect(stuck.conn)
+    assert writer.done() and stuck.conn.writer is None and not stuck.conn.pending
+    assert h.viewers(team.plan_id) == 0
 
 
 async def test_a_socket_that_falls_behind_is_queued_in_order_then_written_directly_again(

@@ -34,15 +34,17 @@ from careteam.codes import Discipline, TeamRole
 from careteam.store import migrate
 from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.store.tables import CarePlan, PlanEvent, Task
+from tests.conftest import PG_ADMIN_URL, run_database, run_database_url
 from tests.factories import PASSWORD, make_patient, make_plan, make_user
 
-PG_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CARETEAM_TEST_REDIS_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="needs CARETEAM_TEST_DATABASE_URL and _REDIS_URL"),
+    pytest.mark.skipif(
+        not (PG_ADMIN_URL and REDIS_URL), reason="needs CARETEAM_TEST_DATABASE_URL and _REDIS_URL"
+    ),
 ]
 
 PLANS_PER_TEAM = 5
@@ -56,10 +58,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _db_url(name: str) -> str:
-    return PG_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
 @dataclass
 class Clinic:
     db_url: str
@@ -67,14 +65,16 @@ class Clinic:
     other_team_plan: dict[int, int]  # plan id -> a plan of the other team
 
 
-async def _fresh_database(name: str) -> str:
-    admin = make_engine(PG_URL)
+async def _fresh_database(label: str) -> str:
+    """A database of this run's own (dropped with the run), migrated to head."""
+    name = run_database(label)
+    admin = make_engine(PG_ADMIN_URL)
     async with admin.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
-    url = _db_url(name)
+    url = run_database_url(label)
     await asyncio.to_thread(migrate.upgrade, url)
     return url
 
@@ -310,7 +310,7 @@ async def _stop(viewers: list[Viewer]) -> None:
 
 @pytest.fixture
 async def clinic() -> AsyncIterator[Clinic]:
-    yield await _clinic("careteam_multiprocess")
+    yield await _clinic("multiprocess")
 
 
 @pytest.mark.parametrize("broker", ["redis", "postgres"])

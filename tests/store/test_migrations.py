@@ -23,13 +23,13 @@ from sqlmodel import SQLModel
 
 from careteam.store import migrate
 from careteam.store.engine import make_engine
-from tests.conftest import PG_URL
+from tests.conftest import PG_ADMIN_URL, run_database
 
-SCRATCH_DB = "careteam_migrations"
+SCRATCH_DB = run_database("migrations")
 
 
 async def _on_server(sql: str) -> None:
-    engine = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.text(sql))
@@ -45,7 +45,7 @@ async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     await _on_server(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
     await _on_server(f"CREATE DATABASE {SCRATCH_DB}")
     try:
-        yield make_url(PG_URL).set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        yield make_url(PG_ADMIN_URL).set(database=SCRATCH_DB).render_as_string(hide_password=False)
     finally:
         await _on_server(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
 
