@@ -18,10 +18,12 @@ from careteam.api import plans as plans_api
 from careteam.api import problems
 from careteam.api import tasks as tasks_api
 from careteam.api import users as users_api
+from careteam.domain import events
 from careteam.middleware import RequestContext
 from careteam.realtime import endpoint as realtime_endpoint
 from careteam.realtime.broker import make_broker
 from careteam.realtime.hub import Hub
+from careteam.realtime.publish import Publisher
 from careteam.settings import Settings
 from careteam.store.engine import make_engine, make_sessionmaker
 from careteam.ui import board, pages
@@ -53,7 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, echo=settings.sql_echo, pool=settings)
         app.state.engine = engine
-        app.state.sessions = make_sessionmaker(engine)
+        # Every unit of work on these sessions publishes the events it commits to this process's hub and
+        # the broker, whatever opened it (a route, the hub, a job).
+        publisher = Publisher()
+        app.state.sessions = make_sessionmaker(engine, info={events.PUBLISHER: publisher})
         # The hub only reads the log: on SQLite it gets connections that never wait for the write lock.
         read_engine = (
             make_engine(settings.database_url, echo=settings.sql_echo, immediate=False)
@@ -65,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.broker = broker
         hub = Hub(app.state.sessions, broker, settings, read_sessions=app.state.read_sessions)
         app.state.hub = hub
+        publisher.broker, publisher.hub = broker, hub
         await broker.start()
         await hub.start()
         _freeze_startup_objects()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import getpass
 import logging
@@ -10,8 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from careteam.codes import ClinicRole, Discipline
+from careteam.codes import ClinicRole, Discipline, TaskStatus
 from careteam.settings import Settings
+
+# How long a one-off command waits for the broker's link before it writes (and announces) anyway.
+BROKER_LINK_SECONDS = 3.0
 
 app = typer.Typer(
     help="careteam: live care-plan boards for interventional pain management clinics.",
@@ -20,8 +24,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Clinician accounts.", no_args_is_help=True)
+task_app = typer.Typer(
+    help="Tasks on care plans, as a named clinician (audited as her).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(task_app, name="task")
 
 
 @db_app.command("upgrade")
@@ -170,6 +178,78 @@ def user_create(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created user {username} (id {user_id})")
+
+
+@task_app.command("set-status")
+def task_set_status(
+    task_id: Annotated[int, typer.Argument(min=1, help="The task's id.")],
+    status: Annotated[TaskStatus, typer.Argument(help="The new FHIR Task status.")],
+    as_user: Annotated[
+        str, typer.Option("--as", help="Username of the clinician acting (on the care team).")
+    ],
+    if_version: Annotated[
+        int | None, typer.Option(help="Refuse if the task is no longer at this version (as If-Match).")
+    ] = None,
+) -> None:
+    """Move a task to another status; everyone viewing its board sees it at once (via CARETEAM_BROKER_URL)."""
+    from careteam.domain import tasks
+    from careteam.domain.errors import DomainError
+    from careteam.domain.schemas import TaskUpdate
+
+    async def run(session: Any, actor: Any) -> tuple[str, int]:
+        expected = (
+            if_version
+            if if_version is not None
+            else (await tasks.get_task(session, task_id, actor=actor)).version
+        )
+        task = await tasks.update_task(
+            session, task_id, TaskUpdate(status=status), expected_version=expected, actor=actor
+        )
+        return task.status, task.version
+
+    try:
+        new_status, version = asyncio.run(_as_user(as_user, run))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"task {task_id}: {new_status} (version {version})")
+
+
+async def _as_user(username: str, work: Any) -> Any:
+    """``work(session, actor)`` in one unit of work as ``username``; its events are announced on the broker.
+
+    No hub runs here: the committed events go to CARETEAM_BROKER_URL, and every server's hub reads them
+    from the log (with the memory broker, a server's periodic sweep picks them up within seconds).
+    """
+    from sqlmodel import select
+
+    from careteam.domain import events
+    from careteam.domain.actor import actor_of
+    from careteam.domain.errors import NotFound
+    from careteam.realtime.broker import make_broker
+    from careteam.realtime.publish import Publisher
+    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
+    from careteam.store.tables import User
+
+    settings = Settings()
+    engine = make_engine(settings.database_url, pool=settings)
+    broker = make_broker(settings.broker_url)
+    await broker.start()
+    try:
+        connected = getattr(broker, "connected", None)
+        if connected is not None:
+            # A broker publishes only once linked; if it cannot link, the servers' sweep catches up anyway.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(connected.wait(), BROKER_LINK_SECONDS)
+        sessions = make_sessionmaker(engine, info={events.PUBLISHER: Publisher(broker)})
+        async with unit_of_work(sessions) as session:
+            user = (await session.exec(select(User).where(User.username == username))).first()
+            if user is None or not user.active:
+                raise NotFound(f"No active user {username!r}.")
+            return await work(session, actor_of(user, request_id="cli"))
+    finally:
+        await broker.stop()
+        await engine.dispose()
 
 
 def main() -> None:

@@ -9,15 +9,20 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from typer.testing import CliRunner, Result
 
 from careteam.app import create_app
 from careteam.auth.passwords import verify_password
 from careteam.cli import app as cli
+from careteam.codes import Discipline, TeamRole
+from careteam.domain import tasks
+from careteam.domain.actor import actor_of
+from careteam.domain.schemas import TaskCreate
 from careteam.settings import Settings
-from careteam.store.engine import make_engine, make_sessionmaker
-from careteam.store.tables import User
+from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.store.tables import AuditEntry, PlanEvent, Task, User
+from tests.factories import make_patient, make_plan, make_user
 
 DEMO_USERS = ["admin", "lead", "physician", "psychologist", "nurse", "physio", "ot"]
 
@@ -229,3 +234,66 @@ async def test_serve_refuses_several_workers_with_the_in_memory_broker(tmp_path:
     result = await careteam(f"sqlite+aiosqlite:///{tmp_path}/w.db", "serve", "--workers", "2")
     assert result.exit_code == 2
     assert "several workers need a shared broker" in result.output
+
+
+async def _task_world(url: str) -> tuple[int, str, str]:
+    """A migrated database with one task on a plan: its id, a team member and an outsider."""
+    assert (await careteam(url, "db", "upgrade")).exit_code == 0
+    engine = make_engine(url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as s:
+            nurse, outsider = await make_user(s), await make_user(s)
+            plan = await make_plan(s, await make_patient(s, members=[(nurse, TeamRole.lead)]))
+            actor = actor_of(nurse)
+            task = await tasks.create_task(
+                s, plan.id or 0, TaskCreate(title="UDS due", discipline=Discipline.nurse), actor=actor
+            )
+            return task.id or 0, nurse.username, outsider.username
+    finally:
+        await engine.dispose()
+
+
+async def _task_state(url: str, task_id: int) -> tuple[str, int, list[str]]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            task = await s.get(Task, task_id)
+            assert task is not None
+            kinds = [e.kind for e in await s.exec(select(PlanEvent).order_by(col(PlanEvent.seq)))]
+            return task.status, task.version, kinds
+    finally:
+        await engine.dispose()
+
+
+async def test_task_set_status_moves_the_task_as_the_named_clinician(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    task_id, nurse, _ = await _task_world(url)
+    result = await careteam(url, "task", "set-status", str(task_id), "accepted", "--as", nurse)
+    assert result.exit_code == 0, result.output
+    assert f"task {task_id}: accepted (version 2)" in result.output
+    assert await _task_state(url, task_id) == ("accepted", 2, ["task.created", "task.moved"])
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            entry = (await s.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()))).first()
+            assert entry is not None and entry.resource_type == "task" and entry.request_id == "cli"
+    finally:
+        await engine.dispose()
+
+
+async def test_task_set_status_refuses_clearly_and_changes_nothing(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    task_id, nurse, outsider = await _task_world(url)
+    cases = [
+        (["completed", "--as", nurse], "cannot become completed"),  # not from requested
+        (["accepted", "--as", outsider], "error:"),  # not on the care team: no such task for her
+        (["accepted", "--as", "nobody"], "No active user 'nobody'"),
+        (["accepted", "--as", nurse, "--if-version", "7"], "changed this task first"),
+    ]
+    for args, expected in cases:
+        result = await careteam(url, "task", "set-status", str(task_id), *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert expected in result.output, (args, result.output)
+    bad = await careteam(url, "task", "set-status", str(task_id), "finished", "--as", nurse)
+    assert bad.exit_code == 2 and "finished" in bad.output
+    assert await _task_state(url, task_id) == ("requested", 1, ["task.created"])

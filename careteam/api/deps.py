@@ -36,8 +36,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: commits when the endpoint returns, before the response is sent.
 
-    After the commit, the events written are handed to this process's hub, and plans that got new events
-    are announced on the broker (a wake-up call only: the event rows are already durable).
+    The events it recorded are published by the unit of work itself once committed (``events.record``),
+    as for a write from the CLI or a job.
     """
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     try:
@@ -57,14 +57,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                     patient_id=patient_id,
                 )
         raise
-    # The hub gets the committed events first, so the notice that follows needs no read of the log.
-    committed = session.info.get("plan_events")
-    hub = getattr(request.app.state, "hub", None)
-    if committed and hub is not None:
-        hub.committed(committed)
-    notices = session.info.get("plan_notices")
-    if notices:
-        await request.app.state.broker.publish_many(notices)
 
 
 # scope="function": the commit runs right after the endpoint, so a failed commit is the client's answer.

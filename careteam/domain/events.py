@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.domain import audit
 from careteam.domain.actor import Actor
-from careteam.store.engine import dumps_json, loaded
+from careteam.store.engine import after_commit, dumps_json, loaded
 from careteam.store.tables import CarePlan, PlanEvent
 from careteam.store.types import utcnow
 
@@ -99,8 +99,9 @@ async def record(
     write: the plan stays locked from here to the commit. On PostgreSQL ``change``, audit row, seq and
     event are one statement (data-modifying CTEs): one round trip.
 
-    After commit the unit of work hands ``session.info["plan_events"]`` to the hub and announces
-    ``session.info["plan_notices"]``, ``(plan_id, seq)``, on the broker.
+    Once the unit of work has committed, the events it recorded go to the session's publisher (``PUBLISHER``
+    in the sessionmaker's ``info``: this process's hub and the broker, or the broker alone in the CLI), from
+    any caller: a route, the CLI, a scheduled job.
     """
     # A dict goes through JSON, so it is exactly what a read of the row returns (tuples become lists).
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else orjson.loads(dumps_json(data))
@@ -129,9 +130,24 @@ async def record(
         set_committed_value(plan, "last_seq", seq)
         set_committed_value(plan, "updated_at", at)
     event = loaded(PlanEvent, {"id": event_id, "seq": seq, **values})
-    session.info.setdefault("plan_events", []).append(event)
-    session.info.setdefault("plan_notices", []).append((plan_id, seq))
+    session.info.setdefault(_RECORDED, []).append(event)
+    after_commit(session, _publish)
     return event
+
+
+# The sessionmaker's ``info`` key for what publishes committed events (see ``Publisher``).
+PUBLISHER: Final = "careteam.events.publisher"
+_RECORDED: Final = "careteam.events.recorded"
+
+# Gets the events a unit of work committed, in the order recorded; must not raise for an outage.
+Publisher = Callable[[list[PlanEvent]], Awaitable[None]]
+
+
+async def _publish(session: AsyncSession) -> None:
+    recorded: list[PlanEvent] = session.info.pop(_RECORDED, [])
+    publisher: Publisher | None = session.info.get(PUBLISHER)
+    if recorded and publisher is not None:
+        await publisher(recorded)
 
 
 async def lock_plan(session: AsyncSession, plan_id: int) -> CarePlan | None:

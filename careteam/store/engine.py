@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ def dumps_json(value: Any) -> str:
     """JSON columns: orjson, compact; non-string keys become strings, as the standard library does."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -163,13 +166,34 @@ def loaded(model: type[M], values: Mapping[str, Any]) -> M:
     return obj
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, info: Mapping[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine``; ``info`` is copied into each session's ``info`` (the events' publisher)."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=dict(info or {}))
+
+
+# Called with the session once its unit of work has committed (its ``info`` still holds what was recorded).
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+_AFTER_COMMIT = "careteam.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook(session)`` once this session's unit of work has committed; never if it rolls back.
+
+    Registered once however often it is asked for (a write that records three events publishes once), run
+    in the order first asked. How a write anywhere (a route, the CLI, a job, an import) reaches live viewers:
+    recording an event registers the hook that publishes it.
+    """
+    hooks: list[AfterCommit] = session.info.setdefault(_AFTER_COMMIT, [])
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 @asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit when the block ends normally, roll back on any exception.
+    """One transaction: commit when the block ends normally, roll back on any exception; then, committed
+    only, the session's after-commit hooks (``after_commit``), outside SQLite's write lock.
 
     On SQLite every unit of work writes (BEGIN IMMEDIATE), and SQLite has one writer at a time: units of
     work of this process queue on an in-process lock, in arrival order, instead of polling the database
@@ -180,18 +204,28 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
     if lock is None:
         async with _transaction(sessions) as session:
             yield session
-        return
-    if lock.locked():
-        # As long as busy_timeout: a unit of work opened inside another one fails instead of hanging.
-        async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-            await lock.acquire()
     else:
-        await lock.acquire()
-    try:
-        async with _transaction(sessions) as session:
-            yield session
-    finally:
-        lock.release()
+        if lock.locked():
+            # As long as busy_timeout: a unit of work opened inside another one fails instead of hanging.
+            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+                await lock.acquire()
+        else:
+            await lock.acquire()
+        try:
+            async with _transaction(sessions) as session:
+                yield session
+        finally:
+            lock.release()
+    await _run_after_commit(session)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    for hook in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            await hook(session)
+        except Exception:
+            # The write has committed: a hook that fails (a broker outage) must not turn it into an error.
+            log.exception("after-commit hook %s failed", getattr(hook, "__qualname__", hook))
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from careteam.auth import sessions as auth_sessions
 from careteam.codes import TeamRole
 from careteam.domain.actor import Actor
 from careteam.settings import Settings
+from careteam.store.engine import make_sessionmaker, unit_of_work
 from careteam.store.tables import User
 from tests.factories import emit, make_patient, make_plan, make_user
 from tests.live import LiveServer
@@ -135,14 +136,15 @@ async def team(db: Any) -> Team:
 
 @pytest.fixture
 def produce(app: Any, db: Any) -> Callable[..., Awaitable[int]]:
-    """``await produce(plan_id, n)``: n events committed, then announced as the API's unit of work does."""
+    """``await produce(plan_id, n)``: n events committed and published by the unit of work, as any write's.
+
+    ``announce=False``: committed on sessions without a publisher, as if the broker had lost the notice.
+    """
+    unannounced = make_sessionmaker(app.state.engine)
 
     async def _produce(plan_id: int, count: int = 1, *, announce: bool = True) -> int:
-        async with db() as session:
-            last = await emit(session, plan_id, count)
-        if announce:
-            await app.state.broker.publish_many([(plan_id, last)])
-        return last
+        async with db() if announce else unit_of_work(unannounced) as session:
+            return await emit(session, plan_id, count)
 
     return _produce
 
