@@ -5,12 +5,11 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from careteam import __version__
+from careteam import __version__, resources
 from careteam.api import audit as audit_api
 from careteam.api import auth as auth_api
 from careteam.api import patients as patients_api
@@ -28,9 +27,6 @@ from careteam.settings import Settings
 from careteam.store.engine import make_engine, make_sessionmaker
 from careteam.ui import board, pages
 from careteam.ui.templating import error_page
-
-WEB = Path(__file__).resolve().parent.parent / "web"
-
 
 _frozen = False
 
@@ -100,6 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(board.router)
     app.include_router(realtime_endpoint.router)
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     app.add_middleware(RequestContext, hsts=settings.production)
     return app

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from careteam import resources
 from careteam.codes import DISCIPLINE_LABELS, Discipline
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "web" / "templates"
 
 
 def discipline_label(value: object) -> str:
@@ -51,7 +49,7 @@ def age_on(birth_date: date, today: date) -> int:
 
 
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    loader=jinja2.FileSystemLoader(resources.TEMPLATES),
     # Every template is HTML: escape everything, whatever the file name.
     autoescape=True,
     undefined=jinja2.StrictUndefined,
