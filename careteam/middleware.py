@@ -10,13 +10,11 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from careteam.realtime.direct import SERVER_SEND
+
 access_log = logging.getLogger("careteam.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
-# Scope key: the server's own ``send`` for a websocket, before any middleware wraps it (the realtime
-# endpoint's direct path to idle sockets, ``realtime.endpoint.direct_writer``).
-SERVER_SEND = "careteam.server_send"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -48,7 +46,7 @@ class RequestContext:
         rid = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         if scope["type"] == "websocket":
-            scope[SERVER_SEND] = send
+            scope[SERVER_SEND] = send  # the server's own send: the realtime fast path (realtime/direct.py)
             await self.app(scope, receive, send)
             return
         csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP

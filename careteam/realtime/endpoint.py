@@ -1,6 +1,6 @@
 """The websocket edge, ``/ws``: Origin and credentials are checked before accepting; then this handler reads
-the client's frames, and the hub writes to the socket (directly when it is idle, through a writer task
-while it has a backlog).
+the client's frames, and the hub writes to the socket (straight to the transport when it is idle,
+:mod:`careteam.realtime.direct`; through a writer task while it has a backlog).
 
 Browsers authenticate with the session cookie, which they attach whatever page opens the socket: a
 cookie-authenticated socket must therefore come from our own origin (the page's host, or one listed in
@@ -16,15 +16,12 @@ import asyncio
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
-from starlette.types import Scope
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
 
 from careteam.auth.sessions import resolve
 from careteam.domain.actor import Actor
-from careteam.middleware import SERVER_SEND
 from careteam.realtime import protocol
-from careteam.realtime.hub import Connection, DirectWrite, Hub
+from careteam.realtime.direct import direct_writer
+from careteam.realtime.hub import Connection, Hub
 from careteam.realtime.protocol import Ping, ProtocolError, Subscribe, Unsubscribe, parse_client_frame
 from careteam.settings import Settings
 from careteam.store.engine import unit_of_work
@@ -120,35 +117,6 @@ class _Reader:
                     hub.reply(conn, protocol.PONG)
                 case ProtocolError():
                     hub.reply(conn, protocol.protocol_error(frame))
-
-
-def direct_writer(scope: Scope) -> DirectWrite | None:
-    """The hub's fast path to an idle socket: write whole frames to uvicorn's transport, no await.
-
-    Available when the server's own ``send`` (kept by :class:`careteam.middleware.RequestContext`) is a
-    method of uvicorn's sans-I/O websocket protocol and no extension was negotiated; else None, and every
-    frame goes through the ASGI ``send``. A server frame changes none of the protocol's state, so writing
-    it past ``ServerProtocol.send_text`` is what that method would write. Returns False (write nothing)
-    when the socket is not idle: closing, closed, or the kernel's buffer full (uvicorn's ``writable``).
-    """
-    proto = getattr(scope.get(SERVER_SEND), "__self__", None)
-    if not isinstance(proto, WebSocketsSansIOProtocol) or proto.conn.extensions:
-        return None
-    transport, writable, ws = proto.transport, proto.writable, proto.conn
-
-    def write(data: bytes) -> bool:
-        if (
-            proto.close_sent
-            or proto.disconnected
-            or not writable.is_set()
-            or ws.state is not State.OPEN
-            or transport.is_closing()
-        ):
-            return False
-        transport.write(data)
-        return True
-
-    return write
 
 
 def _origin_allowed(websocket: WebSocket, origin: str, settings: Settings) -> bool:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any, TypeVar
 
-import aiosqlite
 import orjson
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.settings import DatabaseSettings
+from careteam.store import sqlite_writer
 
 
 def dumps_json(value: Any) -> str:
@@ -52,13 +50,14 @@ def make_engine(
     """
     json = {"json_serializer": dumps_json, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        file_args = _sqlite_file_args(url) if immediate else None
+        # Writers run their transactions' statements on the loop's thread where aiosqlite allows it.
+        creator = sqlite_writer.async_creator(url, busy_timeout=BUSY_TIMEOUT_SECONDS) if immediate else None
         engine = create_async_engine(
             url,
             echo=echo,
             hide_parameters=True,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
-            **({"async_creator": partial(_connect_writer, *file_args)} if file_args else {}),
+            **({"async_creator": creator} if creator else {}),
             **json,
         )
 
@@ -79,8 +78,7 @@ def make_engine(
         def _sqlite_begin(conn: Any) -> None:
             # Writers take the write lock at BEGIN, so two of them queue instead of one failing with
             # "database is locked" when a read transaction tries to upgrade.
-            driver = conn.connection.driver_connection
-            if isinstance(driver, _WriterConnection) and driver.begin_immediate_at_once():
+            if sqlite_writer.begin_immediate_at_once(conn.connection.driver_connection):
                 return
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -98,60 +96,6 @@ def make_engine(
         pool_pre_ping=pool.db_pool_pre_ping,
         **json,
     )
-
-
-class _WriterConnection(aiosqlite.Connection):
-    """aiosqlite, except that inside a transaction each call runs at once on the event loop's thread.
-
-    aiosqlite hands every call (cursor, execute, fetch, close) to its own thread and back: four thread
-    switches per statement, which cost more than the statement. A write transaction begins with BEGIN
-    IMMEDIATE, which may wait (busy_timeout) for another process's write lock: that, like connecting and
-    closing, runs on aiosqlite's thread unless the lock is free at once (``begin_immediate_at_once``).
-    Once the transaction holds the write lock nothing in it waits for a lock (WAL: readers never block
-    the writer), and units of work of this process take turns (``unit_of_work``), so the connection is
-    never used from two threads at once.
-    """
-
-    def begin_immediate_at_once(self) -> bool:
-        """BEGIN IMMEDIATE on this thread if the write lock is free now; False: it is not, nothing begun.
-
-        The usual case (no other process writing) then needs no thread switch either; otherwise the caller
-        begins on aiosqlite's thread, where waiting for the lock blocks nothing else.
-        """
-        conn = self._connection
-        if not self._running or conn is None or conn.in_transaction:
-            return False
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # locked elsewhere (anything worse: the caller's BEGIN raises it)
-            return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
-        return True
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        conn = self._connection
-        # The pool's rollback when a connection comes back after its commit is a no-op: no switch for it.
-        if self._running and conn is not None and (conn.in_transaction or fn == conn.rollback):
-            return fn(*args, **kwargs)
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-
-def _sqlite_file_args(url: str) -> tuple[list[Any], dict[str, Any]] | None:
-    """sqlite3.connect's arguments for a database file; None for an in-memory database."""
-    parsed = make_url(url)
-    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
-    if not args or args[0] == ":memory:" or kwargs.get("uri"):
-        return None
-    # Used from aiosqlite's thread and, inside a transaction, from the loop's (never both at once).
-    return list(args), {**kwargs, "timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
-
-
-async def _connect_writer(args: list[Any], kwargs: dict[str, Any]) -> aiosqlite.Connection:
-    conn = _WriterConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
-    conn._thread.daemon = True  # as SQLAlchemy does for aiosqlite: never hold up the interpreter's exit
-    return await conn
 
 
 def loaded(model: type[M], values: Mapping[str, Any]) -> M:

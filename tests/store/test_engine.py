@@ -16,6 +16,7 @@ from sqlmodel import SQLModel, col, select
 from careteam.domain import events
 from careteam.settings import DatabaseSettings
 from careteam.store import engine as store_engine
+from careteam.store import sqlite_writer
 from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.store.tables import PlanEvent
 from tests.factories import make_patient, make_plan
@@ -78,8 +79,14 @@ async def test_json_columns_read_back_what_the_standard_library_would(database_u
         await engine.dispose()
 
 
-@pytest.fixture
-async def sqlite_sessions(tmp_path: Path) -> Any:
+@pytest.fixture(params=["writer", "plain-aiosqlite"])
+async def sqlite_sessions(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """A SQLite file's sessions, with the writer's fast path and, as when aiosqlite's private parts have
+    changed (careteam/store/sqlite_writer.py), without it."""
+    if request.param == "plain-aiosqlite":
+        monkeypatch.setattr(sqlite_writer, "PROBLEM", "forced by the test")
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/writers.db")
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
