@@ -17,6 +17,7 @@ from careteam.codes import AuditAction
 from careteam.domain import audit
 from careteam.domain.actor import Actor
 from careteam.domain.errors import Conflict, Forbidden, Unauthenticated
+from careteam.realtime.commit import publish_committed
 from careteam.settings import Settings
 from careteam.store.engine import unit_of_work
 
@@ -57,14 +58,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                     patient_id=patient_id,
                 )
         raise
-    # The hub gets the committed events first, so the notice that follows needs no read of the log.
-    committed = session.info.get("plan_events")
-    hub = getattr(request.app.state, "hub", None)
-    if committed and hub is not None:
-        hub.committed(committed)
-    notices = session.info.get("plan_notices")
-    if notices:
-        await request.app.state.broker.publish_many(notices)
+    await publish_committed(
+        session, hub=getattr(request.app.state, "hub", None), broker=request.app.state.broker
+    )
 
 
 # scope="function": the commit runs right after the endpoint, so a failed commit is the client's answer.
