@@ -1,4 +1,4 @@
-"""The ASGI application: routers, static files, and the lifespan that owns engine, broker and hub."""
+"""The ASGI application: routers, static files, and the lifespan that owns engine, broker, hub, jobs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam import __version__
 from careteam.api import audit as audit_api
@@ -18,9 +19,13 @@ from careteam.api import plans as plans_api
 from careteam.api import problems
 from careteam.api import tasks as tasks_api
 from careteam.api import users as users_api
+from careteam.jobs.clock import Clock, SystemClock
+from careteam.jobs.registry import JOBS, Registry
+from careteam.jobs.runner import Runner
 from careteam.middleware import RequestContext
 from careteam.realtime import endpoint as realtime_endpoint
 from careteam.realtime.broker import make_broker
+from careteam.realtime.commit import publish_committed
 from careteam.realtime.hub import Hub
 from careteam.settings import Settings
 from careteam.store.engine import make_engine, make_sessionmaker
@@ -46,7 +51,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, jobs: Registry | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The app; ``jobs`` (default: the features' ``JOBS``) run on ``clock`` (default: the system's)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -67,10 +75,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         await broker.start()
         await hub.start()
+
+        async def publish(session: AsyncSession) -> None:
+            await publish_committed(session, hub=hub, broker=broker)
+
+        runner = Runner(
+            app.state.sessions,
+            JOBS if jobs is None else jobs,
+            clock=clock or SystemClock(),
+            poll_seconds=settings.jobs_poll_seconds,
+            after_commit=publish,
+        )
+        app.state.jobs = runner
+        if settings.jobs_enabled:
+            await runner.start()
         _freeze_startup_objects()
         try:
             yield
         finally:
+            await runner.stop()
             await hub.stop()
             await broker.stop()
             await engine.dispose()
