@@ -1,4 +1,4 @@
-"""The ASGI application: routers, static files, and the lifespan that owns engine, broker and hub."""
+"""The ASGI application: routers, static files, and the lifespan that owns engine, broker, hub, jobs."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from careteam.api import problems
 from careteam.api import tasks as tasks_api
 from careteam.api import users as users_api
 from careteam.domain import events
+from careteam.jobs.clock import Clock, SystemClock
+from careteam.jobs.registry import JOBS, Registry
+from careteam.jobs.runner import Runner
 from careteam.middleware import RequestContext
 from careteam.realtime import endpoint as realtime_endpoint
 from careteam.realtime.broker import make_broker
@@ -44,7 +47,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, jobs: Registry | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The app; ``jobs`` (default: the features' ``JOBS``) run on ``clock`` (default: the system's)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -69,10 +75,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher.broker, publisher.hub = broker, hub
         await broker.start()
         await hub.start()
+
+        # A job's unit of work publishes what it commits through these sessions, as a request's does.
+        runner = Runner(
+            app.state.sessions,
+            JOBS if jobs is None else jobs,
+            clock=clock or SystemClock(),
+            poll_seconds=settings.jobs_poll_seconds,
+        )
+        app.state.jobs = runner
+        if settings.jobs_enabled:
+            await runner.start()
         _freeze_startup_objects()
         try:
             yield
         finally:
+            await runner.stop()
             await hub.stop()
             await broker.stop()
             await engine.dispose()

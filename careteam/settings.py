@@ -52,6 +52,11 @@ class Settings(DatabaseSettings):
     ws_sweep_seconds: float = Field(default=5.0, gt=0)
     replay_window: int = Field(default=1000, ge=1)
 
+    # Scheduled jobs (careteam/jobs): every serving process runs a runner; each due time runs once overall.
+    jobs_enabled: bool = True
+    # How often a runner looks for due jobs: a job runs at most this late.
+    jobs_poll_seconds: float = Field(default=5.0, gt=0)
+
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
 

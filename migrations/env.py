@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import careteam.store.tables  # noqa: F401 - registers the tables on the metadata
+import careteam.jobs.tables
+import careteam.store.tables  # noqa: F401
 from careteam.settings import Settings
 from careteam.store.engine import make_engine
 

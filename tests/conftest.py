@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import careteam.store.tables  # noqa: F401 - registers tables
+import careteam.jobs.tables
+import careteam.store.tables  # noqa: F401
 from careteam.app import create_app
 from careteam.settings import Settings
 from careteam.store import migrate

@@ -34,6 +34,8 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WS_ACCESS_RECHECK_SECONDS": ("0.25", 0.25),
     "WS_SWEEP_SECONDS": ("2.5", 2.5),
     "REPLAY_WINDOW": ("99", 99),
+    "JOBS_ENABLED": ("false", False),
+    "JOBS_POLL_SECONDS": ("0.5", 0.5),
     "PAGE_SIZE_MAX": ("20", 20),
     "SQL_ECHO": ("1", True),
     "DB_POOL_SIZE": ("7", 7),

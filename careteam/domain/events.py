@@ -143,6 +143,11 @@ _RECORDED: Final = "careteam.events.recorded"
 Publisher = Callable[[list[PlanEvent]], Awaitable[None]]
 
 
+def discard_unpublished(session: AsyncSession) -> None:
+    """Forget the events recorded so far in this unit of work: rolled back to a savepoint, never sent."""
+    session.info.pop(_RECORDED, None)
+
+
 async def _publish(session: AsyncSession) -> None:
     recorded: list[PlanEvent] = session.info.pop(_RECORDED, [])
     publisher: Publisher | None = session.info.get(PUBLISHER)
