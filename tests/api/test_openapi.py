@@ -60,3 +60,16 @@ def test_if_match_is_declared_only_where_it_is_needed(document: Any) -> None:
     for method, path, op in operations(document):
         names = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
         assert ("If-Match" in names) == (method in {"patch", "put", "delete"}), (method, path)
+
+
+def test_every_error_status_has_the_problem_json_schema(document: Any) -> None:
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for method, path, op in operations(document):
+        errors = {status: r for status, r in op["responses"].items() if int(status) >= 400}
+        for status, response in errors.items():
+            assert response["content"] == problem, (method, path, status)
+        if method in {"patch", "put", "delete"}:
+            assert {"412", "428"} <= errors.keys(), (method, path)
+    token = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert {"401", "422", "429"} <= token.keys()
