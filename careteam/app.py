@@ -12,9 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from careteam import __version__, resources
 from careteam.api import audit as audit_api
 from careteam.api import auth as auth_api
+from careteam.api import openapi, problems
 from careteam.api import patients as patients_api
 from careteam.api import plans as plans_api
-from careteam.api import problems
 from careteam.api import tasks as tasks_api
 from careteam.api import users as users_api
 from careteam.domain import events
@@ -103,6 +103,7 @@ def create_app(
         summary="Care-team coordination for interventional pain management clinics.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     problems.install(app, html_page=error_page)
@@ -115,5 +116,6 @@ def create_app(
     app.include_router(board.router)
     app.include_router(realtime_endpoint.router)
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
+    openapi.install(app)
     app.add_middleware(RequestContext, hsts=settings.production)
     return app

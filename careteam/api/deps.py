@@ -115,10 +115,11 @@ async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)])
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
+IF_MATCH = "If-Match"
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
 
-async def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int:
+async def if_match(if_match: Annotated[str | None, Header(alias=IF_MATCH)] = None) -> int:
     """The version the client last saw, from ``If-Match: W/"<version>"``; 428 without it."""
     if if_match is None:
         raise HTTPException(428, "Send If-Match with the ETag you last read, so no change is overwritten.")

@@ -27,6 +27,23 @@ from careteam.domain.errors import (
 
 MEDIA_TYPE = "application/problem+json"
 
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every error (RFC 9457), as the OpenAPI document describes it to client generators."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None  # 422 and 409 duplicate: which field, and why
+    current: dict[str, Any] | None = None  # 412: the resource as it is now
+
+
 _STATUS_SLUG = {
     400: "bad-request",
     401: "unauthenticated",
