@@ -314,7 +314,7 @@ async def test_last_seen_is_written_at_most_once_a_minute(
         await make_user(s, "nurse_w")
     issued = await cookie_session(db, settings, "nurse_w")
     headers = cookie_header(settings, issued.secret)
-    recent = utcnow() - timedelta(seconds=50)
+    recent = utcnow() - timedelta(seconds=30)  # half a minute of slack for a slow machine
     await _age(db, issued.record.id, last_seen_at=recent)
     writes: list[str] = []
 
@@ -329,9 +329,10 @@ async def test_last_seen_is_written_at_most_once_a_minute(
         assert writes == [] and await _last_seen(db, issued.record.id) == recent
         await _age(db, issued.record.id, last_seen_at=utcnow() - timedelta(seconds=61))
         writes.clear()
+        before = utcnow()
         assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
         assert len(writes) == 1
-        assert utcnow() - await _last_seen(db, issued.record.id) < timedelta(seconds=5)
+        assert await _last_seen(db, issued.record.id) >= before - timedelta(seconds=1)
     finally:
         event.remove(app.state.engine.sync_engine, "before_cursor_execute", spy)
     # Not written for up to a minute of activity, so the idle timeout counts from at most a minute before

@@ -409,8 +409,10 @@ async def test_events_committed_while_the_replay_is_read_are_neither_lost_nor_do
     conn = sink.conn
     await h.subscribe(conn, team.plan_id, 2)
     await sink.wait(lambda s: len(s.events()) >= 6)
-    await asyncio.sleep(0.05)
-    assert sink.events() == [3, 4, 5, 6, 7, 8]
+    # A barrier: one more event, sent after anything the notices and the replay above queued for the sink.
+    await _produce(db, broker, team.plan_id)
+    await sink.wait(lambda s: 9 in s.events())
+    assert sink.events() == [3, 4, 5, 6, 7, 8, 9]
 
 
 async def test_subscribing_again_replaces_the_subscription(
@@ -424,10 +426,12 @@ async def test_subscribing_again_replaces_the_subscription(
     await h.subscribe(conn, team.plan_id, 2)
     sink.gate.set()
     await sink.wait(lambda s: len(s.frames) >= 5)
-    await asyncio.sleep(0.05)
+    # A barrier: one more event, sent after anything either subscription queued for the socket.
+    await _produce(db, broker, team.plan_id)
+    await sink.wait(lambda s: 6 in s.events())
     # The first subscription's own "subscribed" was already on its way; none of its events follow it.
-    assert [f["type"] for f in sink.frames] == ["subscribed", "subscribed", "event", "event", "event"]
-    assert sink.frames[1]["last_seq"] == 5 and sink.events() == [3, 4, 5]
+    assert [f["type"] for f in sink.frames] == ["subscribed", "subscribed"] + ["event"] * 4
+    assert sink.frames[1]["last_seq"] == 5 and sink.events() == [3, 4, 5, 6]
 
 
 async def test_resync_instead_of_replay(

@@ -276,7 +276,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
         assert all((c.direct is not None) is direct for c in hub.connections)
 
         pad = "x" * 48_000
-        largest_queue, produced, lags = 0, 0, []
+        largest_queue, produced, overtaken = 0, 0, 0
         while hub.viewers(team.plan_id) == 2:
             assert produced < 400, "the slow viewer was never cut off"
             async with db() as session:
@@ -284,15 +284,15 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
                 assert plan is not None
                 await events.record(session, plan, "test.big", {"pad": pad}, actor=None)
                 produced = plan.last_seq
-            started = time.perf_counter()
             await app.state.broker.publish_many([(team.plan_id, produced)])
             largest_queue = max(largest_queue, *(c.backlog for c in hub.connections))
             # The fast viewer gets every event at once, however far behind the slow one is.
             (frame,) = await fast.events(1)
-            lags.append(time.perf_counter() - started)
             assert frame["seq"] == produced
+            if hub.viewers(team.plan_id) == 2 and max(c.backlog for c in hub.connections) > 0:
+                overtaken += 1  # got it while the slow one, still watching, had not even been sent it yet
         assert largest_queue <= settings.ws_queue_size
-        assert max(lags) < 1.0
+        assert overtaken > 0, "the fast viewer only got events the slow one had been sent too"
 
         # Dropped from the plan at once; it gets resync then close 1013 when it reads again (best effort).
         frames = []
@@ -323,10 +323,9 @@ async def test_removed_team_member_stops_receiving(
         await _subscribed(viewer, team.plan_id)
     async with db() as session:
         await session.exec(delete(CareTeamMember).where(col(CareTeamMember.user_id) == team.therapist.id))
-    started = time.monotonic()
+    # Told by the periodic re-check (every 0.5 s here), without sending anything.
     frame = await therapist.recv()
     assert frame["type"] == "error" and frame["code"] == "forbidden" and frame["plan_id"] == team.plan_id
-    assert time.monotonic() - started < 3
     await produce(team.plan_id, 2)
     _assert_consecutive(await nurse.events(2), 1, 2, team.plan_id)
     await therapist.nothing()

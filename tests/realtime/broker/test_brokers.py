@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -15,19 +16,28 @@ import pytest
 
 from careteam.realtime.broker import Broker, make_broker
 from careteam.realtime.broker.base import CATCH_UP
+from tests import conftest
 
 REDIS_URL = os.environ.get("CARETEAM_TEST_REDIS_URL", "")
-PG_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")
+# Redis channels are global to the server: plan ids of this run's own, so two runs on one machine never see
+# each other's notices (PostgreSQL notices stay in this run's database anyway).
+PLAN = (1 + secrets.randbelow(2**24)) * 1000
+CLIENT_NAME = f"careteam-test-{PLAN}"
 
 
 @pytest.fixture(params=["memory", "redis", "postgres"])
-def broker_url(request: pytest.FixtureRequest) -> str:
+async def broker_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
-    url = REDIS_URL if request.param == "redis" else PG_URL
-    if not url:
-        pytest.skip(f"no test URL for {request.param}")
-    return url
+    if request.param == "redis":
+        if not REDIS_URL:
+            pytest.skip("no test URL for redis")
+        # Named, so a test can drop this run's connections without touching anybody else's.
+        return f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}client_name={CLIENT_NAME}"
+    if not conftest.PG_URL:
+        pytest.skip("no test URL for postgres")
+    await conftest._prepare_postgres()
+    return conftest.PG_URL
 
 
 class Recorder:
@@ -79,31 +89,35 @@ async def pair(broker_url: str) -> AsyncIterator[tuple[Broker, Broker, Recorder]
 
 async def test_notices_reach_the_subscribed_plan_only(pair: Any) -> None:
     sender, receiver, recorder = pair
-    await receiver.subscribe(41)
-    await asyncio.sleep(0.1)  # let the SUBSCRIBE / LISTEN reach the server
-    await sender.publish_many([(41, 1), (41, 3), (42, 7), (41, 2)])
-    await recorder.wait_for(lambda n: (41, 3) in n)
-    await asyncio.sleep(0.2)
+    plan = PLAN + 41
+    await receiver.subscribe(plan)  # returns once the server has the subscription
+    await sender.publish_many([(plan, 1), (plan, 3), (plan + 1, 7), (plan, 2)])
+    # A barrier: notices reach one listener in the order they were published, so once this one is here,
+    # anything the publish above would have sent is here too.
+    await sender.publish_many([(plan, 100)])
+    await recorder.wait_for(lambda n: (plan, 100) in n)
     # One notice per plan per publish (the highest seq), and nothing for a plan nobody here watches.
-    assert recorder.notices == [(41, 3)]
+    assert recorder.notices == [(plan, 3), (plan, 100)]
 
 
 async def test_unsubscribe_stops_notices(pair: Any) -> None:
     sender, receiver, recorder = pair
-    await receiver.subscribe(5)
-    await asyncio.sleep(0.1)
-    await sender.publish_many([(5, 1)])
+    plan, barrier = PLAN + 5, PLAN + 6
+    await receiver.subscribe(plan)
+    await receiver.subscribe(barrier)
+    await sender.publish_many([(plan, 1)])
     await recorder.wait_for(lambda n: len(n) == 1)
-    await receiver.unsubscribe(5)
-    await asyncio.sleep(0.1)
-    await sender.publish_many([(5, 2)])
-    await asyncio.sleep(0.3)
-    assert recorder.notices == [(5, 1)]
-    assert receiver.plans == frozenset()
+    await receiver.unsubscribe(plan)
+    await sender.publish_many([(plan, 2)])
+    await sender.publish_many([(barrier, 1)])  # arrives after (plan, 2) would have
+    await recorder.wait_for(lambda n: (barrier, 1) in n)
+    assert recorder.notices == [(plan, 1), (barrier, 1)]
+    assert receiver.plans == frozenset({barrier})
 
 
 async def test_a_failing_handler_does_not_stop_the_broker(pair: Any) -> None:
     sender, receiver, recorder = pair
+    plan = PLAN + 9
     calls: list[int] = []
 
     def flaky(plan_id: int, seq: int) -> None:
@@ -113,45 +127,79 @@ async def test_a_failing_handler_does_not_stop_the_broker(pair: Any) -> None:
         recorder(plan_id, seq)
 
     receiver.set_handler(flaky)
-    await receiver.subscribe(9)
-    await asyncio.sleep(0.1)
-    await sender.publish_many([(9, 1)])
-    await asyncio.sleep(0.2)
-    await sender.publish_many([(9, 2)])
-    await recorder.wait_for(lambda n: (9, 2) in n)
+    await receiver.subscribe(plan)
+    await sender.publish_many([(plan, 1)])
+    await sender.publish_many([(plan, 2)])  # delivered after the first, whose handler failed
+    await recorder.wait_for(lambda n: (plan, 2) in n)
     assert calls == [1, 2]
 
 
 @pytest.mark.parametrize("broker_url", ["redis", "postgres"], indirect=True)
 async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url: str) -> None:
-    """The server drops the listening connection: the broker reconnects by itself and tells the hub to
+    """The server drops the listening connections: the broker reconnects by itself and tells the hub to
     read whatever is new from the log, since notices may have been lost meanwhile."""
     sender, receiver, recorder = pair
-    await receiver.subscribe(77)
-    await asyncio.sleep(0.1)
+    plan = PLAN + 77
+    await receiver.subscribe(plan)
+    # The sender's listening link is dropped too, and it publishes nothing until it is back: it says so
+    # with a catch-up of its own (announced once it is connected again).
+    sent = Recorder()
+    sender.set_handler(sent)
+    await sender.subscribe(PLAN + 78)
     if broker_url.startswith("redis"):
         import redis.asyncio as aioredis
 
         admin = aioredis.from_url(REDIS_URL)
-        await admin.client_kill_filter(_type="pubsub")
-        await admin.aclose()
+        try:
+            # Only this run's listeners: the server's other clients are other runs'.
+            ours = [c["id"] for c in await admin.client_list(_type="pubsub") if c["name"] == CLIENT_NAME]
+            assert len(ours) == 2
+            for client_id in ours:
+                await admin.client_kill_filter(_id=client_id)
+            await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=10)
+            await sent.wait_for(lambda n: (PLAN + 78, CATCH_UP) in n, seconds=10)
+            # The broker is connected again once it has sent its SUBSCRIBEs, before Redis confirmed them.
+            name = f"careteam:plan:{plan}"
+            await _until(lambda: _subscribers(admin, name), "the receiver never subscribed again")
+        finally:
+            await admin.aclose()
     else:
         import asyncpg
 
         from careteam.realtime.broker.postgres import LISTENER_NAME, dsn
 
-        admin = await asyncpg.connect(dsn(PG_URL))
-        killed = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
-            LISTENER_NAME,
-        )
-        assert killed >= 1
-        await admin.close()
-    await recorder.wait_for(lambda n: (77, CATCH_UP) in n, seconds=10)
-    await _connected(receiver)
-    await asyncio.sleep(0.2)
-    await sender.publish_many([(77, 5)])
-    await recorder.wait_for(lambda n: (77, 5) in n, seconds=10)
+        admin = await asyncpg.connect(dsn(broker_url))
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND datname = current_database()",
+                LISTENER_NAME,
+            )
+        finally:
+            await admin.close()
+        assert killed == 2
+        # The broker is connected again only once its LISTENs have run.
+        await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=10)
+        await sent.wait_for(lambda n: (PLAN + 78, CATCH_UP) in n, seconds=10)
+    await sender.publish_many([(plan, 5)])
+    await recorder.wait_for(lambda n: (plan, 5) in n, seconds=10)
+
+
+async def _subscribers(admin: Any, channel: str) -> bool:
+    ((_, count),) = await admin.pubsub_numsub(channel)
+    return bool(count)
+
+
+async def _until(check: Callable[[], Any], failure: str, seconds: float = 10.0) -> None:
+    """Poll an async predicate until it holds."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        pytest.fail(failure)
 
 
 async def test_unreachable_broker_never_fails_a_publish() -> None:
@@ -172,8 +220,9 @@ async def test_a_notice_right_after_subscribe_is_not_missed(pair: Any) -> None:
     """subscribe() returns once the server has the subscription: the hub reads the log right after it, so a
     notice published from then on must arrive."""
     sender, receiver, recorder = pair
-    for plan_id in range(100, 110):
+    plans = range(PLAN + 100, PLAN + 110)
+    for plan_id in plans:
         await receiver.subscribe(plan_id)
         await sender.publish_many([(plan_id, 1)])
     await recorder.wait_for(lambda n: len(n) == 10)
-    assert sorted(recorder.notices) == [(p, 1) for p in range(100, 110)]
+    assert sorted(recorder.notices) == [(p, 1) for p in plans]
