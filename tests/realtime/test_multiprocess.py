@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ pytestmark = [
 PLANS_PER_TEAM = 5
 VIEWERS = 50
 WRITES = 1000
+WRITES_DURING_OUTAGE = 100
 
 
 def _free_port() -> int:
@@ -100,7 +101,7 @@ async def _clinic(name: str) -> Clinic:
 class Server:
     """``python -m careteam serve`` in its own process."""
 
-    def __init__(self, db_url: str, broker_url: str) -> None:
+    def __init__(self, db_url: str, broker_url: str, **env: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
@@ -110,6 +111,7 @@ class Server:
             "CARETEAM_SECRET_KEY": "multi-process-test-secret-0123456789abcdef",
             "CARETEAM_ALLOWED_ORIGINS": self.base,
             "CARETEAM_WS_ACCESS_RECHECK_SECONDS": "2",
+            **env,
         }
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -227,8 +229,18 @@ async def _viewers(servers: list[Server], clinic: Clinic) -> list[Viewer]:
     return viewers
 
 
-async def _write(servers: list[Server], clinic: Clinic, writes: int, *, tolerate_errors: bool = False) -> int:
-    """``writes`` task creations and edits over every plan and server; returns how many committed."""
+async def _write(
+    servers: list[Server],
+    clinic: Clinic,
+    writes: int,
+    *,
+    tolerate_errors: bool = False,
+    on_commit: Callable[[int], None] | None = None,
+) -> int:
+    """``writes`` task creations and edits over every plan and server; returns how many committed.
+
+    ``on_commit(n)``: called as the n-th write is answered, at once (before the next await).
+    """
     tokens = {(s.base, u): await _token(s.base, u) for s in servers for u in set(clinic.plans.values())}
     committed = 0
 
@@ -263,6 +275,8 @@ async def _write(servers: list[Server], clinic: Clinic, writes: int, *, tolerate
                 assert r.status_code in (200, 201), r.text
                 task = r.json()
                 committed += 1
+                if on_commit is not None:
+                    on_commit(committed)
 
     per_plan = writes // len(clinic.plans)
     await asyncio.gather(*(plan_writer(p, per_plan) for p in clinic.plans))
@@ -374,17 +388,21 @@ async def test_redis_outage_loses_nothing(clinic: Clinic) -> None:
     with _servers(clinic.db_url, REDIS_URL) as servers:
         await asyncio.gather(*(s.ready() for s in servers))
         viewers = await _viewers(servers, clinic)
-        writing = asyncio.create_task(_write(servers, clinic, WRITES))
-        await asyncio.sleep(0.5)
+        writing_started = asyncio.Event()
+        writing = asyncio.create_task(
+            _write(servers, clinic, WRITES, on_commit=lambda _n: writing_started.set())
+        )
+        await asyncio.wait_for(writing_started.wait(), 30)  # the outage starts in the middle of the writes
         _redis_ctl("redis-cli", "-u", REDIS_URL, "shutdown", "nosave")
         try:
-            await asyncio.sleep(10)
-            during = await _last_seqs(clinic.db_url)
+            # Writes made while it is down, known to be: they must all commit. Down for 10 s at least, so
+            # the brokers back off to their longest retry interval.
+            during, _ = await asyncio.gather(_write(servers, clinic, WRITES_DURING_OUTAGE), asyncio.sleep(10))
         finally:
             await asyncio.to_thread(_start_redis)
-        assert sum(during.values()) > 0, "writes must keep committing while the broker is down"
+        assert during == WRITES_DURING_OUTAGE, "writes must keep committing while the broker is down"
         assert await writing == WRITES
-        last = await _all_caught_up(viewers, clinic.db_url, seconds=15)
+        last = await _all_caught_up(viewers, clinic.db_url, seconds=30)
         await _stop(viewers)
     _assert_complete(viewers, last)
 
@@ -393,11 +411,16 @@ async def test_sigkill_during_writes_leaves_a_consistent_log(clinic: Clinic) -> 
     """A worker killed mid-write: every committed change has its events, no event for what rolled back."""
     with _servers(clinic.db_url, REDIS_URL, n=1) as (server,):
         await server.ready()
-        writing = asyncio.create_task(_write([server], clinic, WRITES, tolerate_errors=True))
-        await asyncio.sleep(random.uniform(1.0, 2.0))
-        server.proc.send_signal(signal.SIGKILL)
+        # Killed at a random point, but always in the middle: once a random number of writes (at most half)
+        # are answered, while at most one more per plan can be on its way.
+        kill_after = random.randint(1, WRITES // 2)
+
+        def kill(committed: int) -> None:
+            if committed == kill_after:
+                server.proc.send_signal(signal.SIGKILL)
+
+        committed_seen = await _write([server], clinic, WRITES, tolerate_errors=True, on_commit=kill)
         server.proc.wait()
-        committed_seen = await writing
     assert committed_seen < WRITES, "the kill should interrupt the writes"
     engine = make_engine(clinic.db_url)
     async with make_sessionmaker(engine)() as s:
