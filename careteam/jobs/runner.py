@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 # What a job's failure leaves on its row: type and message, cut to the column.
 ERROR_MAX = 2000
 
+
 class Runner:
     """Polls every ``poll_seconds`` of ``clock`` time and runs each job that is due, once."""
 
