@@ -114,8 +114,14 @@ class PostgresBroker(Broker):
                     self._dsn, timeout=2, server_settings={"application_name": LISTENER_NAME}
                 )
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                for plan_id in list(self._plans):
-                    await conn.add_listener(channel(plan_id), self._on_notify)
+                # Each LISTEN has run once add_listener returns, so CATCH_UP below comes after the
+                # subscriptions are in place. Plans subscribed while we were at it are listened to as well:
+                # subscribe() cannot until self._listener is set, and there is no await from the last check.
+                listening: set[int] = set()
+                while missing := self._plans - listening:
+                    for plan_id in missing:
+                        await conn.add_listener(channel(plan_id), self._on_notify)
+                    listening |= missing
                 self._listener = conn
                 self.connected.set()
                 if not first:

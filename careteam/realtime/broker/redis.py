@@ -36,6 +36,8 @@ class RedisBroker(Broker):
         self._stopping = False
         # SUBSCRIBEs waiting for Redis to confirm them (the reader sees the confirmation).
         self._confirming: dict[str, asyncio.Future[None]] = {}
+        # How long a (re)connect waits for Redis to confirm its SUBSCRIBEs before it gives up and retries.
+        self.confirm_timeout = 5.0
 
     async def start(self) -> None:
         # Short timeouts: a write must not wait long on a broker outage (its events are committed anyway).
@@ -98,6 +100,48 @@ class RedisBroker(Broker):
             if confirmed is not None and self._confirming.get(name) is confirmed:
                 del self._confirming[name]
 
+    async def _subscribe_all(self, pubsub: Any) -> None:
+        """SUBSCRIBE to the control channel and every watched plan; return once Redis confirmed them all.
+
+        Only then may the broker say it is connected and announce CATCH_UP: the hub reads the log when told
+        to catch up, and a notice published after that read must reach us, so the subscription has to be in
+        place first. Plans subscribed (or dropped) meanwhile are taken care of before returning. Bounded by
+        ``confirm_timeout``: an outage raises TimeoutError and the reconnect loop retries.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.confirm_timeout
+        asked: set[str] = set()
+        confirmed: set[str] = set()
+        while True:
+            wanted = {CONTROL, *(channel(p) for p in self._plans)}
+            if missing := wanted - asked:
+                await pubsub.subscribe(*sorted(missing))
+                asked |= missing
+                continue
+            if confirmed >= asked:
+                if stale := asked - wanted:  # unsubscribed while we were connecting
+                    await pubsub.unsubscribe(*sorted(stale))
+                    asked -= stale
+                    confirmed -= stale
+                    continue
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning(
+                    "redis did not confirm %d subscriptions in time; reconnecting", len(asked - confirmed)
+                )
+                raise TimeoutError
+            message = await pubsub.get_message(timeout=min(remaining, 1.0))
+            if message is None:
+                continue
+            name, kind = message.get("channel", ""), message.get("type")
+            if kind == "subscribe":
+                confirmed.add(name)
+                if (waiter := self._confirming.get(name)) and not waiter.done():
+                    waiter.set_result(None)
+            elif kind == "message" and name.startswith(PREFIX):
+                await self.deliver(int(name[len(PREFIX) :]), int(message["data"]))
+
     async def _run(self) -> None:
         """Listen; on any failure reconnect with backoff, resubscribe, and tell the hub to catch up."""
         assert self._client is not None
@@ -105,7 +149,9 @@ class RedisBroker(Broker):
         while not self._stopping:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(CONTROL, *(channel(p) for p in self._plans))
+                await self._subscribe_all(pubsub)
+                # No await since the last check in _subscribe_all: every watched plan is confirmed, and a
+                # subscribe() from now on goes through _send.
                 self._pubsub = pubsub
                 self.connected.set()
                 if not first:
@@ -124,7 +170,7 @@ class RedisBroker(Broker):
                         waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, ValueError) as exc:
+            except (RedisError, OSError, ValueError, TimeoutError) as exc:
                 if self.connected.is_set():
                     log.warning("redis broker lost (%s); reconnecting", type(exc).__name__)
             finally:

@@ -158,9 +158,9 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
                 await admin.client_kill_filter(_id=client_id)
             await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=10)
             await sent.wait_for(lambda n: (PLAN + 78, CATCH_UP) in n, seconds=10)
-            # The broker is connected again once it has sent its SUBSCRIBEs, before Redis confirmed them.
-            name = f"careteam:plan:{plan}"
-            await _until(lambda: _subscribers(admin, name), "the receiver never subscribed again")
+            # CATCH_UP is announced only once Redis confirmed the re-SUBSCRIBEs: the subscriptions are there.
+            assert await _subscribers(admin, f"careteam:plan:{plan}")
+            assert await _subscribers(admin, f"careteam:plan:{PLAN + 78}")
         finally:
             await admin.aclose()
     else:
@@ -190,16 +190,110 @@ async def _subscribers(admin: Any, channel: str) -> bool:
     return bool(count)
 
 
-async def _until(check: Callable[[], Any], failure: str, seconds: float = 10.0) -> None:
-    """Poll an async predicate until it holds."""
+class HoldingProxy:
+    """A TCP proxy in front of Redis. ``drop(n)`` cuts link n; on the link numbered ``hold`` it forwards
+    the client's SUBSCRIBE but no reply from then on, like a Redis that has not confirmed it (yet)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self.hold: int | None = None
+        self.links: list[dict[str, Any]] = []  # per link: its writers, whether it holds, what it forwarded
+        self._server: asyncio.Server | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        for number in range(len(self.links)):
+            self.drop(number)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+    def drop(self, number: int) -> None:
+        for writer in self.links[number]["writers"]:
+            writer.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        link: dict[str, Any] = {"writers": (writer, up_writer), "holding": False, "forwarded": bytearray()}
+        hold = self.hold == len(self.links)
+        self.links.append(link)
+
+        async def to_redis() -> None:
+            while data := await reader.read(65536):
+                if hold and b"SUBSCRIBE" in data.upper():
+                    link["holding"] = True  # before Redis can have seen it, so before any confirmation
+                up_writer.write(data)
+                await up_writer.drain()
+
+        async def to_client() -> None:
+            while data := await up_reader.read(65536):
+                if not link["holding"]:
+                    link["forwarded"] += data
+                    writer.write(data)
+                    await writer.drain()
+
+        async def pump(direction: Callable[[], Any]) -> None:
+            try:
+                await direction()
+            except (OSError, RuntimeError):
+                pass
+            finally:
+                writer.close()
+                up_writer.close()
+
+        for direction in (to_redis, to_client):
+            task = asyncio.create_task(pump(direction))
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+
+
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
+async def test_catch_up_waits_for_redis_to_confirm_the_resubscribe(broker_url: str) -> None:
+    """The hub reads the log when told to catch up, so a notice published after that read must arrive: the
+    broker may announce CATCH_UP only once Redis confirmed the re-SUBSCRIBE. Here the link after the loss
+    never gets its confirmation: announcing on it would be too early, deterministically; the broker gives up
+    on it and announces on the next link, once that one's confirmation came through."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(broker_url)
+    proxy = HoldingProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    port = await proxy.start()
+    receiver = make_broker(target._replace(netloc=f"127.0.0.1:{port}").geturl())
+    sender = make_broker(broker_url)
+    receiver.confirm_timeout = 1.0  # type: ignore[attr-defined]  # a held link is given up after 1 s
+    plan = PLAN + 88
+    recorder = Recorder()
+    confirmed_at_catch_up: list[bool] = []
+
+    def handler(plan_id: int, seq: int) -> None:
+        if seq == CATCH_UP:  # what the broker had received on its link when it announced
+            confirmed_at_catch_up.append(f"careteam:plan:{plan}".encode() in proxy.links[-1]["forwarded"])
+        recorder(plan_id, seq)
+
+    receiver.set_handler(handler)
     try:
-        async with asyncio.timeout(seconds):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(failure)
+        await receiver.start()
+        await sender.start()
+        await _connected(receiver)
+        await _connected(sender)
+        await receiver.subscribe(plan)
+        assert len(proxy.links) == 1
+        proxy.hold = 1  # the reconnect's link
+        proxy.drop(0)
+        await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=60)
+        assert confirmed_at_catch_up[0], "CATCH_UP announced before Redis confirmed the SUBSCRIBE"
+        assert len(proxy.links) >= 3 and proxy.links[1]["holding"]
+        await sender.publish_many([(plan, 5)])
+        await recorder.wait_for(lambda n: (plan, 5) in n, seconds=10)
+    finally:
+        await sender.stop()
+        await receiver.stop()
+        await proxy.stop()
 
 
 async def test_unreachable_broker_never_fails_a_publish() -> None:
