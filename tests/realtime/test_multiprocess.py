@@ -341,51 +341,89 @@ async def test_two_processes_deliver_every_event_to_every_viewer(broker: str, cl
     _assert_complete(viewers, last)
 
 
-def _redis_ctl(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=20)
+def _outage_port() -> int:
+    """A free port below the kernel's ephemeral range: while our Redis is down for the outage, no outgoing
+    connection (nor another test's ``_free_port()``) can be given it, so the restart gets it back."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.randint(10_000, low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for a private redis-server")
 
 
-def _redis_up() -> bool:
-    return (
-        subprocess.run(
-            ["redis-cli", "-u", REDIS_URL, "ping"],
-            capture_output=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-        == b"PONG"
-    )
+class PrivateRedis:
+    """A ``redis-server`` of this test's own, so stopping it breaks no other run using the shared one."""
 
+    def __init__(self, directory: Path) -> None:
+        self.port = _outage_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = directory
+        self._proc: subprocess.Popen[bytes] | None = None
 
-def _start_redis() -> None:
-    _redis_ctl(
-        "redis-server",
-        "--daemonize",
-        "yes",
-        "--bind",
-        "127.0.0.1",
-        "-::1",
-        "--port",
-        "6379",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        "/var/lib/redis",
-        "--logfile",
-        "/var/log/redis/ci.log",
-    )
-    for _ in range(50):
-        if _redis_up():
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+                "--logfile",
+                str(self._dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                log = (self._dir / "redis.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not come up:\n{log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
             return
-        time.sleep(0.1)
-    raise RuntimeError("redis did not come back")
+        proc.terminate()  # with --save "": exits at once, saving nothing
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _answers(self) -> bool:
+        ping = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, timeout=5, check=False
+        )
+        return ping.stdout.strip() == b"PONG"
 
 
-async def test_redis_outage_loses_nothing(clinic: Clinic) -> None:
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+async def test_redis_outage_loses_nothing(clinic: Clinic, private_redis: PrivateRedis) -> None:
     """Redis stopped for 10 s during writes: writes still commit, and every viewer catches up after."""
-    with _servers(clinic.db_url, REDIS_URL) as servers:
+    with _servers(clinic.db_url, private_redis.url) as servers:
         await asyncio.gather(*(s.ready() for s in servers))
         viewers = await _viewers(servers, clinic)
         writing_started = asyncio.Event()
@@ -393,13 +431,13 @@ async def test_redis_outage_loses_nothing(clinic: Clinic) -> None:
             _write(servers, clinic, WRITES, on_commit=lambda _n: writing_started.set())
         )
         await asyncio.wait_for(writing_started.wait(), 30)  # the outage starts in the middle of the writes
-        _redis_ctl("redis-cli", "-u", REDIS_URL, "shutdown", "nosave")
+        await asyncio.to_thread(private_redis.stop)
         try:
             # Writes made while it is down, known to be: they must all commit. Down for 10 s at least, so
             # the brokers back off to their longest retry interval.
             during, _ = await asyncio.gather(_write(servers, clinic, WRITES_DURING_OUTAGE), asyncio.sleep(10))
         finally:
-            await asyncio.to_thread(_start_redis)
+            await asyncio.to_thread(private_redis.start)
         assert during == WRITES_DURING_OUTAGE, "writes must keep committing while the broker is down"
         assert await writing == WRITES
         last = await _all_caught_up(viewers, clinic.db_url, seconds=30)
