@@ -130,7 +130,7 @@ async def test_another_teams_plan_is_not_found_and_sends_nothing(
     assert other == {**missing, "plan_id": team.other_plan_id}
     assert other["type"] == "error" and other["code"] == "not_found"
     await produce(team.other_plan_id, 3)
-    await viewer.nothing()
+    await viewer.quiet(app)
     assert app.state.hub.viewers(team.other_plan_id) == 0
 
 
@@ -164,7 +164,7 @@ async def test_replay_from_zero_while_events_keep_coming(
     frames = await viewer.events(600)
     _assert_consecutive(frames, 1, 600, team.plan_id)
     assert frames[0]["kind"] == "test.ping" and frames[0]["data"] == {"n": 0} and "at" in frames[0]
-    await viewer.nothing()
+    await viewer.quiet(app)
 
 
 async def test_reconnect_gets_exactly_the_missed_events(
@@ -183,7 +183,7 @@ async def test_reconnect_gets_exactly_the_missed_events(
     again = await open_viewer(headers)
     await _subscribed(again, team.plan_id, after=last)
     _assert_consecutive(await again.events(500), last + 1, last + 500, team.plan_id)
-    await again.nothing()
+    await again.quiet(app)
     await produce(team.plan_id)
     _assert_consecutive(await again.events(1), last + 501, last + 501, team.plan_id)
     async with db() as session:
@@ -198,13 +198,13 @@ async def test_reconnect_gets_exactly_the_missed_events(
 
 
 async def test_too_far_behind_gets_resync(
-    open_viewer: Open, settings: Any, team: Team, login: Any, produce: Any
+    app: Any, open_viewer: Open, settings: Any, team: Team, login: Any, produce: Any
 ) -> None:
     last = await produce(team.plan_id, settings.replay_window + 50)
     viewer = await open_viewer(await login(team.nurse.username))
     await viewer.send({"type": "subscribe", "plan_id": team.plan_id, "after": 10})
     assert await viewer.recv() == {"type": "resync", "plan_id": team.plan_id, "reason": "too_far_behind"}
-    await viewer.nothing()
+    await viewer.quiet(app)
     # Exactly the window is still replayed.
     after = last - settings.replay_window
     await _subscribed(viewer, team.plan_id, after=after)
@@ -235,7 +235,7 @@ async def test_live_events_reach_every_viewer_of_the_plan(
     await viewers[2].send({"type": "unsubscribe", "plan_id": team.plan_id})
     await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 2)
     await produce(team.plan_id)
-    await viewers[2].nothing()
+    await viewers[2].quiet(app)
     assert (await viewers[0].events(1))[0]["seq"] == 16
 
     for viewer in viewers:
@@ -328,7 +328,7 @@ async def test_removed_team_member_stops_receiving(
     assert frame["type"] == "error" and frame["code"] == "forbidden" and frame["plan_id"] == team.plan_id
     await produce(team.plan_id, 2)
     _assert_consecutive(await nurse.events(2), 1, 2, team.plan_id)
-    await therapist.nothing()
+    await therapist.quiet(app)
     # The socket stays open for its other plans; subscribing again is refused like any foreign plan.
     await therapist.send({"type": "subscribe", "plan_id": team.plan_id, "after": 0})
     assert (await therapist.recv())["code"] == "not_found"
