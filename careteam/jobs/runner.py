@@ -49,16 +49,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.domain import events
+from careteam.db.engine import unit_of_work
+from careteam.events import log as events
 from careteam.jobs.clock import Clock
 from careteam.jobs.registry import Registry
 from careteam.jobs.tables import ScheduledJob
-from careteam.store.engine import unit_of_work
 
 log = logging.getLogger(__name__)
 
 # What a job's failure leaves on its row: type and message, cut to the column.
 ERROR_MAX = 2000
+
 
 class Runner:
     """Polls every ``poll_seconds`` of ``clock`` time and runs each job that is due, once."""
