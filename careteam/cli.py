@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from careteam.codes import ClinicRole, Discipline, TaskStatus
+from careteam.core.vocab import ClinicRole, Discipline
+from careteam.plans.codes import TaskStatus
 from careteam.settings import Settings
 
 # How long a one-off command waits for the broker's link before it writes (and announces) anyway.
@@ -35,7 +36,7 @@ app.add_typer(task_app, name="task")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to CARETEAM_DATABASE_URL."""
-    from careteam.store import migrate
+    from careteam.db import migrate
 
     settings = Settings()
     migrate.upgrade(settings.database_url, revision)
@@ -67,7 +68,7 @@ def serve(
     """Migrate the database, then serve the app with uvicorn."""
     import uvicorn
 
-    from careteam.store import migrate
+    from careteam.db import migrate
 
     settings = Settings()
     if workers > 1 and settings.broker_url.startswith("memory://"):
@@ -124,7 +125,7 @@ def demo(
 ) -> None:
     """Seed a demo clinic (idempotent): accounts of every discipline, patients, care teams, plans."""
     from careteam import demo as demo_data
-    from careteam.store import migrate
+    from careteam.db import migrate
 
     settings = Settings()
     migrate.upgrade(settings.database_url)
@@ -147,10 +148,10 @@ def user_create(
     """Create a clinician account."""
     from pydantic import ValidationError
 
-    from careteam.domain import accounts
-    from careteam.domain.errors import DomainError
-    from careteam.domain.schemas import UserCreate
-    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
+    from careteam.accounts import service as accounts
+    from careteam.accounts.schemas import UserCreate
+    from careteam.core.errors import DomainError
+    from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 
     secret = password or getpass.getpass("Password: ")
     try:
@@ -192,9 +193,9 @@ def task_set_status(
     ] = None,
 ) -> None:
     """Move a task to another status; everyone viewing its board sees it at once (via CARETEAM_BROKER_URL)."""
-    from careteam.domain import tasks
-    from careteam.domain.errors import DomainError
-    from careteam.domain.schemas import TaskUpdate
+    from careteam.core.errors import DomainError
+    from careteam.plans import tasks
+    from careteam.plans.schemas import TaskUpdate
 
     async def run(session: Any, actor: Any) -> tuple[str, int]:
         expected = (
@@ -223,13 +224,13 @@ async def _as_user(username: str, work: Any) -> Any:
     """
     from sqlmodel import select
 
-    from careteam.domain import events
-    from careteam.domain.actor import actor_of
-    from careteam.domain.errors import NotFound
+    from careteam.accounts.tables import User
+    from careteam.core.actor import actor_of
+    from careteam.core.errors import NotFound
+    from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+    from careteam.events import log as events
     from careteam.realtime.broker import make_broker
     from careteam.realtime.publish import Publisher
-    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-    from careteam.store.tables import User
 
     settings = Settings()
     engine = make_engine(settings.database_url, pool=settings)

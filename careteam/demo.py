@@ -11,22 +11,21 @@ from datetime import date, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.codes import ClinicRole, Discipline, TaskPriority, TaskStatus, TeamRole
-from careteam.domain import accounts, patients, plans, tasks
-from careteam.domain.actor import actor_of
-from careteam.domain.schemas import (
-    ChecklistItem,
-    GoalCreate,
-    MemberCreate,
-    PatientCreate,
-    PlanCreate,
-    TaskCreate,
-    TaskUpdate,
-    UserCreate,
-)
+from careteam.accounts import service as accounts
+from careteam.accounts.schemas import UserCreate
+from careteam.accounts.tables import User
+from careteam.core.actor import actor_of
+from careteam.core.vocab import ClinicRole, Discipline
+from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.patients import service as patients
+from careteam.patients.codes import TeamRole
+from careteam.patients.schemas import MemberCreate, PatientCreate
+from careteam.patients.tables import Patient
+from careteam.plans import service as plans
+from careteam.plans import tasks
+from careteam.plans.codes import TaskPriority, TaskStatus
+from careteam.plans.schemas import ChecklistItem, GoalCreate, PlanCreate, TaskCreate, TaskUpdate
 from careteam.settings import Settings
-from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-from careteam.store.tables import Patient, User
 
 D = Discipline
 

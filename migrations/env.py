@@ -9,10 +9,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import careteam.jobs.tables
-import careteam.store.tables  # noqa: F401
+import careteam.tables  # noqa: F401 - registers every feature's tables
+from careteam.db.engine import make_engine
 from careteam.settings import Settings
-from careteam.store.engine import make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 ${imports if imports else ""}
 
-import careteam.store.types
+import careteam.db.types
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}

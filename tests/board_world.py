@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from careteam.codes import Discipline, TeamRole
+from careteam.core.vocab import Discipline
+from careteam.patients.codes import TeamRole
 from tests.factories import make_patient, make_plan, make_user
 
 

@@ -22,12 +22,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import careteam.jobs.tables
-import careteam.store.tables  # noqa: F401
+import careteam.tables  # noqa: F401 - registers every feature's tables
 from careteam.app import create_app
+from careteam.db import migrate
+from careteam.db.engine import make_engine, unit_of_work
 from careteam.settings import Settings
-from careteam.store import migrate
-from careteam.store.engine import make_engine, unit_of_work
 from tests.factories import PASSWORD
 
 # The server CI points at; each run (each xdist worker) makes its own databases on it, named after the run,

@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.auth.passwords import hash_password
-from careteam.codes import ClinicRole, Discipline, TeamRole
-from careteam.domain import events
-from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient, User
+from careteam.accounts.passwords import hash_password
+from careteam.accounts.tables import User
+from careteam.core.vocab import ClinicRole, Discipline
+from careteam.events import log as events
+from careteam.patients.codes import TeamRole
+from careteam.patients.tables import CareTeam, CareTeamMember, Patient
+from careteam.plans.tables import CarePlan
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)

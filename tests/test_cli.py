@@ -12,16 +12,20 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 from typer.testing import CliRunner, Result
 
+from careteam.accounts.passwords import verify_password
+from careteam.accounts.tables import User
 from careteam.app import create_app
-from careteam.auth.passwords import verify_password
+from careteam.audit.tables import AuditEntry
 from careteam.cli import app as cli
-from careteam.codes import Discipline, TeamRole
-from careteam.domain import tasks
-from careteam.domain.actor import actor_of
-from careteam.domain.schemas import TaskCreate
+from careteam.core.actor import actor_of
+from careteam.core.vocab import Discipline
+from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.events.tables import PlanEvent
+from careteam.patients.codes import TeamRole
+from careteam.plans import tasks
+from careteam.plans.schemas import TaskCreate
+from careteam.plans.tables import Task
 from careteam.settings import Settings
-from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-from careteam.store.tables import AuditEntry, PlanEvent, Task, User
 from tests.factories import make_patient, make_plan, make_user
 
 DEMO_USERS = ["admin", "lead", "physician", "psychologist", "nurse", "physio", "ot"]

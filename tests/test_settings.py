@@ -139,7 +139,7 @@ async def test_page_size_max_caps_list_pages(settings: Settings) -> None:
     """CARETEAM_PAGE_SIZE_MAX: a client asking for more rows than the operator allows is refused."""
     capped = create_app(Settings(**{**settings.model_dump(), "page_size_max": 5}))
     async with capped.router.lifespan_context(capped):
-        from careteam.auth.sessions import open_session
+        from careteam.accounts.sessions import open_session
 
         async with capped.state.sessions() as s:
             user = await make_user(s, "nurse_cap")

@@ -37,7 +37,7 @@ def _pytest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         (
             "CARETEAM_TEST_DATABASE_URL",
             "postgresql+asyncpg://postgres@127.0.0.1:1/test",
-            "tests/api/test_problems.py",
+            "tests/web/test_problems.py",
             "PostgreSQL is unreachable",
         ),
         (
@@ -74,7 +74,7 @@ async def test_each_run_has_its_own_postgres_database_and_drops_it() -> None:
     assert make_url(PG_URL).database == RUN_DATABASE != make_url(PG_ADMIN_URL).database
     before = await run_databases()
     # Another run beside this one: its PostgreSQL tests pass in a database of its own, gone when it ends.
-    result = await asyncio.to_thread(_pytest, {}, "tests/api/test_problems.py", "-k", "postgres")
+    result = await asyncio.to_thread(_pytest, {}, "tests/web/test_problems.py", "-k", "postgres")
     assert result.returncode == 0, result.stdout[-2000:]
     assert " passed" in result.stdout.splitlines()[-1]
     assert await run_databases() <= before | {RUN_DATABASE}

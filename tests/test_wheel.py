@@ -36,7 +36,12 @@ SDIST_INPUTS = (
     "MANIFEST.in",
     "README.md",
 )
-BUNDLED_FILES = ("alembic.ini", "migrations/env.py", "web/templates/board.html", "web/static/css/app.css")
+BUNDLED_FILES = (
+    "alembic.ini",
+    "migrations/env.py",
+    "web/templates/plans/board.html",
+    "web/static/css/app.css",
+)
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from careteam.store.types import utcnow
+from careteam.db.types import utcnow
 
 
 class Clock(Protocol):

@@ -49,11 +49,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.domain import events
+from careteam.db.engine import unit_of_work
+from careteam.events import log as events
 from careteam.jobs.clock import Clock
 from careteam.jobs.registry import Registry
 from careteam.jobs.tables import ScheduledJob
-from careteam.store.engine import unit_of_work
 
 log = logging.getLogger(__name__)
 

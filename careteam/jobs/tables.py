@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from careteam.store.types import UTCDateTime
+from careteam.db.types import UTCDateTime
 
 
 class ScheduledJob(SQLModel, table=True):

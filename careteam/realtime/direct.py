@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Scope key: the server's own ``send`` for a websocket, before any middleware wraps it. Kept by
-# careteam.middleware.RequestContext; its ``__self__`` is the server's protocol object for the socket.
+# careteam.web.middleware.RequestContext; its ``__self__`` is the server's protocol object for the socket.
 SERVER_SEND = "careteam.server_send"
 
 try:

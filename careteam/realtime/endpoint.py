@@ -17,14 +17,14 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
 
-from careteam.auth.sessions import resolve
-from careteam.domain.actor import Actor
+from careteam.accounts.sessions import resolve
+from careteam.core.actor import Actor
+from careteam.db.engine import unit_of_work
 from careteam.realtime import protocol
 from careteam.realtime.direct import direct_writer
 from careteam.realtime.hub import Connection, Hub
 from careteam.realtime.protocol import Ping, ProtocolError, Subscribe, Unsubscribe, parse_client_frame
 from careteam.settings import Settings
-from careteam.store.engine import unit_of_work
 
 router = APIRouter()
 

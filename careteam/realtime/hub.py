@@ -37,18 +37,20 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.auth.sessions import live_session_ids
-from careteam.codes import AuditAction
-from careteam.domain import access, audit, events
-from careteam.domain.actor import Actor
-from careteam.domain.board import get_board, readable_plan
-from careteam.domain.errors import NotFound
+from careteam.accounts.sessions import live_session_ids
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import NotFound
+from careteam.db.engine import unit_of_work
+from careteam.events import log as events
+from careteam.events.tables import PlanEvent
+from careteam.plans.access import plan_reader_ids
+from careteam.plans.board import get_board, readable_plan
 from careteam.realtime import protocol
 from careteam.realtime.broker.base import Broker
 from careteam.realtime.protocol import ErrorCode, EventFrame, ResyncReason
 from careteam.settings import Settings
-from careteam.store.engine import unit_of_work
-from careteam.store.tables import PlanEvent
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +557,7 @@ class Hub:
         readers: dict[int, set[int]] = {}
         async with self._reads() as session:
             for plan_id in plan_ids:
-                readers[plan_id] = {int(u) for u in await session.exec(access.plan_reader_ids(plan_id))}
+                readers[plan_id] = {int(u) for u in await session.exec(plan_reader_ids(plan_id))}
             live = await live_session_ids(session, session_ids, settings=self._settings)
         for conn in list(self._connections):
             if conn.epoch < epoch and conn.actor.session_id not in live:

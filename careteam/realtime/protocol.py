@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 from websockets.frames import Frame, Opcode
 
-from careteam.store.tables import PlanEvent
+from careteam.events.tables import PlanEvent
 
 # Ids are 32-bit positive integers, as in the JSON API; seqs are 63-bit.
 MAX_ID: Final = 2**31 - 1

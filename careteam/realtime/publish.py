@@ -7,9 +7,9 @@ a hub (the CLI, an import) only announces them.
 
 from __future__ import annotations
 
+from careteam.events.tables import PlanEvent
 from careteam.realtime.broker.base import Broker
 from careteam.realtime.hub import Hub
-from careteam.store.tables import PlanEvent
 
 
 class Publisher:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import careteam.store.types
+import careteam.db.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("succeeded", sa.Boolean(), nullable=False),
-        sa.Column("at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempt")),
     )
     with op.batch_alter_table("login_attempt", schema=None) as batch_op:
@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patient")),
         sa.UniqueConstraint("mrn", name=op.f("uq_patient_mrn")),
     )
@@ -53,14 +53,14 @@ def upgrade() -> None:
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
         sa.UniqueConstraint("username", name=op.f("uq_user_account_username")),
     )
     op.create_table(
         "audit_entry",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=True),
@@ -87,9 +87,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("csrf_token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["user_account.id"],
@@ -118,7 +118,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("discipline", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("added_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("added_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["team_id"],
             ["care_team.id"],

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import careteam.store.types
+import careteam.db.types
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -33,8 +33,8 @@ def upgrade() -> None:
         sa.Column("period_end", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_care_plan_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_care_plan")),
     )
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user_account.id"], name=op.f("fk_idempotency_record_user_id_user_account")
         ),
@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("lifecycle_status", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["plan_id"], ["care_plan.id"], name=op.f("fk_goal_plan_id_care_plan")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_goal")),
     )
@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
-        sa.Column("at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["user_account.id"], name=op.f("fk_plan_event_actor_id_user_account")
         ),
@@ -97,8 +97,8 @@ def upgrade() -> None:
         sa.Column("position", sa.Float(), nullable=False),
         sa.Column("checklist", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignee_id"], ["user_account.id"], name=op.f("fk_task_assignee_id_user_account")
         ),

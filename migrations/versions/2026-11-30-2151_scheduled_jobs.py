@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import careteam.store.types
+import careteam.db.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -25,8 +25,8 @@ def upgrade() -> None:
     op.create_table(
         "scheduled_job",
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("next_run_at", careteam.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_run_at", careteam.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", careteam.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_run_at", careteam.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_scheduled_job")),

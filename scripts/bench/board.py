@@ -22,9 +22,9 @@ WARMUP = 3
 
 async def _seed_board(db_url: str, layout: Layout, size: int) -> int:
     """A plan of ``size`` tasks spread over lanes and columns, with assignees, due dates and checklists."""
-    from careteam.codes import Discipline
-    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-    from careteam.store.tables import CarePlan, Task
+    from careteam.core.vocab import Discipline
+    from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+    from careteam.plans.tables import CarePlan, Task
 
     statuses = ["requested", "ready", "in-progress", "on-hold", "completed", "accepted"]
     disciplines = [d.value for d in Discipline]

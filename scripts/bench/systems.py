@@ -163,13 +163,16 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
     """A clinic for the benchmark through careteam's own tables and session code: one nurse on one
     patient's care team; a case-conference plan with ``lanes`` tasks; ``write_plans`` plans with
     ``write_lanes`` tasks each; a bearer token and a cookie session for the nurse."""
-    from careteam.auth.passwords import hash_password
-    from careteam.auth.sessions import open_session
-    from careteam.codes import Discipline, TeamRole
+    from careteam.accounts.passwords import hash_password
+    from careteam.accounts.sessions import open_session
+    from careteam.accounts.tables import User
+    from careteam.core.vocab import Discipline
+    from careteam.db import migrate
+    from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+    from careteam.patients.codes import TeamRole
+    from careteam.patients.tables import CareTeam, CareTeamMember, Patient
+    from careteam.plans.tables import CarePlan, Task
     from careteam.settings import Settings
-    from careteam.store import migrate
-    from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-    from careteam.store.tables import CarePlan, CareTeam, CareTeamMember, Patient, Task, User
 
     await asyncio.to_thread(migrate.upgrade, db_url)
     engine = make_engine(db_url)
@@ -235,7 +238,7 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
 async def last_seq(db_url: str, plan_id: int) -> int:
     from sqlalchemy import text
 
-    from careteam.store.engine import make_engine
+    from careteam.db.engine import make_engine
 
     engine = make_engine(db_url)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from careteam.auth import sessions as auth_sessions
+from careteam.accounts import sessions as auth_sessions
 from careteam.settings import Settings
 from tests.factories import PASSWORD
 from tests.live import LiveServer

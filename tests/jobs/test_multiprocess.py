@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from careteam.store import migrate
-from careteam.store.engine import make_engine
+from careteam.db import migrate
+from careteam.db.engine import make_engine
 from tests.conftest import PG_ADMIN_URL, run_database, run_database_url
 from tests.jobs.conftest import EVERY, POLL, T0
 

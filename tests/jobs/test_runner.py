@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.jobs.clock import ManualClock
 from careteam.jobs.registry import Every, Registry
 from careteam.jobs.tables import ScheduledJob
-from careteam.store.tables import CarePlan
+from careteam.plans.tables import CarePlan
 from tests.factories import emit, make_patient, make_plan
 from tests.jobs.conftest import EVERY, T0, Probe, tick
 from tests.realtime.conftest import Open, Team

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam.db.engine import make_engine, make_sessionmaker
 from careteam.jobs.clock import ManualClock
 from careteam.jobs.registry import Registry
 from careteam.jobs.runner import Runner
-from careteam.store.engine import make_engine, make_sessionmaker
 
 EVERY = timedelta(hours=1)
 POLL_SECONDS = 1.0

@@ -16,13 +16,13 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from careteam.auth import sessions as auth_sessions
-from careteam.codes import TeamRole
-from careteam.domain.actor import Actor
+from careteam.accounts import sessions as auth_sessions
+from careteam.accounts.tables import User
+from careteam.core.actor import Actor
+from careteam.db.engine import make_sessionmaker, unit_of_work
+from careteam.patients.codes import TeamRole
 from careteam.realtime.broker.memory import MemoryBroker
 from careteam.settings import Settings
-from careteam.store.engine import make_sessionmaker, unit_of_work
-from careteam.store.tables import User
 from tests.factories import emit, make_patient, make_plan, make_user
 from tests.live import LiveServer
 

@@ -18,14 +18,18 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from careteam.domain import accounts, events
-from careteam.domain.actor import Actor
+from careteam.accounts import service as accounts
+from careteam.audit.tables import AuditEntry
+from careteam.core.actor import Actor
+from careteam.events import log as events
+from careteam.events.tables import PlanEvent
+from careteam.patients.tables import CareTeamMember, Patient
+from careteam.plans.tables import CarePlan
 from careteam.realtime import hub as hub_module
 from careteam.realtime import protocol
 from careteam.realtime.broker.memory import MemoryBroker
 from careteam.realtime.hub import Close, Connection, Hub
 from careteam.settings import Settings
-from careteam.store.tables import AuditEntry, CarePlan, CareTeamMember, Patient, PlanEvent
 from tests.factories import emit, make_plan
 from tests.realtime.conftest import Team, bearer
 

@@ -30,10 +30,12 @@ from sqlmodel import col, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from careteam.codes import Discipline, TeamRole
-from careteam.store import migrate
-from careteam.store.engine import make_engine, make_sessionmaker, unit_of_work
-from careteam.store.tables import CarePlan, PlanEvent, Task
+from careteam.core.vocab import Discipline
+from careteam.db import migrate
+from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.events.tables import PlanEvent
+from careteam.patients.codes import TeamRole
+from careteam.plans.tables import CarePlan, Task
 from tests.conftest import PG_ADMIN_URL, run_database, run_database_url
 from tests.factories import PASSWORD, make_patient, make_plan, make_user
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from careteam.events.tables import PlanEvent
 from careteam.realtime import protocol
 from careteam.realtime.protocol import (
     ErrorCode,
@@ -16,7 +17,6 @@ from careteam.realtime.protocol import (
     Unsubscribe,
     parse_client_frame,
 )
-from careteam.store.tables import PlanEvent
 
 LIMIT = 1024
 

@@ -14,11 +14,13 @@ from sqlmodel import col, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from careteam.auth import sessions as auth_sessions
-from careteam.domain import events
-from careteam.domain.actor import Actor
+from careteam.accounts import sessions as auth_sessions
+from careteam.accounts.tables import User
+from careteam.audit.tables import AuditEntry
+from careteam.core.actor import Actor
+from careteam.events import log as events
+from careteam.patients.tables import CareTeamMember
 from careteam.realtime import endpoint
-from careteam.store.tables import AuditEntry, CareTeamMember, User
 from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
 
 ORIGIN = "http://testserver"  # in the test settings' CARETEAM_ALLOWED_ORIGINS

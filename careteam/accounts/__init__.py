@@ -1,0 +1,1 @@
+"""Accounts: clinicians, their passwords, sessions and bearer tokens, sign-in throttling."""

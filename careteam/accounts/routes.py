@@ -1,0 +1,123 @@
+"""Clinician accounts, bearer tokens for API clients, and who am I: the JSON API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
+
+from careteam.accounts import service as accounts
+from careteam.accounts import sessions as auth_sessions
+from careteam.accounts.schemas import UserCreate, UserPublic, UserUpdate
+from careteam.accounts.tables import User
+from careteam.core.schemas import Input, Page
+from careteam.core.vocab import Discipline
+from careteam.web.deps import (
+    CurrentActor,
+    Id,
+    IfMatch,
+    Limit,
+    Offset,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+    etag,
+    request_id,
+)
+from careteam.web.problems import problem
+
+users_router = APIRouter(tags=["users"])
+
+
+@users_router.get("/users")
+async def list_users(
+    actor: CurrentActor,
+    session: SessionDep,
+    limit: Limit,
+    discipline: Discipline | None = None,
+    active: bool | None = None,
+    offset: Offset = 0,
+) -> Page[UserPublic]:
+    """The clinic's clinicians, for building care teams."""
+    rows, total = await accounts.list_users(
+        session, actor=actor, discipline=discipline, active=active, offset=offset, limit=limit
+    )
+    return Page(items=[UserPublic.model_validate(u) for u in rows], total=total, offset=offset, limit=limit)
+
+
+@users_router.post("/users", status_code=status.HTTP_201_CREATED)
+async def create_user(
+    body: UserCreate, actor: CurrentActor, session: SessionDep, response: Response
+) -> UserPublic:
+    """Open an account (administrators)."""
+    user = await accounts.create_user(session, body, actor=actor)
+    response.headers["ETag"] = etag(user.version)
+    return UserPublic.model_validate(user)
+
+
+@users_router.get("/users/{user_id}")
+async def get_user(user_id: Id, actor: CurrentActor, session: SessionDep, response: Response) -> UserPublic:
+    user = await accounts.get_user(session, user_id, actor=actor)
+    response.headers["ETag"] = etag(user.version)
+    return UserPublic.model_validate(user)
+
+
+@users_router.patch("/users/{user_id}")
+async def patch_user(
+    user_id: Id,
+    body: UserUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
+) -> UserPublic:
+    """Change an account; deactivating it ends its sessions and tokens at once."""
+    user = await accounts.update_user(session, user_id, body, expected_version=version, actor=actor)
+    response.headers["ETag"] = etag(user.version)
+    return UserPublic.model_validate(user)
+
+
+auth_router = APIRouter(tags=["auth"])
+
+
+class TokenRequest(Input):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+@auth_router.post("/auth/token", response_model=TokenPublic, responses={401: {}, 429: {}})
+async def create_token(
+    body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response | TokenPublic:
+    """Exchange a username and password for a bearer token; 429 after too many failures."""
+    issued = await auth_sessions.login(
+        session,
+        body.username,
+        body.password,
+        kind="bearer",
+        settings=settings,
+        request_id=request_id(request),
+        client_ip=client_ip(request),
+    )
+    if issued is None:
+        # Returned, not raised: the failed attempt must commit so throttling counts it.
+        return problem(401, "Sign-in failed", "Unknown username or wrong password.")
+    return TokenPublic(access_token=issued.secret, expires_in=settings.token_hours * 3600)
+
+
+@auth_router.get("/me")
+async def me(actor: CurrentActor, session: SessionDep) -> UserPublic:
+    """The signed-in clinician."""
+    user = await session.get(User, actor.user_id)
+    return UserPublic.model_validate(user)
+
+
+# One router for the app to include (its routes are copied in: no extra level of matching).
+router = APIRouter()
+router.include_router(users_router)
+router.include_router(auth_router)

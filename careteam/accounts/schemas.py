@@ -1,0 +1,43 @@
+"""Accounts' input and output shapes: ``UserCreate / UserUpdate / UserPublic``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import (
+    StringConstraints,
+)
+
+from careteam.core.schemas import DisplayName, Input, Public
+from careteam.core.vocab import ClinicRole, Discipline
+
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
+]
+
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+
+
+class UserCreate(Input):
+    username: Username
+    display_name: DisplayName
+    discipline: Discipline
+    role: ClinicRole = ClinicRole.clinician
+    password: Password
+
+
+class UserUpdate(Input):
+    display_name: DisplayName | None = None
+    discipline: Discipline | None = None
+    role: ClinicRole | None = None
+    active: bool | None = None
+    password: Password | None = None
+
+
+class UserPublic(Public):
+    id: int
+    username: str
+    display_name: str
+    discipline: Discipline
+    role: ClinicRole
+    active: bool

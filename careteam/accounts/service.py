@@ -1,0 +1,128 @@
+"""Clinician accounts: created and managed by administrators."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts.passwords import hash_password
+from careteam.accounts.schemas import UserCreate, UserPublic, UserUpdate
+from careteam.accounts.tables import AuthSession, User
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
+from careteam.core.vocab import Discipline
+
+
+async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every session and token of a user (deactivation, password change): the rows go."""
+    await session.exec(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
+
+
+def _require_admin(actor: Actor | None) -> None:
+    # actor None is the command line run by the operator on the server itself.
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only administrators manage accounts.")
+
+
+async def create_user(session: AsyncSession, body: UserCreate, *, actor: Actor | None) -> User:
+    """A new clinician account; the username must be free."""
+    _require_admin(actor)
+    if (await session.exec(select(User.id).where(User.username == body.username))).first() is not None:
+        raise Duplicate("That username is taken.", field="username")
+    user = User(
+        username=body.username,
+        display_name=body.display_name,
+        discipline=body.discipline,
+        role=body.role,
+        password_hash=hash_password(body.password),
+    )
+    session.add(user)
+    await session.flush()
+    audit.record(session, actor, AuditAction.create, "user", user.id)
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    discipline: Discipline | None = None,
+    active: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[User], int]:
+    """The clinic's directory of clinicians (no patient data), for building teams and mentions."""
+    query = select(User)
+    if discipline is not None:
+        query = query.where(User.discipline == discipline)
+    if active is not None:
+        query = query.where(User.active == active)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(col(User.display_name)).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
+async def get_user(session: AsyncSession, user_id: int, *, actor: Actor) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def update_user(
+    session: AsyncSession,
+    user_id: int,
+    body: UserUpdate,
+    *,
+    expected_version: int | None,
+    actor: Actor | None,
+) -> User:
+    """Change an account; deactivating it or changing its password ends all its sessions at once."""
+    _require_admin(actor)
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("No such user.")
+    if expected_version is not None and user.version != expected_version:
+        raise Conflict("Someone changed this account first.", current=UserPublic.model_validate(user))
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:  # every account field has a value: null is a mistake, not "no change"
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    if (
+        actor is not None
+        and user_id == actor.user_id
+        and (changes.get("active") is False or changes.get("role") not in (None, user.role))
+    ):
+        raise ValidationFailed(
+            "You cannot deactivate your own account or drop your own admin role.", field="active"
+        )
+    if (password := changes.pop("password", None)) is not None:
+        user.password_hash = hash_password(password)
+        await close_all_sessions(session, user_id)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes.get("active") is False:
+        await close_all_sessions(session, user_id)
+    user.version += 1
+    session.add(user)
+    await session.flush()
+    audit.record(session, actor, AuditAction.update, "user", user.id)
+    return user
+
+
+def directory() -> sa.Subquery:
+    """Every account's public identity (``id, username, display_name, active``) as a subquery, for other
+    features to join (a care team's member names) without touching this feature's tables."""
+    return select(col(User.id), col(User.username), col(User.display_name), col(User.active)).subquery(
+        "directory"
+    )
+
+
+async def active_user(session: AsyncSession, user_id: int) -> User | None:
+    """The active account with this id, or None (unknown or deactivated)."""
+    user = await session.get(User, user_id)
+    return user if user is not None and user.active else None

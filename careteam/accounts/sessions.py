@@ -1,0 +1,215 @@
+"""Server-side sessions (browser cookie) and bearer tokens (API clients), stored as SHA-256 of the secret.
+
+The secret leaves the server once, in the cookie or the token response; a database leak reveals no usable
+credential. Logout, deactivation or an elapsed timeout delete the row, so a replayed secret finds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func
+from sqlmodel import SQLModel, col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts.passwords import verify_password
+from careteam.accounts.tables import AuthSession, LoginAttempt, User
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction, AuditOutcome
+from careteam.core.actor import Actor, actor_of
+from careteam.core.errors import Throttled
+from careteam.db.types import utcnow
+from careteam.settings import Settings
+
+# Touch last_seen_at at most this often: idle tracking without a write on every request.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+_SESSIONS = SQLModel.metadata.tables["auth_session"]
+_USERS = SQLModel.metadata.tables["user_account"]
+_RESOLVE = (
+    sa.select(
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.expires_at,
+        _SESSIONS.c.csrf_token,
+        _USERS.c.id,
+        _USERS.c.username,
+        _USERS.c.display_name,
+        _USERS.c.discipline,
+        _USERS.c.role,
+        _USERS.c.active,
+    )
+    .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(_SESSIONS.c.id == sa.bindparam("session_id"), _SESSIONS.c.kind == sa.bindparam("kind"))
+)
+_TOUCH = (
+    sa.update(_SESSIONS)
+    .where(_SESSIONS.c.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("now", type_=_SESSIONS.c.last_seen_at.type))
+)
+_DELETE = sa.delete(_SESSIONS).where(_SESSIONS.c.id == sa.bindparam("session_id"))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    secret: str
+    record: AuthSession
+    user: User
+
+
+async def login(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    kind: str,
+    settings: Settings,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+) -> Issued | None:
+    """Check the password and open a new session (``kind`` "cookie") or token ("bearer").
+
+    Returns None for a wrong password and for an unknown or inactive user alike; raises Throttled
+    after too many failures for that username in the window, whatever the password.
+    """
+    now = utcnow()
+    window_start = now - timedelta(minutes=settings.login_window_minutes)
+    failures = (
+        await session.exec(
+            select(func.count()).where(
+                col(LoginAttempt.username) == username,
+                col(LoginAttempt.succeeded).is_(False),
+                col(LoginAttempt.at) >= window_start,
+            )
+        )
+    ).one()
+    if failures >= settings.login_max_failures:
+        raise Throttled(
+            "Too many failed sign-ins for this account; try again later.",
+            retry_after=settings.login_window_minutes * 60,
+        )
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    ok = verify_password(password, user.password_hash if user else None) and bool(user and user.active)
+    session.add(LoginAttempt(username=username, succeeded=ok, at=now))
+    actor = _actor_for(user, None, request_id, client_ip) if user else None
+    audit.record(
+        session,
+        actor,
+        AuditAction.login,
+        "session",
+        outcome=AuditOutcome.success if ok else AuditOutcome.failure,
+    )
+    if not ok or user is None:
+        return None
+    return await open_session(session, user, kind=kind, settings=settings)
+
+
+async def open_session(session: AsyncSession, user: User, *, kind: str, settings: Settings) -> Issued:
+    """A fresh random secret (256 bits): a new id at every login, never reused.
+
+    The user's expired sessions go at the same time (a refused request cannot delete them: its unit of
+    work rolls back).
+    """
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    await session.exec(
+        delete(AuthSession).where(col(AuthSession.user_id) == user.id, col(AuthSession.expires_at) <= now)
+    )
+    lifetime = (
+        timedelta(hours=settings.session_absolute_hours)
+        if kind == "cookie"
+        else timedelta(hours=settings.token_hours)
+    )
+    record = AuthSession(
+        id=_digest(secret),
+        user_id=user.id or 0,
+        kind=kind,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(record)
+    await session.flush()
+    return Issued(secret=secret, record=record, user=user)
+
+
+async def resolve(
+    session: AsyncSession,
+    secret: str,
+    *,
+    kind: str,
+    settings: Settings,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+) -> Actor | None:
+    """The actor behind a cookie or token secret, or None if it is unknown, expired or its user inactive.
+
+    Every request comes here: one prebuilt query, no ORM objects. The session row is written only when
+    it ends (deleted) or when its last activity is older than ``_TOUCH_EVERY``, so an idle cookie session
+    ends between ``session_idle_minutes`` minus one minute and ``session_idle_minutes`` after the last
+    request: never late.
+    """
+    if not secret or len(secret) > 256:
+        return None
+    session_id = _digest(secret)
+    conn = await session.connection()
+    row = (await conn.execute(_RESOLVE, {"session_id": session_id, "kind": kind})).first()
+    if row is None:
+        return None
+    now = utcnow()
+    idle = now - row.last_seen_at
+    idle_expired = kind == "cookie" and idle > timedelta(minutes=settings.session_idle_minutes)
+    if not row.active or now >= row.expires_at or idle_expired:
+        await conn.execute(_DELETE, {"session_id": session_id})
+        return None
+    if idle > _TOUCH_EVERY:
+        await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
+    # Kept for this unit of work: a cookie-authenticated write checks its CSRF token without a query.
+    session.info.setdefault("csrf_tokens", {})[session_id] = row.csrf_token
+    return actor_of(row, session_id=session_id, request_id=request_id, client_ip=client_ip)
+
+
+async def csrf_token_for(session: AsyncSession, session_id: str) -> str | None:
+    known: dict[str, str] = session.info.get("csrf_tokens", {})
+    if session_id in known:
+        return known[session_id]
+    record = await session.get(AuthSession, session_id)
+    return record.csrf_token if record else None
+
+
+async def close_session(session: AsyncSession, session_id: str, *, actor: Actor) -> None:
+    """Logout: the session row goes, so the same cookie is refused from now on."""
+    await session.exec(delete(AuthSession).where(col(AuthSession.id) == session_id))
+    audit.record(session, actor, AuditAction.logout, "session")
+
+
+async def live_session_ids(session: AsyncSession, ids: set[str], *, settings: Settings) -> set[str]:
+    """Which of these sessions are still valid: not logged out, not expired (absolute, or idle for a cookie
+    session), user active. The realtime hub closes the sockets of the others."""
+    if not ids:
+        return set()
+    now = utcnow()
+    idle_since = now - timedelta(minutes=settings.session_idle_minutes)
+    rows = await session.exec(
+        select(col(AuthSession.id))
+        .join(User, col(User.id) == col(AuthSession.user_id))
+        .where(
+            col(AuthSession.id).in_(ids),
+            col(User.active).is_(True),
+            col(AuthSession.expires_at) > now,
+            or_(col(AuthSession.kind) == "bearer", col(AuthSession.last_seen_at) > idle_since),
+        )
+    )
+    return set(rows.all())
+
+
+def _actor_for(user: User, session_id: str | None, request_id: str | None, client_ip: str | None) -> Actor:
+    return actor_of(user, session_id=session_id, request_id=request_id, client_ip=client_ip)

@@ -1,0 +1,19 @@
+"""Audit's vocabulary: what was done, and how it ended."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    read = "read"
+    create = "create"
+    update = "update"
+    delete = "delete"
+    login = "login"
+    logout = "logout"
+
+
+class AuditOutcome(StrEnum):
+    success = "success"
+    failure = "failure"

@@ -1,1 +1,0 @@
-"""Authentication: password hashing, server-side sessions and bearer tokens, CSRF, login throttling."""

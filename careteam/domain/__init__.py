@@ -1,1 +1,0 @@
-"""Domain services: plain async functions ``verb_noun(session, ..., *, actor)``. No HTTP here."""

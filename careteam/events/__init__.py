@@ -1,0 +1,1 @@
+"""The durable event log every live view, replay and history is built from."""

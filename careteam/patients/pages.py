@@ -1,0 +1,252 @@
+"""Patients' HTML pages: the patient list, registration, a patient's page with her care team and plans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts import service as accounts
+from careteam.core.actor import Actor
+from careteam.core.errors import (
+    Conflict,
+    Duplicate,
+    ValidationFailed,
+)
+from careteam.patients import service as patients
+from careteam.patients.codes import TeamRole
+from careteam.patients.schemas import MemberCreate, PatientCreate
+from careteam.plans import service as plans
+from careteam.plans.schemas import PlanCreate
+from careteam.web.deps import Id
+from careteam.web.forms import (
+    STALE_FORM,
+    Db,
+    Editor,
+    PageRoute,
+    Viewer,
+    field_errors,
+    form_version,
+    see_other,
+)
+from careteam.web.templating import Pager, page_number, render
+
+PATIENTS_PER_PAGE = 25
+
+# Directory look-ups for pickers (team members, audit filter): a clinic's whole staff fits.
+DIRECTORY_LIMIT = 1000
+
+STALE_TEAM = (
+    "Someone changed this care team first. Nothing was changed by you: "
+    "the team below is up to date, check it and try again."
+)
+
+PATIENT_HINTS = {
+    "mrn": "Enter the MRN: letters, digits and hyphens, up to 32 characters.",
+    "name": "Enter the patient's full name (up to 200 characters).",
+    "birth_date": "Enter the birth date as a valid date.",
+}
+
+MEMBER_HINTS = {"user_id": "Choose a clinician.", "role": "Choose lead or member."}
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/")
+async def home() -> Response:
+    return see_other("/patients")
+
+
+async def _patients_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    q: str = "",
+    page: int = 1,
+    form: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    q = q.strip()[:100]
+    pager = Pager("/patients", page, PATIENTS_PER_PAGE, 0, (("q", q),))
+    rows, total = await patients.list_patients(
+        session, actor=actor, q=q or None, offset=pager.offset, limit=pager.size
+    )
+    context = {
+        "section": "patients",
+        "patients": rows,
+        "q": q,
+        "pager": replace(pager, total=total),
+        "form": {"mrn": "", "name": "", "birth_date": "", **(form or {})},
+        "errors": dict(errors or {}),
+        "today": date.today(),
+    }
+    return render(request, "patients/patients.html", context, status_code=status)
+
+
+@router.get("/patients")
+async def patient_list(
+    request: Request, session: Db, actor: Viewer, q: str = "", page: str = "1"
+) -> Response:
+    """The patients whose care team you are on (every patient, for administrators)."""
+    return await _patients_page(request, session, actor, q=q, page=page_number(page))
+
+
+@router.post("/patients")
+async def register_patient(
+    request: Request,
+    session: Db,
+    actor: Editor,
+    mrn: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    birth_date: Annotated[str, Form()] = "",
+) -> Response:
+    """Register a patient (IPM leads and administrators) and open her page."""
+    form = {"mrn": mrn, "name": name, "birth_date": birth_date}
+    try:
+        body = PatientCreate.model_validate({"mrn": mrn, "name": name, "birth_date": birth_date or None})
+    except ValidationError as exc:
+        errors = field_errors(exc, PATIENT_HINTS)
+        return await _patients_page(request, session, actor, form=form, errors=errors, status=422)
+    try:
+        async with session.begin_nested():
+            patient = await patients.create_patient(session, body, actor=actor)
+    except Duplicate as exc:
+        errors = {exc.field: exc.detail}
+        return await _patients_page(request, session, actor, form=form, errors=errors, status=409)
+    except ValidationFailed as exc:
+        errors = {exc.field: exc.detail}
+        return await _patients_page(request, session, actor, form=form, errors=errors, status=422)
+    return see_other(f"/patients/{patient.id}")
+
+
+async def _patient_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: int,
+    *,
+    form: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> Response:
+    patient = await patients.get_patient(session, patient_id, actor=actor)
+    team = await patients.get_team(session, patient_id, actor=actor)
+    manages = await patients.may_manage_team(session, patient_id, actor=actor)
+    care_plans, _ = await plans.list_plans(session, actor=actor, patient_id=patient_id)
+    candidates = []
+    if manages:
+        users, _ = await accounts.list_users(session, actor=actor, active=True, limit=DIRECTORY_LIMIT)
+        on_team = {m.user_id for m in team.members}
+        candidates = [u for u in users if u.id not in on_team]
+    context = {
+        "section": "patients",
+        "patient": patient,
+        "team": team,
+        "manages": manages,
+        "candidates": candidates,
+        "form": {"user_id": "", "role": TeamRole.member.value, "plan_title": "", **(form or {})},
+        "errors": dict(errors or {}),
+        "problem": problem,
+        "today": date.today(),
+        "care_plans": care_plans,
+        "may_plan": await plans.may_shape_plans(session, patient_id, actor=actor),
+    }
+    return render(request, "patients/patient.html", context, status_code=status)
+
+
+@router.get("/patients/{patient_id}")
+async def patient_detail(request: Request, patient_id: Id, session: Db, actor: Viewer) -> Response:
+    """A patient's demographics and care team; another team's patient is not found."""
+    return await _patient_page(request, session, actor, patient_id)
+
+
+@router.post("/patients/{patient_id}/members")
+async def add_member(
+    request: Request,
+    patient_id: Id,
+    session: Db,
+    actor: Editor,
+    user_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = TeamRole.member.value,
+    version: Annotated[str, Form()] = "",
+) -> Response:
+    """Put a clinician on the care team, unless someone changed the team since the page was loaded."""
+    form = {"user_id": user_id, "role": role}
+    expected = form_version(version)
+    if expected is None:
+        return await _patient_page(
+            request, session, actor, patient_id, form=form, problem=STALE_FORM, status=422
+        )
+    try:
+        body = MemberCreate.model_validate({"user_id": user_id or None, "role": role})
+    except ValidationError as exc:
+        errors = field_errors(exc, MEMBER_HINTS)
+        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+    try:
+        async with session.begin_nested():
+            await patients.add_member(session, patient_id, body, expected_version=expected, actor=actor)
+    except Conflict:
+        return await _patient_page(
+            request, session, actor, patient_id, form=form, problem=STALE_TEAM, status=409
+        )
+    except Duplicate as exc:
+        errors = {exc.field: exc.detail}
+        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=409)
+    except ValidationFailed as exc:
+        errors = {exc.field: exc.detail}
+        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+    return see_other(f"/patients/{patient_id}#care-team")
+
+
+@router.post("/patients/{patient_id}/plans")
+async def create_plan(
+    request: Request,
+    patient_id: Id,
+    session: Db,
+    actor: Editor,
+    title: Annotated[str, Form()] = "",
+) -> Response:
+    """Open a care plan (a board) for the patient; the team's lead and physicians may."""
+    form = {"plan_title": title}
+    try:
+        body = PlanCreate.model_validate({"patient_id": patient_id, "title": title})
+    except ValidationError:
+        errors = {"plan_title": "Give the plan a title (up to 200 characters)."}
+        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+    plan = await plans.create_plan(session, body, actor=actor)
+    return see_other(f"/plans/{plan.id}")
+
+
+@router.post("/patients/{patient_id}/members/{member_id}/remove")
+async def remove_member(
+    request: Request,
+    patient_id: Id,
+    member_id: Id,
+    session: Db,
+    actor: Editor,
+    version: Annotated[str, Form()] = "",
+) -> Response:
+    """Take a clinician off the care team, unless someone changed the team since the page was loaded."""
+    expected = form_version(version)
+    if expected is None:
+        return await _patient_page(request, session, actor, patient_id, problem=STALE_FORM, status=422)
+    try:
+        async with session.begin_nested():
+            team = await patients.remove_member(
+                session, patient_id, member_id, expected_version=expected, actor=actor
+            )
+    except Conflict:
+        return await _patient_page(request, session, actor, patient_id, problem=STALE_TEAM, status=409)
+    if not actor.is_admin and all(m.user_id != actor.user_id for m in team.members):
+        # She took herself off the team: the patient is no longer hers to see.
+        return see_other("/patients")
+    return see_other(f"/patients/{patient_id}#care-team")

@@ -1,0 +1,319 @@
+"""Patients and their care teams."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts import service as accounts
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
+from careteam.core.vocab import Discipline
+from careteam.patients.access import clinical_patient_ids, manageable_team_ids, visible_patient_ids
+from careteam.patients.codes import CareTeamStatus, TeamRole
+from careteam.patients.schemas import (
+    CareTeamPublic,
+    CareTeamUpdate,
+    MemberCreate,
+    MemberPublic,
+    PatientCreate,
+    PatientPublic,
+    PatientUpdate,
+)
+from careteam.patients.tables import CareTeam, CareTeamMember, Patient
+
+
+async def create_patient(session: AsyncSession, body: PatientCreate, *, actor: Actor) -> Patient:
+    """Register a patient with an empty care team; an IPM lead who registers her becomes the team's lead."""
+    if not actor.may_create_patients:
+        raise Forbidden("Only IPM leads and administrators register patients.")
+    if (await session.exec(select(Patient.id).where(Patient.mrn == body.mrn))).first() is not None:
+        raise Duplicate("A patient with this MRN exists.", field="mrn")
+    patient = Patient(mrn=body.mrn, name=body.name, birth_date=body.birth_date)
+    session.add(patient)
+    await session.flush()
+    team = CareTeam(
+        patient_id=patient.id or 0, name=f"Care team of {body.name}"[:200], status=CareTeamStatus.active
+    )
+    session.add(team)
+    await session.flush()
+    if actor.discipline is Discipline.ipm_lead and not actor.is_admin:
+        session.add(
+            CareTeamMember(
+                team_id=team.id or 0, user_id=actor.user_id, role=TeamRole.lead, discipline=actor.discipline
+            )
+        )
+    audit.record(session, actor, AuditAction.create, "patient", patient.id, patient_id=patient.id)
+    await session.flush()
+    return patient
+
+
+async def list_patients(
+    session: AsyncSession, *, actor: Actor, q: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Patient], int]:
+    """The patients the actor may see, by name; each one shown is audited as read."""
+    query = select(Patient).where(col(Patient.id).in_(visible_patient_ids(actor)))
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(func.lower(Patient.name).like(pattern), func.lower(Patient.mrn).like(pattern))
+        )
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = list(
+        await session.exec(query.order_by(col(Patient.name), col(Patient.id)).offset(offset).limit(limit))
+    )
+    audit.record_reads(session, actor, "patient", ((p.id, p.id) for p in rows))
+    return rows, int(total)
+
+
+async def get_patient(session: AsyncSession, patient_id: int, *, actor: Actor) -> Patient:
+    """One patient, if the actor may see her; otherwise not found."""
+    patient = await _visible_patient(session, patient_id, actor)
+    audit.record(session, actor, AuditAction.read, "patient", patient_id, patient_id=patient_id)
+    return patient
+
+
+async def update_patient(
+    session: AsyncSession, patient_id: int, body: PatientUpdate, *, expected_version: int, actor: Actor
+) -> Patient:
+    """Correct a patient's demographics; only those who manage her team may."""
+    patient = await _visible_patient(session, patient_id, actor, for_update=True)
+    team = await _team_of(session, patient_id)
+    await _ensure_manages(session, team, actor)
+    if patient.version != expected_version:
+        raise Conflict(
+            "Someone changed this patient first.",
+            current=PatientPublic.model_validate(patient),
+            actor=actor,
+            shown=("patient", patient_id, patient_id),
+        )
+    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(patient, field, value)
+    patient.version += 1
+    session.add(patient)
+    audit.record(session, actor, AuditAction.update, "patient", patient_id, patient_id=patient_id)
+    await session.flush()
+    return patient
+
+
+async def get_team(session: AsyncSession, patient_id: int, *, actor: Actor) -> CareTeamPublic:
+    """A patient's care team with its members."""
+    await _visible_patient(session, patient_id, actor)
+    team = await _team_of(session, patient_id)
+    audit.record(session, actor, AuditAction.read, "care_team", team.id, patient_id=patient_id)
+    return await _team_public(session, team)
+
+
+async def may_manage_team(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
+    team = await _team_of(session, patient_id)
+    return await _manages(session, team, actor)
+
+
+async def update_team(
+    session: AsyncSession, patient_id: int, body: CareTeamUpdate, *, expected_version: int, actor: Actor
+) -> CareTeamPublic:
+    """Rename the team or change its FHIR status."""
+    await _visible_patient(session, patient_id, actor)
+    team = await _team_of(session, patient_id, for_update=True)
+    await _ensure_manages(session, team, actor)
+    await _ensure_version(session, team, expected_version, actor)
+    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(team, field, value)
+    return await _changed(session, team, actor, patient_id)
+
+
+async def add_member(
+    session: AsyncSession, patient_id: int, body: MemberCreate, *, expected_version: int | None, actor: Actor
+) -> CareTeamPublic:
+    """Put a clinician on the team; from now on she sees the patient."""
+    await _visible_patient(session, patient_id, actor)
+    team = await _team_of(session, patient_id, for_update=True)
+    await _ensure_manages(session, team, actor)
+    if expected_version is not None:
+        await _ensure_version(session, team, expected_version, actor)
+    user = await accounts.active_user(session, body.user_id)
+    if user is None:
+        raise ValidationFailed("No active clinician with this id.", field="user_id")
+    existing = (
+        await session.exec(
+            select(CareTeamMember).where(CareTeamMember.team_id == team.id, CareTeamMember.user_id == user.id)
+        )
+    ).first()
+    if existing is not None:
+        raise Duplicate("This clinician is already on the team.", field="user_id")
+    session.add(
+        CareTeamMember(
+            team_id=team.id or 0,
+            user_id=user.id or 0,
+            role=body.role,
+            discipline=body.discipline or Discipline(user.discipline),
+        )
+    )
+    return await _changed(session, team, actor, patient_id)
+
+
+async def remove_member(
+    session: AsyncSession, patient_id: int, member_id: int, *, expected_version: int, actor: Actor
+) -> CareTeamPublic:
+    """Take a clinician off the team; she loses access at once, live boards included."""
+    await _visible_patient(session, patient_id, actor)
+    team = await _team_of(session, patient_id, for_update=True)
+    await _ensure_manages(session, team, actor)
+    await _ensure_version(session, team, expected_version, actor)
+    member = await session.get(CareTeamMember, member_id)
+    if member is None or member.team_id != team.id:
+        raise NotFound("No such member on this team.")
+    await session.delete(member)
+    return await _changed(session, team, actor, patient_id)
+
+
+async def _changed(session: AsyncSession, team: CareTeam, actor: Actor, patient_id: int) -> CareTeamPublic:
+    """Bump the team's version, audit, and tell every board of the patient (assignee lists change)."""
+    team.version += 1
+    session.add(team)
+    await session.flush()
+    audit.record(session, actor, AuditAction.update, "care_team", team.id, patient_id=patient_id)
+    public = await _team_public(session, team)
+    for hook in _team_changed:
+        await hook(session, patient_id, public, actor)
+    return public
+
+
+async def _visible_patient(
+    session: AsyncSession, patient_id: int, actor: Actor, *, for_update: bool = False
+) -> Patient:
+    query = select(Patient).where(Patient.id == patient_id, col(Patient.id).in_(visible_patient_ids(actor)))
+    if for_update:
+        query = query.with_for_update()
+    patient = (await session.exec(query)).first()
+    if patient is None:
+        raise NotFound("No such patient.")
+    return patient
+
+
+async def _team_of(session: AsyncSession, patient_id: int, *, for_update: bool = False) -> CareTeam:
+    query = select(CareTeam).where(CareTeam.patient_id == patient_id)
+    if for_update:
+        query = query.with_for_update()
+    team = (await session.exec(query)).first()
+    if team is None:
+        raise NotFound("No such care team.")
+    return team
+
+
+async def _manages(session: AsyncSession, team: CareTeam, actor: Actor) -> bool:
+    query = select(CareTeam.id).where(
+        CareTeam.id == team.id, col(CareTeam.id).in_(manageable_team_ids(actor))
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def _ensure_manages(session: AsyncSession, team: CareTeam, actor: Actor) -> None:
+    if not await _manages(session, team, actor):
+        raise Forbidden(
+            "Only the team's lead, an IPM lead on the team, or an administrator changes the team."
+        )
+
+
+async def _ensure_version(session: AsyncSession, team: CareTeam, expected_version: int, actor: Actor) -> None:
+    if team.version != expected_version:
+        raise Conflict(
+            "Someone changed this care team first.",
+            current=await _team_public(session, team),
+            actor=actor,
+            shown=("care_team", team.id, team.patient_id),
+        )
+
+
+async def team_members(session: AsyncSession, patient_id: int) -> list[MemberPublic]:
+    """The members of a patient's care team, leads first."""
+    return (await patient_and_team(session, patient_id))[1]
+
+
+async def patient_and_team(
+    session: AsyncSession, patient_id: int
+) -> tuple[PatientPublic, list[MemberPublic]]:
+    """A patient and her care team's members (leads first), in one query; NotFound if no such patient.
+
+    Not audited and not access-checked: for a caller that has checked and audits the read it serves
+    (the board).
+    """
+    users = accounts.directory()
+    rows = (
+        await session.exec(
+            select(Patient, CareTeamMember, users.c.username, users.c.display_name)
+            .join(CareTeam, col(CareTeam.patient_id) == col(Patient.id))
+            .outerjoin(CareTeamMember, col(CareTeamMember.team_id) == col(CareTeam.id))
+            .outerjoin(users, users.c.id == col(CareTeamMember.user_id))
+            .where(col(Patient.id) == patient_id)
+            .order_by(col(CareTeamMember.role), users.c.display_name)
+        )
+    ).all()
+    if not rows:
+        raise NotFound("No such patient.")
+    members = [
+        MemberPublic(
+            id=m.id or 0,
+            user_id=m.user_id,
+            username=username,
+            display_name=display_name,
+            role=TeamRole(m.role),
+            discipline=Discipline(m.discipline),
+        )
+        for _, m, username, display_name in rows
+        if m is not None
+    ]
+    return PatientPublic.model_validate(rows[0][0]), members
+
+
+async def membership(
+    session: AsyncSession, patient_id: int, user_id: int
+) -> tuple[TeamRole, Discipline] | None:
+    """The user's role and discipline on the patient's care team, or None if she is not on it."""
+    row = (
+        await session.exec(
+            select(CareTeamMember.role, CareTeamMember.discipline)
+            .join(CareTeam, col(CareTeam.id) == col(CareTeamMember.team_id))
+            .where(CareTeam.patient_id == patient_id, CareTeamMember.user_id == user_id)
+        )
+    ).first()
+    return None if row is None else (TeamRole(row[0]), Discipline(row[1]))
+
+
+async def ensure_clinical_patient(session: AsyncSession, patient_id: int, *, actor: Actor) -> None:
+    """The patient is on one of the actor's care teams (else a field error naming ``patient_id``)."""
+    readable = select(CareTeam.patient_id).where(
+        CareTeam.patient_id == patient_id,
+        col(CareTeam.patient_id).in_(clinical_patient_ids(actor)),
+    )
+    if (await session.exec(readable)).first() is None:
+        raise ValidationFailed("No patient with this id on your care teams.", field="patient_id")
+
+
+# Run in the same unit of work after a patient's care team changed, with the team as it is now. How other
+# features show the change without this one knowing them (plans put it on the patient's live boards).
+TeamChanged = Callable[[AsyncSession, int, CareTeamPublic, Actor], Awaitable[None]]
+_team_changed: list[TeamChanged] = []
+
+
+def on_team_changed(hook: TeamChanged) -> None:
+    """Call ``hook(session, patient_id, team, actor)`` after every change to a care team's members."""
+    if hook not in _team_changed:
+        _team_changed.append(hook)
+
+
+async def _team_public(session: AsyncSession, team: CareTeam) -> CareTeamPublic:
+    members = await team_members(session, team.patient_id)
+    return CareTeamPublic(
+        id=team.id or 0,
+        patient_id=team.patient_id,
+        name=team.name,
+        status=CareTeamStatus(team.status),
+        version=team.version,
+        members=members,
+    )

@@ -1,0 +1,380 @@
+"""The care-plan board page: one plan's live task board, rendered here, kept live by ``board.js``.
+
+The page is the board snapshot (``read_board``) as HTML, plus the last events of the plan's log as its
+activity history, plus the board as JSON (``#board-state``) for the script. The card markup lives in one
+Jinja macro (``plans/task_card.html``): it renders every card on load (through its ``Stamp``, rendered
+once and filled per card, since a board has hundreds), and once more, empty, inside a ``<template>`` that
+the script clones and fills with ``textContent`` for cards that arrive live. User text is never put in the
+page as HTML, on load or live.
+
+What changes a card is described twice, here for the history rendered on load and in ``board.js`` for
+entries that arrive live: keep ``describe`` and the script's ``describe`` saying the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from careteam.accounts import service as accounts
+from careteam.core.errors import NotFound
+from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
+from careteam.events import log as events
+from careteam.plans.board import read_board
+from careteam.plans.codes import (
+    COLUMN_DEFAULT_STATUS,
+    COLUMN_LABELS,
+    COLUMN_OF,
+    Column,
+    GoalStatus,
+    PlanStatus,
+    TaskPriority,
+    TaskStatus,
+)
+from careteam.web.deps import Id
+from careteam.web.forms import Db, PageRoute, Viewer
+from careteam.web.templating import render, stamp, status_label, utc_time
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# How many of the plan's latest events the activity history shows on load (live ones are added on top).
+HISTORY_LIMIT = 50
+COLUMNS: tuple[Column, ...] = (Column.todo, Column.in_progress, Column.on_hold, Column.done, Column.closed)
+OPEN_COLUMNS = frozenset({Column.todo, Column.in_progress, Column.on_hold})
+HIGH_PRIORITIES = frozenset({TaskPriority.urgent, TaskPriority.asap, TaskPriority.stat})
+PRIORITY_LABELS: dict[TaskPriority, str] = {
+    TaskPriority.routine: "Routine",
+    TaskPriority.urgent: "Urgent",
+    TaskPriority.asap: "ASAP",
+    TaskPriority.stat: "STAT",
+}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Words for the fields of a task, in the order an edit is described ("changed “UDS due”: priority, due date").
+FIELD_WORDS = {
+    "title": "title",
+    "description": "notes",
+    "discipline": "lane",
+    "assignee_id": "assignee",
+    "status": "status",
+    "priority": "priority",
+    "due_date": "due date",
+    "checklist": "checklist",
+    "position": "order",
+}
+# The card's flags (see plans/task_card.html): the only fields the card macro may branch on.
+CARD_FLAGS = ("blank", "overdue", "high_priority", "filtered", "has_assignee", "has_due", "has_checklist")
+# The vocabularies by value, for the cards (a board's tasks are rows: their enums are plain values).
+_STATUS_LABELS = {s.value: status_label(s.value) for s in TaskStatus}
+_COLUMN_OF = {s.value: c.value for s, c in COLUMN_OF.items()}
+_OPEN = frozenset(c.value for c in OPEN_COLUMNS)
+_HIGH = frozenset(p.value for p in HIGH_PRIORITIES)
+_PRIORITY_LABELS = {p.value: label for p, label in PRIORITY_LABELS.items()}
+SYSTEM_NAME = "careteam"
+UNKNOWN_NAME = "A former team member"
+_ON = frozenset({"1", "on", "true", "yes"})
+
+
+# --- Cards ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)  # a board's due dates repeat: one label per date, not per card
+def due_label(due: date, today: date) -> str:
+    """ "12 May" this year, "12 May 2027" otherwise (board.js formats the same way)."""
+    label = f"{due.day} {MONTHS[due.month - 1]}"
+    return label if due.year == today.year else f"{label} {due.year}"
+
+
+def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date) -> dict[str, Any]:
+    """What the card partial shows, for a task as the board reads it (``Board.tasks``); ``None`` gives the
+    empty card that board.js clones and fills."""
+    if task is None:
+        blank: dict[str, Any] = dict.fromkeys(
+            (
+                "id",
+                "title",
+                "version",
+                "status",
+                "status_label",
+                "column",
+                "discipline",
+                "position",
+                "assignee_id",
+                "assignee_name",
+                "due",
+                "due_label",
+                "priority",
+                "priority_label",
+            ),
+            "",
+        )
+        return (
+            blank
+            | dict.fromkeys(CARD_FLAGS, False)
+            | {"blank": True, "priority_class": "routine"}
+            | dict.fromkeys(("checklist_done", "checklist_total", "checklist_percent"), 0)
+        )
+    status, priority, due, assignee = task["status"], task["priority"], task["due_date"], task["assignee_id"]
+    checklist = task["checklist"]
+    column = _COLUMN_OF[status]
+    done = sum([1 for item in checklist if item["done"]])
+    return {
+        "blank": False,
+        "id": task["id"],
+        "title": task["title"],
+        "version": task["version"],
+        "status": status,
+        "status_label": _STATUS_LABELS[status],
+        "column": column,
+        "discipline": task["discipline"],
+        "position": repr(task["position"]),
+        "has_assignee": bool(assignee),
+        "assignee_id": assignee or "",
+        "assignee_name": names.get(assignee, UNKNOWN_NAME) if assignee else "",
+        "has_due": due is not None,
+        "due": due.isoformat() if due else "",
+        "due_label": due_label(due, today) if due else "",
+        # Open (to do, in progress, on hold) and due before today.
+        "overdue": due is not None and due < today and column in _OPEN,
+        "priority": priority,
+        "priority_class": priority,
+        "priority_label": _PRIORITY_LABELS[priority],
+        "high_priority": priority in _HIGH,
+        "has_checklist": bool(checklist),
+        "checklist_done": done,
+        "checklist_total": len(checklist),
+        # In tens, for the meter's width class (no inline styles under the CSP); board.js rounds the same way.
+        "checklist_percent": (100 * done // len(checklist) + 5) // 10 * 10 if checklist else 0,
+        "filtered": False,
+    }
+
+
+# --- Activity history -----------------------------------------------------------------------------
+
+
+def _quote(text: object) -> str:
+    return f"“{text}”"
+
+
+def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, names: dict[int, str]) -> str:
+    """One event as a clinician would say it, after the actor's name: "moved “UDS due” to In progress"."""
+    if kind == "plan.created":
+        return "opened this care plan"
+    if kind == "plan.updated":
+        if before is not None and before.get("status") != data.get("status"):
+            return f"set the care plan to {status_label(data.get('status', ''))}"
+        return "updated the care plan"
+    if kind == "goal.created":
+        return f"added the goal {_quote(data.get('description', ''))}"
+    if kind == "goal.updated":
+        if before is not None and before.get("lifecycle_status") != data.get("lifecycle_status"):
+            status = status_label(data.get("lifecycle_status", ""))
+            return f"marked the goal {_quote(data.get('description', ''))} as {status}"
+        return f"updated the goal {_quote(data.get('description', ''))}"
+    if kind == "team.updated":
+        return "changed the care team"
+    if kind not in ("task.created", "task.updated", "task.moved"):
+        return "made a change"
+    title = _quote(data.get("title", ""))
+    column = _column_of(data.get("status"))
+    if kind == "task.created":
+        return f"added {title} to {_discipline_label(data.get('discipline'))}"
+    if kind == "task.moved":
+        if before is None or _column_of(before.get("status")) != column:
+            return f"moved {title} to {COLUMN_LABELS[column] if column else 'another column'}"
+        if before.get("status") != data.get("status"):
+            return f"set {title} to {status_label(data.get('status', ''))}"
+        return f"reordered {title}"
+    if before is None:
+        return f"updated {title}"
+    changed = [field for field in FIELD_WORDS if before.get(field) != data.get(field)]
+    if changed == ["assignee_id"]:
+        assignee = data.get("assignee_id")
+        if not assignee:
+            return f"unassigned {title}"
+        return f"assigned {title} to {names.get(assignee, UNKNOWN_NAME)}"
+    if changed == ["title"]:
+        return f"renamed {_quote(before.get('title', ''))} to {title}"
+    if changed == ["discipline"]:
+        return f"moved {title} to the {_discipline_label(data.get('discipline'))} lane"
+    if changed == ["checklist"]:
+        items = data.get("checklist") or []
+        done = sum(1 for item in items if item.get("done"))
+        return f"updated the checklist of {title} ({done}/{len(items)})"
+    if not changed:
+        return f"updated {title}"
+    return f"changed {title}: {', '.join(FIELD_WORDS[field] for field in changed)}"
+
+
+def _column_of(status: object) -> Column | None:
+    try:
+        return COLUMN_OF[TaskStatus(str(status))]
+    except ValueError:
+        return None
+
+
+def _discipline_label(value: object) -> str:
+    try:
+        return DISCIPLINE_LABELS[Discipline(str(value))]
+    except ValueError:
+        return str(value)
+
+
+def history(log: list[Any], names: dict[int, str]) -> list[dict[str, Any]]:
+    """The events as activity entries, newest first; each described against what came before it."""
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+    entries = []
+    for event in log:
+        data: dict[str, Any] = dict(event.data)
+        scope = event.kind.split(".", 1)[0]
+        key = (scope, int(data.get("id", 0) or 0))
+        text = describe(event.kind, data, seen.get(key), names)
+        seen[key] = data
+        entries.append(
+            {
+                "seq": event.seq,
+                "at_iso": event.at.isoformat(),
+                "at_text": utc_time(event.at),
+                "who": _actor_name(event.actor_id, names),
+                "text": text,
+            }
+        )
+    entries.reverse()
+    return entries
+
+
+def _actor_name(actor_id: int | None, names: dict[int, str]) -> str:
+    if actor_id is None:
+        return SYSTEM_NAME
+    return names.get(actor_id, UNKNOWN_NAME)
+
+
+# --- The page -------------------------------------------------------------------------------------
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in _ON
+
+
+def _script_json(value: object) -> Markup:
+    """``value`` as JSON for a ``<script type="application/json">``, escaped as Jinja's ``tojson`` escapes it
+    (so no ``</script>`` in a title can end it early), with orjson: the state holds every task."""
+    text = orjson.dumps(value).decode()
+    text = (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    )
+    return Markup(text)  # noqa: S704 - JSON with every character that HTML could read as markup escaped
+
+
+@router.get("/plans/{plan_id}")
+async def board_page(
+    request: Request,
+    plan_id: Id,
+    session: Db,
+    actor: Viewer,
+    mine: str = "",
+    discipline: Annotated[str, Query(max_length=40)] = "",
+    overdue: str = "",
+    closed: str = "",
+) -> Response:
+    """A care plan's live task board; another team's plan is not found."""
+    board = await read_board(session, plan_id, actor=actor)
+    log = [
+        e
+        for e in await events.read_after(session, plan_id, max(0, board.last_seq - HISTORY_LIMIT))
+        if e.seq <= board.last_seq
+    ]
+    names = {m.user_id: m.display_name for m in board.members}
+    for user_id in sorted({e.actor_id for e in log if e.actor_id is not None} - names.keys()):
+        try:
+            names[user_id] = (await accounts.get_user(session, user_id, actor=actor)).display_name
+        except NotFound:
+            continue
+    today = date.today()
+
+    filters = {
+        "mine": _flag(mine),
+        "discipline": discipline if discipline in Discipline.__members__.values() else "",
+        "overdue": _flag(overdue),
+        "closed": _flag(closed),
+    }
+    # Cards by lane and column, in board order (the tasks come sorted by position, then id).
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    counts = {c.value: 0 for c in COLUMNS}
+    for task in board.tasks:
+        card = card_view(task, names, today)
+        card["filtered"] = (filters["mine"] and task["assignee_id"] != actor.user_id) or (
+            filters["overdue"] and not card["overdue"]
+        )
+        lane_cells = cells.get(card["discipline"])
+        if lane_cells is None:
+            lane_cells = cells[card["discipline"]] = {c.value: [] for c in COLUMNS}
+        lane_cells[card["column"]].append(card)
+        if not card["filtered"] and filters["discipline"] in ("", card["discipline"]):
+            counts[card["column"]] += 1
+    on_board = cells.keys() | {m.discipline.value for m in board.members}
+    card_markup = stamp("plans/task_card.html", "task_card", flags=CARD_FLAGS)
+    lanes: list[dict[str, Any]] = [
+        {
+            "discipline": lane.value,
+            "label": DISCIPLINE_LABELS[lane],
+            "cells": {
+                column: card_markup.many(cards)
+                for column, cards in cells.get(lane.value, {c.value: [] for c in COLUMNS}).items()
+            },
+            "hidden": bool(filters["discipline"]) and filters["discipline"] != lane.value,
+        }
+        for lane in Discipline
+        if lane.value in on_board
+    ]
+
+    columns = [{"value": c.value, "label": COLUMN_LABELS[c]} for c in COLUMNS]
+    state = {
+        "plan_id": board.plan.id,
+        "plan": board.plan.model_dump(mode="json"),
+        "last_seq": board.last_seq,
+        "me": actor.user_id,
+        "tasks": board.tasks,
+        "goals": [g.model_dump(mode="json") for g in board.goals],
+        "members": [m.model_dump(mode="json") for m in board.members],
+        "names": {str(k): v for k, v in names.items()},
+        "labels": {
+            "columns": {c.value: COLUMN_LABELS[c] for c in COLUMNS},
+            "disciplines": {d.value: DISCIPLINE_LABELS[d] for d in Discipline},
+            "statuses": {s.value: status_label(s.value) for s in TaskStatus}
+            | {s.value: status_label(s.value) for s in GoalStatus}
+            | {s.value: status_label(s.value) for s in PlanStatus},
+            "priorities": {p.value: PRIORITY_LABELS[p] for p in TaskPriority},
+            "fields": FIELD_WORDS,
+        },
+        "column_of": {s.value: c.value for s, c in COLUMN_OF.items()},
+        "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
+        "high_priorities": sorted(p.value for p in HIGH_PRIORITIES),
+        "open_columns": sorted(c.value for c in OPEN_COLUMNS),
+    }
+    context = {
+        "section": "patients",
+        "board": board,
+        "plan": board.plan,
+        "patient": board.patient,
+        "lanes": lanes,
+        "columns": columns,
+        "counts": counts,
+        "filters": filters,
+        "history": history(log, names),
+        "blank_card": card_view(None, names, today),
+        "blank_goal": {"id": "", "version": "", "lifecycle_status": "", "description": "", "target": ""},
+        "blank_lane": {"discipline": "", "label": "", "hidden": False, "cells": dict.fromkeys(counts, "")},
+        "blank_entry": {"seq": "", "at_iso": "", "at_text": "", "who": "", "text": ""},
+        "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
+        "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
+        "state_json": _script_json(state),
+        "today": today,
+    }
+    return render(request, "plans/board.html", context)

@@ -1,0 +1,140 @@
+"""Input and output shapes of the domain: ``XBase / XCreate / XUpdate / XPublic / XsPublic``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from careteam.core.schemas import Input, LongText, Public, Title, UserId
+from careteam.core.vocab import Discipline
+from careteam.patients.schemas import MemberPublic, PatientPublic
+from careteam.plans.codes import GoalStatus, PlanStatus, TaskPriority, TaskStatus
+
+
+class ChecklistItem(Input):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    done: bool = False
+
+
+Checklist = Annotated[list[ChecklistItem], Field(max_length=50)]
+
+
+class GoalCreate(Input):
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    lifecycle_status: GoalStatus = GoalStatus.active
+
+
+class GoalUpdate(Input):
+    description: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
+    ) = None
+    target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    lifecycle_status: GoalStatus | None = None
+
+
+class GoalPublic(Public):
+    id: int
+    plan_id: int
+    description: str
+    target: str
+    lifecycle_status: GoalStatus
+    version: int
+
+
+class PlanCreate(Input):
+    patient_id: UserId
+    title: Title
+    description: LongText = ""
+    status: PlanStatus = PlanStatus.active
+    period_start: date | None = None
+    period_end: date | None = None
+    goals: Annotated[list[GoalCreate], Field(max_length=20)] = []
+
+    @field_validator("period_end")
+    @classmethod
+    def _period_in_order(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("period_start")
+        if value is not None and start is not None and value < start:
+            raise ValueError("period_end must not be before period_start")
+        return value
+
+
+class PlanUpdate(Input):
+    title: Title | None = None
+    description: LongText | None = None
+    status: PlanStatus | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+class PlanPublic(Public):
+    id: int
+    patient_id: int
+    title: str
+    description: str
+    status: PlanStatus
+    period_start: date | None
+    period_end: date | None
+    version: int
+    last_seq: int
+
+
+class TaskCreate(Input):
+    title: Title
+    description: LongText = ""
+    discipline: Discipline
+    assignee_id: UserId | None = None
+    status: TaskStatus = TaskStatus.requested
+    priority: TaskPriority = TaskPriority.routine
+    due_date: date | None = None
+    position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    checklist: Checklist = []
+
+
+class TaskUpdate(Input):
+    """Any subset of fields; ``status`` follows the FHIR Task state machine. A move is status + position."""
+
+    title: Title | None = None
+    description: LongText | None = None
+    discipline: Discipline | None = None
+    assignee_id: UserId | None = None
+    status: TaskStatus | None = None
+    priority: TaskPriority | None = None
+    due_date: date | None = None
+    position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
+    checklist: Checklist | None = None
+
+
+class TaskPublic(Public):
+    id: int
+    plan_id: int
+    title: str
+    description: str
+    discipline: Discipline
+    assignee_id: int | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_date: date | None
+    position: float
+    checklist: list[ChecklistItem]
+    version: int
+
+
+class BoardPublic(BaseModel):
+    """Everything a board page shows, as of ``last_seq``: apply events with seq > last_seq to stay current."""
+
+    plan: PlanPublic
+    patient: PatientPublic
+    goals: list[GoalPublic]
+    tasks: list[TaskPublic]
+    members: list[MemberPublic]
+    last_seq: int

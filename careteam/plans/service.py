@@ -1,0 +1,171 @@
+"""Care plans and their goals."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from careteam.core.vocab import Discipline
+from careteam.db.types import utcnow
+from careteam.events import log as events
+from careteam.patients import service as patients
+from careteam.patients.codes import TeamRole
+from careteam.patients.schemas import CareTeamPublic
+from careteam.plans.access import readable_plan_ids
+from careteam.plans.board import readable_plan
+from careteam.plans.schemas import GoalCreate, GoalPublic, GoalUpdate, PlanCreate, PlanPublic, PlanUpdate
+from careteam.plans.tables import CarePlan, Goal
+
+# Who shapes a plan (its title, status, goals); every team member works its tasks.
+_PLANNING_DISCIPLINES = (Discipline.ipm_lead, Discipline.physician)
+
+
+async def list_plans(
+    session: AsyncSession, *, actor: Actor, patient_id: int | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[CarePlan], int]:
+    """The plans of the actor's patients, newest first; each one listed is audited as read."""
+    query = select(CarePlan).where(col(CarePlan.id).in_(readable_plan_ids(actor)))
+    if patient_id is not None:
+        query = query.where(CarePlan.patient_id == patient_id)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = list(await session.exec(query.order_by(col(CarePlan.id).desc()).offset(offset).limit(limit)))
+    audit.record_reads(session, actor, "care_plan", ((p.id, p.patient_id) for p in rows))
+    return rows, int(total)
+
+
+async def check_replayed_create(session: AsyncSession, patient_id: int, *, actor: Actor) -> None:
+    """A retried "open a plan" (same Idempotency-Key) is answered again only while the actor is still on
+    the patient's team; the answer shows the plan, so it is audited as a read of the patient."""
+    await patients.ensure_clinical_patient(session, patient_id, actor=actor)
+    audit.record(session, actor, AuditAction.read, "patient", patient_id, patient_id=patient_id)
+
+
+async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) -> CarePlan:
+    """Open a care plan (board) for a patient, with its first goals."""
+    await patients.ensure_clinical_patient(session, body.patient_id, actor=actor)
+    await _ensure_plans(session, body.patient_id, actor)
+    plan = CarePlan(
+        patient_id=body.patient_id,
+        title=body.title,
+        description=body.description,
+        status=body.status,
+        period_start=body.period_start,
+        period_end=body.period_end,
+    )
+    session.add(plan)
+    await session.flush()
+    await events.record(session, plan, "plan.created", PlanPublic.model_validate(plan), actor=actor)
+    for goal_body in body.goals:
+        goal = Goal(plan_id=plan.id or 0, **goal_body.model_dump())
+        session.add(goal)
+        await session.flush()
+        await events.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.create, "care_plan", plan.id, patient_id=plan.patient_id)
+    return plan
+
+
+async def update_plan(
+    session: AsyncSession, plan_id: int, body: PlanUpdate, *, expected_version: int, actor: Actor
+) -> CarePlan:
+    """Change a plan's title, description, status or period; 412 if someone changed it first."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    if plan.version != expected_version:
+        raise Conflict(
+            "Someone changed this care plan first.",
+            current=PlanPublic.model_validate(plan),
+            actor=actor,
+            shown=("care_plan", plan.id, plan.patient_id),
+        )
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("title", "description", "status"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    for field, value in changes.items():
+        setattr(plan, field, value)
+    if plan.period_start and plan.period_end and plan.period_end < plan.period_start:
+        raise ValidationFailed("period_end must not be before period_start.", field="period_end")
+    plan.version += 1
+    plan.updated_at = utcnow()
+    await events.record(session, plan, "plan.updated", PlanPublic.model_validate(plan), actor=actor)
+    audit.record(session, actor, AuditAction.update, "care_plan", plan.id, patient_id=plan.patient_id)
+    return plan
+
+
+async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, actor: Actor) -> Goal:
+    """Add a goal to a plan (e.g. "PEG from 7 to 4 or less in 12 weeks")."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    goal = Goal(plan_id=plan_id, **body.model_dump())
+    session.add(goal)
+    await session.flush()
+    await events.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.create, "goal", goal.id, patient_id=plan.patient_id)
+    return goal
+
+
+async def update_goal(
+    session: AsyncSession, goal_id: int, body: GoalUpdate, *, expected_version: int, actor: Actor
+) -> Goal:
+    """Change a goal's wording, target or lifecycle status."""
+    goal = (
+        await session.exec(
+            select(Goal)
+            .where(Goal.id == goal_id, col(Goal.plan_id).in_(readable_plan_ids(actor)))
+            .with_for_update()
+        )
+    ).first()
+    if goal is None:
+        raise NotFound("No such goal.")
+    plan = await readable_plan(session, goal.plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    if goal.version != expected_version:
+        raise Conflict(
+            "Someone changed this goal first.",
+            current=GoalPublic.model_validate(goal),
+            actor=actor,
+            shown=("goal", goal.id, plan.patient_id),
+        )
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+        setattr(goal, field, value)
+    goal.version += 1
+    session.add(goal)
+    await session.flush()
+    await events.record(session, plan, "goal.updated", GoalPublic.model_validate(goal), actor=actor)
+    audit.record(session, actor, AuditAction.update, "goal", goal.id, patient_id=plan.patient_id)
+    return goal
+
+
+async def may_shape_plans(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
+    """Plans are shaped by the team's leads and its IPM physicians; others work the tasks."""
+    member = await patients.membership(session, patient_id, actor.user_id)
+    return member is not None and (member[0] == TeamRole.lead or member[1] in _PLANNING_DISCIPLINES)
+
+
+async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) -> None:
+    if not await may_shape_plans(session, patient_id, actor=actor):
+        raise Forbidden("Only the team's lead or its physicians change the plan itself.")
+
+
+async def _show_team_change(
+    session: AsyncSession, patient_id: int, team: CareTeamPublic, actor: Actor
+) -> None:
+    """A care team changed: every board of the patient gets ``team.updated`` (its assignee lists change)."""
+    plan_ids = await session.exec(
+        select(CarePlan.id).where(CarePlan.patient_id == patient_id).order_by(col(CarePlan.id))
+    )
+    members = [m.model_dump(mode="json") for m in team.members]
+    for plan_id in list(plan_ids):
+        plan = await events.lock_plan(session, plan_id or 0)
+        if plan is not None:
+            await events.record(session, plan, "team.updated", {"members": members}, actor=actor)
+
+
+patients.on_team_changed(_show_team_change)

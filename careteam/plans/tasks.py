@@ -1,0 +1,229 @@
+"""Tasks on a care plan's board: created, edited and moved by anyone on the care team."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from careteam.db.engine import loaded
+from careteam.db.types import utcnow
+from careteam.events import log as events
+from careteam.patients import service as patients
+from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
+from careteam.plans.board import readable_plan
+from careteam.plans.codes import COLUMN_OF, Column, TaskStatus, allowed_transitions
+from careteam.plans.schemas import TaskCreate, TaskPublic, TaskUpdate
+from careteam.plans.tables import Task
+
+_TASKS = SQLModel.metadata.tables["task"]
+_PLANS = SQLModel.metadata.tables["care_plan"]
+# The columns a PATCH changes are added per request with .values(); id and version are parameters.
+_UPDATE_TASK = (
+    sa.update(_TASKS)
+    .where(_TASKS.c.id == sa.bindparam("task_id"))
+    .values(
+        version=sa.bindparam("new_version", type_=_TASKS.c.version.type),
+        updated_at=sa.bindparam("new_updated_at", type_=_TASKS.c.updated_at.type),
+    )
+)
+
+# The task and its patient's id, if the task's plan is one of the user's; its row locked (PostgreSQL).
+_TASK_FOR_UPDATE = (
+    sa.select(_TASKS, _PLANS.c.patient_id)
+    .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
+    .where(
+        _TASKS.c.id == sa.bindparam("task_id"),
+        _TASKS.c.plan_id.in_(readable_plan_ids_of(sa.bindparam("user_id"))),
+    )
+    .with_for_update(of=_TASKS)
+)
+
+_NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
+_MOVE_FIELDS = frozenset({"status", "position"})
+_POSITION_STEP = 1024.0
+# Where a task may start: in the To do column, or already in progress; never done, on hold or closed.
+INITIAL_STATUSES = frozenset(
+    {
+        TaskStatus.draft,
+        TaskStatus.requested,
+        TaskStatus.received,
+        TaskStatus.accepted,
+        TaskStatus.ready,
+        TaskStatus.in_progress,
+    }
+)
+
+
+def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
+    """Refuse a move the FHIR Task state machine does not allow, saying which moves are allowed."""
+    if to == current:
+        return
+    allowed = allowed_transitions(current)
+    if to not in allowed:
+        options = ", ".join(sorted(allowed)) or "none (it is final)"
+        raise InvalidTransition(f"A task that is {current} cannot become {to}; allowed: {options}.")
+
+
+async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor) -> Task:
+    """Put a task on a plan's board, at the bottom of its column unless a position is given."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    if body.status not in INITIAL_STATUSES:
+        options = ", ".join(sorted(INITIAL_STATUSES))
+        raise InvalidTransition(f"A new task cannot start as {body.status}; start it as one of: {options}.")
+    if body.assignee_id is not None:
+        await _ensure_on_team(session, plan.patient_id, body.assignee_id)
+    position = body.position
+    if position is None:
+        highest = (await session.exec(select(func.max(Task.position)).where(Task.plan_id == plan_id))).one()
+        position = (highest or 0.0) + _POSITION_STEP
+    task = Task(
+        plan_id=plan_id,
+        title=body.title,
+        description=body.description,
+        discipline=body.discipline,
+        assignee_id=body.assignee_id,
+        status=body.status,
+        priority=body.priority,
+        due_date=body.due_date,
+        position=position,
+        checklist=[item.model_dump() for item in body.checklist],
+    )
+    session.add(task)
+    await session.flush()
+    await events.record(session, plan, "task.created", TaskPublic.model_validate(task), actor=actor)
+    audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
+    return task
+
+
+async def get_task(session: AsyncSession, task_id: int, *, actor: Actor) -> Task:
+    """One task, if its plan is one of the actor's; audited."""
+    task = await _readable_task(session, task_id, actor)
+    plan = await readable_plan(session, task.plan_id, actor)
+    audit.record(session, actor, AuditAction.read, "task", task.id, patient_id=plan.patient_id)
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    discipline: str | None = None,
+    assignee_id: int | None = None,
+    column: Column | None = None,
+    overdue: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Task], int]:
+    """A plan's tasks in board order, filtered by lane, assignee, column or overdue."""
+    plan = await readable_plan(session, plan_id, actor)
+    query = select(Task).where(Task.plan_id == plan_id)
+    if discipline is not None:
+        query = query.where(Task.discipline == discipline)
+    if assignee_id is not None:
+        query = query.where(Task.assignee_id == assignee_id)
+    if column is not None:
+        statuses = [s for s, c in COLUMN_OF.items() if c is column]
+        query = query.where(col(Task.status).in_(statuses))
+    if overdue:
+        open_statuses = [s for s, c in COLUMN_OF.items() if c not in (Column.done, Column.closed)]
+        query = query.where(col(Task.due_date) < date.today(), col(Task.status).in_(open_statuses))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = list(
+        await session.exec(query.order_by(col(Task.position), col(Task.id)).offset(offset).limit(limit))
+    )
+    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    return rows, int(total)
+
+
+async def update_task(
+    session: AsyncSession, task_id: int, body: TaskUpdate, *, expected_version: int, actor: Actor
+) -> Task:
+    """Edit or move a task; everyone viewing the board sees it at once. 412 if someone changed it first."""
+    task, patient_id = await _task_for_update(session, task_id, actor)
+    if task.version != expected_version:
+        raise Conflict(
+            "Someone changed this task first.",
+            current=TaskPublic.model_validate(task),
+            actor=actor,
+            shown=("task", task.id, patient_id),
+        )
+    changes = body.model_dump(exclude_unset=True)
+    for field in _NOT_NULL & changes.keys():
+        if changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    if "status" in changes:
+        ensure_transition(TaskStatus(task.status), changes["status"])
+    if changes.get("assignee_id") is not None:
+        await _ensure_on_team(session, patient_id, changes["assignee_id"])
+    changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
+    if not changed:
+        return task  # nothing to record: same version, no event
+    for field, value in changed.items():
+        setattr(task, field, value)
+    task.version += 1
+    task.updated_at = utcnow()
+    kind = "task.moved" if changed.keys() <= _MOVE_FIELDS else "task.updated"
+    # The row's update, the audit entry and the event go together, last: from the event's seq to the
+    # commit the plan is locked.
+    await events.record(
+        session,
+        task.plan_id,
+        kind,
+        TaskPublic.model_validate(task),
+        actor=actor,
+        change=(
+            _update_task(frozenset(changed)),
+            {
+                **{f"new_{field}": value for field, value in changed.items()},
+                "task_id": task_id,
+                "new_version": task.version,
+                "new_updated_at": task.updated_at,
+            },
+        ),
+        audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
+    )
+    return task
+
+
+async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:
+    """The task, locked (PostgreSQL; SQLite holds the write lock), and its patient's id; one query.
+
+    Read with Core, not the ORM: the write that follows is a Core UPDATE, and the task returned is a
+    detached copy for the answer (no identity map to keep in step, no flush at commit).
+    """
+    conn = await session.connection()
+    row = (await conn.execute(_TASK_FOR_UPDATE, {"task_id": task_id, "user_id": actor.user_id})).first()
+    if row is None:
+        raise NotFound("No such task.")
+    values = row._asdict()
+    patient_id: int = values.pop("patient_id")
+    return loaded(Task, values), patient_id
+
+
+@functools.cache
+def _update_task(fields: frozenset[str]) -> sa.Update:
+    """UPDATE task SET <fields>, version, updated_at WHERE id: one statement per set of fields, built once."""
+    return _UPDATE_TASK.values({f: sa.bindparam(f"new_{f}", type_=_TASKS.c[f].type) for f in sorted(fields)})
+
+
+async def _readable_task(session: AsyncSession, task_id: int, actor: Actor) -> Task:
+    query = select(Task).where(Task.id == task_id, col(Task.plan_id).in_(readable_plan_ids(actor)))
+    task = (await session.exec(query)).first()
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+async def _ensure_on_team(session: AsyncSession, patient_id: int, user_id: int) -> None:
+    if await patients.membership(session, patient_id, user_id) is None:
+        raise ValidationFailed("The assignee must be on the patient's care team.", field="assignee_id")

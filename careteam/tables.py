@@ -1,0 +1,14 @@
+"""Every table of every feature, so ``SQLModel.metadata`` is whole: for Alembic, the tests and the CLI.
+
+A feature's tables live in its own ``tables.py``; a new feature adds its line here.
+"""
+
+from careteam.accounts import tables as accounts
+from careteam.audit import tables as audit
+from careteam.events import tables as events
+from careteam.jobs import tables as jobs
+from careteam.patients import tables as patients
+from careteam.plans import tables as plans
+from careteam.web import tables as web
+
+__all__ = ["accounts", "audit", "events", "jobs", "patients", "plans", "web"]

@@ -1,1 +1,0 @@
-"""Server-rendered HTML pages: the routes (``pages``) and the Jinja2 setup (``templating``)."""

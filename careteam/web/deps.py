@@ -1,0 +1,158 @@
+"""Dependencies shared by JSON and HTML routes: settings, the unit of work, the actor, If-Match, paging."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts import sessions as auth_sessions
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, Forbidden, Unauthenticated
+from careteam.db.engine import unit_of_work
+from careteam.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# Dependencies are async even where they await nothing: FastAPI runs plain functions in a thread pool, a
+# thread hop per request that profiling showed on the write path.
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commits when the endpoint returns, before the response is sent.
+
+    The events it recorded are published by the unit of work itself once committed (``events.record``),
+    as for a write from the CLI or a job.
+    """
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    try:
+        async with unit_of_work(sessions) as session:
+            yield session
+    except Conflict as exc:
+        # The 412 shows the current state: a read of patient data, audited even though the write failed.
+        if exc.shown is not None and exc.actor is not None:
+            resource_type, resource_id, patient_id = exc.shown
+            async with unit_of_work(sessions) as audit_session:
+                audit.record(
+                    audit_session,
+                    exc.actor,
+                    AuditAction.read,
+                    resource_type,
+                    resource_id,
+                    patient_id=patient_id,
+                )
+        raise
+
+
+# scope="function": the commit runs right after the endpoint, so a failed commit is the client's answer.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def request_id(request: Request) -> str | None:
+    rid: str | None = request.scope.get("state", {}).get("request_id")
+    return rid
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def optional_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor | None:
+    """The signed-in actor from a bearer token or the session cookie; None if neither is valid."""
+    authz = request.headers.get("authorization", "")
+    if authz:
+        scheme, _, token = authz.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return await auth_sessions.resolve(
+            session,
+            token.strip(),
+            kind="bearer",
+            settings=settings,
+            request_id=request_id(request),
+            client_ip=client_ip(request),
+        )
+    cookie = request.cookies.get(settings.session_cookie_name)
+    if not cookie:
+        return None
+    actor = await auth_sessions.resolve(
+        session,
+        cookie,
+        kind="cookie",
+        settings=settings,
+        request_id=request_id(request),
+        client_ip=client_ip(request),
+    )
+    if actor is not None and request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
+        # Cookie-authenticated API writes come from our own pages' scripts: they must carry the CSRF token.
+        expected = await auth_sessions.csrf_token_for(session, actor.session_id or "")
+        if not expected or not secrets.compare_digest(request.headers.get("x-csrf-token", ""), expected):
+            raise Forbidden("Missing or wrong CSRF token.")
+    return actor
+
+
+async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise Unauthenticated("Sign in, or send a valid bearer token.")
+    return actor
+
+
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+IF_MATCH = "If-Match"
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+
+
+async def if_match(if_match: Annotated[str | None, Header(alias=IF_MATCH)] = None) -> int:
+    """The version the client last saw, from ``If-Match: W/"<version>"``; 428 without it."""
+    if if_match is None:
+        raise HTTPException(428, "Send If-Match with the ETag you last read, so no change is overwritten.")
+    m = _ETAG.match(if_match)
+    if m is None:
+        raise HTTPException(400, 'If-Match must be an ETag such as W/"3".')
+    return int(m.group(1))
+
+
+IfMatch = Annotated[int, Depends(if_match)]
+
+# Ids are 32-bit positive integers: larger ones are refused with 422, never passed to the database.
+Id = Annotated[int, Path(gt=0, lt=2**31)]
+Offset = Annotated[int, Query(ge=0, lt=2**31)]
+
+
+async def page_limit(settings: SettingsDep, limit: Annotated[int, Query(ge=1, lt=2**31)] = 50) -> int:
+    """Page size: 50 by default, at most CARETEAM_PAGE_SIZE_MAX."""
+    if limit > settings.page_size_max:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "limit"),
+                    "msg": f"must be at most {settings.page_size_max}",
+                    "type": "less_than_equal",
+                }
+            ]
+        )
+    return limit
+
+
+Limit = Annotated[int, Depends(page_limit)]
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'

@@ -1,0 +1,238 @@
+"""Every route against every kind of caller, from one expected table: no unexpected access.
+
+Callers: anonymous, each discipline on the patient's care team (the IPM lead as team lead), a clinician of
+another team, a removed team member, and an administrator who is not on the team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from careteam.accounts.tables import User
+from careteam.core.vocab import ClinicRole, Discipline
+from careteam.patients.codes import TeamRole
+from careteam.patients.tables import CareTeam, CareTeamMember
+from careteam.plans.tables import Goal, Task
+from tests.factories import make_patient, make_plan, make_user
+
+ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
+PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
+PLANNERS = {"ipm_lead", "physician"}
+
+
+@dataclass
+class World:
+    patient_id: int
+    plan_id: int
+    task_id: int
+    goal_id: int
+    spare_member_id: int
+    candidate_id: int
+    user_id: int
+
+
+def expect(route: str, persona: str) -> int:
+    """The one expected table: status code per (route, persona)."""
+    anonymous = persona == "anonymous"
+    on_team = persona in ON_TEAM
+    lead = persona == "ipm_lead"
+    admin = persona == "admin"
+    if anonymous:
+        return 401
+    table: dict[str, int] = {
+        "GET /api/v1/me": 200,
+        "GET /api/v1/users": 200,
+        "POST /api/v1/users": 201 if admin else 403,
+        "GET /api/v1/users/{user_id}": 200,
+        "PATCH /api/v1/users/{user_id}": 200 if admin else 403,
+        "GET /api/v1/patients": 200,
+        "POST /api/v1/patients": 201 if (admin or lead) else 403,
+        "GET /api/v1/patients/{patient_id}": 200 if (on_team or admin) else 404,
+        "PATCH /api/v1/patients/{patient_id}": 200 if (lead or admin) else 403 if on_team else 404,
+        "GET /api/v1/patients/{patient_id}/care-team": 200 if (on_team or admin) else 404,
+        "PATCH /api/v1/patients/{patient_id}/care-team": 200 if (lead or admin) else 403 if on_team else 404,
+        "POST /api/v1/patients/{patient_id}/care-team/members": 201
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        "DELETE /api/v1/patients/{patient_id}/care-team/members/{member_id}": 200
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        "GET /api/v1/plans": 200,
+        # Creating a plan names the patient in the body: a patient off your teams is a field error, not a 404.
+        "POST /api/v1/plans": 201 if persona in PLANNERS else 403 if on_team else 422,
+        "GET /api/v1/plans/{plan_id}": 200 if on_team else 404,
+        "PATCH /api/v1/plans/{plan_id}": 200 if persona in PLANNERS else 403 if on_team else 404,
+        "POST /api/v1/plans/{plan_id}/goals": 201 if persona in PLANNERS else 403 if on_team else 404,
+        "PATCH /api/v1/goals/{goal_id}": 200 if persona in PLANNERS else 403 if on_team else 404,
+        "GET /api/v1/plans/{plan_id}/events": 200 if on_team else 404,
+        "GET /api/v1/plans/{plan_id}/tasks": 200 if on_team else 404,
+        "POST /api/v1/plans/{plan_id}/tasks": 201 if on_team else 404,
+        "GET /api/v1/tasks/{task_id}": 200 if on_team else 404,
+        "PATCH /api/v1/tasks/{task_id}": 200 if on_team else 404,
+        "GET /api/v1/audit": 200 if admin else 403,
+    }
+    return table[route]
+
+
+PUBLIC = {"POST /api/v1/auth/token"}  # signing in needs no session, by definition
+
+
+def api_routes(app: Any) -> list[str]:
+    """Every JSON route, from the OpenAPI document (the public contract lists them all)."""
+    paths = app.openapi()["paths"]
+    out = [
+        f"{method.upper()} {path}"
+        for path, ops in paths.items()
+        if path.startswith("/api/")
+        for method in ops
+    ]
+    assert len(out) > 20
+    return sorted(out)
+
+
+def test_table_covers_every_api_route() -> None:
+    from careteam.app import create_app
+
+    app = create_app()
+    routes = set(api_routes(app)) - PUBLIC
+    for route in routes:
+        expect(route, "nurse")  # KeyError names a route the table forgot
+
+
+async def _world(db: Any, persona: str) -> tuple[World, str | None]:
+    async with db() as s:
+        users = {d: await make_user(s, f"on_{d}", discipline=Discipline(d)) for d in ON_TEAM}
+        other = await make_user(s, "other_nurse", discipline=Discipline.nurse)
+        removed = await make_user(s, "removed_pt", discipline=Discipline.physical_therapist)
+        await make_user(s, "admin1", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
+        spare = await make_user(s, "spare_sw", discipline=Discipline.social_worker)
+        candidate = await make_user(s, "candidate_ot", discipline=Discipline.occupational_therapist)
+        members = [(u, TeamRole.lead if d == "ipm_lead" else TeamRole.member) for d, u in users.items()]
+        patient = await make_patient(
+            s, members=[*members, (removed, TeamRole.member), (spare, TeamRole.member)]
+        )
+        await make_patient(s, members=[(other, TeamRole.member)])
+        plan = await make_plan(s, patient)
+        task = Task(plan_id=plan.id or 0, title="UDS due", discipline="nurse")
+        goal = Goal(plan_id=plan.id or 0, description="Walk 30 minutes daily")
+        s.add_all([task, goal])
+        await s.flush()
+        team = (await s.exec(select(CareTeam).where(CareTeam.patient_id == patient.id))).one()
+        gone = (
+            await s.exec(
+                select(CareTeamMember).where(
+                    CareTeamMember.team_id == team.id, CareTeamMember.user_id == removed.id
+                )
+            )
+        ).one()
+        await s.delete(gone)
+        spare_member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == spare.id))).one()
+        world = World(
+            patient.id or 0,
+            plan.id or 0,
+            task.id or 0,
+            goal.id or 0,
+            spare_member.id or 0,
+            candidate.id or 0,
+            spare.id or 0,
+        )
+    username = {
+        "anonymous": None,
+        "other_team": "other_nurse",
+        "removed": "removed_pt",
+        "admin": "admin1",
+    }.get(persona, f"on_{persona}")
+    return world, username
+
+
+def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
+    method, path = route.split(" ", 1)
+    path = path.format(
+        user_id=w.user_id,
+        patient_id=w.patient_id,
+        member_id=w.spare_member_id,
+        plan_id=w.plan_id,
+        goal_id=w.goal_id,
+        task_id=w.task_id,
+    )
+    bodies: dict[str, dict[str, Any]] = {
+        "POST /api/v1/users": {
+            "username": "newbie",
+            "display_name": "New Nurse",
+            "discipline": "nurse",
+            "password": "long enough",
+        },
+        "PATCH /api/v1/users/{user_id}": {"display_name": "Renamed"},
+        "POST /api/v1/patients": {"mrn": "NEW-1", "name": "New Patient", "birth_date": "1980-02-02"},
+        "PATCH /api/v1/patients/{patient_id}": {"name": "Renamed Patient"},
+        "PATCH /api/v1/patients/{patient_id}/care-team": {"name": "Renamed team"},
+        "POST /api/v1/patients/{patient_id}/care-team/members": {"user_id": w.candidate_id},
+        "POST /api/v1/plans": {"patient_id": w.patient_id, "title": "Second plan"},
+        "PATCH /api/v1/plans/{plan_id}": {"title": "Renamed plan"},
+        "POST /api/v1/plans/{plan_id}/goals": {"description": "Sleep 6 hours"},
+        "PATCH /api/v1/goals/{goal_id}": {"target": "by March"},
+        "POST /api/v1/plans/{plan_id}/tasks": {"title": "PDMP check", "discipline": "nurse"},
+        "PATCH /api/v1/tasks/{task_id}": {"title": "UDS due today"},
+    }
+    return method, path, bodies.get(route)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+async def test_every_route_answers_as_the_table_says(
+    persona: str, app: Any, client: Any, db: Any, login: Any
+) -> None:
+    world, username = await _world(db, persona)
+    headers = await login(username) if username else {}
+    mismatches = []
+    for route in api_routes(app):
+        if route in PUBLIC:
+            continue
+        method, path, body = _request(route, world)
+        h = dict(headers)
+        if method in ("PATCH", "DELETE"):
+            h["If-Match"] = await _current_etag(db, route, world)
+        r = await client.request(method, path, json=body, headers=h)
+        if r.status_code != expect(route, persona):
+            mismatches.append(f"{route}: {r.status_code} (expected {expect(route, persona)}) {r.text[:120]}")
+        if r.status_code >= 400:
+            assert r.headers["content-type"].startswith("application/problem+json"), route
+    assert not mismatches, "\n".join(mismatches)
+
+
+async def _current_etag(db: Any, route: str, w: World) -> str:
+    from careteam.patients.tables import Patient
+    from careteam.plans.tables import CarePlan
+
+    async with db() as s:
+        if "/users/" in route:
+            row: Any = await s.get(User, w.user_id)
+        elif "care-team" in route:
+            row = (await s.exec(select(CareTeam).where(CareTeam.patient_id == w.patient_id))).one()
+        elif "/patients/" in route:
+            row = await s.get(Patient, w.patient_id)
+        elif "/goals/" in route:
+            row = await s.get(Goal, w.goal_id)
+        elif "/tasks/" in route:
+            row = await s.get(Task, w.task_id)
+        else:
+            row = await s.get(CarePlan, w.plan_id)
+        return f'W/"{row.version}"'
+
+
+@pytest.mark.parametrize("persona", ["other_team", "removed", "admin"])
+async def test_patient_list_hides_other_teams(persona: str, client: Any, db: Any, login: Any) -> None:
+    world, username = await _world(db, persona)
+    r = await client.get("/api/v1/patients", headers=await login(username))
+    ids = {p["id"] for p in r.json()["items"]}
+    # Admins see the directory to manage teams; clinicians off the team do not see the patient at all.
+    assert (world.patient_id in ids) is (persona == "admin")
+    r = await client.get("/api/v1/plans", headers=await login(username))
+    assert world.plan_id not in {p["id"] for p in r.json()["items"]}

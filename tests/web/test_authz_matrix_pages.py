@@ -1,0 +1,135 @@
+"""Every HTML route against every kind of caller, from one expected table (the JSON routes have theirs in
+tests/web/test_authz_matrix.py): no page shows or changes what its caller may not see or change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from careteam.accounts import sessions as auth_sessions
+from tests.factories import PASSWORD
+from tests.web.test_authz_matrix import ON_TEAM, PERSONAS, World, _world
+
+PLANNERS = {"ipm_lead", "physician"}
+PUBLIC = {"GET /login", "POST /login", "GET /"}  # signing in, and the redirect to the patient list
+
+
+def expect(route: str, persona: str) -> int:
+    """The one expected table for pages: status per (route, persona)."""
+    on_team, lead, admin = persona in ON_TEAM, persona == "ipm_lead", persona == "admin"
+    if persona == "anonymous":
+        if route == "POST /logout":
+            return 303  # signing out without a session just lands on the sign-in page
+        return 303 if route.startswith("GET ") else 401  # a page asks to sign in; a form post is refused
+    table: dict[str, int] = {
+        "POST /logout": 303,
+        "GET /patients": 200,
+        "POST /patients": 303 if (admin or lead) else 403,
+        "GET /patients/{patient_id}": 200 if (on_team or admin) else 404,
+        "POST /patients/{patient_id}/members": 303 if (lead or admin) else 403 if on_team else 404,
+        "POST /patients/{patient_id}/members/{member_id}/remove": 303
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        # The patient is named in the address: off your teams, it is a field error like the API's.
+        "POST /patients/{patient_id}/plans": 303 if persona in PLANNERS else 403 if on_team else 422,
+        "GET /plans/{plan_id}": 200 if on_team else 404,
+        "GET /admin/users": 200 if admin else 404,
+        "POST /admin/users": 303 if admin else 404,
+        "POST /admin/users/{user_id}/active": 303 if admin else 404,
+        "GET /admin/audit": 200 if admin else 404,
+    }
+    return table[route]
+
+
+def page_routes(app: Any) -> list[str]:
+    """Every HTML route: those of every feature's pages (``app`` is there to say which app is meant)."""
+    from careteam.app import FEATURES
+
+    out = [
+        f"{method} {route.path}"
+        for _, pages in FEATURES
+        for route in pages.router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+        if method != "HEAD"
+    ]
+    assert len(out) > 10, out
+    return sorted(out)
+
+
+def test_table_covers_every_page_route() -> None:
+    from careteam.app import create_app
+
+    for route in set(page_routes(create_app())) - PUBLIC:
+        expect(route, "nurse")  # KeyError names a page the table forgot
+
+
+def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | None]:
+    method, path = route.split(" ", 1)
+    path = path.format(
+        patient_id=w.patient_id, member_id=w.spare_member_id, plan_id=w.plan_id, user_id=w.user_id
+    )
+    forms = {
+        "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
+        "POST /patients/{patient_id}/members": {"user_id": str(w.candidate_id), "role": "member"},
+        "POST /patients/{patient_id}/members/{member_id}/remove": {},
+        "POST /patients/{patient_id}/plans": {"title": "Second plan"},
+        "POST /admin/users": {
+            "username": "newbie",
+            "display_name": "New Nurse",
+            "discipline": "nurse",
+            "role": "clinician",
+            "password": "long enough",
+        },
+        "POST /admin/users/{user_id}/active": {"active": "false"},
+        "POST /logout": {},
+    }
+    if method == "GET":
+        return method, path, None
+    return method, path, {**forms[route], "csrf_token": csrf}
+
+
+async def _version(db: Any, route: str, w: World) -> str:
+    from sqlmodel import select
+
+    from careteam.accounts.tables import User
+    from careteam.patients.tables import CareTeam
+
+    async with db() as s:
+        if "/admin/users/" in route:
+            row: Any = await s.get(User, w.user_id)
+        else:
+            row = (await s.exec(select(CareTeam).where(CareTeam.patient_id == w.patient_id))).one()
+        return str(row.version)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+async def test_every_page_answers_as_the_table_says(persona: str, app: Any, client: Any, db: Any) -> None:
+    world, username = await _world(db, persona)
+    settings = app.state.settings
+    cookies: dict[str, str] = {}
+    csrf = ""
+    if username:
+        async with db() as s:
+            issued = await auth_sessions.login(s, username, PASSWORD, kind="cookie", settings=settings)
+            assert issued is not None
+            csrf = issued.record.csrf_token
+        cookies = {settings.session_cookie_name: issued.secret}
+    mismatches = []
+    # Logout last: it ends the session the other requests use.
+    for route in sorted(set(page_routes(app)) - PUBLIC, key=lambda r: r == "POST /logout"):
+        method, path, form = _form(route, world, csrf)
+        if form is not None and ("/members" in route or "/active" in route):
+            form["version"] = await _version(db, route, world)
+        client.cookies.clear()
+        client.cookies.update(cookies)
+        r = await client.request(method, path, data=form, headers={"Accept": "text/html"})
+        if r.status_code != expect(route, persona):
+            mismatches.append(f"{route}: {r.status_code} (expected {expect(route, persona)})")
+        if r.status_code >= 400:
+            assert r.headers["content-type"].startswith("text/html"), route
+    assert not mismatches, "\n".join(mismatches)

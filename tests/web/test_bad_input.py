@@ -1,0 +1,919 @@
+"""Bad input on every writable resource: a clear 4xx problem, never a 500, and nothing stored.
+
+Each case is sent by a caller allowed to do the valid version of the request, so the refusal is about the
+input alone. "Nothing stored" compares every row of every table (sessions aside) before and after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
+
+from careteam.accounts.sessions import open_session
+from careteam.core.vocab import ClinicRole, Discipline
+from careteam.patients.codes import TeamRole
+from careteam.patients.tables import CareTeamMember
+from careteam.plans.tables import Goal, Task
+from careteam.settings import Settings
+from tests.factories import make_patient, make_plan, make_user
+
+LONG_NAME = "x" * 201
+LONG_TEXT = "x" * 5000
+TOO_BIG = 2**31
+PATIENT = {"mrn": "IPM-300001", "name": "Maria Alvarez", "birth_date": "1982-01-27"}
+USER = {
+    "username": "new.nurse",
+    "display_name": "New Nurse",
+    "discipline": "nurse",
+    "password": "long enough",
+}
+TASK = {"title": "UDS due", "discipline": "nurse"}
+JSON = {"content-type": "application/json"}
+
+
+@dataclass
+class Case:
+    id: str
+    method: str
+    path: str
+    status: int
+    field: str | None = None  # for 422: the field the errors list must name ("body." prefix means any index)
+    json: Any = None
+    content: bytes | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    params: dict[str, Any] | None = None
+    as_: str = "lead"
+    current: str | None = None  # for 412: where to GET the state the body must show
+
+
+def c(id: str, method: str, path: str, status: int, field: str | None = None, **kw: Any) -> Any:
+    return pytest.param(Case(id, method, path, status, field, **kw), id=id)
+
+
+V1 = {"If-Match": 'W/"1"'}
+STALE = {"If-Match": 'W/"7"'}
+
+CASES = [
+    # Patients
+    c(
+        "patient-malformed-json",
+        "POST",
+        "/patients",
+        422,
+        "body.",
+        content=b'{"mrn": "X-1", "name": ',
+        headers=JSON,
+    ),
+    c("patient-not-an-object", "POST", "/patients", 422, "body", json=[PATIENT]),
+    c(
+        "patient-plain-text",
+        "POST",
+        "/patients",
+        422,
+        "body",
+        content=b"mrn=X-1",
+        headers={"content-type": "text/plain"},
+    ),
+    c(
+        "patient-date-not-a-date",
+        "POST",
+        "/patients",
+        422,
+        "body.birth_date",
+        json={**PATIENT, "birth_date": "yesterday"},
+    ),
+    c(
+        "patient-impossible-date",
+        "POST",
+        "/patients",
+        422,
+        "body.birth_date",
+        json={**PATIENT, "birth_date": "1982-02-30"},
+    ),
+    c(
+        "patient-born-tomorrow",
+        "POST",
+        "/patients",
+        422,
+        "body.birth_date",
+        json={**PATIENT, "birth_date": (date.today() + timedelta(days=1)).isoformat()},
+    ),
+    c("patient-name-a-number", "POST", "/patients", 422, "body.name", json={**PATIENT, "name": 123}),
+    c("patient-name-201", "POST", "/patients", 422, "body.name", json={**PATIENT, "name": LONG_NAME}),
+    c("patient-name-blank", "POST", "/patients", 422, "body.name", json={**PATIENT, "name": "   "}),
+    c("patient-mrn-bad-chars", "POST", "/patients", 422, "body.mrn", json={**PATIENT, "mrn": "IPM 1/2"}),
+    c("patient-mrn-33", "POST", "/patients", 422, "body.mrn", json={**PATIENT, "mrn": "A" * 33}),
+    c("patient-extra-field", "POST", "/patients", 422, "body.ssn", json={**PATIENT, "ssn": "123-45-6789"}),
+    c(
+        "patient-missing-field",
+        "POST",
+        "/patients",
+        422,
+        "body.birth_date",
+        json={"mrn": "IPM-1", "name": "Maria Alvarez"},
+    ),
+    c("patient-id-zero", "GET", "/patients/0", 422, "path.patient_id"),
+    c("patient-id-negative", "GET", "/patients/-1", 422, "path.patient_id"),
+    c("patient-id-2**31", "GET", f"/patients/{TOO_BIG}", 422, "path.patient_id"),
+    c("patient-id-beyond-int64", "GET", "/patients/99999999999999999999", 422, "path.patient_id"),
+    c("patient-id-text", "GET", "/patients/abc", 422, "path.patient_id"),
+    c("patient-unknown", "GET", "/patients/999999", 404),
+    c("patient-list-limit-0", "GET", "/patients", 422, "query.limit", params={"limit": 0}),
+    c("patient-list-limit-1000", "GET", "/patients", 422, "query.limit", params={"limit": 1000}),
+    c("patient-list-offset-negative", "GET", "/patients", 422, "query.offset", params={"offset": -1}),
+    c("patient-list-q-101", "GET", "/patients", 422, "query.q", params={"q": "x" * 101}),
+    c("patient-patch-no-if-match", "PATCH", "/patients/{patient}", 428, json={"name": "Maria A."}),
+    c(
+        "patient-patch-bare-version",
+        "PATCH",
+        "/patients/{patient}",
+        400,
+        json={"name": "Maria A."},
+        headers={"If-Match": "1"},
+    ),
+    c(
+        "patient-patch-star",
+        "PATCH",
+        "/patients/{patient}",
+        400,
+        json={"name": "Maria A."},
+        headers={"If-Match": "*"},
+    ),
+    c(
+        "patient-patch-etag-text",
+        "PATCH",
+        "/patients/{patient}",
+        400,
+        json={"name": "Maria A."},
+        headers={"If-Match": 'W/"one"'},
+    ),
+    c(
+        "patient-patch-etag-huge",
+        "PATCH",
+        "/patients/{patient}",
+        400,
+        json={"name": "Maria A."},
+        headers={"If-Match": f'W/"{10**12}"'},
+    ),
+    c(
+        "patient-patch-stale",
+        "PATCH",
+        "/patients/{patient}",
+        412,
+        json={"name": "Maria A."},
+        headers=STALE,
+        current="/patients/{patient}",
+    ),
+    c(
+        "patient-patch-name-201",
+        "PATCH",
+        "/patients/{patient}",
+        422,
+        "body.name",
+        json={"name": LONG_NAME},
+        headers=V1,
+    ),
+    c(
+        "patient-patch-born-tomorrow",
+        "PATCH",
+        "/patients/{patient}",
+        422,
+        "body.birth_date",
+        json={"birth_date": (date.today() + timedelta(days=1)).isoformat()},
+        headers=V1,
+    ),
+    c(
+        "patient-patch-mrn",
+        "PATCH",
+        "/patients/{patient}",
+        422,
+        "body.mrn",
+        json={"mrn": "NEW-1"},
+        headers=V1,
+    ),
+    c(
+        "patient-patch-date-type",
+        "PATCH",
+        "/patients/{patient}",
+        422,
+        "body.birth_date",
+        json={"birth_date": 19820127},
+        headers=V1,
+    ),
+    c("patient-patch-unknown", "PATCH", "/patients/999999", 404, json={"name": "Maria A."}, headers=V1),
+    c(
+        "patient-patch-id-2**31",
+        "PATCH",
+        f"/patients/{TOO_BIG}",
+        422,
+        "path.patient_id",
+        json={"name": "M"},
+        headers=V1,
+    ),
+    # Users
+    c(
+        "user-malformed-json",
+        "POST",
+        "/users",
+        422,
+        "body.",
+        content=b'{"username": "a",,}',
+        headers=JSON,
+        as_="admin",
+    ),
+    c(
+        "user-username-spaces",
+        "POST",
+        "/users",
+        422,
+        "body.username",
+        json={**USER, "username": "Grace M"},
+        as_="admin",
+    ),
+    c(
+        "user-username-65",
+        "POST",
+        "/users",
+        422,
+        "body.username",
+        json={**USER, "username": "a" * 65},
+        as_="admin",
+    ),
+    c(
+        "user-password-short",
+        "POST",
+        "/users",
+        422,
+        "body.password",
+        json={**USER, "password": "abc"},
+        as_="admin",
+    ),
+    c(
+        "user-password-7",
+        "POST",
+        "/users",
+        422,
+        "body.password",
+        json={**USER, "password": "seven77"},
+        as_="admin",
+    ),
+    c(
+        "user-password-257",
+        "POST",
+        "/users",
+        422,
+        "body.password",
+        json={**USER, "password": "p" * 257},
+        as_="admin",
+    ),
+    c(
+        "user-discipline-unknown",
+        "POST",
+        "/users",
+        422,
+        "body.discipline",
+        json={**USER, "discipline": "surgeon"},
+        as_="admin",
+    ),
+    c("user-role-unknown", "POST", "/users", 422, "body.role", json={**USER, "role": "root"}, as_="admin"),
+    c(
+        "user-display-name-201",
+        "POST",
+        "/users",
+        422,
+        "body.display_name",
+        json={**USER, "display_name": LONG_NAME},
+        as_="admin",
+    ),
+    c("user-extra-field", "POST", "/users", 422, "body.active", json={**USER, "active": False}, as_="admin"),
+    c(
+        "user-patch-active-maybe",
+        "PATCH",
+        "/users/{nurse}",
+        422,
+        "body.active",
+        json={"active": "maybe"},
+        headers=V1,
+        as_="admin",
+    ),
+    c(
+        "user-patch-hash",
+        "PATCH",
+        "/users/{nurse}",
+        422,
+        "body.password_hash",
+        json={"password_hash": "x"},
+        headers=V1,
+        as_="admin",
+    ),
+    c("user-patch-no-if-match", "PATCH", "/users/{nurse}", 428, json={"display_name": "G"}, as_="admin"),
+    c(
+        "user-patch-stale",
+        "PATCH",
+        "/users/{nurse}",
+        412,
+        json={"display_name": "G"},
+        headers=STALE,
+        as_="admin",
+        current="/users/{nurse}",
+    ),
+    c(
+        "user-patch-unknown",
+        "PATCH",
+        "/users/999999",
+        404,
+        json={"display_name": "G"},
+        headers=V1,
+        as_="admin",
+    ),
+    c("user-id-2**31", "GET", f"/users/{TOO_BIG}", 422, "path.user_id", as_="admin"),
+    c("user-id-negative", "GET", "/users/-3", 422, "path.user_id", as_="admin"),
+    c("user-unknown", "GET", "/users/999999", 404, as_="admin"),
+    c("user-list-discipline", "GET", "/users", 422, "query.discipline", params={"discipline": "surgeon"}),
+    c("user-list-active", "GET", "/users", 422, "query.active", params={"active": "maybe"}),
+    # Care-team members
+    c(
+        "member-id-text",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.user_id",
+        json={"user_id": "abc"},
+    ),
+    c(
+        "member-id-zero",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.user_id",
+        json={"user_id": 0},
+    ),
+    c(
+        "member-id-2**31",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.user_id",
+        json={"user_id": TOO_BIG},
+    ),
+    c(
+        "member-unknown-user",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "user_id",
+        json={"user_id": 999999},
+    ),
+    c(
+        "member-role-unknown",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.role",
+        json={"user_id": "{outsider}", "role": "boss"},
+    ),
+    c(
+        "member-discipline-unknown",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.discipline",
+        json={"user_id": "{outsider}", "discipline": "surgeon"},
+    ),
+    c(
+        "member-extra-field",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        422,
+        "body.admin",
+        json={"user_id": "{outsider}", "admin": True},
+    ),
+    c(
+        "member-already-on-team",
+        "POST",
+        "/patients/{patient}/care-team/members",
+        409,
+        json={"user_id": "{nurse}"},
+    ),
+    c(
+        "member-unknown-patient",
+        "POST",
+        "/patients/999999/care-team/members",
+        404,
+        json={"user_id": "{outsider}"},
+    ),
+    c("member-remove-no-if-match", "DELETE", "/patients/{patient}/care-team/members/{member}", 428),
+    c(
+        "member-remove-stale",
+        "DELETE",
+        "/patients/{patient}/care-team/members/{member}",
+        412,
+        headers=STALE,
+        current="/patients/{patient}/care-team",
+    ),
+    c("member-remove-unknown", "DELETE", "/patients/{patient}/care-team/members/999999", 404, headers=V1),
+    c(
+        "member-remove-id-2**31",
+        "DELETE",
+        f"/patients/{{patient}}/care-team/members/{TOO_BIG}",
+        422,
+        "path.member_id",
+        headers=V1,
+    ),
+    c(
+        "team-status-unknown",
+        "PATCH",
+        "/patients/{patient}/care-team",
+        422,
+        "body.status",
+        json={"status": "closed"},
+        headers=V1,
+    ),
+    c(
+        "team-name-201",
+        "PATCH",
+        "/patients/{patient}/care-team",
+        422,
+        "body.name",
+        json={"name": LONG_NAME},
+        headers=V1,
+    ),
+    c(
+        "team-two-etags",
+        "PATCH",
+        "/patients/{patient}/care-team",
+        400,
+        json={"name": "Team"},
+        headers={"If-Match": 'W/"1", W/"2"'},
+    ),
+    c(
+        "team-stale",
+        "PATCH",
+        "/patients/{patient}/care-team",
+        412,
+        json={"name": "Team"},
+        headers=STALE,
+        current="/patients/{patient}/care-team",
+    ),
+    # Plans and goals
+    c(
+        "plan-patient-2**31",
+        "POST",
+        "/plans",
+        422,
+        "body.patient_id",
+        json={"patient_id": TOO_BIG, "title": "P"},
+    ),
+    c(
+        "plan-patient-negative",
+        "POST",
+        "/plans",
+        422,
+        "body.patient_id",
+        json={"patient_id": -1, "title": "P"},
+    ),
+    c("plan-patient-unknown", "POST", "/plans", 422, "patient_id", json={"patient_id": 999999, "title": "P"}),
+    c(
+        "plan-title-201",
+        "POST",
+        "/plans",
+        422,
+        "body.title",
+        json={"patient_id": "{patient}", "title": LONG_NAME},
+    ),
+    c(
+        "plan-description-5000",
+        "POST",
+        "/plans",
+        422,
+        "body.description",
+        json={"patient_id": "{patient}", "title": "P", "description": LONG_TEXT},
+    ),
+    c(
+        "plan-status-unknown",
+        "POST",
+        "/plans",
+        422,
+        "body.status",
+        json={"patient_id": "{patient}", "title": "P", "status": "open"},
+    ),
+    c(
+        "plan-period-reversed",
+        "POST",
+        "/plans",
+        422,
+        "body.period_end",
+        json={
+            "patient_id": "{patient}",
+            "title": "P",
+            "period_start": "2027-01-01",
+            "period_end": "2026-01-01",
+        },
+    ),
+    c(
+        "plan-21-goals",
+        "POST",
+        "/plans",
+        422,
+        "body.goals",
+        json={
+            "patient_id": "{patient}",
+            "title": "P",
+            "goals": [{"description": f"g{i}"} for i in range(21)],
+        },
+    ),
+    c(
+        "plan-goal-501",
+        "POST",
+        "/plans",
+        422,
+        "body.goals.0.description",
+        json={"patient_id": "{patient}", "title": "P", "goals": [{"description": "x" * 501}]},
+    ),
+    c(
+        "plan-idempotency-key-spaces",
+        "POST",
+        "/plans",
+        422,
+        "header.",
+        json={"patient_id": "{patient}", "title": "P"},
+        headers={"Idempotency-Key": "has spaces"},
+    ),
+    c("plan-patch-title-null", "PATCH", "/plans/{plan}", 422, "title", json={"title": None}, headers=V1),
+    c(
+        "plan-patch-description-5000",
+        "PATCH",
+        "/plans/{plan}",
+        422,
+        "body.description",
+        json={"description": LONG_TEXT},
+        headers=V1,
+    ),
+    c(
+        "plan-patch-period-reversed",
+        "PATCH",
+        "/plans/{plan}",
+        422,
+        "period_end",
+        json={"period_start": "2027-01-01", "period_end": "2026-01-01"},
+        headers=V1,
+    ),
+    c("plan-patch-no-if-match", "PATCH", "/plans/{plan}", 428, json={"title": "P2"}),
+    c(
+        "plan-patch-stale",
+        "PATCH",
+        "/plans/{plan}",
+        412,
+        json={"title": "P2"},
+        headers=STALE,
+        current="/plans/{plan}",
+    ),
+    c("plan-patch-unknown", "PATCH", "/plans/999999", 404, json={"title": "P2"}, headers=V1),
+    c("plan-id-negative", "GET", "/plans/-1", 422, "path.plan_id"),
+    c("plan-events-after-negative", "GET", "/plans/{plan}/events", 422, "query.after", params={"after": -1}),
+    c(
+        "plan-events-after-2**31",
+        "GET",
+        "/plans/{plan}/events",
+        422,
+        "query.after",
+        params={"after": TOO_BIG},
+    ),
+    c("plan-list-patient-zero", "GET", "/plans", 422, "query.patient_id", params={"patient_id": 0}),
+    c(
+        "goal-description-empty",
+        "POST",
+        "/plans/{plan}/goals",
+        422,
+        "body.description",
+        json={"description": " "},
+    ),
+    c("goal-unknown-plan", "POST", "/plans/999999/goals", 404, json={"description": "Walk daily"}),
+    c(
+        "goal-patch-status-unknown",
+        "PATCH",
+        "/goals/{goal}",
+        422,
+        "body.lifecycle_status",
+        json={"lifecycle_status": "done"},
+        headers=V1,
+    ),
+    c(
+        "goal-patch-description-null",
+        "PATCH",
+        "/goals/{goal}",
+        422,
+        "description",
+        json={"description": None},
+        headers=V1,
+    ),
+    c("goal-patch-stale", "PATCH", "/goals/{goal}", 412, json={"target": "soon"}, headers=STALE),
+    # Tasks
+    c("task-title-201", "POST", "/plans/{plan}/tasks", 422, "body.title", json={**TASK, "title": LONG_NAME}),
+    c(
+        "task-description-5000",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.description",
+        json={**TASK, "description": LONG_TEXT},
+    ),
+    c("task-missing-title", "POST", "/plans/{plan}/tasks", 422, "body.title", json={"discipline": "nurse"}),
+    c(
+        "task-discipline-unknown",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.discipline",
+        json={**TASK, "discipline": "surgeon"},
+    ),
+    c(
+        "task-assignee-2**31",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.assignee_id",
+        json={**TASK, "assignee_id": TOO_BIG},
+    ),
+    c(
+        "task-assignee-off-team",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "assignee_id",
+        json={**TASK, "assignee_id": "{outsider}"},
+    ),
+    c(
+        "task-position-nan",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.position",
+        content=b'{"title": "UDS due", "discipline": "nurse", "position": NaN}',
+        headers=JSON,
+    ),
+    c(
+        "task-position-huge",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.position",
+        json={**TASK, "position": 1e13},
+    ),
+    c(
+        "task-checklist-51",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.checklist",
+        json={**TASK, "checklist": [{"text": f"step {i}"} for i in range(51)]},
+    ),
+    c(
+        "task-checklist-extra",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.checklist.0.owner",
+        json={**TASK, "checklist": [{"text": "call", "owner": "me"}]},
+    ),
+    c(
+        "task-due-date-invalid",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.due_date",
+        json={**TASK, "due_date": "2026-13-01"},
+    ),
+    c(
+        "task-priority-unknown",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.priority",
+        json={**TASK, "priority": "whenever"},
+    ),
+    c(
+        "task-status-unknown",
+        "POST",
+        "/plans/{plan}/tasks",
+        422,
+        "body.status",
+        json={**TASK, "status": "done"},
+    ),
+    c("task-extra-field", "POST", "/plans/{plan}/tasks", 422, "body.plan_id", json={**TASK, "plan_id": 1}),
+    c("task-unknown-plan", "POST", "/plans/999999/tasks", 404, json=TASK),
+    c(
+        "task-patch-illegal-transition",
+        "PATCH",
+        "/tasks/{task}",
+        409,
+        json={"status": "completed"},
+        headers=V1,
+    ),
+    c("task-patch-title-null", "PATCH", "/tasks/{task}", 422, "title", json={"title": None}, headers=V1),
+    c(
+        "task-patch-checklist-type",
+        "PATCH",
+        "/tasks/{task}",
+        422,
+        "body.checklist",
+        json={"checklist": "all"},
+        headers=V1,
+    ),
+    c(
+        "task-patch-assignee-off-team",
+        "PATCH",
+        "/tasks/{task}",
+        422,
+        "assignee_id",
+        json={"assignee_id": "{outsider}"},
+        headers=V1,
+    ),
+    c("task-patch-no-if-match", "PATCH", "/tasks/{task}", 428, json={"title": "T"}),
+    c(
+        "task-patch-etag-unquoted",
+        "PATCH",
+        "/tasks/{task}",
+        400,
+        json={"title": "T"},
+        headers={"If-Match": "W/1"},
+    ),
+    c(
+        "task-patch-stale",
+        "PATCH",
+        "/tasks/{task}",
+        412,
+        json={"title": "T"},
+        headers=STALE,
+        current="/tasks/{task}",
+    ),
+    c("task-patch-unknown", "PATCH", "/tasks/999999", 404, json={"title": "T"}, headers=V1),
+    c("task-id-negative", "GET", "/tasks/-5", 422, "path.task_id"),
+    c("task-id-2**31", "GET", f"/tasks/{TOO_BIG}", 422, "path.task_id"),
+    c("task-unknown", "GET", "/tasks/999999", 404),
+    c("task-list-column", "GET", "/plans/{plan}/tasks", 422, "query.column", params={"column": "bogus"}),
+    c(
+        "task-list-assignee-zero",
+        "GET",
+        "/plans/{plan}/tasks",
+        422,
+        "query.assignee_id",
+        params={"assignee_id": 0},
+    ),
+    # Audit and sign-in
+    c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
+    c(
+        "audit-since-not-a-date",
+        "GET",
+        "/audit",
+        422,
+        "query.since",
+        params={"since": "last week"},
+        as_="admin",
+    ),
+    c("audit-user-2**31", "GET", "/audit", 422, "query.user_id", params={"user_id": TOO_BIG}, as_="admin"),
+    c(
+        "token-empty-username",
+        "POST",
+        "/auth/token",
+        422,
+        "body.username",
+        json={"username": "", "password": "x"},
+        as_="anonymous",
+    ),
+    c(
+        "token-extra-field",
+        "POST",
+        "/auth/token",
+        422,
+        "body.remember",
+        json={"username": "lead_b", "password": "x", "remember": True},
+        as_="anonymous",
+    ),
+]
+
+
+@dataclass
+class World:
+    ids: dict[str, int]
+    headers: dict[str, dict[str, str]]
+
+    def fill(self, value: Any) -> Any:
+        """Put the world's ids into a path or body: "{patient}" in a string, or a whole "{patient}" value."""
+        if isinstance(value, str):
+            if value.startswith("{") and value.endswith("}") and value[1:-1] in self.ids:
+                return self.ids[value[1:-1]]
+            return value.format(**self.ids) if "{" in value else value
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        return value
+
+
+async def _world(db: Any, settings: Settings, as_: str) -> World:
+    async with db() as s:
+        admin = await make_user(s, "admin_b", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
+        lead = await make_user(s, "lead_b", discipline=Discipline.ipm_lead)
+        nurse = await make_user(s, "nurse_b", discipline=Discipline.nurse)
+        outsider = await make_user(s, "physio_b", discipline=Discipline.physical_therapist)
+        patient = await make_patient(s, members=[(lead, TeamRole.lead), (nurse, TeamRole.member)])
+        plan = await make_plan(s, patient)
+        task = Task(plan_id=plan.id or 0, title="PDMP check", discipline="nurse")
+        goal = Goal(plan_id=plan.id or 0, description="Walk 30 minutes daily")
+        s.add_all([task, goal])
+        await s.flush()
+        member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
+        ids = {
+            "patient": patient.id,
+            "plan": plan.id,
+            "task": task.id,
+            "goal": goal.id,
+            "member": member.id,
+            "nurse": nurse.id,
+            "outsider": outsider.id,
+        }
+        # A token straight from the store: these tests are about input, not about signing in.
+        caller = {"lead": lead, "admin": admin}.get(as_)
+        token = await open_session(s, caller, kind="bearer", settings=settings) if caller else None
+    headers = {as_: {"Authorization": f"Bearer {token.secret}"} if token else {}}
+    return World({k: int(v or 0) for k, v in ids.items()}, headers)
+
+
+async def snapshot(db: Any) -> dict[str, list[str]]:
+    """Every row of every table but the sessions (whose last-seen time a request may touch), and but the
+    audited reads (a 412 shows the current state, which is a read of patient data and is audited)."""
+    out: dict[str, list[str]] = {}
+    async with db() as s:
+        conn = await s.connection()
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name == "auth_session":
+                continue
+            query = sa.select(table)
+            if table.name == "audit_entry":
+                query = query.where(table.c.action != "read")
+            rows = (await conn.execute(query)).all()
+            out[table.name] = sorted(repr(tuple(row)) for row in rows)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_bad_input_is_refused_cleanly_and_stores_nothing(
+    case: Case, client: Any, db: Any, settings: Settings
+) -> None:
+    world = await _world(db, settings, case.as_)
+    before = await snapshot(db)
+    r = await client.request(
+        case.method,
+        "/api/v1" + world.fill(case.path),
+        json=world.fill(case.json) if case.json is not None else None,
+        content=case.content,
+        params=case.params,
+        headers={**world.headers[case.as_], **case.headers},
+    )
+    assert r.status_code == case.status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers["content-type"]
+    body = r.json()
+    assert isinstance(body["type"], str) and body["type"].startswith("/problems/")
+    assert isinstance(body["title"], str) and body["title"]
+    assert body["status"] == case.status
+    if case.status == 422:
+        fields = [e["field"] for e in body["errors"]]
+        assert all(e["message"] for e in body["errors"])
+        if case.field and case.field.endswith("."):
+            assert any(f.startswith(case.field) for f in fields), fields
+        else:
+            assert case.field in fields, fields
+    assert await snapshot(db) == before, "a refused request changed stored data"
+    if case.status == 412:
+        assert "current" in body, body
+        if case.current:
+            now = (
+                await client.get("/api/v1" + world.fill(case.current), headers=world.headers[case.as_])
+            ).json()
+            assert body["current"] == now.get("plan", now)
+
+
+def test_cases_cover_every_writable_route() -> None:
+    """A new POST/PATCH/PUT/DELETE route needs its bad-input cases here."""
+    from careteam.app import create_app
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path.removeprefix("/api/v1"))
+
+    covered = {(case.method, shape(case.path)) for case in (p.values[0] for p in CASES)}
+    writes = {
+        (method.upper(), shape(path))
+        for path, ops in create_app().openapi()["paths"].items()
+        if path.startswith("/api/")
+        for method in ops
+        if method in ("post", "patch", "put", "delete")
+    }
+    assert writes - covered == set()

@@ -1,0 +1,50 @@
+"""Errors outside any route: problem+json for API clients, an HTML page for browsers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from careteam.accounts import sessions as auth_sessions
+
+
+async def test_unknown_api_path_is_problem_json(client: Any) -> None:
+    r = await client.get("/api/v1/nope", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"] == "/problems/not-found"
+
+
+async def test_unknown_page_is_an_html_page_for_a_browser(client: Any) -> None:
+    r = await client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Page not found" in r.text and "There is no page at this address." in r.text
+
+
+async def test_wrong_method_on_a_page_is_html_and_on_the_api_is_json(client: Any) -> None:
+    page = await client.delete("/login", headers={"Accept": "text/html"})
+    assert page.status_code == 405 and page.headers["content-type"].startswith("text/html")
+    api = await client.delete("/api/v1/me")
+    assert api.status_code == 405 and api.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_lost_database_connection_is_503_with_retry_after_not_500(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def dropped(*_args: Any, **_kwargs: Any) -> None:
+        raise DBAPIError(
+            "SELECT 1",
+            None,
+            ConnectionResetError("server closed the connection"),
+            connection_invalidated=True,
+        )
+
+    monkeypatch.setattr(auth_sessions, "resolve", dropped)
+    r = await client.get("/api/v1/patients", headers={"Authorization": "Bearer some-token"})
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["retry-after"] == "1"
+    assert r.json()["type"] == "/problems/unavailable" and r.json()["title"] == "Database unavailable"
