@@ -10,17 +10,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from careteam import __version__, resources
+from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
 from careteam.audit import pages as audit_pages
 from careteam.audit import routes as audit_routes
 from careteam.db.engine import make_engine, make_sessionmaker
 from careteam.events import log as events
+from careteam.events import retention
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
 from careteam.patients import pages as patients_pages
 from careteam.patients import routes as patients_routes
+from careteam.plans import feed as plans_feed
 from careteam.plans import pages as plans_pages
 from careteam.plans import routes as plans_routes
 from careteam.realtime import endpoint as realtime_endpoint
@@ -40,6 +43,9 @@ FEATURES = (
     (audit_routes, audit_pages),
 )
 
+# The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12).
+FEEDS = (plans_feed.FEED, accounts_feed.FEED)
+
 _frozen = False
 
 
@@ -54,6 +60,15 @@ def _freeze_startup_objects() -> None:
         _frozen = True
         gc.collect()
         gc.freeze()
+
+
+def app_jobs(settings: Settings) -> Registry:
+    """The jobs a server runs: those the features declared (``JOBS``), and the event log's pruning."""
+    registry = Registry()
+    for job in JOBS:
+        registry.add(job.name, job.run, schedule=job.schedule)
+    registry.add(retention.PRUNE_JOB, retention.pruner(settings), every=retention.PRUNE_EVERY)
+    return registry
 
 
 def create_app(
@@ -79,7 +94,9 @@ def create_app(
         app.state.read_sessions = make_sessionmaker(read_engine)
         broker = make_broker(settings.broker_url)
         app.state.broker = broker
-        hub = Hub(app.state.sessions, broker, settings, read_sessions=app.state.read_sessions)
+        hub = Hub(
+            app.state.sessions, broker, settings, read_sessions=app.state.read_sessions, feeds=FEEDS
+        )
         app.state.hub = hub
         publisher.broker, publisher.hub = broker, hub
         await broker.start()
@@ -88,7 +105,7 @@ def create_app(
         # A job's unit of work publishes what it commits through these sessions, as a request's does.
         runner = Runner(
             app.state.sessions,
-            JOBS if jobs is None else jobs,
+            app_jobs(settings) if jobs is None else jobs,
             clock=clock or SystemClock(),
             poll_seconds=settings.jobs_poll_seconds,
         )

@@ -52,6 +52,12 @@ class Settings(DatabaseSettings):
     ws_sweep_seconds: float = Field(default=5.0, gt=0)
     replay_window: int = Field(default=1000, ge=1)
 
+    # How long each kind of stream keeps its events (careteam/events/retention.py); a reader behind a
+    # pruned range gets resync. A board's history is kept long, an inbox's shortly.
+    retention_plan_days: int = Field(default=730, ge=1)
+    retention_user_days: int = Field(default=30, ge=1)
+    retention_conference_days: int = Field(default=365, ge=1)
+
     # Scheduled jobs (careteam/jobs): every serving process runs a runner; each due time runs once overall.
     jobs_enabled: bool = True
     # How often a runner looks for due jobs: a job runs at most this late.

@@ -29,6 +29,10 @@ from careteam.db.engine import make_engine, unit_of_work
 from careteam.settings import Settings
 from tests.factories import PASSWORD
 
+# The servers' own scheduled jobs (the event log's pruning) stay out of the tests' way: a poll writes, and a
+# test that counts statements or rows must see only its own. tests/jobs runs the runner on purpose.
+os.environ.setdefault("CARETEAM_JOBS_ENABLED", "false")
+
 # The server CI points at; each run (each xdist worker) makes its own databases on it, named after the run,
 # and drops them when it ends, so two runs on one machine never share a table, a NOTIFY channel or a lock.
 PG_ADMIN_URL = os.environ.get("CARETEAM_TEST_DATABASE_URL", "")

@@ -10,12 +10,15 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts.passwords import hash_password
 from careteam.accounts.tables import User
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.events import log as events
+from careteam.events import streams
+from careteam.events.tables import StreamEvent
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember, Patient
 from careteam.plans.tables import CarePlan
@@ -81,12 +84,16 @@ async def make_plan(
 
 
 async def emit(session: AsyncSession, plan_id: int, count: int = 1, *, kind: str = "test.ping") -> int:
-    """Append ``count`` events to a plan's log as a domain write would; returns the last seq."""
-    plan = await events.lock_plan(session, plan_id)
-    assert plan is not None
+    """Append ``count`` events to a plan's stream as a domain write would; returns the last seq."""
+    seq = 0
     for i in range(count):
-        await events.record(session, plan, kind, {"n": i}, actor=None)
-    return plan.last_seq
+        seq = (await events.record(session, streams.plan(plan_id), kind, {"n": i}, actor=None)).seq
+    return seq
+
+
+def of_plan(plan_id: int) -> tuple[Any, Any]:
+    """Where-clauses for the events of one plan's stream: ``select(StreamEvent).where(*of_plan(7))``."""
+    return col(StreamEvent.stream_kind) == streams.PLAN, col(StreamEvent.stream_id) == plan_id
 
 
 @contextmanager

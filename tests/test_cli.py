@@ -20,7 +20,7 @@ from careteam.cli import app as cli
 from careteam.core.actor import actor_of
 from careteam.core.vocab import Discipline
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
-from careteam.events.tables import PlanEvent
+from careteam.events.tables import StreamEvent
 from careteam.patients.codes import TeamRole
 from careteam.plans import tasks
 from careteam.plans.schemas import TaskCreate
@@ -263,7 +263,7 @@ async def _task_state(url: str, task_id: int) -> tuple[str, int, list[str]]:
         async with make_sessionmaker(engine)() as s:
             task = await s.get(Task, task_id)
             assert task is not None
-            kinds = [e.kind for e in await s.exec(select(PlanEvent).order_by(col(PlanEvent.seq)))]
+            kinds = [e.kind for e in await s.exec(select(StreamEvent).order_by(col(StreamEvent.seq)))]
             return task.status, task.version, kinds
     finally:
         await engine.dispose()

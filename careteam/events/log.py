@@ -1,16 +1,23 @@
-"""The plan event log: every committed change to a plan appends events with a gapless per-plan ``seq``."""
+"""The event log: every committed change appends events to a stream (``plan:42``, ``user:12``), each stream
+with a gapless ``seq``; read back after a seq for replay, with one rule for when a reader must resync.
+
+The statements here are built once (Core, not the ORM): a write's hot path neither builds a query nor flushes.
+The dialect-specific ones (PostgreSQL's single-statement write, the upsert of a stream's head) live here and
+nowhere in a feature's service.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import Insert, UpdateBase, bindparam, func, insert, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Insert, UpdateBase, bindparam, delete, func, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,37 +25,41 @@ from careteam.audit import service as audit
 from careteam.core.actor import Actor
 from careteam.db.engine import after_commit, dumps_json, loaded
 from careteam.db.types import utcnow
-from careteam.events.tables import PlanEvent
-from careteam.plans.tables import CarePlan
+from careteam.events.streams import Stream
+from careteam.events.tables import StreamEvent, StreamHead
 
-_PLANS = SQLModel.metadata.tables["care_plan"]
-_EVENTS = SQLModel.metadata.tables["plan_event"]
+_HEADS = SQLModel.metadata.tables[StreamHead.__tablename__]
+_EVENTS = SQLModel.metadata.tables[StreamEvent.__tablename__]
 
-# Core statements, built once: a write's hot path neither builds a query nor flushes the ORM.
-_SEQ_VALUES = {
-    "last_seq": _PLANS.c.last_seq + 1,
-    "updated_at": bindparam("event_at", type_=_PLANS.c.updated_at.type),
-}
-_NEXT_SEQ = (
-    update(_PLANS)
-    .where(_PLANS.c.id == bindparam("event_plan_id"))
-    .values(_SEQ_VALUES)
-    .returning(_PLANS.c.last_seq)
-)
-_INSERT_EVENT = insert(_EVENTS)
+
+def _next_seq(dialect: Any) -> Insert:
+    """The stream's next seq: its head row inserted at 1, or (it exists) bumped by one; RETURNING the seq.
+
+    The upsert locks the head row to the commit, so writers of one stream take seqs one after the other, and
+    two writers starting a new stream at once cannot both take seq 1.
+    """
+    head = dialect.insert(_HEADS).values(
+        stream_kind=bindparam("event_stream_kind", type_=_HEADS.c.stream_kind.type),
+        stream_id=bindparam("event_stream_id", type_=_HEADS.c.stream_id.type),
+        last_seq=1,
+    )
+    upsert: Insert = head.on_conflict_do_update(
+        index_elements=[_HEADS.c.stream_kind, _HEADS.c.stream_id],
+        set_={"last_seq": _HEADS.c.last_seq + 1},
+    ).returning(_HEADS.c.last_seq)
+    return upsert
+
+
+_NEXT_SEQ_SQLITE = _next_seq(sqlite)
+_INSERT_EVENT = sa.insert(_EVENTS)
 
 
 def _next_seq_with_event() -> Insert:
-    """PostgreSQL: the plan's next seq and the event row in one statement (a data-modifying CTE)."""
-    seq = (
-        update(_PLANS)
-        .where(_PLANS.c.id == bindparam("event_plan_id"))
-        .values(_SEQ_VALUES)
-        .returning(_PLANS.c.id, _PLANS.c.last_seq)
-        .cte("next_seq")
-    )
+    """PostgreSQL: the stream's next seq and the event row in one statement (a data-modifying CTE)."""
+    seq = _next_seq(postgresql).cte("next_seq")
     row = sa.select(
-        seq.c.id,
+        bindparam("event_stream_kind", type_=_EVENTS.c.stream_kind.type),
+        bindparam("event_stream_id", type_=_EVENTS.c.stream_id.type),
         seq.c.last_seq,
         bindparam("event_kind", type_=_EVENTS.c.kind.type),
         bindparam("event_data", type_=_EVENTS.c.data.type),
@@ -56,8 +67,8 @@ def _next_seq_with_event() -> Insert:
         bindparam("event_at", type_=_EVENTS.c.at.type),
     )
     return (
-        insert(_EVENTS)
-        .from_select(["plan_id", "seq", "kind", "data", "actor_id", "at"], row)
+        sa.insert(_EVENTS)
+        .from_select(["stream_kind", "stream_id", "seq", "kind", "data", "actor_id", "at"], row)
         .returning(_EVENTS.c.id, _EVENTS.c.seq)
     )
 
@@ -72,7 +83,7 @@ Change = tuple[UpdateBase, Mapping[str, Any]]
 
 @functools.lru_cache(maxsize=1024)
 def _in_one_statement(change: UpdateBase | None, audited: bool) -> Insert:
-    """PostgreSQL: the change, the audit row, the plan's next seq and the event in one statement."""
+    """PostgreSQL: the change, the audit row, the stream's next seq and the event in one statement."""
     statement = _NEXT_SEQ_WITH_EVENT
     if change is not None:
         statement = statement.add_cte(change.cte("change"))
@@ -83,22 +94,21 @@ def _in_one_statement(change: UpdateBase | None, audited: bool) -> Insert:
 
 async def record(
     session: AsyncSession,
-    plan: CarePlan | int,
+    stream: Stream,
     kind: str,
     data: BaseModel | dict[str, Any],
     *,
     actor: Actor | None,
     change: Change | None = None,
     audited: audit.Row | None = None,
-) -> PlanEvent:
-    """Append one event to a plan's log in the current transaction, after ``change`` and with ``audited``.
+) -> StreamEvent:
+    """Append one event to a stream in the current transaction, after ``change`` and with ``audited``.
 
-    The seq comes from ``UPDATE care_plan SET last_seq = last_seq + 1 ... RETURNING last_seq``. On
-    PostgreSQL that locks the plan row until commit, so the writers of one plan take their seqs one after
-    the other, each after the one before has committed; on SQLite the write lock does the same. No two
-    writers take the same seq, and a rolled-back change leaves neither event nor gap. Call it last in a
-    write: the plan stays locked from here to the commit. On PostgreSQL ``change``, audit row, seq and
-    event are one statement (data-modifying CTEs): one round trip.
+    The seq comes from the stream's head row (``_next_seq``), locked from here to the commit: writers of
+    one stream take their seqs one after the other, each after the one before has committed; on SQLite the
+    write lock does the same. No two writers take the same seq, and a rolled-back change leaves neither
+    event nor gap. Call it last in a write. On PostgreSQL ``change``, audit row, seq and event are one
+    statement (data-modifying CTEs): one round trip.
 
     Once the unit of work has committed, the events it recorded go to the session's publisher (``PUBLISHER``
     in the sessionmaker's ``info``: this process's hub and the broker, or the broker alone in the CLI), from
@@ -106,10 +116,15 @@ async def record(
     """
     # A dict goes through JSON, so it is exactly what a read of the row returns (tuples become lists).
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else orjson.loads(dumps_json(data))
-    plan_id = plan if isinstance(plan, int) else plan.id or 0
     actor_id = actor.user_id if actor else None
-    at = utcnow()
-    values = {"plan_id": plan_id, "kind": kind, "data": payload, "actor_id": actor_id, "at": at}
+    values = {
+        "stream_kind": stream.kind,
+        "stream_id": stream.id,
+        "kind": kind,
+        "data": payload,
+        "actor_id": actor_id,
+        "at": utcnow(),
+    }
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         statement = _in_one_statement(None if change is None else change[0], audited is not None)
         params = {
@@ -123,14 +138,11 @@ async def record(
             await session.exec(change[0], params=change[1])
         if audited is not None:
             await audit.insert_row(session, audited)
-        seq = (await session.exec(_NEXT_SEQ, params={"event_plan_id": plan_id, "event_at": at})).scalar_one()
+        head = {"event_stream_kind": stream.kind, "event_stream_id": stream.id}
+        seq = (await session.exec(_NEXT_SEQ_SQLITE, params=head)).scalar_one()
         inserted = await session.exec(_INSERT_EVENT, params={**values, "seq": seq})
         event_id = inserted.inserted_primary_key[0] if inserted.inserted_primary_key else None
-    if not isinstance(plan, int):
-        # The row has these values now; the ORM must not write its stale ones back.
-        set_committed_value(plan, "last_seq", seq)
-        set_committed_value(plan, "updated_at", at)
-    event = loaded(PlanEvent, {"id": event_id, "seq": seq, **values})
+    event = loaded(StreamEvent, {"id": event_id, "seq": seq, **values})
     session.info.setdefault(_RECORDED, []).append(event)
     after_commit(session, _publish)
     return event
@@ -141,7 +153,7 @@ PUBLISHER: Final = "careteam.events.publisher"
 _RECORDED: Final = "careteam.events.recorded"
 
 # Gets the events a unit of work committed, in the order recorded; must not raise for an outage.
-Publisher = Callable[[list[PlanEvent]], Awaitable[None]]
+Publisher = Callable[[list[StreamEvent]], Awaitable[None]]
 
 
 def discard_unpublished(session: AsyncSession) -> None:
@@ -150,41 +162,48 @@ def discard_unpublished(session: AsyncSession) -> None:
 
 
 async def _publish(session: AsyncSession) -> None:
-    recorded: list[PlanEvent] = session.info.pop(_RECORDED, [])
+    recorded: list[StreamEvent] = session.info.pop(_RECORDED, [])
     publisher: Publisher | None = session.info.get(PUBLISHER)
     if recorded and publisher is not None:
         await publisher(recorded)
 
 
-async def lock_plan(session: AsyncSession, plan_id: int) -> CarePlan | None:
-    """The plan row, locked for this transaction (PostgreSQL row lock; SQLite holds the write lock)."""
-    return (await session.exec(select(CarePlan).where(CarePlan.id == plan_id).with_for_update())).first()
+def _of(stream: Stream) -> list[Any]:
+    return [col(StreamEvent.stream_kind) == stream.kind, col(StreamEvent.stream_id) == stream.id]
 
 
 async def read_after(
-    session: AsyncSession, plan_id: int, after: int, *, limit: int | None = None
-) -> list[PlanEvent]:
-    """Events of a plan with seq > after, in seq order."""
+    session: AsyncSession, stream: Stream, after: int, *, limit: int | None = None
+) -> list[StreamEvent]:
+    """Events of a stream with seq > after, in seq order."""
     query = (
-        select(PlanEvent)
-        .where(PlanEvent.plan_id == plan_id, col(PlanEvent.seq) > after)
-        .order_by(col(PlanEvent.seq))
+        select(StreamEvent).where(*_of(stream), col(StreamEvent.seq) > after).order_by(col(StreamEvent.seq))
     )
     if limit is not None:
         query = query.limit(limit)
     return list(await session.exec(query))
 
 
-async def last_seqs(session: AsyncSession, plan_ids: list[int]) -> dict[int, int]:
-    """The newest seq of each of these plans, in one query."""
+async def last_seq(session: AsyncSession, stream: Stream) -> int:
+    """The stream's newest seq (0 if it has had no event)."""
+    return (await last_seqs(session, [stream])).get(stream, 0)
+
+
+async def last_seqs(session: AsyncSession, streams: list[Stream]) -> dict[Stream, int]:
+    """The newest seq of each of these streams that has had an event, in one query."""
+    if not streams:
+        return {}
+    key = tuple_(col(StreamHead.stream_kind), col(StreamHead.stream_id))
     rows = await session.exec(
-        select(col(CarePlan.id), col(CarePlan.last_seq)).where(col(CarePlan.id).in_(plan_ids))
+        select(col(StreamHead.stream_kind), col(StreamHead.stream_id), col(StreamHead.last_seq)).where(
+            key.in_([(s.kind, s.id) for s in streams])
+        )
     )
-    return {int(plan_id or 0): int(seq) for plan_id, seq in rows}
+    return {Stream(kind, int(stream_id)): int(seq) for kind, stream_id, seq in rows}
 
 
 async def resync_reason(
-    session: AsyncSession, plan_id: int, after: int, last_seq: int, window: int | None = None
+    session: AsyncSession, stream: Stream, after: int, last_seq: int, window: int | None = None
 ) -> str | None:
     """Why a client that saw up to ``after`` cannot be caught up from the log (it must reload), or None.
 
@@ -196,12 +215,24 @@ async def resync_reason(
     if window is not None and last_seq - after > window:
         return "too_far_behind"
     if after < last_seq:
-        oldest = await oldest_seq(session, plan_id)
+        oldest = await oldest_seq(session, stream)
         if oldest is None or oldest > after + 1:
             return "log_pruned"
     return None
 
 
-async def oldest_seq(session: AsyncSession, plan_id: int) -> int | None:
-    """The oldest seq still in the log for a plan (older ones may have been pruned)."""
-    return (await session.exec(select(func.min(PlanEvent.seq)).where(PlanEvent.plan_id == plan_id))).one()
+async def oldest_seq(session: AsyncSession, stream: Stream) -> int | None:
+    """The oldest seq still in the log for a stream (older ones may have been pruned)."""
+    oldest: int | None = (await session.exec(select(func.min(StreamEvent.seq)).where(*_of(stream)))).one()
+    return oldest
+
+
+async def prune(session: AsyncSession, kind: str, *, before: datetime) -> int:
+    """Delete the events of every stream of ``kind`` recorded before ``before``; how many went.
+
+    The streams' heads stay: a reader behind the pruned range gets ``log_pruned`` (resync), never a gap.
+    """
+    result = await session.exec(
+        delete(StreamEvent).where(col(StreamEvent.stream_kind) == kind, col(StreamEvent.at) < before)
+    )
+    return int(result.rowcount or 0)

@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +22,9 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
 from careteam.events import log as events
+from careteam.events import streams
 from careteam.events.schemas import EventPublic, EventsPublic
+from careteam.events.tables import StreamEvent
 from careteam.patients import service as patients
 from careteam.patients.schemas import MemberPublic, PatientPublic
 from careteam.plans.access import readable_plan_ids
@@ -59,6 +62,26 @@ async def audited_plan(session: AsyncSession, plan_id: int, *, actor: Actor) -> 
     return plan
 
 
+async def record(
+    session: AsyncSession,
+    plan: CarePlan | int,
+    kind: str,
+    data: BaseModel | dict[str, Any],
+    *,
+    actor: Actor | None,
+    change: events.Change | None = None,
+    audited: audit.Row | None = None,
+) -> StreamEvent:
+    """Append an event to the plan's stream ``plan:<id>`` (``events.record``); a loaded plan's ``last_seq``
+    follows, so what the write returns is current."""
+    plan_id = plan if isinstance(plan, int) else plan.id or 0
+    stream = streams.plan(plan_id)
+    event = await events.record(session, stream, kind, data, actor=actor, change=change, audited=audited)
+    if not isinstance(plan, int):
+        set_committed_value(plan, "last_seq", event.seq)
+    return event
+
+
 async def plan_events(
     session: AsyncSession, plan_id: int, *, after: int, limit: int, actor: Actor
 ) -> EventsPublic:
@@ -67,10 +90,15 @@ async def plan_events(
     ``resync`` when the log no longer reaches back that far: the reader reloads the board instead.
     """
     plan = await audited_plan(session, plan_id, actor=actor)
-    if await events.resync_reason(session, plan_id, after, plan.last_seq):
+    stream = streams.plan(plan_id)
+    if await events.resync_reason(session, stream, after, plan.last_seq):
         return EventsPublic(items=[], last_seq=plan.last_seq, resync=True)
-    rows = await events.read_after(session, plan_id, after, limit=limit)
-    return EventsPublic(items=[EventPublic.model_validate(e) for e in rows], last_seq=plan.last_seq)
+    rows = await events.read_after(session, stream, after, limit=limit)
+    items = [
+        EventPublic(plan_id=plan_id, seq=e.seq, kind=e.kind, data=e.data, actor_id=e.actor_id, at=e.at)
+        for e in rows
+    ]
+    return EventsPublic(items=items, last_seq=plan.last_seq)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from careteam.accounts import service as accounts
 from careteam.core.errors import NotFound
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.events import log as events
+from careteam.events import streams
 from careteam.plans.board import read_board
 from careteam.plans.codes import (
     COLUMN_DEFAULT_STATUS,
@@ -287,7 +288,9 @@ async def board_page(
     board = await read_board(session, plan_id, actor=actor)
     log = [
         e
-        for e in await events.read_after(session, plan_id, max(0, board.last_seq - HISTORY_LIMIT))
+        for e in await events.read_after(
+            session, streams.plan(plan_id), max(0, board.last_seq - HISTORY_LIMIT)
+        )
         if e.seq <= board.last_seq
     ]
     names = {m.user_id: m.display_name for m in board.members}

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import column_property
+from sqlmodel import Field, SQLModel, col
 
 from careteam.db.types import now_column, utcnow
+from careteam.events import streams
+from careteam.events.tables import StreamHead
 
 
 class CarePlan(SQLModel, table=True):
-    """The board. ``last_seq`` is the seq of the plan's newest event: the next event takes last_seq + 1."""
+    """The board. ``last_seq`` is the newest seq of its stream ``plan:<id>`` (read with the row)."""
 
     __tablename__ = "care_plan"
 
@@ -23,9 +28,24 @@ class CarePlan(SQLModel, table=True):
     period_start: date | None = None
     period_end: date | None = None
     version: int = 1
-    last_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+    # Not a column of care_plan: the plan stream's head, loaded with every select of a plan (below). A plan
+    # just created has none until its first event (``plans.service`` sets it).
+    last_seq: ClassVar[int]
+
+
+# The plan's stream head, as a column of every select of CarePlan: the board and its seq in one read.
+CarePlan.__mapper__.add_property(  # type: ignore[attr-defined]
+    "last_seq",
+    column_property(
+        select(func.coalesce(func.max(StreamHead.last_seq), 0))
+        .where(col(StreamHead.stream_kind) == streams.PLAN, col(StreamHead.stream_id) == col(CarePlan.id))
+        .correlate_except(StreamHead)
+        .scalar_subquery()
+    ),
+)
 
 
 class Goal(SQLModel, table=True):

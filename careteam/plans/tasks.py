@@ -16,8 +16,8 @@ from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.db.engine import loaded
 from careteam.db.types import utcnow
-from careteam.events import log as events
 from careteam.patients import service as patients
+from careteam.plans import board
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
 from careteam.plans.board import readable_plan
 from careteam.plans.codes import COLUMN_OF, Column, TaskStatus, allowed_transitions
@@ -99,7 +99,7 @@ async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, 
     )
     session.add(task)
     await session.flush()
-    await events.record(session, plan, "task.created", TaskPublic.model_validate(task), actor=actor)
+    await board.record(session, plan, "task.created", TaskPublic.model_validate(task), actor=actor)
     audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
     return task
 
@@ -175,7 +175,7 @@ async def update_task(
     kind = "task.moved" if changed.keys() <= _MOVE_FIELDS else "task.updated"
     # The row's update, the audit entry and the event go together, last: from the event's seq to the
     # commit the plan is locked.
-    await events.record(
+    await board.record(
         session,
         task.plan_id,
         kind,

@@ -31,7 +31,8 @@ router = APIRouter()
 
 @router.websocket("/ws")
 async def live_updates(websocket: WebSocket) -> None:
-    """Live board updates: subscribe to plans, get their events in seq order (docs/realtime.md)."""
+    """Live updates: subscribe to streams (a plan's board, your inbox), get their events in seq order
+    (docs/realtime.md)."""
     state = websocket.app.state
     settings: Settings = state.settings
     hub: Hub = state.hub
@@ -109,10 +110,10 @@ class _Reader:
                 return
             frame = parse_client_frame(message.get("text"), max_bytes=max_bytes)
             match frame:
-                case Subscribe(plan_id=plan_id, after=after):
-                    await hub.subscribe(conn, plan_id, after)
-                case Unsubscribe(plan_id=plan_id):
-                    await hub.unsubscribe(conn, plan_id)
+                case Subscribe(stream=stream, after=after):
+                    await hub.subscribe(conn, stream, after)
+                case Unsubscribe(stream=stream):
+                    await hub.unsubscribe(conn, stream)
                 case Ping():
                     hub.reply(conn, protocol.PONG)
                 case ProtocolError():

@@ -1,9 +1,12 @@
 """The realtime hub: one per process, between the broker and the sockets.
 
-Fan-out, per plan: the broker says "plan P has events up to seq S"; under the plan's lock the hub reads the
-events after its cursor ONCE, encodes each ONCE, and hands the same object to every viewer. Nothing is
-awaited per viewer and nothing is read per viewer, so one slow or dead socket cannot slow the others: when
-its bounded backlog is full it is sent ``resync`` (best effort) and closed.
+Fan-out, per stream (``plan:42``, ``user:12``): the broker says "stream S has events up to seq N"; under the
+stream's lock the hub reads the events after its cursor ONCE, encodes each ONCE, and hands the same object
+to every viewer. Nothing is awaited per viewer and nothing is read per viewer, so one slow or dead socket
+cannot slow the others: when its bounded backlog is full it is sent ``resync`` (best effort) and closed.
+
+Who may read a stream, and what a subscriber gets first, is the owning feature's ``Feed`` (``plans.feed``,
+``accounts.feed``): the hub neither reads a feature's tables nor writes audit rows itself.
 
 An idle socket (nothing pending, the kernel taking bytes) is written to directly from the fan-out loop: the
 frame's wire bytes, built once per event, go to its transport with no task wake-up and no await, as
@@ -12,7 +15,7 @@ while it has one; it drains the bounded backlog in order through the ASGI ``send
 full the socket is cut off. Idle sockets cost no task at all.
 
 Per subscription the hub keeps the seq of the last event sent and drops anything at or below it: with the
-replay that follows, that is how a viewer gets every event of a plan in seq order, with no gap and no
+replay that follows, that is how a viewer gets every event of a stream in seq order, with no gap and no
 duplicate.
 
 Events committed by this process are handed over by the unit of work (:meth:`Hub.committed`), so the
@@ -38,15 +41,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts.sessions import live_session_ids
-from careteam.audit import service as audit
-from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
 from careteam.db.engine import unit_of_work
 from careteam.events import log as events
-from careteam.events.tables import PlanEvent
-from careteam.plans.access import plan_reader_ids
-from careteam.plans.board import get_board, readable_plan
+from careteam.events.streams import Feed, Stream
+from careteam.events.tables import StreamEvent
 from careteam.realtime import protocol
 from careteam.realtime.broker.base import Broker
 from careteam.realtime.protocol import ErrorCode, EventFrame, ResyncReason
@@ -54,8 +54,8 @@ from careteam.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# A conference screen shows a handful of plans; a socket asking for more is a bug or abuse.
-MAX_PLANS_PER_CONNECTION: Final = 100
+# A conference screen shows a handful of plans, a clinician her inbox too; more is a bug or abuse.
+MAX_STREAMS_PER_CONNECTION: Final = 100
 # How long a connection being cut off gets to write its last frames (resync, close) before it is dropped.
 GOODBYE_SECONDS: Final = 2.0
 
@@ -66,7 +66,7 @@ Batch = EventFrame | tuple[EventFrame, ...]
 @dataclass(eq=False, slots=True)
 class Subscription:
     conn: Connection
-    plan_id: int
+    stream: Stream
     # The seq of the last event frame the writer sent on this subscription (or the snapshot's, or after).
     sent: int
     # The recheck round in which it was made; a round only judges subscriptions older than itself.
@@ -74,7 +74,7 @@ class Subscription:
     # Live batches that arrive while the replay is read; None once the replay is queued.
     held: list[Batch] | None = field(default_factory=list)
     # Set by the writer when it reaches the Start item; live batches queued before it belong to an older
-    # subscription of the same plan on this socket and are dropped.
+    # subscription of the same stream on this socket and are dropped.
     started: bool = False
 
 
@@ -139,7 +139,7 @@ class Connection:
         self.stop = stop
         self.limit = queue_size
         self.pending: deque[Outgoing] = deque()
-        self.subs: dict[int, Subscription] = {}
+        self.subs: dict[Stream, Subscription] = {}
         self.ending = False
         # Given up on after the goodbye grace while its writer was stuck (see give_up).
         self.abandoned = False
@@ -201,12 +201,12 @@ class Connection:
             while pending:
                 item = pending.popleft()
                 if type(item) is EventFrame:
-                    sub = self.subs.get(item.plan_id)
+                    sub = self.subs.get(item.stream)
                     if sub is not None and sub.started and item.seq > sub.sent:
                         sub.sent = item.seq
                         await send(item.message)
                 elif type(item) is tuple:
-                    sub = self.subs.get(item[0].plan_id)
+                    sub = self.subs.get(item[0].stream)
                     if sub is not None and sub.started:
                         for frame in item:
                             if frame.seq > sub.sent:
@@ -279,7 +279,7 @@ class Connection:
 
     async def _start(self, item: Start) -> None:
         sub, send = item.sub, self.send
-        if self.subs.get(sub.plan_id) is not sub:
+        if self.subs.get(sub.stream) is not sub:
             return  # unsubscribed before the writer got here
         sub.started = True
         for text in item.prefix:
@@ -295,8 +295,8 @@ class Connection:
                     await send(frame.message)
 
 
-class _Plan:
-    """A plan with local viewers: its subscriptions, the last seq fanned out, and the fan-out lock."""
+class _Watched:
+    """A stream with local viewers: its subscriptions, the last seq fanned out, and the fan-out lock."""
 
     __slots__ = ("cursor", "lock", "ready", "subs")
 
@@ -327,15 +327,18 @@ class Hub:
         settings: Settings,
         *,
         read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        feeds: Iterable[Feed] = (),
     ) -> None:
+        """``feeds``: who may read each kind of stream, and what a subscriber gets first (the features')."""
         self._sessions = sessions
+        self._feeds: dict[str, Feed] = {feed.kind: feed for feed in feeds}
         # Log reads (fan-out, replay, re-check, sweep) write nothing: they may use lock-free connections.
         self._reads = read_sessions or sessions
         self._broker = broker
         self._settings = settings
-        self._plans: dict[int, _Plan] = {}
+        self._streams: dict[Stream, _Watched] = {}
         self._connections: set[Connection] = set()
-        self._broker_plans: set[int] = set()
+        self._broker_streams: set[Stream] = set()
         self._broker_lock = asyncio.Lock()
         self._epoch = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -391,122 +394,122 @@ class Hub:
         conn.ending = True
         self._connections.discard(conn)
         # Unsubscribed first, so no fan-out can start a new writer while the old one finishes.
-        emptied = [plan_id for sub in list(conn.subs.values()) if (plan_id := self._remove(sub)) is not None]
+        emptied = [stream for sub in list(conn.subs.values()) if (stream := self._remove(sub)) is not None]
         await conn.drop()
-        for plan_id in emptied:
-            await self._sync_broker(plan_id)
+        for stream in emptied:
+            await self._sync_broker(stream)
 
     def reply(self, conn: Connection, text: str) -> None:
         """Queue a control frame (pong, error) for one socket."""
         self._put(conn, text)
 
-    async def subscribe(self, conn: Connection, plan_id: int, after: int | None) -> None:
+    async def subscribe(self, conn: Connection, stream: Stream, after: int | None) -> None:
         """Check access; send a snapshot (no ``after``) or the events after ``after``; then live events."""
-        old = conn.subs.get(plan_id)
+        old = conn.subs.get(stream)
         if old is not None:
             # Subscribing again replaces the subscription: the new one starts from the new snapshot/after.
             if (emptied := self._remove(old)) is not None:
                 await self._sync_broker(emptied)
-        elif len(conn.subs) >= MAX_PLANS_PER_CONNECTION:
+        elif len(conn.subs) >= MAX_STREAMS_PER_CONNECTION:
             self.reply(
                 conn,
                 protocol.error(
                     ErrorCode.too_many_subscriptions,
-                    f"At most {MAX_PLANS_PER_CONNECTION} plans per connection.",
-                    plan_id,
+                    f"At most {MAX_STREAMS_PER_CONNECTION} streams per connection.",
+                    stream,
                 ),
             )
             return
+        feed = self._feeds.get(stream.kind)
         reason: str | None = None
         try:
+            if feed is None:
+                raise NotFound(f"No {stream.kind} streams here.")
             async with unit_of_work(self._sessions) as session:
+                # The feature's own check and audit of the read (NotFound whatever the reason).
+                opened = await feed.open(session, stream.id, snapshot=after is None, actor=conn.actor)
+                last_seq = opened.last_seq
                 if after is None:
-                    board = await get_board(session, plan_id, actor=conn.actor)  # audits the read
-                    start = last_seq = board.last_seq
-                    prefix = protocol.snapshot(plan_id, start, board.model_dump(mode="json"))
+                    start = last_seq
+                    if opened.snapshot is not None:
+                        prefix = protocol.snapshot(stream, last_seq, opened.snapshot)
+                    else:
+                        prefix = protocol.subscribed(stream, last_seq)
                 else:
-                    plan = await readable_plan(session, plan_id, conn.actor)
-                    audit.record(
-                        session,
-                        conn.actor,
-                        AuditAction.read,
-                        "care_plan",
-                        plan_id,
-                        patient_id=plan.patient_id,
-                    )
-                    start, last_seq = after, plan.last_seq
+                    start = after
                     reason = await events.resync_reason(
-                        session, plan_id, after, last_seq, self._settings.replay_window
+                        session, stream, after, last_seq, self._settings.replay_window
                     )
-                    prefix = protocol.subscribed(plan_id, last_seq)
+                    prefix = protocol.subscribed(stream, last_seq)
         except NotFound:
-            # The same answer for a plan that does not exist and one of another team's patients.
-            self.reply(conn, protocol.error(ErrorCode.not_found, "No such care plan.", plan_id))
+            # The same answer for a stream that does not exist and one the actor may not read.
+            missing = feed.missing if feed is not None else f"No {stream.kind} streams here."
+            self.reply(conn, protocol.error(ErrorCode.not_found, missing, stream))
             return
         except Exception:
-            log.exception("subscribe to plan %s failed", plan_id)
-            self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not subscribe.", plan_id))
+            log.exception("subscribe to %s failed", stream)
+            self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not subscribe.", stream))
             return
         if reason is not None:
-            self.reply(conn, protocol.resync(plan_id, reason))
+            self.reply(conn, protocol.resync(stream, reason))
             return
-        if conn.ending or plan_id in conn.subs:
+        if conn.ending or stream in conn.subs:
             return  # closed, or subscribed again, while we were reading
-        sub = self._add(conn, plan_id, start, last_seq)
-        await self._sync_broker(plan_id)
+        sub = self._add(conn, stream, start, last_seq)
+        await self._sync_broker(stream)
         try:
             async with self._reads() as session:
-                replay = [protocol.event_frame(e) for e in await events.read_after(session, plan_id, start)]
+                replay = [protocol.event_frame(e) for e in await events.read_after(session, stream, start)]
         except Exception:
-            log.exception("replay of plan %s failed", plan_id)
+            log.exception("replay of %s failed", stream)
             if (emptied := self._remove(sub)) is not None:
                 await self._sync_broker(emptied)
-            self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not read the log.", plan_id))
+            self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not read the log.", stream))
             return
-        if conn.subs.get(plan_id) is not sub or sub.held is None:
+        if conn.subs.get(stream) is not sub or sub.held is None:
             return  # unsubscribed or cut off meanwhile
         # No await from here on: the held batches and the replay are queued together, and every later
         # live batch goes behind them (a socket with a Start pending is not idle: nothing overtakes it).
         held, sub.held = sub.held, None
         self._put(conn, Start(sub, (prefix,), replay, held))
 
-    async def unsubscribe(self, conn: Connection, plan_id: int) -> None:
-        sub = conn.subs.get(plan_id)
+    async def unsubscribe(self, conn: Connection, stream: Stream) -> None:
+        sub = conn.subs.get(stream)
         if sub is not None and (emptied := self._remove(sub)) is not None:
             await self._sync_broker(emptied)
 
     # --- Fan-out ----------------------------------------------------------------------------------
 
-    async def on_notice(self, plan_id: int, seq: int) -> None:
-        """The broker's wake-up call: plan ``plan_id`` has committed events up to ``seq``."""
-        plan = self._plans.get(plan_id)
-        if plan is None or seq <= plan.cursor:
+    async def on_notice(self, stream: Stream, seq: int) -> None:
+        """The broker's wake-up call: ``stream`` has committed events up to ``seq``."""
+        watched = self._streams.get(stream)
+        if watched is None or seq <= watched.cursor:
             return
-        async with plan.lock:
+        async with watched.lock:
             limit = self._settings.replay_window
-            while self._plans.get(plan_id) is plan and seq > plan.cursor:
-                handed = plan.take_ready(seq)
+            while self._streams.get(stream) is watched and seq > watched.cursor:
+                handed = watched.take_ready(seq)
                 if handed:
                     # Committed by this process and handed over: nothing to read back.
-                    plan.cursor = handed[-1].seq
-                    self._fan_out(plan, handed[0] if len(handed) == 1 else handed)
+                    watched.cursor = handed[-1].seq
+                    self._fan_out(watched, handed[0] if len(handed) == 1 else handed)
                     continue
                 try:
                     async with self._reads() as session:
-                        rows = await events.read_after(session, plan_id, plan.cursor, limit=limit)
+                        rows = await events.read_after(session, stream, watched.cursor, limit=limit)
                 except Exception:
                     # The log is the truth and the next notice reads from the same cursor: nothing is lost.
-                    log.exception("reading events of plan %s failed", plan_id)
+                    log.exception("reading events of %s failed", stream)
                     return
                 if not rows:
                     return
                 frames = tuple(protocol.event_frame(e) for e in rows)
-                plan.cursor = frames[-1].seq
-                self._fan_out(plan, frames[0] if len(frames) == 1 else frames)
+                watched.cursor = frames[-1].seq
+                self._fan_out(watched, frames[0] if len(frames) == 1 else frames)
                 if len(rows) < limit:
                     return
 
-    def committed(self, rows: Iterable[PlanEvent]) -> None:
+    def committed(self, rows: Iterable[StreamEvent]) -> None:
         """Events this process has just committed (the unit of work hands them over before it publishes).
 
         Encoded now, once, and kept for the notice that follows, so the fan-out of a local write reads
@@ -516,18 +519,18 @@ class Hub:
         try:
             window = self._settings.replay_window
             for row in rows:
-                plan = self._plans.get(row.plan_id)
-                if plan is not None and row.seq > plan.cursor and len(plan.ready) < window:
-                    plan.ready[row.seq] = protocol.event_frame(row)
+                watched = self._streams.get(Stream(row.stream_kind, row.stream_id))
+                if watched is not None and row.seq > watched.cursor and len(watched.ready) < window:
+                    watched.ready[row.seq] = protocol.event_frame(row)
         except Exception:
             log.exception("handing committed events to the hub failed; they will be read from the log")
 
-    def _fan_out(self, plan: _Plan, batch: Batch) -> None:
+    def _fan_out(self, watched: _Watched, batch: Batch) -> None:
         # The hot loop: the same bytes written to every idle socket, the same object queued for the others;
         # nothing awaited, nothing encoded per viewer.
         full: list[Connection] | None = None
         wire = batch.wire if isinstance(batch, EventFrame) else b"".join([f.wire for f in batch])
-        for conn, sub in plan.subs.items():
+        for conn, sub in watched.subs.items():
             held = sub.held
             if held is None:
                 if not conn.deliver(sub, batch, wire):
@@ -544,41 +547,42 @@ class Hub:
     # --- Access re-check, heartbeats ------------------------------------------------------------------
 
     async def recheck(self) -> None:
-        """Drop viewers taken off a plan's team; close sockets whose session ended or user was deactivated.
+        """Drop viewers who may no longer read a stream (taken off a plan's team, say); close sockets whose
+        session ended or user was deactivated.
 
-        One query per watched plan and one for all sessions, whatever the number of viewers.
+        One query per watched stream (its feed's readers) and one for all sessions, whatever the number of
+        viewers.
         """
         if not self._connections:
             return
         self._epoch += 1
         epoch = self._epoch
-        plan_ids = list(self._plans)
+        watched_streams = [s for s in self._streams if s.kind in self._feeds]
         session_ids = {c.actor.session_id for c in self._connections if c.actor.session_id}
-        readers: dict[int, set[int]] = {}
+        readers: dict[Stream, set[int]] = {}
         async with self._reads() as session:
-            for plan_id in plan_ids:
-                readers[plan_id] = {int(u) for u in await session.exec(plan_reader_ids(plan_id))}
+            for stream in watched_streams:
+                query = self._feeds[stream.kind].readers(stream.id)
+                readers[stream] = {int(u) for u in await session.exec(query)}
             live = await live_session_ids(session, session_ids, settings=self._settings)
         for conn in list(self._connections):
             if conn.epoch < epoch and conn.actor.session_id not in live:
                 self._end(conn, protocol.CLOSE_UNAUTHENTICATED, "session ended")
-        emptied: list[int] = []
-        for plan_id, users in readers.items():
-            plan = self._plans.get(plan_id)
-            if plan is None:
+        emptied: list[Stream] = []
+        for stream, users in readers.items():
+            watched = self._streams.get(stream)
+            if watched is None:
                 continue
-            gone = [s for s in plan.subs.values() if s.epoch < epoch and s.conn.actor.user_id not in users]
+            gone = [s for s in watched.subs.values() if s.epoch < epoch and s.conn.actor.user_id not in users]
             for sub in gone:
                 self.reply(
                     sub.conn,
-                    protocol.error(
-                        ErrorCode.forbidden, "You are no longer on this plan's care team.", plan_id
-                    ),
+                    protocol.error(ErrorCode.forbidden, self._feeds[stream.kind].gone, stream),
                 )
-                if (pid := self._remove(sub)) is not None:
-                    emptied.append(pid)
-        for plan_id in emptied:
-            await self._sync_broker(plan_id)
+                if (removed := self._remove(sub)) is not None:
+                    emptied.append(removed)
+        for stream in emptied:
+            await self._sync_broker(stream)
 
     async def sweep(self) -> None:
         """Fan out what the broker did not announce: one query for every watched plan's newest seq.
@@ -586,15 +590,15 @@ class Hub:
         A broker may drop a notice (an outage, a publish racing a subscription); the log does not. This
         bounds how long any viewer can stay behind to ``CARETEAM_WS_SWEEP_SECONDS``.
         """
-        if not self._plans:
+        if not self._streams:
             return
         async with self._reads() as session:
-            newest = await events.last_seqs(session, list(self._plans))
-        for plan_id, seq in newest.items():
-            plan = self._plans.get(plan_id)
-            if plan is not None and seq > plan.cursor:
-                log.info("plan %s: caught up to seq %s without a broker notice", plan_id, seq)
-                await self.on_notice(plan_id, seq)
+            newest = await events.last_seqs(session, list(self._streams))
+        for stream, seq in newest.items():
+            watched = self._streams.get(stream)
+            if watched is not None and seq > watched.cursor:
+                log.info("%s: caught up to seq %s without a broker notice", stream, seq)
+                await self.on_notice(stream, seq)
 
     def _heartbeat(self) -> None:
         # Only idle sockets need it: a socket with frames queued is not idle.
@@ -614,9 +618,9 @@ class Hub:
 
     # --- For tests and metrics ----------------------------------------------------------------------
 
-    def viewers(self, plan_id: int) -> int:
-        plan = self._plans.get(plan_id)
-        return len(plan.subs) if plan else 0
+    def viewers(self, stream: Stream) -> int:
+        watched = self._streams.get(stream)
+        return len(watched.subs) if watched else 0
 
     @property
     def connections(self) -> frozenset[Connection]:
@@ -624,48 +628,48 @@ class Hub:
 
     # --- Internals ------------------------------------------------------------------------------------
 
-    def _add(self, conn: Connection, plan_id: int, start: int, last_seq: int) -> Subscription:
-        sub = Subscription(conn, plan_id, sent=start, epoch=self._epoch)
-        plan = self._plans.get(plan_id)
-        if plan is None:
+    def _add(self, conn: Connection, stream: Stream, start: int, last_seq: int) -> Subscription:
+        sub = Subscription(conn, stream, sent=start, epoch=self._epoch)
+        watched = self._streams.get(stream)
+        if watched is None:
             # Events up to last_seq are committed and this first viewer gets them from its replay read,
             # which runs after this registration; the fan-out starts after them.
-            plan = self._plans[plan_id] = _Plan(cursor=last_seq)
-        plan.subs[conn] = sub
-        conn.subs[plan_id] = sub
+            watched = self._streams[stream] = _Watched(cursor=last_seq)
+        watched.subs[conn] = sub
+        conn.subs[stream] = sub
         return sub
 
-    def _remove(self, sub: Subscription) -> int | None:
-        """Drop one subscription; returns the plan id if that was its last local viewer."""
-        conn, plan_id = sub.conn, sub.plan_id
-        if conn.subs.get(plan_id) is sub:
-            del conn.subs[plan_id]
+    def _remove(self, sub: Subscription) -> Stream | None:
+        """Drop one subscription; returns its stream if that was its last local viewer."""
+        conn, stream = sub.conn, sub.stream
+        if conn.subs.get(stream) is sub:
+            del conn.subs[stream]
         sub.held = None
-        plan = self._plans.get(plan_id)
-        if plan is None or plan.subs.get(conn) is not sub:
+        watched = self._streams.get(stream)
+        if watched is None or watched.subs.get(conn) is not sub:
             return None
-        del plan.subs[conn]
-        if plan.subs:
+        del watched.subs[conn]
+        if watched.subs:
             return None
-        del self._plans[plan_id]
-        return plan_id
+        del self._streams[stream]
+        return stream
 
-    async def _sync_broker(self, plan_id: int) -> None:
-        """One broker subscription per plan with local viewers; serialised, so subscribe and unsubscribe
-        of the same plan can never be applied out of order."""
+    async def _sync_broker(self, stream: Stream) -> None:
+        """One broker subscription per stream with local viewers; serialised, so subscribe and unsubscribe
+        of the same stream can never be applied out of order."""
         async with self._broker_lock:
-            wanted, have = plan_id in self._plans, plan_id in self._broker_plans
+            wanted, have = stream in self._streams, stream in self._broker_streams
             # Recorded before the await, and the call shielded: a socket cancelled meanwhile (its client left)
             # must not leave a broker subscription the hub no longer knows about.
             try:
                 if wanted and not have:
-                    self._broker_plans.add(plan_id)
-                    await asyncio.shield(self._broker.subscribe(plan_id))
+                    self._broker_streams.add(stream)
+                    await asyncio.shield(self._broker.subscribe(stream))
                 elif have and not wanted:
-                    self._broker_plans.discard(plan_id)
-                    await asyncio.shield(self._broker.unsubscribe(plan_id))
+                    self._broker_streams.discard(stream)
+                    await asyncio.shield(self._broker.unsubscribe(stream))
             except Exception:
-                log.exception("broker (un)subscribe of plan %s failed", plan_id)
+                log.exception("broker (un)subscribe of %s failed", stream)
 
     def _put(self, conn: Connection, item: Outgoing) -> None:
         if conn.ending:
@@ -677,9 +681,9 @@ class Hub:
         """The slow-consumer policy: a socket whose queue is full gets resync and is closed."""
         if conn.ending:
             return
-        plan_ids = list(conn.subs)
+        streams = list(conn.subs)
         log.info("closing a websocket of user %s: %s frames behind", conn.actor.user_id, conn.backlog)
-        resyncs = [protocol.resync(p, ResyncReason.too_slow) for p in plan_ids]
+        resyncs = [protocol.resync(p, ResyncReason.too_slow) for p in streams]
         self._end(conn, protocol.CLOSE_TOO_SLOW, "too slow", resyncs)
 
     def _end(self, conn: Connection, code: int, reason: str, last_words: list[str] | None = None) -> None:
@@ -688,9 +692,9 @@ class Hub:
             return
         conn.ending = True
         self._connections.discard(conn)
-        emptied = [pid for sub in list(conn.subs.values()) if (pid := self._remove(sub)) is not None]
-        for plan_id in emptied:
-            self._spawn(self._sync_broker(plan_id))
+        emptied = [st for sub in list(conn.subs.values()) if (st := self._remove(sub)) is not None]
+        for stream in emptied:
+            self._spawn(self._sync_broker(stream))
         conn.goodbye(last_words or [], Close(code, reason))
         # A writer stuck on a socket that does not read never reaches the Close item: give up after a grace.
         asyncio.get_running_loop().call_later(GOODBYE_SECONDS, conn.give_up)

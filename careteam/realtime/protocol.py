@@ -2,8 +2,11 @@
 
 Every frame is a JSON object with a ``type`` (docs/realtime.md has one example of each).
 
-Client -> server: ``subscribe {plan_id, after?}``, ``unsubscribe {plan_id}``, ``ping``.
-Server -> client: ``snapshot``, ``subscribed``, ``event``, ``resync``, ``error``, ``pong``, ``heartbeat``.
+Client -> server: ``subscribe {stream, after?}``, ``unsubscribe {stream}``, ``ping``; a stream is
+``plan:42``, ``user:12`` or ``conference:7``, and ``{plan_id: 42}`` stays valid for ``{stream: "plan:42"}``.
+Server -> client: ``snapshot``, ``subscribed``, ``event``, ``resync``, ``error``, ``pong``, ``heartbeat``;
+every frame about a stream carries ``stream``, and a plan stream's also ``plan_id`` (integrators and the
+benchmarks read it). The bytes of a stream's event are the same for every viewer.
 
 This module does no I/O. A bad client frame becomes a :class:`ProtocolError` value, never an exception,
 so no input can take the connection's reader down.
@@ -17,10 +20,10 @@ from typing import Any, Final
 import orjson
 from websockets.frames import Frame, Opcode
 
-from careteam.events.tables import PlanEvent
+from careteam.events.streams import MAX_ID, PLAN, Stream
+from careteam.events.tables import StreamEvent
 
-# Ids are 32-bit positive integers, as in the JSON API; seqs are 63-bit.
-MAX_ID: Final = 2**31 - 1
+# Seqs are 63-bit.
 MAX_SEQ: Final = 2**63 - 1
 
 # Close codes (4xxx: application codes, the HTTP status they mirror).
@@ -35,8 +38,8 @@ class ErrorCode:
     bad_frame: Final = "bad_frame"  # not JSON, not an object, a missing or ill-typed field
     unknown_type: Final = "unknown_type"
     too_large: Final = "too_large"
-    not_found: Final = "not_found"  # no such plan, or not one of yours: the same answer
-    forbidden: Final = "forbidden"  # you were on the plan's team and no longer are
+    not_found: Final = "not_found"  # no such stream, or not one you may read: the same answer
+    forbidden: Final = "forbidden"  # you could read this stream and no longer can
     too_many_subscriptions: Final = "too_many_subscriptions"
     unavailable: Final = "unavailable"  # the server could not read the log; try again
 
@@ -44,7 +47,7 @@ class ErrorCode:
 class ResyncReason:
     too_far_behind: Final = "too_far_behind"  # more than CARETEAM_REPLAY_WINDOW events behind
     log_pruned: Final = "log_pruned"  # the log no longer reaches back to after + 1
-    ahead_of_log: Final = "ahead_of_log"  # after > the plan's last seq (another database, a reset)
+    ahead_of_log: Final = "ahead_of_log"  # after > the stream's last seq (another database, a reset)
     too_slow: Final = "too_slow"  # this socket's queue filled up; it is being closed
 
 
@@ -53,13 +56,13 @@ class ResyncReason:
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    plan_id: int
-    after: int | None  # None: send a snapshot first
+    stream: Stream
+    after: int | None  # None: send a snapshot first (or, for a stream without snapshots, its last seq)
 
 
 @dataclass(frozen=True, slots=True)
 class Unsubscribe:
-    plan_id: int
+    stream: Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +74,21 @@ class Ping:
 class ProtocolError:
     code: str
     detail: str
-    plan_id: int | None = None
+    stream: Stream | None = None
 
 
 ClientFrame = Subscribe | Unsubscribe | Ping
 
 _FIELDS: Final = {
-    "subscribe": frozenset({"type", "plan_id", "after"}),
-    "unsubscribe": frozenset({"type", "plan_id"}),
+    "subscribe": frozenset({"type", "stream", "plan_id", "after"}),
+    "unsubscribe": frozenset({"type", "stream", "plan_id"}),
     "ping": frozenset({"type"}),
 }
 
 
 def parse_client_frame(raw: str | bytes | None, *, max_bytes: int) -> ClientFrame | ProtocolError:
-    """One client frame, checked strictly: exact fields, integer ids in range, at most ``max_bytes``."""
+    """One client frame, checked strictly: exact fields, a known stream, integers in range, at most
+    ``max_bytes``."""
     if not isinstance(raw, str):
         return ProtocolError(ErrorCode.bad_frame, "Send JSON objects as text frames.")
     # A str of n characters is 1..4n bytes of UTF-8: only encode when the bound is unclear.
@@ -107,16 +111,31 @@ def parse_client_frame(raw: str | bytes | None, *, max_bytes: int) -> ClientFram
         return ProtocolError(ErrorCode.bad_frame, f"Unknown field(s) for {kind}: {', '.join(sorted(extra))}.")
     if kind == "ping":
         return Ping()
-    plan_id = body.get("plan_id")
-    # type() rather than isinstance(): JSON true is not plan 1.
-    if type(plan_id) is not int or not 1 <= plan_id <= MAX_ID:
-        return ProtocolError(ErrorCode.bad_frame, f"plan_id must be an integer from 1 to {MAX_ID}.")
+    stream = _stream_of(body)
+    if isinstance(stream, ProtocolError):
+        return stream
     if kind == "unsubscribe":
-        return Unsubscribe(plan_id)
+        return Unsubscribe(stream)
     after = body.get("after")
     if after is not None and (type(after) is not int or not 0 <= after <= MAX_SEQ):
-        return ProtocolError(ErrorCode.bad_frame, "after must be null or an integer >= 0.", plan_id)
-    return Subscribe(plan_id, after)
+        return ProtocolError(ErrorCode.bad_frame, "after must be null or an integer >= 0.", stream)
+    return Subscribe(stream, after)
+
+
+def _stream_of(body: dict[str, Any]) -> Stream | ProtocolError:
+    """``stream: "plan:42"``, or the older ``plan_id: 42`` for the same: exactly one of the two."""
+    if ("stream" in body) == ("plan_id" in body):
+        return ProtocolError(ErrorCode.bad_frame, 'Give a "stream" (e.g. "plan:42"), or a "plan_id".')
+    if "plan_id" in body:
+        plan_id = body["plan_id"]
+        # type() rather than isinstance(): JSON true is not plan 1.
+        if type(plan_id) is not int or not 1 <= plan_id <= MAX_ID:
+            return ProtocolError(ErrorCode.bad_frame, f"plan_id must be an integer from 1 to {MAX_ID}.")
+        return Stream(PLAN, plan_id)
+    try:
+        return Stream.parse(body["stream"])
+    except ValueError as exc:
+        return ProtocolError(ErrorCode.bad_frame, str(exc))
 
 
 # --- Server frames --------------------------------------------------------------------------------
@@ -135,7 +154,7 @@ class EventFrame:
     """One event, encoded once; the same object goes to every viewer: its ASGI message for a socket with a
     backlog, its wire bytes (the whole websocket frame) for an idle one."""
 
-    plan_id: int
+    stream: Stream
     seq: int
     message: Message
     wire: bytes
@@ -159,11 +178,19 @@ def wire(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
-def event_frame(event: PlanEvent) -> EventFrame:
+def _about(stream: Stream) -> dict[str, Any]:
+    """The fields naming a frame's stream: ``stream``, and a plan's ``plan_id`` too."""
+    if stream.kind == PLAN:
+        return {"stream": str(stream), "plan_id": stream.id}
+    return {"stream": str(stream)}
+
+
+def event_frame(event: StreamEvent) -> EventFrame:
+    stream = Stream(event.stream_kind, event.stream_id)
     data = orjson.dumps(
         {
             "type": "event",
-            "plan_id": event.plan_id,
+            **_about(stream),
             "seq": event.seq,
             "kind": event.kind,
             "data": event.data,
@@ -171,30 +198,32 @@ def event_frame(event: PlanEvent) -> EventFrame:
             "at": event.at,
         }
     )
-    return EventFrame(event.plan_id, event.seq, message(data.decode()), wire(data))
+    return EventFrame(stream, event.seq, message(data.decode()), wire(data))
 
 
-def snapshot(plan_id: int, last_seq: int, board: dict[str, Any]) -> str:
-    return encode({"type": "snapshot", "plan_id": plan_id, "last_seq": last_seq, "board": board})
+def snapshot(stream: Stream, last_seq: int, body: dict[str, Any]) -> str:
+    """A stream's state as of ``last_seq`` (a plan's: ``board``), then its events after that."""
+    name = "board" if stream.kind == PLAN else "snapshot"
+    return encode({"type": "snapshot", **_about(stream), "last_seq": last_seq, name: body})
 
 
-def subscribed(plan_id: int, last_seq: int) -> str:
-    return encode({"type": "subscribed", "plan_id": plan_id, "last_seq": last_seq})
+def subscribed(stream: Stream, last_seq: int) -> str:
+    return encode({"type": "subscribed", **_about(stream), "last_seq": last_seq})
 
 
-def resync(plan_id: int, reason: str) -> str:
-    return encode({"type": "resync", "plan_id": plan_id, "reason": reason})
+def resync(stream: Stream, reason: str) -> str:
+    return encode({"type": "resync", **_about(stream), "reason": reason})
 
 
-def error(code: str, detail: str, plan_id: int | None = None) -> str:
+def error(code: str, detail: str, stream: Stream | None = None) -> str:
     body: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-    if plan_id is not None:
-        body["plan_id"] = plan_id
+    if stream is not None:
+        body.update(_about(stream))
     return encode(body)
 
 
 def protocol_error(err: ProtocolError) -> str:
-    return error(err.code, err.detail, err.plan_id)
+    return error(err.code, err.detail, err.stream)
 
 
 PONG: Final = encode({"type": "pong"})

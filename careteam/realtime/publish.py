@@ -7,7 +7,8 @@ a hub (the CLI, an import) only announces them.
 
 from __future__ import annotations
 
-from careteam.events.tables import PlanEvent
+from careteam.events.streams import Stream
+from careteam.events.tables import StreamEvent
 from careteam.realtime.broker.base import Broker
 from careteam.realtime.hub import Hub
 
@@ -21,9 +22,10 @@ class Publisher:
         self.broker = broker
         self.hub = hub
 
-    async def __call__(self, rows: list[PlanEvent]) -> None:
+    async def __call__(self, rows: list[StreamEvent]) -> None:
         if self.hub is not None:
             self.hub.committed(rows)  # never raises
         if self.broker is not None:
             # A wake-up call only: the rows are durable. A broker never raises for an outage.
-            await self.broker.publish_many([(row.plan_id, row.seq) for row in rows])
+            notices = [(Stream(row.stream_kind, row.stream_id), row.seq) for row in rows]
+            await self.broker.publish_many(notices)

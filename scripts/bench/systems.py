@@ -236,15 +236,13 @@ async def seed_careteam(db_url: str, *, write_plans: int, lanes: int, write_lane
 
 
 async def last_seq(db_url: str, plan_id: int) -> int:
-    from sqlalchemy import text
-
-    from careteam.db.engine import make_engine
+    from careteam.db.engine import make_engine, make_sessionmaker
+    from careteam.events import log, streams
 
     engine = make_engine(db_url)
     try:
-        async with engine.connect() as conn:
-            value = await conn.execute(text("SELECT last_seq FROM care_plan WHERE id = :p"), {"p": plan_id})
-            return int(value.scalar_one())
+        async with make_sessionmaker(engine)() as session:
+            return await log.last_seq(session, streams.plan(plan_id))
     finally:
         await engine.dispose()
 

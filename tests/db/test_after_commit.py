@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.db.engine import after_commit, make_engine, make_sessionmaker, unit_of_work
 from careteam.events import log as events
-from careteam.events.tables import PlanEvent
+from careteam.events.tables import StreamEvent
 from careteam.patients.codes import TeamRole
 from tests.factories import emit, make_patient, make_plan, make_user
 
@@ -83,8 +83,8 @@ async def test_recorded_events_reach_the_sessionmakers_publisher_once_committed(
     engine = make_engine(database_url)
     published: list[list[Any]] = []
 
-    async def publisher(rows: list[PlanEvent]) -> None:
-        published.append([(row.plan_id, row.seq, row.kind) for row in rows])
+    async def publisher(rows: list[StreamEvent]) -> None:
+        published.append([(row.stream_id, row.seq, row.kind) for row in rows])
 
     sessions = make_sessionmaker(engine, info={events.PUBLISHER: publisher})
     try:

@@ -17,9 +17,10 @@ from careteam.db import engine as store_engine
 from careteam.db import sqlite_writer
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.events import log as events
-from careteam.events.tables import PlanEvent
+from careteam.events import streams
+from careteam.events.tables import StreamEvent
 from careteam.settings import DatabaseSettings
-from tests.factories import make_patient, make_plan
+from tests.factories import make_patient, make_plan, of_plan
 
 PG_LIKE = "postgresql+asyncpg://care@db.invalid:5432/clinic"  # never connected to: pools open lazily
 
@@ -71,9 +72,9 @@ async def test_json_columns_read_back_what_the_standard_library_would(database_u
         async with unit_of_work(sessions) as s:
             patient = await make_patient(s)
             plan = await make_plan(s, patient)
-            await events.record(s, plan, "test.json", value, actor=None)
+            await events.record(s, streams.plan(plan.id or 0), "test.json", value, actor=None)
         async with unit_of_work(sessions) as s:
-            stored = (await s.exec(select(PlanEvent).where(PlanEvent.plan_id == plan.id))).one()
+            stored = (await s.exec(select(StreamEvent).where(*of_plan(plan.id)))).one()
         assert stored.data == json.loads(json.dumps(value))
     finally:
         await engine.dispose()
@@ -104,16 +105,12 @@ async def test_sqlite_writers_take_turns_in_arrival_order(sqlite_sessions: Any) 
 
     async def writer(n: int) -> None:
         async with unit_of_work(sessions) as s:
-            plan = await events.lock_plan(s, plan_id)
-            assert plan is not None
             await asyncio.sleep(0.002)  # a request's other awaits, while it holds the write lock
-            await events.record(s, plan, "test.write", {"n": n}, actor=None)
+            await events.record(s, streams.plan(plan_id), "test.write", {"n": n}, actor=None)
 
     await asyncio.gather(*(writer(n) for n in range(40)))
     async with unit_of_work(sessions) as s:
-        rows = list(
-            await s.exec(select(PlanEvent).where(PlanEvent.plan_id == plan_id).order_by(col(PlanEvent.seq)))
-        )
+        rows = list(await s.exec(select(StreamEvent).where(*of_plan(plan_id)).order_by(col(StreamEvent.seq))))
     assert [r.seq for r in rows] == list(range(1, 41))
     assert [r.data["n"] for r in rows] == list(range(40)), "writers were not served in arrival order"
 
@@ -143,9 +140,7 @@ async def test_waiting_for_another_processs_write_lock_does_not_block_the_event_
 
     async def write() -> int:
         async with unit_of_work(sessions) as s:
-            plan = await events.lock_plan(s, plan_id)
-            assert plan is not None
-            event = await events.record(s, plan, "test.write", {}, actor=None)
+            event = await events.record(s, streams.plan(plan_id), "test.write", {}, actor=None)
             threads.add(threading.get_ident())
             return event.seq
 

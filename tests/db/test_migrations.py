@@ -58,7 +58,10 @@ def _describe(conn: sa.Connection) -> dict[str, Any]:
         if table == "alembic_version":
             continue
         schema[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            # A set, not a list: a column a downgrade adds back comes last, and order means nothing here.
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ),
             "pk": inspector.get_pk_constraint(table)["constrained_columns"],
             "fks": sorted(
                 (

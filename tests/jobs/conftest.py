@@ -64,7 +64,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"jobs_poll_seconds": POLL.total_seconds()})
+    return settings.model_copy(update={"jobs_poll_seconds": POLL.total_seconds(), "jobs_enabled": True})
 
 
 @pytest.fixture

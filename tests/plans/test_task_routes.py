@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 
-from careteam.events.tables import PlanEvent
+from careteam.events.tables import StreamEvent
 from careteam.plans.tables import Task
 from tests.board_world import make_board
 
@@ -38,7 +38,7 @@ async def test_move_follows_the_fhir_state_machine(client: Any, db: Any, login: 
         )
         assert r.status_code == 200, r.text
         task = r.json()
-    events_before = await _count(db, PlanEvent)
+    events_before = await _count(db, StreamEvent)
     r = await client.patch(
         f"/api/v1/tasks/{task['id']}",
         json={"status": "requested"},
@@ -49,14 +49,14 @@ async def test_move_follows_the_fhir_state_machine(client: Any, db: Any, login: 
     assert problem["type"] == "/problems/invalid-transition"
     assert "completed cannot become requested" in problem["detail"]
     assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=h)).json()["status"] == "completed"
-    assert await _count(db, PlanEvent) == events_before
+    assert await _count(db, StreamEvent) == events_before
 
 
 async def test_refusals_change_nothing(client: Any, db: Any, login: Any) -> None:
     b = await make_board(db)
     h = await login(b.nurse)
     task = await _task(client, h, b.plan_id)
-    tasks_before, events_before = await _count(db, Task), await _count(db, PlanEvent)
+    tasks_before, events_before = await _count(db, Task), await _count(db, StreamEvent)
     match = {**h, "If-Match": f'W/"{task["version"]}"'}
     cases = [
         (
@@ -94,7 +94,7 @@ async def test_refusals_change_nothing(client: Any, db: Any, login: Any) -> None
         assert r.headers["content-type"].startswith("application/problem+json")
         if field:
             assert field in [e["field"] for e in r.json()["errors"]], r.json()
-    assert (await _count(db, Task), await _count(db, PlanEvent)) == (tasks_before, events_before)
+    assert (await _count(db, Task), await _count(db, StreamEvent)) == (tasks_before, events_before)
     outsider = await login(b.outsider)
     assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=outsider)).status_code == 404
 

@@ -9,10 +9,10 @@ from typing import Any
 from sqlmodel import col, select
 
 from careteam.audit.tables import AuditEntry
-from careteam.events.tables import PlanEvent
+from careteam.events.tables import StreamEvent
 from careteam.patients.codes import TeamRole
 from tests.board_world import make_board
-from tests.factories import make_patient, make_plan, make_user, statements
+from tests.factories import make_patient, make_plan, make_user, of_plan, statements
 
 
 async def _task(client: Any, headers: dict[str, str], plan_id: int, title: str = "UDS due") -> dict[str, Any]:
@@ -44,7 +44,7 @@ async def test_a_patch_is_three_statements_on_postgresql_and_six_on_sqlite(
     assert len(seen) == (3 if backend == "postgres" else 6), seen
     async with db() as s:
         audited = (await s.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()))).first()
-        logged = (await s.exec(select(PlanEvent).order_by(col(PlanEvent.id).desc()))).first()
+        logged = (await s.exec(select(StreamEvent).order_by(col(StreamEvent.id).desc()))).first()
     assert audited is not None and logged is not None
     assert (audited.action, audited.resource_type, audited.resource_id) == ("update", "task", str(task["id"]))
     assert (audited.patient_id, audited.request_id) == (b.patient_id, r.headers["x-request-id"])
@@ -73,7 +73,7 @@ async def test_thirty_writers_on_ten_boards(client: Any, db: Any, login: Any) ->
     assert statuses == [200] * 240
     async with db() as s:
         for plan_id in plan_ids:
-            query = select(PlanEvent).where(PlanEvent.plan_id == plan_id).order_by(col(PlanEvent.seq))
+            query = select(StreamEvent).where(*of_plan(plan_id)).order_by(col(StreamEvent.seq))
             rows = list(await s.exec(query))
             assert [r.seq for r in rows] == list(range(1, 28)), plan_id  # 3 created + 24 updated
             for task_id in {r.data["id"] for r in rows}:
@@ -109,8 +109,8 @@ async def test_the_hub_gets_the_committed_events_as_the_log_has_them_before_the_
     assert stale.status_code == 412
     assert order == ["hub", "broker", "hub", "broker"]
     async with db() as s:
-        logged = list(await s.exec(select(PlanEvent).where(PlanEvent.plan_id == b.plan_id)))
-    fields = ("id", "plan_id", "seq", "kind", "data", "actor_id", "at")
+        logged = list(await s.exec(select(StreamEvent).where(*of_plan(b.plan_id))))
+    fields = ("id", "stream_kind", "stream_id", "seq", "kind", "data", "actor_id", "at")
     assert [tuple(getattr(e, f) for f in fields) for e in handed] == [
         tuple(getattr(e, f) for f in fields) for e in sorted(logged, key=lambda e: e.seq)
     ]

@@ -19,10 +19,13 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from careteam.accounts import service as accounts
+from careteam.app import FEEDS
 from careteam.audit.tables import AuditEntry
 from careteam.core.actor import Actor
 from careteam.events import log as events
-from careteam.events.tables import PlanEvent
+from careteam.events import streams
+from careteam.events.streams import Stream
+from careteam.events.tables import StreamEvent
 from careteam.patients.tables import CareTeamMember, Patient
 from careteam.plans.tables import CarePlan
 from careteam.realtime import hub as hub_module
@@ -30,7 +33,7 @@ from careteam.realtime import protocol
 from careteam.realtime.broker.memory import MemoryBroker
 from careteam.realtime.hub import Close, Connection, Hub
 from careteam.settings import Settings
-from tests.factories import emit, make_plan
+from tests.factories import emit, make_plan, of_plan
 from tests.realtime.conftest import Team, bearer
 
 # The log reader itself, kept before any test counts its calls.
@@ -40,15 +43,15 @@ read_after_unpatched = events.read_after
 class SpyBroker(MemoryBroker):
     def __init__(self) -> None:
         super().__init__()
-        self.calls: list[tuple[str, int]] = []
+        self.calls: list[tuple[str, Stream]] = []
 
-    async def subscribe(self, plan_id: int) -> None:
-        self.calls.append(("subscribe", plan_id))
-        await super().subscribe(plan_id)
+    async def subscribe(self, stream: Stream) -> None:
+        self.calls.append(("subscribe", stream))
+        await super().subscribe(stream)
 
-    async def unsubscribe(self, plan_id: int) -> None:
-        self.calls.append(("unsubscribe", plan_id))
-        await super().unsubscribe(plan_id)
+    async def unsubscribe(self, stream: Stream) -> None:
+        self.calls.append(("unsubscribe", stream))
+        await super().unsubscribe(stream)
 
 
 def unframe(data: bytes) -> list[bytes]:
@@ -126,7 +129,7 @@ async def hub(app: Any, settings: Settings) -> AsyncIterator[tuple[Hub, SpyBroke
     # The periodic jobs are run by hand here, so they never interleave with what a test inspects.
     quiet = settings.model_copy(update={"ws_heartbeat_seconds": 3600, "ws_access_recheck_seconds": 3600})
     broker = SpyBroker()
-    hub = Hub(app.state.sessions, broker, quiet)
+    hub = Hub(app.state.sessions, broker, quiet, feeds=FEEDS)
     await hub.start()
     yield hub, broker
     await hub.stop()
@@ -145,7 +148,7 @@ async def _produce(db: Any, broker: MemoryBroker, plan_id: int, count: int = 1) 
     """Commit ``count`` events, then announce them on this hub's broker as the unit of work does."""
     async with db() as session:
         last = await emit(session, plan_id, count)
-    await broker.publish_many([(plan_id, last)])
+    await broker.publish_many([(streams.plan(plan_id), last)])
     await broker.delivered()
     return last
 
@@ -154,8 +157,8 @@ def _count_log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """From now on, the plan id of every read of the log, in order."""
     reads: list[int] = []
 
-    async def counting(*args: Any, **kwargs: Any) -> list[PlanEvent]:
-        reads.append(args[1])
+    async def counting(*args: Any, **kwargs: Any) -> list[StreamEvent]:
+        reads.append(args[1].id)
         return await read_after_unpatched(*args, **kwargs)
 
     monkeypatch.setattr(events, "read_after", counting)
@@ -172,15 +175,16 @@ async def test_one_broker_subscription_per_plan_whatever_the_viewers(
     h, broker = hub
     conns = [Sink(h, actors["nurse"]).conn for _ in range(3)] + [Sink(h, actors["therapist"]).conn]
     for conn in conns:
-        await h.subscribe(conn, team.plan_id, 0)
-    assert h.viewers(team.plan_id) == 4
-    assert broker.calls == [("subscribe", team.plan_id)]
+        await h.subscribe(conn, streams.plan(team.plan_id), 0)
+    assert h.viewers(streams.plan(team.plan_id)) == 4
+    assert broker.calls == [("subscribe", streams.plan(team.plan_id))]
     for conn in conns[:3]:
         await h.disconnect(conn)
-    assert broker.calls == [("subscribe", team.plan_id)]
-    await h.unsubscribe(conns[3], team.plan_id)
-    assert broker.calls == [("subscribe", team.plan_id), ("unsubscribe", team.plan_id)]
-    assert h.viewers(team.plan_id) == 0 and broker.plans == frozenset()
+    assert broker.calls == [("subscribe", streams.plan(team.plan_id))]
+    await h.unsubscribe(conns[3], streams.plan(team.plan_id))
+    plan = streams.plan(team.plan_id)
+    assert broker.calls == [("subscribe", plan), ("unsubscribe", plan)]
+    assert h.viewers(streams.plan(team.plan_id)) == 0 and broker.streams == frozenset()
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["asgi-send", "direct"])
@@ -195,7 +199,7 @@ async def test_fan_out_reads_the_log_once_and_sends_the_same_frame_to_everyone(
     h, broker = hub
     sinks = [Sink(h, actors["nurse"], direct=direct) for _ in range(50)]
     for sink in sinks:
-        await h.subscribe(sink.conn, team.plan_id, 0)
+        await h.subscribe(sink.conn, streams.plan(team.plan_id), 0)
         await sink.wait(lambda s: len(s.frames) == 1)
     reads = _count_log_reads(monkeypatch)
     await _produce(db, broker, team.plan_id, 3)  # one notice for three events
@@ -224,17 +228,24 @@ async def test_a_full_backlog_cuts_that_viewer_off_alone(
     sink = Sink(h, actors["nurse"], direct=True)
     stuck = Sink(h, actors["therapist"], direct=True, gate_open=False)  # reads nothing
     fast, slow = sink.conn, stuck.conn
-    await h.subscribe(fast, team.plan_id, 0)
-    await h.subscribe(slow, team.plan_id, 0)
+    await h.subscribe(fast, streams.plan(team.plan_id), 0)
+    await h.subscribe(slow, streams.plan(team.plan_id), 0)
     largest = 0
     for _ in range(settings.ws_queue_size + 5):
         await _produce(db, broker, team.plan_id)
         largest = max(largest, slow.backlog)
     assert largest <= settings.ws_queue_size
-    assert slow.ending and h.viewers(team.plan_id) == 1 and slow not in h.connections
+    assert slow.ending and h.viewers(streams.plan(team.plan_id)) == 1 and slow not in h.connections
     # What is left for its writer: resync for each plan, then close "try again later".
     assert _pending(slow) == [
-        orjson.dumps({"type": "resync", "plan_id": team.plan_id, "reason": "too_slow"}).decode(),
+        orjson.dumps(
+            {
+                "type": "resync",
+                "stream": f"plan:{team.plan_id}",
+                "plan_id": team.plan_id,
+                "reason": "too_slow",
+            }
+        ).decode(),
         Close(1013, "too slow"),
     ]
     total = settings.ws_queue_size + 5
@@ -251,7 +262,7 @@ async def test_a_connection_given_up_on_is_stopped_only_once_its_writer_has_fini
 ) -> None:
     h, _ = hub
     stuck = Sink(h, actors["therapist"], gate_open=False)  # reads nothing: its writer waits at the gate
-    await h.subscribe(stuck.conn, team.plan_id, 0)
+    await h.subscribe(stuck.conn, streams.plan(team.plan_id), 0)
     writer = stuck.conn.writer
     assert writer is not None and not writer.done()
     stuck.conn.give_up()
@@ -267,13 +278,13 @@ async def test_a_disconnected_connection_has_no_writer_left(
 ) -> None:
     h, broker = hub
     stuck = Sink(h, actors["therapist"], gate_open=False)
-    await h.subscribe(stuck.conn, team.plan_id, 0)
+    await h.subscribe(stuck.conn, streams.plan(team.plan_id), 0)
     await _produce(db, broker, team.plan_id, 2)
     writer = stuck.conn.writer
     assert writer is not None and stuck.conn.backlog > 0
     await h.disconnect(stuck.conn)
     assert writer.done() and stuck.conn.writer is None and not stuck.conn.pending
-    assert h.viewers(team.plan_id) == 0
+    assert h.viewers(streams.plan(team.plan_id)) == 0
 
 
 async def test_a_socket_that_falls_behind_is_queued_in_order_then_written_directly_again(
@@ -281,7 +292,7 @@ async def test_a_socket_that_falls_behind_is_queued_in_order_then_written_direct
 ) -> None:
     h, broker = hub
     sink = Sink(h, actors["nurse"], direct=True)
-    await h.subscribe(sink.conn, team.plan_id, 0)
+    await h.subscribe(sink.conn, streams.plan(team.plan_id), 0)
     await sink.wait(lambda s: len(s.frames) == 1)
     await _produce(db, broker, team.plan_id, 2)
     assert sink.conn.idle and len(sink.wires) == 1
@@ -307,7 +318,7 @@ async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equa
 ) -> None:
     h, broker = hub
     live = Sink(h, actors["nurse"], direct=True)
-    await h.subscribe(live.conn, team.plan_id, 0)
+    await h.subscribe(live.conn, streams.plan(team.plan_id), 0)
     await live.wait(lambda s: len(s.frames) == 1)
     reads = _count_log_reads(monkeypatch)
     for count in (1, 3):
@@ -315,13 +326,11 @@ async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equa
             last = await emit(session, team.plan_id, count)
             rows = list(
                 await session.exec(
-                    select(PlanEvent).where(
-                        PlanEvent.plan_id == team.plan_id, col(PlanEvent.seq) > last - count
-                    )
+                    select(StreamEvent).where(*of_plan(team.plan_id), col(StreamEvent.seq) > last - count)
                 )
             )
         h.committed(rows)
-        await broker.publish_many([(team.plan_id, last)])
+        await broker.publish_many([(streams.plan(team.plan_id), last)])
         await broker.delivered()
     assert reads == [] and live.events() == [1, 2, 3, 4]
     # A gap in what was handed over (another process's write) is read from the log.
@@ -329,15 +338,15 @@ async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equa
         await emit(session, team.plan_id, 1)
         last = await emit(session, team.plan_id, 1)
         (row,) = await session.exec(
-            select(PlanEvent).where(PlanEvent.seq == last, PlanEvent.plan_id == team.plan_id)
+            select(StreamEvent).where(StreamEvent.seq == last, *of_plan(team.plan_id))
         )
     h.committed([row])
-    await broker.publish_many([(team.plan_id, last)])
+    await broker.publish_many([(streams.plan(team.plan_id), last)])
     await broker.delivered()
     assert reads == [team.plan_id] and live.events() == [1, 2, 3, 4, 5, 6]
     # What was sent is byte for byte what a replay from the log sends.
     replayer = Sink(h, actors["therapist"], direct=True)
-    await h.subscribe(replayer.conn, team.plan_id, 0)
+    await h.subscribe(replayer.conn, streams.plan(team.plan_id), 0)
     await replayer.wait(lambda s: len(s.events()) == 6)
     sent = [f for f in live.frames if f["type"] == "event"]
     assert sent == [f for f in replayer.frames if f["type"] == "event"]
@@ -347,9 +356,9 @@ async def test_events_handed_over_by_the_unit_of_work_are_not_read_back_and_equa
     h.committed([object()])  # type: ignore[list-item]  # never raises
 
 
-async def _log(db: Any, plan_id: int) -> list[PlanEvent]:
+async def _log(db: Any, plan_id: int) -> list[StreamEvent]:
     async with db() as session:
-        return await read_after_unpatched(session, plan_id, 0)
+        return await read_after_unpatched(session, streams.plan(plan_id), 0)
 
 
 async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
@@ -359,7 +368,8 @@ async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
     await _produce(db, broker, team.plan_id, 100)
     watching = Sink(h, actors["therapist"])
     watcher = watching.conn
-    await h.subscribe(watcher, team.plan_id, 100)  # keeps the plan live, so notices flow during replays
+    # Keeps the plan live, so notices flow during replays.
+    await h.subscribe(watcher, streams.plan(team.plan_id), 100)
 
     async def writes() -> None:
         for _ in range(20):
@@ -371,7 +381,7 @@ async def test_replay_and_live_events_have_no_gap_and_no_duplicate(
         sink = Sink(h, actors["nurse"])
         conn = sink.conn
         sinks.append((after, sink))
-        await h.subscribe(conn, team.plan_id, after)
+        await h.subscribe(conn, streams.plan(team.plan_id), after)
         await asyncio.sleep(0.01)
     await producer
     for after, sink in [*sinks, (100, watching)]:
@@ -394,24 +404,24 @@ async def test_events_committed_while_the_replay_is_read_are_neither_lost_nor_do
     right after it, and their notice is fanned out before the replay is queued."""
     h, broker = hub
     watcher = Sink(h, actors["therapist"]).conn
-    await h.subscribe(watcher, team.plan_id, 0)  # the plan is live, so the notice is fanned out
+    await h.subscribe(watcher, streams.plan(team.plan_id), 0)  # the plan is live, so the notice is fanned out
     await _produce(db, broker, team.plan_id, 5)
     read_after = events.read_after
 
     async def stale_replay(
-        session: Any, plan_id: int, after: int, *, limit: int | None = None
-    ) -> list[PlanEvent]:
+        session: Any, stream: Stream, after: int, *, limit: int | None = None
+    ) -> list[StreamEvent]:
         if limit is not None:  # the fan-out's read
-            return await read_after(session, plan_id, after, limit=limit)
+            return await read_after(session, stream, after, limit=limit)
         async with app.state.sessions() as own:
-            rows = await read_after(own, plan_id, after)
-        await _produce(db, broker, plan_id, 3)  # commits after the replay's snapshot
+            rows = await read_after(own, stream, after)
+        await _produce(db, broker, stream.id, 3)  # commits after the replay's snapshot
         return rows
 
     monkeypatch.setattr(events, "read_after", stale_replay)
     sink = Sink(h, actors["nurse"])
     conn = sink.conn
-    await h.subscribe(conn, team.plan_id, 2)
+    await h.subscribe(conn, streams.plan(team.plan_id), 2)
     await sink.wait(lambda s: len(s.events()) >= 6)
     # A barrier: one more event, sent after anything the notices and the replay above queued for the sink.
     await _produce(db, broker, team.plan_id)
@@ -425,9 +435,9 @@ async def test_subscribing_again_replaces_the_subscription(
     h, broker = hub
     sink = Sink(h, actors["nurse"], direct=True, gate_open=False)  # sends wait until the gate opens
     conn = sink.conn
-    await h.subscribe(conn, team.plan_id, 0)
+    await h.subscribe(conn, streams.plan(team.plan_id), 0)
     await _produce(db, broker, team.plan_id, 5)  # queued for the first subscription, not yet sent
-    await h.subscribe(conn, team.plan_id, 2)
+    await h.subscribe(conn, streams.plan(team.plan_id), 2)
     sink.gate.set()
     await sink.wait(lambda s: len(s.frames) >= 5)
     # A barrier: one more event, sent after anything either subscription queued for the socket.
@@ -446,18 +456,28 @@ async def test_resync_instead_of_replay(
     conn = sink.conn
     await _produce(db, broker, team.plan_id, 10)
     async with db() as session:  # the log was pruned up to seq 4
-        await session.exec(delete(PlanEvent).where(col(PlanEvent.seq) <= 4))
+        await session.exec(delete(StreamEvent).where(col(StreamEvent.seq) <= 4))
     for after, reason in ((11, "ahead_of_log"), (2, "log_pruned"), (0, "log_pruned")):
-        await h.subscribe(conn, team.plan_id, after)
+        await h.subscribe(conn, streams.plan(team.plan_id), after)
         await sink.wait(lambda s: len(s.frames) == 1)
-        assert sink.frames.pop() == {"type": "resync", "plan_id": team.plan_id, "reason": reason}
-        assert h.viewers(team.plan_id) == 0
-    await h.subscribe(conn, team.plan_id, 4)  # the oldest kept event is after + 1: a replay
+        assert sink.frames.pop() == {
+            "type": "resync",
+            "stream": f"plan:{team.plan_id}",
+            "plan_id": team.plan_id,
+            "reason": reason,
+        }
+        assert h.viewers(streams.plan(team.plan_id)) == 0
+    await h.subscribe(conn, streams.plan(team.plan_id), 4)  # the oldest kept event is after + 1: a replay
     await sink.wait(lambda s: len(s.events()) == 6)
     assert sink.events() == list(range(5, 11))
-    await h.subscribe(conn, team.plan_id, 10)  # up to date: nothing to replay
+    await h.subscribe(conn, streams.plan(team.plan_id), 10)  # up to date: nothing to replay
     await sink.wait(lambda s: len(s.frames) == 8)
-    assert sink.frames[-1] == {"type": "subscribed", "plan_id": team.plan_id, "last_seq": 10}
+    assert sink.frames[-1] == {
+        "type": "subscribed",
+        "stream": f"plan:{team.plan_id}",
+        "plan_id": team.plan_id,
+        "last_seq": 10,
+    }
 
 
 async def test_foreign_and_missing_plans_are_not_found_and_audited_reads_are_the_real_ones(
@@ -466,20 +486,21 @@ async def test_foreign_and_missing_plans_are_not_found_and_audited_reads_are_the
     h, broker = hub
     sink = Sink(h, actors["nurse"])
     conn = sink.conn
-    await h.subscribe(conn, team.other_plan_id, 0)
-    await h.subscribe(conn, 987_654, None)
-    await h.subscribe(conn, team.plan_id, None)
+    await h.subscribe(conn, streams.plan(team.other_plan_id), 0)
+    await h.subscribe(conn, streams.plan(987_654), None)
+    await h.subscribe(conn, streams.plan(team.plan_id), None)
     await sink.wait(lambda s: len(s.frames) == 3)
     foreign, missing, snapshot = sink.frames
     assert foreign == {
         "type": "error",
         "code": "not_found",
         "detail": "No such care plan.",
+        "stream": f"plan:{team.other_plan_id}",
         "plan_id": team.other_plan_id,
     }
-    assert missing == {**foreign, "plan_id": 987_654}
+    assert missing == {**foreign, "stream": "plan:987654", "plan_id": 987_654}
     assert snapshot["type"] == "snapshot" and snapshot["board"]["plan"]["id"] == team.plan_id
-    assert broker.plans == {team.plan_id}
+    assert broker.streams == {streams.plan(team.plan_id)}
     async with db() as session:
         reads = (await session.exec(select(AuditEntry).where(AuditEntry.resource_type == "care_plan"))).all()
     assert [(r.user_id, r.resource_id, r.action) for r in reads] == [
@@ -494,9 +515,9 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     sinks = [Sink(h, actors[n]) for n in ("nurse", "therapist", "nurse")]
     nurse, therapist, leaving = (s.conn for s in sinks)
     for conn in (nurse, therapist, leaving):
-        await h.subscribe(conn, team.plan_id, 0)
+        await h.subscribe(conn, streams.plan(team.plan_id), 0)
     await h.recheck()
-    assert h.viewers(team.plan_id) == 3  # nothing changed, nothing happens
+    assert h.viewers(streams.plan(team.plan_id)) == 3  # nothing changed, nothing happens
     async with db() as session:
         await session.exec(delete(CareTeamMember).where(col(CareTeamMember.user_id) == team.therapist.id))
     await h.recheck()
@@ -504,10 +525,11 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     assert sinks[1].frames[-1] == {
         "type": "error",
         "code": "forbidden",
+        "stream": f"plan:{team.plan_id}",
         "plan_id": team.plan_id,
         "detail": "You are no longer on this plan's care team.",
     }
-    assert therapist.subs == {} and h.viewers(team.plan_id) == 2 and therapist in h.connections
+    assert therapist.subs == {} and h.viewers(streams.plan(team.plan_id)) == 2 and therapist in h.connections
 
     await _produce(db, broker, team.plan_id)
     await sinks[0].wait(lambda s: s.events() == [1])
@@ -516,7 +538,7 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     await h.recheck()
     for sink in (sinks[0], sinks[2]):
         await sink.wait(lambda s: s.closed == 4401)
-    assert h.viewers(team.plan_id) == 0 and h.connections == {therapist}
+    assert h.viewers(streams.plan(team.plan_id)) == 0 and h.connections == {therapist}
     assert sinks[1].events() == []
 
 
@@ -524,7 +546,7 @@ async def test_disconnect_forgets_every_subscription(
     hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h, broker = hub
-    monkeypatch.setattr(hub_module, "MAX_PLANS_PER_CONNECTION", 2)
+    monkeypatch.setattr(hub_module, "MAX_STREAMS_PER_CONNECTION", 2)
     sink = Sink(h, actors["nurse"])
     conn = sink.conn
     async with db() as session:
@@ -532,12 +554,12 @@ async def test_disconnect_forgets_every_subscription(
         patient = await session.get(Patient, plan.patient_id if plan else 0)
         assert patient is not None
         extra = [(await make_plan(session, patient)).id or 0 for _ in range(2)]
-    await h.subscribe(conn, team.plan_id, 0)
-    await h.subscribe(conn, extra[0], 0)
-    await h.subscribe(conn, extra[1], 0)
+    await h.subscribe(conn, streams.plan(team.plan_id), 0)
+    await h.subscribe(conn, streams.plan(extra[0]), 0)
+    await h.subscribe(conn, streams.plan(extra[1]), 0)
     await sink.wait(lambda s: len(s.frames) == 3)
     assert sink.frames[-1]["code"] == "too_many_subscriptions"
-    assert broker.plans == {team.plan_id, extra[0]}
+    assert broker.streams == {streams.plan(team.plan_id), streams.plan(extra[0])}
     await h.disconnect(conn)
-    assert conn.subs == {} and broker.plans == frozenset() and not h.connections
-    assert h.viewers(team.plan_id) == h.viewers(extra[0]) == 0
+    assert conn.subs == {} and broker.streams == frozenset() and not h.connections
+    assert h.viewers(streams.plan(team.plan_id)) == h.viewers(streams.plan(extra[0])) == 0

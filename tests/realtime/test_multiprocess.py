@@ -33,11 +33,11 @@ from websockets.exceptions import WebSocketException
 from careteam.core.vocab import Discipline
 from careteam.db import migrate
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
-from careteam.events.tables import PlanEvent
+from careteam.events.tables import StreamEvent
 from careteam.patients.codes import TeamRole
 from careteam.plans.tables import CarePlan, Task
 from tests.conftest import PG_ADMIN_URL, run_database, run_database_url
-from tests.factories import PASSWORD, make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_user, of_plan
 
 REDIS_URL = os.environ.get("CARETEAM_TEST_REDIS_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
@@ -467,17 +467,13 @@ async def test_sigkill_during_writes_leaves_a_consistent_log(clinic: Clinic) -> 
         plans = (await s.exec(select(CarePlan))).all()
         for plan in plans:
             seqs = (
-                await s.exec(
-                    select(PlanEvent.seq).where(PlanEvent.plan_id == plan.id).order_by(col(PlanEvent.seq))
-                )
+                await s.exec(select(StreamEvent.seq).where(*of_plan(plan.id)).order_by(col(StreamEvent.seq)))
             ).all()
             assert list(seqs) == list(range(1, plan.last_seq + 1))
         tasks = (await s.exec(select(Task))).all()
         for task in tasks:
             events = (
-                await s.exec(
-                    select(PlanEvent).where(PlanEvent.plan_id == task.plan_id).order_by(col(PlanEvent.seq))
-                )
+                await s.exec(select(StreamEvent).where(*of_plan(task.plan_id)).order_by(col(StreamEvent.seq)))
             ).all()
             mine = [e for e in events if e.data.get("id") == task.id]
             # One event per committed version, and the last one is the row as stored.

@@ -33,13 +33,13 @@ def sweeps(monkeypatch: pytest.MonkeyPatch) -> Sweeps:
     sweep = Hub.sweep
 
     async def counted(hub: Hub) -> None:
-        before = {plan_id: plan.cursor for plan_id, plan in hub._plans.items()}
+        before = {stream: watched.cursor for stream, watched in hub._streams.items()}
         try:
             await sweep(hub)
         finally:
-            for plan_id, plan in hub._plans.items():
-                if plan.cursor > before.get(plan_id, plan.cursor):
-                    record.caught_up.append((plan_id, plan.cursor))
+            for stream, watched in hub._streams.items():
+                if watched.cursor > before.get(stream, watched.cursor):
+                    record.caught_up.append((stream.id, watched.cursor))
             async with record.ran:
                 record.done += 1
                 record.ran.notify_all()

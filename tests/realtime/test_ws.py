@@ -19,6 +19,7 @@ from careteam.accounts.tables import User
 from careteam.audit.tables import AuditEntry
 from careteam.core.actor import Actor
 from careteam.events import log as events
+from careteam.events import streams
 from careteam.patients.tables import CareTeamMember
 from careteam.realtime import endpoint
 from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
@@ -129,11 +130,11 @@ async def test_another_teams_plan_is_not_found_and_sends_nothing(
     await viewer.send({"type": "subscribe", "plan_id": 999_999, "after": 0})
     missing = await viewer.recv()
     # Another team's plan and a plan that does not exist get the same answer.
-    assert other == {**missing, "plan_id": team.other_plan_id}
+    assert other == {**missing, "stream": f"plan:{team.other_plan_id}", "plan_id": team.other_plan_id}
     assert other["type"] == "error" and other["code"] == "not_found"
     await produce(team.other_plan_id, 3)
     await viewer.quiet(app)
-    assert app.state.hub.viewers(team.other_plan_id) == 0
+    assert app.state.hub.viewers(streams.plan(team.other_plan_id)) == 0
 
 
 async def test_snapshot_then_live_events(
@@ -179,7 +180,7 @@ async def test_reconnect_gets_exactly_the_missed_events(
     seen = await viewer.events(10)
     last = seen[-1]["seq"]
     await viewer.close()
-    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 0)
+    await _eventually(lambda: app.state.hub.viewers(streams.plan(team.plan_id)) == 0)
 
     await produce(team.plan_id, 500)
     again = await open_viewer(headers)
@@ -205,7 +206,12 @@ async def test_too_far_behind_gets_resync(
     last = await produce(team.plan_id, settings.replay_window + 50)
     viewer = await open_viewer(await login(team.nurse.username))
     await viewer.send({"type": "subscribe", "plan_id": team.plan_id, "after": 10})
-    assert await viewer.recv() == {"type": "resync", "plan_id": team.plan_id, "reason": "too_far_behind"}
+    assert await viewer.recv() == {
+        "type": "resync",
+        "stream": f"plan:{team.plan_id}",
+        "plan_id": team.plan_id,
+        "reason": "too_far_behind",
+    }
     await viewer.quiet(app)
     # Exactly the window is still replayed.
     after = last - settings.replay_window
@@ -226,7 +232,7 @@ async def test_live_events_reach_every_viewer_of_the_plan(
     ]
     for viewer in viewers:
         await _subscribed(viewer, team.plan_id, after=0)
-    assert app.state.hub.viewers(team.plan_id) == 3
+    assert app.state.hub.viewers(streams.plan(team.plan_id)) == 3
     for _ in range(5):
         await produce(team.plan_id, 3)
     received = [await v.events(15) for v in viewers]
@@ -235,14 +241,15 @@ async def test_live_events_reach_every_viewer_of_the_plan(
     assert received[0] == received[1] == received[2]
 
     await viewers[2].send({"type": "unsubscribe", "plan_id": team.plan_id})
-    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 2)
+    await _eventually(lambda: app.state.hub.viewers(streams.plan(team.plan_id)) == 2)
     await produce(team.plan_id)
     await viewers[2].quiet(app)
     assert (await viewers[0].events(1))[0]["seq"] == 16
 
     for viewer in viewers:
         await viewer.close()
-    await _eventually(lambda: app.state.hub.viewers(team.plan_id) == 0 and not app.state.hub.connections)
+    hub = app.state.hub
+    await _eventually(lambda: hub.viewers(streams.plan(team.plan_id)) == 0 and not hub.connections)
 
 
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi-send-only"])
@@ -274,24 +281,23 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
     slow = Viewer(await connect(live_server, additional_headers=headers, sock=sock, max_queue=1))
     try:
         await _subscribed(slow, team.plan_id)
-        assert hub.viewers(team.plan_id) == 2
+        assert hub.viewers(streams.plan(team.plan_id)) == 2
         assert all((c.direct is not None) is direct for c in hub.connections)
 
         pad = "x" * 48_000
         largest_queue, produced, overtaken = 0, 0, 0
-        while hub.viewers(team.plan_id) == 2:
+        while hub.viewers(streams.plan(team.plan_id)) == 2:
             assert produced < 400, "the slow viewer was never cut off"
-            async with db() as session:
-                plan = await events.lock_plan(session, team.plan_id)
-                assert plan is not None
-                await events.record(session, plan, "test.big", {"pad": pad}, actor=None)
-                produced = plan.last_seq
-            await app.state.broker.publish_many([(team.plan_id, produced)])
+            async with db() as session:  # published on commit
+                big = await events.record(
+                    session, streams.plan(team.plan_id), "test.big", {"pad": pad}, actor=None
+                )
+                produced = big.seq
             largest_queue = max(largest_queue, *(c.backlog for c in hub.connections))
             # The fast viewer gets every event at once, however far behind the slow one is.
             (frame,) = await fast.events(1)
             assert frame["seq"] == produced
-            if hub.viewers(team.plan_id) == 2 and max(c.backlog for c in hub.connections) > 0:
+            if hub.viewers(streams.plan(team.plan_id)) == 2 and max(c.backlog for c in hub.connections) > 0:
                 overtaken += 1  # got it while the slow one, still watching, had not even been sent it yet
         assert largest_queue <= settings.ws_queue_size
         assert overtaken > 0, "the fast viewer only got events the slow one had been sent too"
@@ -303,7 +309,12 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
                 while True:
                     frames.append(await slow.recv())
         assert slow.ws.close_code == 1013
-        assert frames[-1] == {"type": "resync", "plan_id": team.plan_id, "reason": "too_slow"}
+        assert frames[-1] == {
+            "type": "resync",
+            "stream": f"plan:{team.plan_id}",
+            "plan_id": team.plan_id,
+            "reason": "too_slow",
+        }
         seqs = [f["seq"] for f in frames if f["type"] == "event"]
         assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < produced
     finally:

@@ -1,4 +1,4 @@
-"""Brokers carry "plan P has events up to seq S" between processes; chosen by URL.
+"""Brokers carry "stream S has events up to seq N" between processes; chosen by URL.
 
 A broker is only a wake-up call: it may drop a notice without losing data, because the hub always reads
 the events themselves from the database log.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from careteam.events.streams import Stream
 from careteam.realtime.broker.base import Broker, latest
 
 
@@ -13,12 +14,12 @@ class MemoryBroker(Broker):
         super().__init__()
         self._deliveries: set[asyncio.Task[None]] = set()
 
-    async def publish_many(self, notices: Iterable[tuple[int, int]]) -> None:
+    async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         # Delivered in a task of its own, as a remote broker would: the write's answer never waits for the
-        # fan-out, however many viewers the plan has.
-        for plan_id, seq in latest(notices).items():
-            if plan_id in self._plans:
-                task = asyncio.create_task(self.deliver(plan_id, seq))
+        # fan-out, however many viewers the stream has.
+        for stream, seq in latest(notices).items():
+            if stream in self._streams:
+                task = asyncio.create_task(self.deliver(stream, seq))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
 
@@ -32,8 +33,8 @@ class MemoryBroker(Broker):
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    async def subscribe(self, plan_id: int) -> None:
-        self._plans.add(plan_id)
+    async def subscribe(self, stream: Stream) -> None:
+        self._streams.add(stream)
 
-    async def unsubscribe(self, plan_id: int) -> None:
-        self._plans.discard(plan_id)
+    async def unsubscribe(self, stream: Stream) -> None:
+        self._streams.discard(stream)

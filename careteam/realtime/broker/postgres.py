@@ -1,8 +1,9 @@
 """PostgreSQL LISTEN/NOTIFY: notices between processes with nothing but the database.
 
-Channel ``careteam_plan_<id>``, payload the seq (NOTIFY payloads are capped at 8000 bytes, so never the event
-itself). Notices are sent after commit from a connection of their own, in autocommit: a NOTIFY inside the
-write's transaction would take PostgreSQL's global notify lock at commit and serialise every writer.
+Channel ``careteam_<kind>_<id>`` for stream ``<kind>:<id>`` (``careteam_plan_42``), payload the seq (NOTIFY
+payloads are capped at 8000 bytes, so never the event itself). Notices are sent after commit from a
+connection of their own, in autocommit: a NOTIFY inside the write's transaction would take PostgreSQL's
+global notify lock at commit and serialise every writer.
 """
 
 from __future__ import annotations
@@ -15,18 +16,27 @@ from typing import Any
 
 import asyncpg
 
+from careteam.events.streams import Stream
 from careteam.realtime.broker.base import BACKOFF_FIRST, BACKOFF_MAX, Broker, latest
 
 log = logging.getLogger(__name__)
 
-PREFIX = "careteam_plan_"
+PREFIX = "careteam_"
 # Shown in pg_stat_activity, so operators (and tests) can tell the listening connections apart.
 LISTENER_NAME = "careteam-listen"
 _FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError)
 
 
-def channel(plan_id: int) -> str:
-    return f"{PREFIX}{plan_id}"
+def channel(stream: Stream) -> str:
+    return f"{PREFIX}{stream.kind}_{stream.id}"
+
+
+def stream_of(name: str) -> Stream | None:
+    kind, _, stream_id = name.removeprefix(PREFIX).partition("_")
+    try:
+        return Stream.parse(f"{kind}:{stream_id}")
+    except ValueError:
+        return None
 
 
 def dsn(url: str) -> str:
@@ -61,7 +71,7 @@ class PostgresBroker(Broker):
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=1)
 
-    async def publish_many(self, notices: Iterable[tuple[int, int]]) -> None:
+    async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         if not self.connected.is_set():
             return  # down: listeners catch up from the log when the link is back
         pairs = [(channel(p), str(s)) for p, s in latest(notices).items()]
@@ -76,31 +86,34 @@ class PostgresBroker(Broker):
                 )
                 self._publisher = None
 
-    async def subscribe(self, plan_id: int) -> None:
-        self._plans.add(plan_id)
+    async def subscribe(self, stream: Stream) -> None:
+        self._streams.add(stream)
         conn = self._listener
         if conn is not None and not conn.is_closed():
             try:
-                await conn.add_listener(channel(plan_id), self._on_notify)
+                await conn.add_listener(channel(stream), self._on_notify)
             except _FAILURES as exc:
                 log.warning("LISTEN failed (%s); retried on reconnect", type(exc).__name__)
 
-    async def unsubscribe(self, plan_id: int) -> None:
-        self._plans.discard(plan_id)
+    async def unsubscribe(self, stream: Stream) -> None:
+        self._streams.discard(stream)
         conn = self._listener
         if conn is not None and not conn.is_closed():
             try:
-                await conn.remove_listener(channel(plan_id), self._on_notify)
+                await conn.remove_listener(channel(stream), self._on_notify)
             except _FAILURES as exc:
                 log.warning("UNLISTEN failed (%s)", type(exc).__name__)
 
     def _on_notify(self, _conn: Any, _pid: int, name: str, payload: str) -> None:
+        stream = stream_of(name)
         try:
-            plan_id, seq = int(name[len(PREFIX) :]), int(payload)
+            seq = int(payload)
         except ValueError:
             return
+        if stream is None:
+            return
         # asyncpg calls listeners synchronously; the hub's handler is async.
-        task = asyncio.get_running_loop().create_task(self.deliver(plan_id, seq))
+        task = asyncio.get_running_loop().create_task(self.deliver(stream, seq))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
@@ -115,17 +128,17 @@ class PostgresBroker(Broker):
                 )
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 # Each LISTEN has run once add_listener returns, so CATCH_UP below comes after the
-                # subscriptions are in place. Plans subscribed while we were at it are listened to as well:
+                # subscriptions are in place. Streams subscribed while we were at it are listened to as well:
                 # subscribe() cannot until self._listener is set, and there is no await from the last check.
-                listening: set[int] = set()
-                while missing := self._plans - listening:
-                    for plan_id in missing:
-                        await conn.add_listener(channel(plan_id), self._on_notify)
+                listening: set[Stream] = set()
+                while missing := self._streams - listening:
+                    for stream in missing:
+                        await conn.add_listener(channel(stream), self._on_notify)
                     listening |= missing
                 self._listener = conn
                 self.connected.set()
                 if not first:
-                    log.info("NOTIFY broker reconnected; catching up %d plans from the log", len(self._plans))
+                    log.info("NOTIFY broker reconnected; catching up %d streams", len(self._streams))
                     await self.catch_up()
                 first, backoff = False, BACKOFF_FIRST
                 while not lost.is_set() and not self._stopping:

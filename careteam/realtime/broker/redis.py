@@ -1,4 +1,6 @@
-"""Redis pub/sub: notices between processes and hosts. Channel ``careteam:plan:<id>``, payload the seq."""
+"""Redis pub/sub: notices between processes and hosts.
+
+Channel ``careteam:<stream>`` (``careteam:plan:42``), payload the seq."""
 
 from __future__ import annotations
 
@@ -11,18 +13,29 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from careteam.events.streams import Stream
 from careteam.realtime.broker.base import BACKOFF_FIRST, BACKOFF_MAX, Broker, latest
 
 log = logging.getLogger(__name__)
 
-PREFIX = "careteam:plan:"
+PREFIX = "careteam:"
 # A channel every process listens to, so the reader has a subscription (and notices a dead link) even
-# when it watches no plan.
+# when it watches no stream.
 CONTROL = "careteam:control"
 
 
-def channel(plan_id: int) -> str:
-    return f"{PREFIX}{plan_id}"
+def channel(stream: Stream) -> str:
+    return f"{PREFIX}{stream}"
+
+
+def stream_of(name: str) -> Stream | None:
+    """The stream a channel carries; None for the control channel or a name not ours."""
+    if not name.startswith(PREFIX) or name == CONTROL:
+        return None
+    try:
+        return Stream.parse(name[len(PREFIX) :])
+    except ValueError:
+        return None
 
 
 class RedisBroker(Broker):
@@ -60,33 +73,33 @@ class RedisBroker(Broker):
         if self._client is not None:
             await self._client.aclose()
 
-    async def publish_many(self, notices: Iterable[tuple[int, int]]) -> None:
+    async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         if self._client is None or not self.connected.is_set():
             return  # down: subscribers catch up from the log when the link is back
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for plan_id, seq in latest(notices).items():
-                    pipe.publish(channel(plan_id), str(seq))
+                for stream, seq in latest(notices).items():
+                    pipe.publish(channel(stream), str(seq))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning(
                 "redis publish failed (%s); viewers will catch up from the event log", type(exc).__name__
             )
 
-    async def subscribe(self, plan_id: int) -> None:
-        self._plans.add(plan_id)
-        await self._send("subscribe", plan_id)
+    async def subscribe(self, stream: Stream) -> None:
+        self._streams.add(stream)
+        await self._send("subscribe", stream)
 
-    async def unsubscribe(self, plan_id: int) -> None:
-        self._plans.discard(plan_id)
-        await self._send("unsubscribe", plan_id)
+    async def unsubscribe(self, stream: Stream) -> None:
+        self._streams.discard(stream)
+        await self._send("unsubscribe", stream)
 
-    async def _send(self, verb: str, plan_id: int) -> None:
-        """SUBSCRIBE returns once Redis confirmed it: from then on no notice for the plan can slip by."""
+    async def _send(self, verb: str, stream: Stream) -> None:
+        """SUBSCRIBE returns once Redis confirmed it: from then on no notice for the stream can slip by."""
         pubsub = self._pubsub
         if pubsub is None:
-            return  # the reader (re)subscribes to every watched plan when it connects
-        name = channel(plan_id)
+            return  # the reader (re)subscribes to every watched stream when it connects
+        name = channel(stream)
         confirmed: asyncio.Future[None] | None = None
         if verb == "subscribe":
             confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
@@ -101,11 +114,11 @@ class RedisBroker(Broker):
                 del self._confirming[name]
 
     async def _subscribe_all(self, pubsub: Any) -> None:
-        """SUBSCRIBE to the control channel and every watched plan; return once Redis confirmed them all.
+        """SUBSCRIBE to the control channel and every watched stream; return once Redis confirmed them all.
 
         Only then may the broker say it is connected and announce CATCH_UP: the hub reads the log when told
         to catch up, and a notice published after that read must reach us, so the subscription has to be in
-        place first. Plans subscribed (or dropped) meanwhile are taken care of before returning. Bounded by
+        place first. Streams subscribed (or dropped) meanwhile are taken care of before returning. Bounded by
         ``confirm_timeout``: an outage raises TimeoutError and the reconnect loop retries.
         """
         loop = asyncio.get_running_loop()
@@ -113,7 +126,7 @@ class RedisBroker(Broker):
         asked: set[str] = set()
         confirmed: set[str] = set()
         while True:
-            wanted = {CONTROL, *(channel(p) for p in self._plans)}
+            wanted = {CONTROL, *(channel(p) for p in self._streams)}
             if missing := wanted - asked:
                 await pubsub.subscribe(*sorted(missing))
                 asked |= missing
@@ -139,8 +152,8 @@ class RedisBroker(Broker):
                 confirmed.add(name)
                 if (waiter := self._confirming.get(name)) and not waiter.done():
                     waiter.set_result(None)
-            elif kind == "message" and name.startswith(PREFIX):
-                await self.deliver(int(name[len(PREFIX) :]), int(message["data"]))
+            elif kind == "message" and (stream := stream_of(name)) is not None:
+                await self.deliver(stream, int(message["data"]))
 
     async def _run(self) -> None:
         """Listen; on any failure reconnect with backoff, resubscribe, and tell the hub to catch up."""
@@ -150,12 +163,12 @@ class RedisBroker(Broker):
             pubsub = self._client.pubsub()
             try:
                 await self._subscribe_all(pubsub)
-                # No await since the last check in _subscribe_all: every watched plan is confirmed, and a
+                # No await since the last check in _subscribe_all: every watched stream is confirmed, and a
                 # subscribe() from now on goes through _send.
                 self._pubsub = pubsub
                 self.connected.set()
                 if not first:
-                    log.info("redis broker reconnected; catching up %d plans from the log", len(self._plans))
+                    log.info("redis broker reconnected; catching up %d streams", len(self._streams))
                     await self.catch_up()
                 first, backoff = False, BACKOFF_FIRST
                 while not self._stopping:
@@ -164,8 +177,8 @@ class RedisBroker(Broker):
                         await pubsub.ping()  # a dead link raises here instead of hanging
                         continue
                     name, kind = message.get("channel", ""), message.get("type")
-                    if kind == "message" and name.startswith(PREFIX):
-                        await self.deliver(int(name[len(PREFIX) :]), int(message["data"]))
+                    if kind == "message" and (stream := stream_of(name)) is not None:
+                        await self.deliver(stream, int(message["data"]))
                     elif kind == "subscribe" and (waiter := self._confirming.get(name)) and not waiter.done():
                         waiter.set_result(None)
             except asyncio.CancelledError:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from careteam.events import streams
+from careteam.events.streams import Stream
 from careteam.realtime.broker import Broker, make_broker
 from careteam.realtime.broker.base import CATCH_UP
 from tests import conftest
@@ -21,7 +23,7 @@ from tests import conftest
 REDIS_URL = os.environ.get("CARETEAM_TEST_REDIS_URL", "")
 # Redis channels are global to the server: plan ids of this run's own, so two runs on one machine never see
 # each other's notices (PostgreSQL notices stay in this run's database anyway).
-PLAN = (1 + secrets.randbelow(2**24)) * 1000
+PLAN = (1 + secrets.randbelow(2**20)) * 1000  # stream ids stay below 2**31
 CLIENT_NAME = f"careteam-test-{PLAN}"
 
 
@@ -42,11 +44,11 @@ async def broker_url(request: pytest.FixtureRequest) -> str:
 
 class Recorder:
     def __init__(self) -> None:
-        self.notices: list[tuple[int, int]] = []
+        self.notices: list[tuple[Stream, int]] = []
         self.arrived = asyncio.Event()
 
-    def __call__(self, plan_id: int, seq: int) -> None:
-        self.notices.append((plan_id, seq))
+    def __call__(self, stream: Stream, seq: int) -> None:
+        self.notices.append((stream, seq))
         self.arrived.set()
 
     async def wait_for(
@@ -89,9 +91,9 @@ async def pair(broker_url: str) -> AsyncIterator[tuple[Broker, Broker, Recorder]
 
 async def test_notices_reach_the_subscribed_plan_only(pair: Any) -> None:
     sender, receiver, recorder = pair
-    plan = PLAN + 41
+    plan, other = streams.plan(PLAN + 41), streams.plan(PLAN + 42)
     await receiver.subscribe(plan)  # returns once the server has the subscription
-    await sender.publish_many([(plan, 1), (plan, 3), (plan + 1, 7), (plan, 2)])
+    await sender.publish_many([(plan, 1), (plan, 3), (other, 7), (plan, 2)])
     # A barrier: notices reach one listener in the order they were published, so once this one is here,
     # anything the publish above would have sent is here too.
     await sender.publish_many([(plan, 100)])
@@ -102,7 +104,7 @@ async def test_notices_reach_the_subscribed_plan_only(pair: Any) -> None:
 
 async def test_unsubscribe_stops_notices(pair: Any) -> None:
     sender, receiver, recorder = pair
-    plan, barrier = PLAN + 5, PLAN + 6
+    plan, barrier = streams.plan(PLAN + 5), streams.plan(PLAN + 6)
     await receiver.subscribe(plan)
     await receiver.subscribe(barrier)
     await sender.publish_many([(plan, 1)])
@@ -112,15 +114,15 @@ async def test_unsubscribe_stops_notices(pair: Any) -> None:
     await sender.publish_many([(barrier, 1)])  # arrives after (plan, 2) would have
     await recorder.wait_for(lambda n: (barrier, 1) in n)
     assert recorder.notices == [(plan, 1), (barrier, 1)]
-    assert receiver.plans == frozenset({barrier})
+    assert receiver.streams == frozenset({barrier})
 
 
 async def test_a_failing_handler_does_not_stop_the_broker(pair: Any) -> None:
     sender, receiver, recorder = pair
-    plan = PLAN + 9
+    plan = streams.plan(PLAN + 9)
     calls: list[int] = []
 
-    def flaky(plan_id: int, seq: int) -> None:
+    def flaky(plan_id: Stream, seq: int) -> None:
         calls.append(seq)
         if seq == 1:
             raise RuntimeError("boom")
@@ -139,13 +141,13 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
     """The server drops the listening connections: the broker reconnects by itself and tells the hub to
     read whatever is new from the log, since notices may have been lost meanwhile."""
     sender, receiver, recorder = pair
-    plan = PLAN + 77
+    plan, sent_plan = streams.plan(PLAN + 77), streams.plan(PLAN + 78)
     await receiver.subscribe(plan)
     # The sender's listening link is dropped too, and it publishes nothing until it is back: it says so
     # with a catch-up of its own (announced once it is connected again).
     sent = Recorder()
     sender.set_handler(sent)
-    await sender.subscribe(PLAN + 78)
+    await sender.subscribe(sent_plan)
     if broker_url.startswith("redis"):
         import redis.asyncio as aioredis
 
@@ -157,10 +159,10 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
             for client_id in ours:
                 await admin.client_kill_filter(_id=client_id)
             await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=10)
-            await sent.wait_for(lambda n: (PLAN + 78, CATCH_UP) in n, seconds=10)
+            await sent.wait_for(lambda n: (sent_plan, CATCH_UP) in n, seconds=10)
             # CATCH_UP is announced only once Redis confirmed the re-SUBSCRIBEs: the subscriptions are there.
-            assert await _subscribers(admin, f"careteam:plan:{plan}")
-            assert await _subscribers(admin, f"careteam:plan:{PLAN + 78}")
+            assert await _subscribers(admin, f"careteam:{plan}")
+            assert await _subscribers(admin, f"careteam:{sent_plan}")
         finally:
             await admin.aclose()
     else:
@@ -180,7 +182,7 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
         assert killed == 2
         # The broker is connected again only once its LISTENs have run.
         await recorder.wait_for(lambda n: (plan, CATCH_UP) in n, seconds=10)
-        await sent.wait_for(lambda n: (PLAN + 78, CATCH_UP) in n, seconds=10)
+        await sent.wait_for(lambda n: (sent_plan, CATCH_UP) in n, seconds=10)
     await sender.publish_many([(plan, 5)])
     await recorder.wait_for(lambda n: (plan, 5) in n, seconds=10)
 
@@ -266,13 +268,13 @@ async def test_catch_up_waits_for_redis_to_confirm_the_resubscribe(broker_url: s
     receiver = make_broker(target._replace(netloc=f"127.0.0.1:{port}").geturl())
     sender = make_broker(broker_url)
     receiver.confirm_timeout = 1.0  # type: ignore[attr-defined]  # a held link is given up after 1 s
-    plan = PLAN + 88
+    plan = streams.plan(PLAN + 88)
     recorder = Recorder()
     confirmed_at_catch_up: list[bool] = []
 
-    def handler(plan_id: int, seq: int) -> None:
+    def handler(plan_id: Stream, seq: int) -> None:
         if seq == CATCH_UP:  # what the broker had received on its link when it announced
-            confirmed_at_catch_up.append(f"careteam:plan:{plan}".encode() in proxy.links[-1]["forwarded"])
+            confirmed_at_catch_up.append(f"careteam:{plan}".encode() in proxy.links[-1]["forwarded"])
         recorder(plan_id, seq)
 
     receiver.set_handler(handler)
@@ -300,8 +302,8 @@ async def test_unreachable_broker_never_fails_a_publish() -> None:
     for url in ("redis://127.0.0.1:1/0", "postgresql://postgres@127.0.0.1:1/test"):
         broker = make_broker(url)
         await broker.start()
-        await broker.subscribe(1)
-        await broker.publish_many([(1, 1)])  # no exception: the write has committed anyway
+        await broker.subscribe(streams.plan(1))
+        await broker.publish_many([(streams.plan(1), 1)])  # no exception: the write has committed anyway
         await broker.stop()
 
 
@@ -314,7 +316,7 @@ async def test_a_notice_right_after_subscribe_is_not_missed(pair: Any) -> None:
     """subscribe() returns once the server has the subscription: the hub reads the log right after it, so a
     notice published from then on must arrive."""
     sender, receiver, recorder = pair
-    plans = range(PLAN + 100, PLAN + 110)
+    plans = [streams.plan(n) for n in range(PLAN + 100, PLAN + 110)]
     for plan_id in plans:
         await receiver.subscribe(plan_id)
         await sender.publish_many([(plan_id, 1)])

@@ -1,0 +1,91 @@
+"""Streams: every event belongs to one, each with its own gapless ``seq``.
+
+A stream is named ``<kind>:<id>``: ``plan:42`` (a care plan's board), ``user:12`` (one clinician's inbox:
+notifications, counts, her worklist), ``conference:7`` (a room). The key is what the websocket protocol,
+the broker's channels and the log speak; in the tables it is two columns (``stream_kind``, ``stream_id``).
+
+Who may read a stream is the business of the feature that owns its kind: it declares a :class:`Feed`
+(the permission filter, what a subscriber gets first, the audit of that read), and the realtime hub asks
+the feed, never the feature's tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from careteam.core.actor import Actor
+
+# Ids are 32-bit positive integers, as in the JSON API.
+MAX_ID: Final = 2**31 - 1
+PLAN: Final = "plan"
+USER: Final = "user"
+CONFERENCE: Final = "conference"
+_KEY = re.compile(r"([a-z]{1,16}):([1-9][0-9]{0,9})")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Stream:
+    kind: str
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @classmethod
+    def parse(cls, key: str) -> Stream:
+        """``plan:42`` -> Stream("plan", 42); ValueError for anything else (unknown kinds included)."""
+        match = _KEY.fullmatch(key) if isinstance(key, str) else None
+        if match is None or match[1] not in KINDS or not 1 <= int(match[2]) <= MAX_ID:
+            kinds = ", ".join(sorted(KINDS))
+            raise ValueError(f"a stream is one of {kinds}, then ':' and an id, e.g. plan:42")
+        return cls(match[1], int(match[2]))
+
+
+KINDS: Final = frozenset({PLAN, USER, CONFERENCE})
+
+
+def plan(plan_id: int) -> Stream:
+    return Stream(PLAN, plan_id)
+
+
+def user(user_id: int) -> Stream:
+    return Stream(USER, user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What a subscriber gets first: the stream's newest seq, and a snapshot of what it shows (or None)."""
+
+    last_seq: int
+    snapshot: dict[str, Any] | None = None
+
+
+class Feed(Protocol):
+    """A feature's streams of one kind, as the realtime hub needs them."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def missing(self) -> str:
+        """The detail of ``not_found``: no such stream, or not one the actor may read."""
+        ...
+
+    @property
+    def gone(self) -> str:
+        """The detail of ``forbidden``: the actor could read the stream and no longer can."""
+        ...
+
+    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+        """Check that ``actor`` may read the stream (else ``NotFound``, whatever the reason), audit the read,
+        and return its newest seq, with a snapshot when asked for one (if the kind has snapshots)."""
+        ...
+
+    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
+        """A select of the ids of the users who may read the stream now (the hub's periodic re-check)."""
+        ...

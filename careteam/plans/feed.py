@@ -1,0 +1,35 @@
+"""A plan's stream ``plan:<id>`` as the realtime hub sees it: the board's care team reads it, and a subscriber
+without ``after`` gets the board first."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from careteam.core.actor import Actor
+from careteam.events import streams
+from careteam.events.streams import Opened
+from careteam.plans.access import plan_reader_ids
+from careteam.plans.board import audited_plan, get_board
+
+
+class PlanFeed:
+    kind: Final = streams.PLAN
+    missing: Final = "No such care plan."
+    gone: Final = "You are no longer on this plan's care team."
+
+    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+        """The board (or only its seq) if the actor is on the patient's care team; audited as one read."""
+        if snapshot:
+            board = await get_board(session, stream_id, actor=actor)
+            return Opened(board.last_seq, board.model_dump(mode="json"))
+        plan = await audited_plan(session, stream_id, actor=actor)
+        return Opened(plan.last_seq)
+
+    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
+        return plan_reader_ids(stream_id)
+
+
+FEED: Final = PlanFeed()
