@@ -39,6 +39,7 @@ from careteam.web.forms import (
     same_secret,
     see_other,
 )
+from careteam.web.problems import status_of
 from careteam.web.templating import Pager, page_number, render
 
 LOGIN_CSRF_COOKIE = "careteam_login_csrf"
@@ -274,7 +275,7 @@ async def create_user(
             user = await accounts.create_user(session, body, actor=actor)
     except Duplicate as exc:
         errors = {exc.field: exc.detail}
-        return await _users_page(request, session, actor, form=form, errors=errors, status=409)
+        return await _users_page(request, session, actor, form=form, errors=errors, status=status_of(exc))
     except ValidationFailed as exc:
         errors = {exc.field: exc.detail}
         return await _users_page(request, session, actor, form=form, errors=errors, status=422)
@@ -303,6 +304,8 @@ async def set_user_active(
             await accounts.update_user(
                 session, user_id, UserUpdate(active=flag), expected_version=expected, actor=actor
             )
-    except Conflict:
-        return await _users_page(request, session, actor, page=page_no, problem=STALE_ACCOUNT, status=409)
+    except Conflict as exc:
+        return await _users_page(
+            request, session, actor, page=page_no, problem=STALE_ACCOUNT, status=status_of(exc)
+        )
     return see_other(Pager("/admin/users", page_no, USERS_PER_PAGE, 0).url(page_no) + f"#user-{user_id}")

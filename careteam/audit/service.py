@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit.codes import AuditAction, AuditOutcome
 from careteam.audit.tables import AuditEntry
 from careteam.core.actor import Actor
-from careteam.core.errors import Forbidden, ValidationFailed
+from careteam.core.errors import Conflict, Forbidden, ValidationFailed
 from careteam.db.types import utcnow
 
 _ENTRIES = SQLModel.metadata.tables["audit_entry"]
@@ -71,6 +71,18 @@ def record(
     session.add(
         AuditEntry(**row(actor, action, resource_type, resource_id, patient_id=patient_id, outcome=outcome))
     )
+
+
+def record_shown(session: AsyncSession, conflict: Conflict) -> None:
+    """Record that a refused write showed its resource as it is now: a read of patient data.
+
+    The failed write has rolled back, so this runs in a unit of work of its own. A conflict that shows
+    nothing (no ``shown`` or no actor) records nothing.
+    """
+    if conflict.shown is None or conflict.actor is None:
+        return
+    resource_type, resource_id, patient_id = conflict.shown
+    record(session, conflict.actor, AuditAction.read, resource_type, resource_id, patient_id=patient_id)
 
 
 async def insert_row(session: AsyncSession, values: Row) -> None:

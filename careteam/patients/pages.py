@@ -35,6 +35,7 @@ from careteam.web.forms import (
     form_version,
     see_other,
 )
+from careteam.web.problems import status_of
 from careteam.web.templating import Pager, page_number, render
 
 PATIENTS_PER_PAGE = 25
@@ -120,7 +121,7 @@ async def register_patient(
             patient = await patients.create_patient(session, body, actor=actor)
     except Duplicate as exc:
         errors = {exc.field: exc.detail}
-        return await _patients_page(request, session, actor, form=form, errors=errors, status=409)
+        return await _patients_page(request, session, actor, form=form, errors=errors, status=status_of(exc))
     except ValidationFailed as exc:
         errors = {exc.field: exc.detail}
         return await _patients_page(request, session, actor, form=form, errors=errors, status=422)
@@ -194,13 +195,15 @@ async def add_member(
     try:
         async with session.begin_nested():
             await patients.add_member(session, patient_id, body, expected_version=expected, actor=actor)
-    except Conflict:
+    except Conflict as exc:
         return await _patient_page(
-            request, session, actor, patient_id, form=form, problem=STALE_TEAM, status=409
+            request, session, actor, patient_id, form=form, problem=STALE_TEAM, status=status_of(exc)
         )
     except Duplicate as exc:
         errors = {exc.field: exc.detail}
-        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=409)
+        return await _patient_page(
+            request, session, actor, patient_id, form=form, errors=errors, status=status_of(exc)
+        )
     except ValidationFailed as exc:
         errors = {exc.field: exc.detail}
         return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
@@ -244,8 +247,10 @@ async def remove_member(
             team = await patients.remove_member(
                 session, patient_id, member_id, expected_version=expected, actor=actor
             )
-    except Conflict:
-        return await _patient_page(request, session, actor, patient_id, problem=STALE_TEAM, status=409)
+    except Conflict as exc:
+        return await _patient_page(
+            request, session, actor, patient_id, problem=STALE_TEAM, status=status_of(exc)
+        )
     if not actor.is_admin and all(m.user_id != actor.user_id for m in team.members):
         # She took herself off the team: the patient is no longer hers to see.
         return see_other("/patients")

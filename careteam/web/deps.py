@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import sessions as auth_sessions
 from careteam.audit import service as audit
-from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Forbidden, Unauthenticated
 from careteam.db.engine import unit_of_work
@@ -44,18 +43,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         async with unit_of_work(sessions) as session:
             yield session
     except Conflict as exc:
-        # The 412 shows the current state: a read of patient data, audited even though the write failed.
+        # The 412 shows the current state: a read of patient data, audited even though the write failed
+        # (in a unit of work of its own, since the write's rolled back; none when the 412 shows nothing).
         if exc.shown is not None and exc.actor is not None:
-            resource_type, resource_id, patient_id = exc.shown
             async with unit_of_work(sessions) as audit_session:
-                audit.record(
-                    audit_session,
-                    exc.actor,
-                    AuditAction.read,
-                    resource_type,
-                    resource_id,
-                    patient_id=patient_id,
-                )
+                audit.record_shown(audit_session, exc)
         raise
 
 

@@ -23,19 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import sessions as auth_sessions
 from careteam.core.actor import Actor
-from careteam.core.errors import (
-    Conflict,
-    DomainError,
-    Duplicate,
-    Forbidden,
-    InvalidTransition,
-    NotFound,
-    Throttled,
-    Unauthenticated,
-    ValidationFailed,
-)
+from careteam.core.errors import DomainError, NotFound, Unauthenticated
 from careteam.settings import Settings
 from careteam.web.deps import OptionalActor, SessionDep
+from careteam.web.problems import ERRORS, error_kind
 from careteam.web.templating import render
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
@@ -79,10 +70,11 @@ def _failure_page(request: Request, exc: Exception) -> Response:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 response: Response = see_other(f"/login?next={quote(target, safe='/')}")
             else:
+                kind = ERRORS[Unauthenticated]
                 response = page_error(
                     request,
-                    401,
-                    "Please sign in again",
+                    kind.status,
+                    kind.page_title,
                     "You are signed out, so this was not saved. Sign in and try again.",
                 )
             if settings.session_cookie_name in request.cookies:
@@ -96,33 +88,20 @@ def _failure_page(request: Request, exc: Exception) -> Response:
                 "It has expired or did not come from this page. Nothing was changed. "
                 "Go back, reload the page and try again.",
             )
-        case NotFound():
-            return page_error(request, 404, "Not found", exc.detail)
-        case Forbidden():
-            return page_error(request, 403, "Not allowed", exc.detail)
-        case Conflict():
-            return page_error(request, 409, "Changed by someone else", exc.detail)
-        case Duplicate():
-            return page_error(request, 409, "Already exists", exc.detail)
-        case InvalidTransition():
-            return page_error(request, 409, "Not possible now", exc.detail)
-        case ValidationFailed():
-            return page_error(request, 422, "Please check what you entered", exc.detail)
-        case Throttled():
-            return page_error(request, 429, "Too many attempts", exc.detail)
         case IntegrityError():
-            # Two requests raced past a uniqueness check; this one lost and stored nothing.
+            kind = error_kind(exc)
             return page_error(
                 request,
-                409,
-                "Changed by someone else",
+                kind.status,
+                kind.page_title,
                 "Someone made a conflicting change at the same moment. "
                 "Nothing was saved; reload and try again.",
             )
         case RequestValidationError() if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
             return page_error(request, 404, "Not found", "There is no such page.")
         case DomainError():
-            return page_error(request, 400, "Something is not right", exc.detail)
+            kind = error_kind(exc)
+            return page_error(request, kind.status, kind.page_title, exc.detail)
     return page_error(request, 422, "Please check what you entered", "Part of the request could not be read.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -101,35 +102,61 @@ def _sqlstate(exc: DBAPIError) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    """How the edge answers one kind of error, for the JSON API and the HTML pages alike."""
+
+    status: int
+    slug: str  # the problem type: ``/problems/<slug>``
+    title: str  # the problem+json title (clients may show it; kept stable)
+    page_title: str  # the heading of the HTML error page, in the clinic's words
+
+
+# The one table of errors: a JSON problem and an HTML page answer an error with the same status.
+ERRORS: dict[type[Exception], ErrorKind] = {
+    NotFound: ErrorKind(404, "not-found", "Not found", "Not found"),
+    Forbidden: ErrorKind(403, "forbidden", "Forbidden", "Not allowed"),
+    Unauthenticated: ErrorKind(401, "unauthenticated", "Sign-in required", "Please sign in again"),
+    # A stale version (If-Match, or a form's version field): someone changed the resource first.
+    Conflict: ErrorKind(412, "precondition-failed", "Changed by someone else", "Changed by someone else"),
+    Duplicate: ErrorKind(409, "duplicate", "Already exists", "Already exists"),
+    InvalidTransition: ErrorKind(409, "invalid-transition", "Transition not allowed", "Not possible now"),
+    ValidationFailed: ErrorKind(422, "validation", "Invalid input", "Please check what you entered"),
+    Throttled: ErrorKind(429, "too-many-requests", "Too many attempts", "Too many attempts"),
+    # Two requests raced past a uniqueness check; the loser stored nothing.
+    IntegrityError: ErrorKind(409, "conflict", "Conflicting change", "Changed by someone else"),
+    DomainError: ErrorKind(400, "bad-request", "Bad request", "Something is not right"),
+}
+
+
+def error_kind(exc: Exception) -> ErrorKind:
+    """The table's row for ``exc``: its class's, or its nearest base class's."""
+    for cls in type(exc).__mro__:
+        kind = ERRORS.get(cls)
+        if kind is not None:
+            return kind
+    raise LookupError(f"no error kind for {type(exc).__name__}")
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status ``exc`` answers with, as a page that re-renders itself on that error needs it."""
+    return error_kind(exc).status
+
+
 def domain_error_response(exc: DomainError) -> Response:
+    kind = error_kind(exc)
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] = {}
     match exc:
-        case NotFound():
-            return problem(404, "Not found", exc.detail)
-        case Forbidden():
-            return problem(403, "Forbidden", exc.detail)
         case Unauthenticated():
-            return problem(401, "Sign-in required", exc.detail, headers={"WWW-Authenticate": "Bearer"})
+            headers = {"WWW-Authenticate": "Bearer"}
         case Conflict():
-            return problem(412, "Changed by someone else", exc.detail, current=exc.current)
-        case Duplicate():
-            return problem(
-                409,
-                "Already exists",
-                exc.detail,
-                type_="duplicate",
-                errors=[{"field": exc.field, "message": exc.detail}],
-            )
-        case InvalidTransition():
-            return problem(409, "Transition not allowed", exc.detail, type_="invalid-transition")
-        case ValidationFailed():
-            return problem(
-                422, "Invalid input", exc.detail, errors=[{"field": exc.field, "message": exc.detail}]
-            )
+            extra["current"] = exc.current
+        case Duplicate() | ValidationFailed():
+            extra["errors"] = [{"field": exc.field, "message": exc.detail}]
         case Throttled():
-            return problem(
-                429, "Too many attempts", exc.detail, headers={"Retry-After": str(exc.retry_after)}
-            )
-    return problem(400, "Bad request", exc.detail)
+            headers = {"Retry-After": str(exc.retry_after)}
+    return problem(kind.status, kind.title, exc.detail, type_=kind.slug, headers=headers, **extra)
 
 
 HtmlErrorPage = Callable[[Request, int, str], Response]
@@ -186,6 +213,9 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
         raise exc
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, _exc: IntegrityError) -> Response:
+    async def _integrity(_request: Request, exc: IntegrityError) -> Response:
         # Two requests raced past a uniqueness check; the loser gets a clean 409, nothing stored.
-        return problem(409, "Conflicting change", "The change collides with another; reload and retry.")
+        kind = error_kind(exc)
+        return problem(
+            kind.status, kind.title, "The change collides with another; reload and retry.", type_=kind.slug
+        )

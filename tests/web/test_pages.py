@@ -370,7 +370,7 @@ async def test_a_lead_adds_and_removes_a_member_and_a_stale_form_changes_nothing
         assert member_id
         remove = f"{path}/members/{member_id.group(1)}/remove"
         stale = await client.post(remove, data={"csrf_token": token, "version": version})
-        assert stale.status_code == 409
+        assert stale.status_code == 412  # a stale version: 412, as the JSON API answers it
         assert "Someone changed this care team first" in stale.text
         assert "Nina Nurse" in stale.text  # the current team, nothing overwritten
 
@@ -492,7 +492,7 @@ async def test_an_admin_opens_an_account_and_deactivating_it_signs_it_out(app: F
                 f"/admin/users/{user_id}/active",
                 data={"csrf_token": token, "active": "false", "version": "99"},
             )
-            assert stale.status_code == 409 and "Someone changed this account first" in stale.text
+            assert stale.status_code == 412 and "Someone changed this account first" in stale.text
             off = await client.post(
                 f"/admin/users/{user_id}/active",
                 data={"csrf_token": token, "active": "false", "version": version},
