@@ -13,8 +13,6 @@ from careteam import __version__, resources
 from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
-from careteam.audit import pages as audit_pages
-from careteam.audit import routes as audit_routes
 from careteam.db.engine import make_engine, make_sessionmaker
 from careteam.events import log as events
 from careteam.events import retention
@@ -31,6 +29,8 @@ from careteam.realtime.broker import make_broker
 from careteam.realtime.hub import Hub
 from careteam.realtime.publish import Publisher
 from careteam.settings import Settings
+from careteam.trail import pages as trail_pages
+from careteam.trail import routes as trail_routes
 from careteam.web import openapi, problems
 from careteam.web.middleware import RequestContext
 from careteam.web.templating import error_page
@@ -40,7 +40,7 @@ FEATURES = (
     (accounts_routes, accounts_pages),
     (patients_routes, patients_pages),
     (plans_routes, plans_pages),
-    (audit_routes, audit_pages),
+    (trail_routes, trail_pages),
 )
 
 # The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12).
@@ -94,9 +94,7 @@ def create_app(
         app.state.read_sessions = make_sessionmaker(read_engine)
         broker = make_broker(settings.broker_url)
         app.state.broker = broker
-        hub = Hub(
-            app.state.sessions, broker, settings, read_sessions=app.state.read_sessions, feeds=FEEDS
-        )
+        hub = Hub(app.state.sessions, broker, settings, read_sessions=app.state.read_sessions, feeds=FEEDS)
         app.state.hub = hub
         publisher.broker, publisher.hub = broker, hub
         await broker.start()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -22,8 +22,6 @@ from careteam.core.errors import (
 from careteam.patients import service as patients
 from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import MemberCreate, PatientCreate
-from careteam.plans import service as plans
-from careteam.plans.schemas import PlanCreate
 from careteam.web.deps import Id
 from careteam.web.forms import (
     STALE_FORM,
@@ -128,7 +126,19 @@ async def register_patient(
     return see_other(f"/patients/{patient.id}")
 
 
-async def _patient_page(
+# What other features show on a patient's page, as template context (plans: her boards and the form that
+# opens one), computed in the page's unit of work. Registered by those features' pages, so this page needs
+# none of them: plans builds on patients, never the other way round.
+PatientPanel = Callable[[AsyncSession, int, Actor], Awaitable[dict[str, Any]]]
+_panels: list[PatientPanel] = []
+
+
+def add_patient_panel(panel: PatientPanel) -> None:
+    if panel not in _panels:
+        _panels.append(panel)
+
+
+async def patient_page(
     request: Request,
     session: AsyncSession,
     actor: Actor,
@@ -142,7 +152,6 @@ async def _patient_page(
     patient = await patients.get_patient(session, patient_id, actor=actor)
     team = await patients.get_team(session, patient_id, actor=actor)
     manages = await patients.may_manage_team(session, patient_id, actor=actor)
-    care_plans, _ = await plans.list_plans(session, actor=actor, patient_id=patient_id)
     candidates = []
     if manages:
         users, _ = await accounts.list_users(session, actor=actor, active=True, limit=DIRECTORY_LIMIT)
@@ -158,16 +167,16 @@ async def _patient_page(
         "errors": dict(errors or {}),
         "problem": problem,
         "today": date.today(),
-        "care_plans": care_plans,
-        "may_plan": await plans.may_shape_plans(session, patient_id, actor=actor),
     }
+    for panel in _panels:
+        context.update(await panel(session, patient_id, actor))
     return render(request, "patients/patient.html", context, status_code=status)
 
 
 @router.get("/patients/{patient_id}")
 async def patient_detail(request: Request, patient_id: Id, session: Db, actor: Viewer) -> Response:
     """A patient's demographics and care team; another team's patient is not found."""
-    return await _patient_page(request, session, actor, patient_id)
+    return await patient_page(request, session, actor, patient_id)
 
 
 @router.post("/patients/{patient_id}/members")
@@ -184,49 +193,30 @@ async def add_member(
     form = {"user_id": user_id, "role": role}
     expected = form_version(version)
     if expected is None:
-        return await _patient_page(
+        return await patient_page(
             request, session, actor, patient_id, form=form, problem=STALE_FORM, status=422
         )
     try:
         body = MemberCreate.model_validate({"user_id": user_id or None, "role": role})
     except ValidationError as exc:
         errors = field_errors(exc, MEMBER_HINTS)
-        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+        return await patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     try:
         async with session.begin_nested():
             await patients.add_member(session, patient_id, body, expected_version=expected, actor=actor)
     except Conflict as exc:
-        return await _patient_page(
+        return await patient_page(
             request, session, actor, patient_id, form=form, problem=STALE_TEAM, status=status_of(exc)
         )
     except Duplicate as exc:
         errors = {exc.field: exc.detail}
-        return await _patient_page(
+        return await patient_page(
             request, session, actor, patient_id, form=form, errors=errors, status=status_of(exc)
         )
     except ValidationFailed as exc:
         errors = {exc.field: exc.detail}
-        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
+        return await patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     return see_other(f"/patients/{patient_id}#care-team")
-
-
-@router.post("/patients/{patient_id}/plans")
-async def create_plan(
-    request: Request,
-    patient_id: Id,
-    session: Db,
-    actor: Editor,
-    title: Annotated[str, Form()] = "",
-) -> Response:
-    """Open a care plan (a board) for the patient; the team's lead and physicians may."""
-    form = {"plan_title": title}
-    try:
-        body = PlanCreate.model_validate({"patient_id": patient_id, "title": title})
-    except ValidationError:
-        errors = {"plan_title": "Give the plan a title (up to 200 characters)."}
-        return await _patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
-    plan = await plans.create_plan(session, body, actor=actor)
-    return see_other(f"/plans/{plan.id}")
 
 
 @router.post("/patients/{patient_id}/members/{member_id}/remove")
@@ -241,14 +231,14 @@ async def remove_member(
     """Take a clinician off the care team, unless someone changed the team since the page was loaded."""
     expected = form_version(version)
     if expected is None:
-        return await _patient_page(request, session, actor, patient_id, problem=STALE_FORM, status=422)
+        return await patient_page(request, session, actor, patient_id, problem=STALE_FORM, status=422)
     try:
         async with session.begin_nested():
             team = await patients.remove_member(
                 session, patient_id, member_id, expected_version=expected, actor=actor
             )
     except Conflict as exc:
-        return await _patient_page(
+        return await patient_page(
             request, session, actor, patient_id, problem=STALE_TEAM, status=status_of(exc)
         )
     if not actor.is_admin and all(m.user_id != actor.user_id for m in team.members):

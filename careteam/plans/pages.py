@@ -19,15 +19,20 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import service as accounts
+from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.events import log as events
 from careteam.events import streams
+from careteam.patients import pages as patient_pages
+from careteam.plans import service as plans
 from careteam.plans.board import read_board
 from careteam.plans.codes import (
     COLUMN_DEFAULT_STATUS,
@@ -39,8 +44,9 @@ from careteam.plans.codes import (
     TaskPriority,
     TaskStatus,
 )
+from careteam.plans.schemas import PlanCreate
 from careteam.web.deps import Id
-from careteam.web.forms import Db, PageRoute, Viewer
+from careteam.web.forms import Db, Editor, PageRoute, Viewer, see_other
 from careteam.web.templating import render, stamp, status_label, utc_time
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -381,3 +387,38 @@ async def board_page(
         "today": today,
     }
     return render(request, "plans/board.html", context)
+
+
+# --- On a patient's page: her boards, and the form that opens one -------------------------------------
+
+
+async def _plans_on_patient_page(session: AsyncSession, patient_id: int, actor: Actor) -> dict[str, Any]:
+    care_plans, _ = await plans.list_plans(session, actor=actor, patient_id=patient_id)
+    return {
+        "care_plans": care_plans,
+        "may_plan": await plans.may_shape_plans(session, patient_id, actor=actor),
+    }
+
+
+patient_pages.add_patient_panel(_plans_on_patient_page)
+
+
+@router.post("/patients/{patient_id}/plans")
+async def create_plan(
+    request: Request,
+    patient_id: Id,
+    session: Db,
+    actor: Editor,
+    title: Annotated[str, Form()] = "",
+) -> Response:
+    """Open a care plan (a board) for the patient; the team's lead and physicians may."""
+    form = {"plan_title": title}
+    try:
+        body = PlanCreate.model_validate({"patient_id": patient_id, "title": title})
+    except ValidationError:
+        errors = {"plan_title": "Give the plan a title (up to 200 characters)."}
+        return await patient_pages.patient_page(
+            request, session, actor, patient_id, form=form, errors=errors, status=422
+        )
+    plan = await plans.create_plan(session, body, actor=actor)
+    return see_other(f"/plans/{plan.id}")

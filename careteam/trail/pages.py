@@ -12,11 +12,12 @@ from fastapi.responses import Response
 from careteam.accounts import service as accounts
 from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
-from careteam.patients.pages import DIRECTORY_LIMIT
 from careteam.web.forms import Db, PageRoute, Viewer, optional_date, optional_id, require_admin
 from careteam.web.templating import Pager, page_number, render
 
 AUDIT_PER_PAGE = 50
+# The user filter's choices: every account, as far as a select can sensibly list them.
+DIRECTORY_LIMIT = 1000
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -87,4 +88,4 @@ async def audit_trail(
         "users_by_id": {u.id: u for u in users},
         "actions": [a.value for a in AuditAction],
     }
-    return render(request, "audit/audit.html", context, status_code=422 if errors else 200)
+    return render(request, "trail/audit.html", context, status_code=422 if errors else 200)
