@@ -1,21 +1,22 @@
-// The live care-plan board (docs/board.md). An ES module, no build step, no inline code (CSP: script-src 'self').
+// The live care-plan board page (docs/board.md). An ES module, no build step, no inline code (CSP: script-src 'self').
 //
-// - Keeps one websocket to /ws, subscribed to this plan from the last seq it has applied; events are applied
-//   by element id, in seq order, each at most once. A dropped socket shows "Reconnecting…" and reconnects
-//   with backoff, resubscribing from its last seq: the server replays what was missed, no reload needed.
-//   `resync` means the log cannot fill the gap: the page reloads.
+// - Follows the stream "plan:N" through live.js (the connection, seqs, reconnects) from the last seq the page
+//   was rendered with; each event is applied here by element id. The connection's state is shown in the
+//   "Live" badge and the "Reconnecting…" banner. `resync` means the log cannot fill the gap: the page reloads.
 // - Cards are clones of the server-rendered <template id="task-card-template"> (the same Jinja partial as
 //   the cards on load), filled with textContent only: user text is never parsed as HTML.
 // - Moves (drag and drop, or the keyboard "Move" menu) and edits PATCH /api/v1/tasks/{id} with the card's
 //   version in If-Match. 412: the "Changed by …" comparison, nothing overwritten. 409: the server's reason,
 //   and the card goes back to where the server says it is.
 
+import { api, idempotencyKey } from "./api.js";
+import { LiveConnection, State } from "./live.js";
+
 const root = document.getElementById("board-page");
 const state = JSON.parse(document.getElementById("board-state").textContent);
 const L = state.labels;
 const planId = state.plan_id;
 const me = state.me;
-const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 const boardEl = document.getElementById("board");
 const lanesEl = document.getElementById("board-lanes");
@@ -39,7 +40,6 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 const FIELD_ORDER = Object.keys(L.fields); // title, description, discipline, assignee_id, status, ...
 const UNKNOWN_NAME = "A former team member";
 
-let lastSeq = Number(root.dataset.lastSeq);
 const tasks = new Map(state.tasks.map((t) => [t.id, t])); // the server's truth as last seen here
 const goals = new Map(state.goals.map((g) => [g.id, g]));
 let members = state.members;
@@ -131,39 +131,7 @@ function hideAlert() {
   alertEl.hidden = true;
 }
 
-function idempotencyKey() {
-  // crypto.randomUUID needs a secure context; getRandomValues does not.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 // --- The API -----------------------------------------------------------------------------------------
-
-async function api(method, url, { body, headers = {} } = {}) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        ...(method === "GET" ? {} : { "X-CSRF-Token": csrfToken }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    return { ok: false, status: 0, body: null };
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  return { ok: response.ok, status: response.status, body: data };
-}
 
 function patchTask(taskId, patch, version) {
   return api("PATCH", `/api/v1/tasks/${taskId}`, { body: patch, headers: { "If-Match": `W/"${version}"` } });
@@ -474,14 +442,8 @@ function applyEvent(event) {
   addActivity(event, before);
 }
 
-// --- The live connection -----------------------------------------------------------------------------
+// --- Live: this plan's events, and the connection's state on screen -----------------------------------
 
-const HEARTBEAT_GRACE_MS = 75_000; // the server sends a heartbeat every 30 s to an idle socket
-let socket = null;
-let attempt = 0;
-let reconnectTimer = null;
-let lastHeard = 0;
-let stopped = false;
 let wasLive = false;
 
 function setLive(stateName, text) {
@@ -489,124 +451,38 @@ function setLive(stateName, text) {
   setText(liveStatus, "live-text", text);
 }
 
-function showReconnecting() {
-  setLive("reconnecting", "Reconnecting…");
-  setText(banner, "banner-title", "Reconnecting…");
-  setText(banner, "banner-text",
-    "The live connection dropped. Changes made by others will appear as soon as it is back.");
-  banner.hidden = false;
-  root.classList.add("is-offline");
-}
-
 function signInLink() {
   return { href: `/login?next=${encodeURIComponent(location.pathname + location.search)}`, text: "Sign in" };
 }
 
-function stop(title, text, { link } = {}) {
-  stopped = true;
-  clearTimeout(reconnectTimer);
-  socket?.close(1000);
-  socket = null;
-  setLive("stopped", "Not live");
-  banner.hidden = true;
-  root.classList.remove("is-offline");
-  showAlert(title, text, { link });
-}
-
-function connect() {
-  clearTimeout(reconnectTimer);
-  if (stopped) return;
-  const url = new URL("/ws", location.href);
-  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(url);
-  socket = ws;
-  ws.addEventListener("open", () => {
-    ws.opened = true;
-    lastHeard = Date.now();
-    ws.send(JSON.stringify({ type: "subscribe", plan_id: planId, after: lastSeq }));
-  });
-  ws.addEventListener("message", (message) => {
-    if (socket !== ws) return;
-    lastHeard = Date.now();
-    let frame;
-    try {
-      frame = JSON.parse(message.data);
-    } catch {
-      return;
-    }
-    onFrame(ws, frame);
-  });
-  ws.addEventListener("close", (closed) => {
-    if (socket !== ws) return;
-    socket = null;
-    onClose(closed, Boolean(ws.opened));
-  });
-}
-
-function onFrame(ws, frame) {
-  switch (frame.type) {
-    case "subscribed":
-      if (frame.plan_id !== planId) return;
-      attempt = 0;
+function showConnection(connection, { reason } = {}) {
+  switch (connection) {
+    case State.live:
       banner.hidden = true;
       root.classList.remove("is-offline");
       setLive("live", "Live");
       if (wasLive) announce("Back online. The board is up to date.");
       wasLive = true;
       return;
-    case "event":
-      if (frame.plan_id !== planId || frame.seq <= lastSeq) return; // already applied
-      if (frame.seq !== lastSeq + 1) {
-        // A gap should never happen; resubscribing from what we have makes the server replay it.
-        ws.close(4000, "gap");
-        return;
-      }
-      lastSeq = frame.seq;
-      root.dataset.lastSeq = String(lastSeq);
-      applyEvent(frame);
+    case State.reconnecting:
+      setLive("reconnecting", "Reconnecting…");
+      setText(banner, "banner-title", "Reconnecting…");
+      setText(banner, "banner-text",
+        "The live connection dropped. Changes made by others will appear as soon as it is back.");
+      banner.hidden = false;
+      root.classList.add("is-offline");
       return;
-    case "snapshot":
-    case "resync":
-      if (frame.plan_id === planId) requestReload();
-      return;
-    case "error":
-      if (frame.code === "not_found" || frame.code === "forbidden") {
-        stop("You can no longer see this care plan", frame.detail ?? "You are no longer on this patient's care team.");
-      } else if (frame.code === "unavailable") {
-        setTimeout(() => {
-          if (socket === ws && ws.readyState === WebSocket.OPEN) {
-            ws.send(JSON.stringify({ type: "subscribe", plan_id: planId, after: lastSeq }));
-          }
-        }, 2000);
+    case State.stopped:
+      setLive("stopped", "Not live");
+      banner.hidden = true;
+      root.classList.remove("is-offline");
+      if (reason === "signed-out") {
+        showAlert("Please sign in again", "You are signed out, so the board is no longer live.", { link: signInLink() });
       }
       return;
     default:
-      return; // heartbeat, pong
+      return;
   }
-}
-
-async function onClose(closed, opened) {
-  if (stopped) return;
-  // A refused upgrade (session ended while the server was away) looks like any failed connect to a
-  // browser: after a few, ask the API whether we are still signed in.
-  const signedOut = closed.code === 4401
-    || (!opened && attempt >= 2 && (await api("GET", "/api/v1/me")).status === 401);
-  if (signedOut) {
-    stop("Please sign in again", "You are signed out, so the board is no longer live.", { link: signInLink() });
-    return;
-  }
-  if (stopped || socket) return;
-  showReconnecting();
-  // Backoff with jitter: 0.5 s, 1 s, 2 s … up to 15 s, so a restarted server is not stampeded.
-  const delay = closed.code === 4000 ? 0 : Math.min(15_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-  attempt += 1;
-  reconnectTimer = setTimeout(connect, delay);
-}
-
-function reconnectSoon() {
-  if (stopped || socket) return;
-  attempt = 0;
-  connect();
 }
 
 function requestReload() {
@@ -620,13 +496,20 @@ function requestReload() {
   location.reload();
 }
 
-// A socket that went quiet (sleeping tablet, dead NAT) is closed and reopened.
-setInterval(() => {
-  if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastHeard > HEARTBEAT_GRACE_MS) socket.close();
-}, 10_000);
-window.addEventListener("online", reconnectSoon);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") reconnectSoon();
+const live = new LiveConnection({ onState: showConnection });
+const planStream = live.subscribe(`plan:${planId}`, {
+  after: Number(root.dataset.lastSeq),
+  onEvent(event) {
+    root.dataset.lastSeq = String(event.seq);
+    applyEvent(event);
+  },
+  onResync: requestReload,
+  onError(frame) {
+    if (frame.code === "not_found" || frame.code === "forbidden") {
+      live.stop(frame.code);
+      showAlert("You can no longer see this care plan", frame.detail ?? "You are no longer on this patient's care team.");
+    }
+  },
 });
 
 // --- Filters -----------------------------------------------------------------------------------------
@@ -932,7 +815,7 @@ async function whoChanged(taskId, version) {
   const seen = lastChange.get(taskId);
   if (seen && seen.version === version) return nameOf(seen.actorId);
   // Not seen live yet: the log says who.
-  const result = await api("GET", `/api/v1/plans/${planId}/events?after=${Math.max(0, lastSeq - 200)}&limit=1000`);
+  const result = await api("GET", `/api/v1/plans/${planId}/events?after=${Math.max(0, planStream.lastSeq - 200)}&limit=1000`);
   const items = result.ok ? result.body.items : [];
   const match = items.filter((e) => e.kind.startsWith("task.") && e.data.id === taskId && e.data.version === version).pop();
   return match ? nameOf(match.actor_id) : "someone else";
@@ -1279,4 +1162,4 @@ for (const card of lanesEl.querySelectorAll(".card")) {
 }
 applyFilters();
 root.dataset.ready = "true";
-connect();
+live.start();

@@ -1,0 +1,163 @@
+"""live.js, the page's live connection, against a scripted /ws (Playwright's WebSocket routing).
+
+A real server never sends a duplicate, a gap, or the newer ``stream`` form of a frame, so these are played
+here by hand: what the board would show is each event once, in order, with nothing lost, whichever form
+the frames take; and on the wire, today's ``{"type": "subscribe", "plan_id": N, "after": SEQ}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, WebSocketRoute, expect
+
+from tests.board_world import make_board
+from tests.browser.conftest import SignedIn
+
+pytestmark = pytest.mark.browser
+
+DEADLINE_S = 15
+
+
+class ScriptedServer:
+    """Stands in for /ws: records every socket the page opens and what the page sent on it."""
+
+    def __init__(self) -> None:
+        self.sockets: list[tuple[WebSocketRoute, list[dict[str, Any]]]] = []
+
+    def accept(self, route: WebSocketRoute) -> None:
+        received: list[dict[str, Any]] = []
+        route.on_message(lambda message: received.append(json.loads(message)))
+        self.sockets.append((route, received))
+
+    async def frame(self, socket: int, index: int) -> dict[str, Any]:
+        """The index-th frame the page sent on its socket-th socket, once it has been sent."""
+        await until(lambda: len(self.sockets) > socket and len(self.sockets[socket][1]) > index)
+        return self.sockets[socket][1][index]
+
+    def send(self, socket: int, frame: dict[str, Any]) -> None:
+        self.sockets[socket][0].send(json.dumps(frame))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, "the page did not get there"
+        await asyncio.sleep(0.02)
+
+
+async def open_scripted(page: Page, plan_id: int) -> ScriptedServer:
+    server = ScriptedServer()
+    await page.route_web_socket("**/ws", server.accept)
+    await page.goto(f"/plans/{plan_id}")
+    await page.evaluate("window.sameDocument = true")
+    return server
+
+
+async def events_after(client: httpx.AsyncClient, api: dict[str, str], plan_id: int, after: int) -> list[Any]:
+    r = await client.get(f"/api/v1/plans/{plan_id}/events", params={"after": after}, headers=api)
+    assert r.status_code == 200, r.text
+    return [{"type": "event", **e} for e in r.json()["items"]]
+
+
+def as_stream(frame: dict[str, Any]) -> dict[str, Any]:
+    """The newer form of a frame: ``"stream": "plan:N"`` instead of ``"plan_id": N``."""
+    out = {k: v for k, v in frame.items() if k != "plan_id"}
+    out["stream"] = f"plan:{frame['plan_id']}"
+    return out
+
+
+async def add_task(client: httpx.AsyncClient, api: dict[str, str], plan_id: int, title: str) -> Any:
+    r = await client.post(
+        f"/api/v1/plans/{plan_id}/tasks", json={"discipline": "nurse", "title": title}, headers=api
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_each_event_shows_once_in_order_in_either_frame_form(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_board(db)
+    api = await login(w.nurse)
+    physio = await signed_in(w.physio)
+    page = physio.page
+    server = await open_scripted(page, w.plan_id)
+    seq = int(await page.locator("#board-page").get_attribute("data-last-seq") or "")
+
+    # On the wire, the form the server speaks today.
+    assert await server.frame(0, 0) == {"type": "subscribe", "plan_id": w.plan_id, "after": seq}
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "connecting")
+    server.send(0, {"type": "subscribed", "stream": f"plan:{w.plan_id}", "last_seq": seq})
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+    first = await add_task(client, api, w.plan_id, "Urine drug screen")
+    second = await add_task(client, api, w.plan_id, "PDMP check")
+    one, two = await events_after(client, api, w.plan_id, seq)
+
+    server.send(0, as_stream(one))
+    await expect(page.locator(f"#task-{first['id']}")).to_contain_text("Urine drug screen")
+    server.send(0, one)  # a duplicate, in the other form: dropped
+    server.send(0, two)
+    await expect(page.locator(f"#task-{second['id']}")).to_contain_text("PDMP check")
+    await expect(page.locator("#board-page")).to_have_attribute("data-last-seq", str(seq + 2))
+    await expect(page.locator(f'#activity-list [data-seq="{seq + 1}"]')).to_have_count(1)
+
+    # A gap: the page drops the socket and resumes from the last seq it applied, so nothing is skipped.
+    third = await add_task(client, api, w.plan_id, "Graded walking plan")
+    fourth = await add_task(client, api, w.plan_id, "Sleep diary review")
+    three, four = await events_after(client, api, w.plan_id, seq + 2)
+    server.send(0, four)
+    assert await server.frame(1, 0) == {"type": "subscribe", "plan_id": w.plan_id, "after": seq + 2}
+    await expect(page.locator(f"#task-{fourth['id']}")).to_have_count(0)
+    server.send(1, {"type": "subscribed", "plan_id": w.plan_id, "last_seq": seq + 4})
+    server.send(1, as_stream(three))
+    server.send(1, as_stream(four))
+    await expect(page.locator(f"#task-{fourth['id']}")).to_contain_text("Sleep diary review")
+    await expect(page.locator(f"#task-{third['id']}")).to_contain_text("Graded walking plan")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#board-announcer")).to_have_text("Back online. The board is up to date.")
+    assert await page.evaluate("window.sameDocument === true")
+    assert physio.script_errors == []
+
+
+async def test_a_resync_reloads_the_board_and_a_lost_plan_stops_it(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_board(db)
+    physio = await signed_in(w.physio)
+    page = physio.page
+    server = await open_scripted(page, w.plan_id)
+    seq = int(await page.locator("#board-page").get_attribute("data-last-seq") or "")
+    await server.frame(0, 0)
+    server.send(0, {"type": "subscribed", "plan_id": w.plan_id, "last_seq": seq})
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+    # The log cannot fill the gap: the page reloads (a new document, a new socket).
+    server.send(0, {"type": "resync", "stream": f"plan:{w.plan_id}", "reason": "log_pruned"})
+    assert await server.frame(1, 0) == {"type": "subscribe", "plan_id": w.plan_id, "after": seq}
+    assert await page.evaluate("window.sameDocument === undefined")
+
+    # Taken off the care team: the board says so and stops being live, with no reconnect.
+    server.send(1, {"type": "subscribed", "plan_id": w.plan_id, "last_seq": seq})
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    server.send(
+        1,
+        {
+            "type": "error",
+            "code": "forbidden",
+            "detail": "You are no longer on this plan's care team.",
+            "plan_id": w.plan_id,
+        },
+    )
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "stopped")
+    await expect(page.locator("#board-alert")).to_contain_text("You are no longer on this plan's care team.")
+    await expect(page.locator("#connection-banner")).to_be_hidden()
+    assert len(server.sockets) == 2
+    assert physio.script_errors == []
