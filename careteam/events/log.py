@@ -120,7 +120,7 @@ async def record(
     values = {
         "stream_kind": stream.kind,
         "stream_id": stream.id,
-        "kind": kind,
+        "kind": str(kind),  # a feature's StrEnum member: its value
         "data": payload,
         "actor_id": actor_id,
         "at": utcnow(),

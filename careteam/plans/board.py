@@ -28,6 +28,7 @@ from careteam.events.tables import StreamEvent
 from careteam.patients import service as patients
 from careteam.patients.schemas import MemberPublic, PatientPublic
 from careteam.plans.access import readable_plan_ids
+from careteam.plans.kinds import TASK_EVENTS, PlanEvent
 from careteam.plans.schemas import BoardPublic, GoalPublic, PlanPublic, TaskPublic
 from careteam.plans.tables import CarePlan, Goal, Task
 
@@ -185,13 +186,13 @@ def apply_event(board: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         return board
     kind, data = event["kind"], event["data"]
     board = {**board, "last_seq": seq, "plan": {**board["plan"], "last_seq": seq}}
-    if kind in ("plan.created", "plan.updated"):
+    if kind in (PlanEvent.plan_created, PlanEvent.plan_updated):
         board["plan"] = {**data, "last_seq": seq}
-    elif kind in ("goal.created", "goal.updated"):
+    elif kind in (PlanEvent.goal_created, PlanEvent.goal_updated):
         board["goals"] = _upsert(board["goals"], data, key=lambda g: g["id"])
-    elif kind in ("task.created", "task.updated", "task.moved"):
+    elif kind in TASK_EVENTS:
         board["tasks"] = _upsert(board["tasks"], data, key=lambda t: (t["position"], t["id"]))
-    elif kind == "team.updated":
+    elif kind == PlanEvent.team_updated:
         board["members"] = data["members"]
     return board
 

@@ -44,6 +44,7 @@ from careteam.plans.codes import (
     TaskPriority,
     TaskStatus,
 )
+from careteam.plans.kinds import TASK_EVENTS, PlanEvent
 from careteam.plans.schemas import PlanCreate
 from careteam.web.deps import Id
 from careteam.web.forms import Db, Editor, PageRoute, Viewer, see_other
@@ -171,28 +172,28 @@ def _quote(text: object) -> str:
 
 def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, names: dict[int, str]) -> str:
     """One event as a clinician would say it, after the actor's name: "moved “UDS due” to In progress"."""
-    if kind == "plan.created":
+    if kind == PlanEvent.plan_created:
         return "opened this care plan"
-    if kind == "plan.updated":
+    if kind == PlanEvent.plan_updated:
         if before is not None and before.get("status") != data.get("status"):
             return f"set the care plan to {status_label(data.get('status', ''))}"
         return "updated the care plan"
-    if kind == "goal.created":
+    if kind == PlanEvent.goal_created:
         return f"added the goal {_quote(data.get('description', ''))}"
-    if kind == "goal.updated":
+    if kind == PlanEvent.goal_updated:
         if before is not None and before.get("lifecycle_status") != data.get("lifecycle_status"):
             status = status_label(data.get("lifecycle_status", ""))
             return f"marked the goal {_quote(data.get('description', ''))} as {status}"
         return f"updated the goal {_quote(data.get('description', ''))}"
-    if kind == "team.updated":
+    if kind == PlanEvent.team_updated:
         return "changed the care team"
-    if kind not in ("task.created", "task.updated", "task.moved"):
+    if kind not in TASK_EVENTS:
         return "made a change"
     title = _quote(data.get("title", ""))
     column = _column_of(data.get("status"))
-    if kind == "task.created":
+    if kind == PlanEvent.task_created:
         return f"added {title} to {_discipline_label(data.get('discipline'))}"
-    if kind == "task.moved":
+    if kind == PlanEvent.task_moved:
         if before is None or _column_of(before.get("status")) != column:
             return f"moved {title} to {COLUMN_LABELS[column] if column else 'another column'}"
         if before.get("status") != data.get("status"):

@@ -19,6 +19,7 @@ from careteam.patients.schemas import CareTeamPublic
 from careteam.plans import board
 from careteam.plans.access import readable_plan_ids
 from careteam.plans.board import readable_plan
+from careteam.plans.kinds import PlanEvent
 from careteam.plans.schemas import GoalCreate, GoalPublic, GoalUpdate, PlanCreate, PlanPublic, PlanUpdate
 from careteam.plans.tables import CarePlan, Goal
 
@@ -61,12 +62,14 @@ async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) 
     session.add(plan)
     await session.flush()
     set_committed_value(plan, "last_seq", 0)  # a new plan's stream has no event yet
-    await board.record(session, plan, "plan.created", PlanPublic.model_validate(plan), actor=actor)
+    await board.record(session, plan, PlanEvent.plan_created, PlanPublic.model_validate(plan), actor=actor)
     for goal_body in body.goals:
         goal = Goal(plan_id=plan.id or 0, **goal_body.model_dump())
         session.add(goal)
         await session.flush()
-        await board.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+        await board.record(
+            session, plan, PlanEvent.goal_created, GoalPublic.model_validate(goal), actor=actor
+        )
     audit.record(session, actor, AuditAction.create, "care_plan", plan.id, patient_id=plan.patient_id)
     return plan
 
@@ -94,7 +97,7 @@ async def update_plan(
         raise ValidationFailed("period_end must not be before period_start.", field="period_end")
     plan.version += 1
     plan.updated_at = utcnow()
-    await board.record(session, plan, "plan.updated", PlanPublic.model_validate(plan), actor=actor)
+    await board.record(session, plan, PlanEvent.plan_updated, PlanPublic.model_validate(plan), actor=actor)
     audit.record(session, actor, AuditAction.update, "care_plan", plan.id, patient_id=plan.patient_id)
     return plan
 
@@ -106,7 +109,7 @@ async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, act
     goal = Goal(plan_id=plan_id, **body.model_dump())
     session.add(goal)
     await session.flush()
-    await board.record(session, plan, "goal.created", GoalPublic.model_validate(goal), actor=actor)
+    await board.record(session, plan, PlanEvent.goal_created, GoalPublic.model_validate(goal), actor=actor)
     audit.record(session, actor, AuditAction.create, "goal", goal.id, patient_id=plan.patient_id)
     return goal
 
@@ -140,7 +143,7 @@ async def update_goal(
     goal.version += 1
     session.add(goal)
     await session.flush()
-    await board.record(session, plan, "goal.updated", GoalPublic.model_validate(goal), actor=actor)
+    await board.record(session, plan, PlanEvent.goal_updated, GoalPublic.model_validate(goal), actor=actor)
     audit.record(session, actor, AuditAction.update, "goal", goal.id, patient_id=plan.patient_id)
     return goal
 
@@ -165,7 +168,7 @@ async def _show_team_change(
     )
     members = [m.model_dump(mode="json") for m in team.members]
     for plan_id in list(plan_ids):
-        await board.record(session, plan_id or 0, "team.updated", {"members": members}, actor=actor)
+        await board.record(session, plan_id or 0, PlanEvent.team_updated, {"members": members}, actor=actor)
 
 
 patients.on_team_changed(_show_team_change)

@@ -21,6 +21,7 @@ from careteam.plans import board
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
 from careteam.plans.board import readable_plan
 from careteam.plans.codes import COLUMN_OF, Column, TaskStatus, allowed_transitions
+from careteam.plans.kinds import PlanEvent
 from careteam.plans.schemas import TaskCreate, TaskPublic, TaskUpdate
 from careteam.plans.tables import Task
 
@@ -99,7 +100,7 @@ async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, 
     )
     session.add(task)
     await session.flush()
-    await board.record(session, plan, "task.created", TaskPublic.model_validate(task), actor=actor)
+    await board.record(session, plan, PlanEvent.task_created, TaskPublic.model_validate(task), actor=actor)
     audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
     return task
 
@@ -172,7 +173,7 @@ async def update_task(
         setattr(task, field, value)
     task.version += 1
     task.updated_at = utcnow()
-    kind = "task.moved" if changed.keys() <= _MOVE_FIELDS else "task.updated"
+    kind = PlanEvent.task_moved if changed.keys() <= _MOVE_FIELDS else PlanEvent.task_updated
     # The row's update, the audit entry and the event go together, last: from the event's seq to the
     # commit the plan is locked.
     await board.record(

@@ -68,8 +68,13 @@ async def _measure(db_url: str, layout: Layout, sizes: tuple[int, ...], requests
     from careteam.settings import Settings
 
     plans = {size: await _seed_board(db_url, layout, size) for size in sizes}
+    # No scheduled-job runner: its polls would be counted as the board's queries.
     settings = Settings(
-        database_url=db_url, broker_url="memory://", secret_key=SECRET, allowed_origins="http://testserver"
+        database_url=db_url,
+        broker_url="memory://",
+        secret_key=SECRET,
+        allowed_origins="http://testserver",
+        jobs_enabled=False,
     )
     app = create_app(settings)
     out: dict[str, Any] = {}
