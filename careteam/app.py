@@ -74,7 +74,7 @@ def app_jobs(settings: Settings) -> Registry:
 def create_app(
     settings: Settings | None = None, *, jobs: Registry | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    """The app; ``jobs`` (default: the features' ``JOBS``) run on ``clock`` (default: the system's)."""
+    """The app; ``jobs`` (default: ``app_jobs``) run on ``clock`` (default: the system's)."""
     settings = settings or Settings()
 
     @asynccontextmanager

@@ -134,6 +134,7 @@ _panels: list[PatientPanel] = []
 
 
 def add_patient_panel(panel: PatientPanel) -> None:
+    """Show ``panel(session, patient_id, actor)``'s context on every patient's page (once, in order)."""
     if panel not in _panels:
         _panels.append(panel)
 

@@ -1,4 +1,5 @@
-"""A write from outside any server (the ``careteam task set-status`` command) reaches live viewers.
+"""A write from outside any server (the ``careteam task set-status`` command, a scheduled job run by another
+process) reaches live viewers.
 
 The command's unit of work publishes what it commits on the broker, as a route's does: a viewer on a
 server process gets the event with the next seq at once. The servers' periodic sweep is pushed out of the
@@ -12,12 +13,27 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import orjson
 import pytest
+from sqlmodel import select
 from websockets.asyncio.client import connect
 
+from careteam.accounts.tables import User
+from careteam.core.actor import actor_of
+from careteam.db.engine import make_engine, make_sessionmaker
+from careteam.events import log as events
+from careteam.jobs.clock import ManualClock
+from careteam.jobs.registry import Registry
+from careteam.jobs.runner import Runner
+from careteam.plans import tasks
+from careteam.plans.codes import TaskStatus
+from careteam.plans.schemas import TaskUpdate
+from careteam.realtime.broker import make_broker
+from careteam.realtime.publish import Publisher
 from tests.realtime.test_multiprocess import REDIS_URL, ROOT, Clinic, Server, _clinic, _token
 
 pytestmark = pytest.mark.postgres
@@ -82,4 +98,71 @@ async def test_a_task_changed_from_the_command_line_reaches_a_viewer_on_a_server
         assert frame["seq"] == last_seq + 1 and frame["kind"] == "task.moved"
         assert frame["data"]["id"] == task_id and frame["data"]["status"] == "accepted"
     finally:
+        server.stop()
+
+
+async def test_a_scheduled_jobs_write_reaches_a_viewer_on_another_process(clinic: Clinic) -> None:
+    """A job run by this process's runner (on a test clock) changes a task; a viewer on a server process
+    gets it with the next seq, through Redis, as promptly as a route's write."""
+    plan_id, username = next(iter(clinic.plans.items()))
+    server = Server(clinic.db_url, REDIS_URL, CARETEAM_WS_SWEEP_SECONDS="3600")
+    engine = make_engine(clinic.db_url)
+    broker = make_broker(REDIS_URL)
+    runner: Runner | None = None
+    try:
+        await server.ready()
+        token = await _token(server.base, username)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
+            r = await client.post(
+                f"/api/v1/plans/{plan_id}/tasks",
+                json={"title": "UDS due", "discipline": "nurse"},
+                headers=headers,
+            )
+            assert r.status_code == 201, r.text
+            task_id = r.json()["id"]
+            last_seq = (await client.get(f"/api/v1/plans/{plan_id}", headers=headers)).json()["last_seq"]
+
+        async def accept_the_task(session: Any, *, now: datetime) -> None:
+            user = (await session.exec(select(User).where(User.username == username))).one()
+            await tasks.update_task(
+                session,
+                task_id,
+                TaskUpdate(status=TaskStatus.accepted),
+                expected_version=1,
+                actor=actor_of(user),
+            )
+
+        jobs = Registry()
+        jobs.add("test.accept", accept_the_task, every=timedelta(hours=1))
+        await broker.start()
+        await asyncio.wait_for(broker.connected.wait(), 10)  # type: ignore[attr-defined]
+        sessions = make_sessionmaker(engine, info={events.PUBLISHER: Publisher(broker)})
+        clock = ManualClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+        runner = Runner(sessions, jobs, clock=clock, poll_seconds=1)
+        await runner.start()
+        async with asyncio.timeout(10):
+            await runner.polled(1)  # declared: due an hour from now
+        url = server.base.replace("http", "ws") + "/ws"
+        async with connect(url, additional_headers=headers) as ws:
+            await ws.send(orjson.dumps({"type": "subscribe", "plan_id": plan_id, "after": last_seq}).decode())
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
+            polls = runner.polls
+            clock.advance(timedelta(hours=1))
+            async with asyncio.timeout(10):
+                await runner.polled(polls + 1)  # the job ran and committed
+            ran = time.monotonic()
+            while True:
+                frame = orjson.loads(
+                    await asyncio.wait_for(ws.recv(), max(0.0, ran + 1.0 - time.monotonic()))
+                )
+                if frame["type"] != "heartbeat":
+                    break
+        assert (frame["type"], frame["seq"], frame["kind"]) == ("event", last_seq + 1, "task.moved")
+        assert frame["data"]["id"] == task_id and frame["data"]["status"] == "accepted"
+    finally:
+        if runner is not None:
+            await runner.stop()
+        await broker.stop()
+        await engine.dispose()
         server.stop()
