@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from careteam.db.types import now_column, utcnow
+from careteam.events.streams import Stream
 
 
 class StreamHead(SQLModel, table=True):
@@ -43,5 +44,5 @@ class StreamEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=now_column())
 
     @property
-    def stream(self) -> str:
-        return f"{self.stream_kind}:{self.stream_id}"
+    def stream(self) -> Stream:
+        return Stream(self.stream_kind, self.stream_id)

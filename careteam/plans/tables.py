@@ -40,10 +40,13 @@ class CarePlan(SQLModel, table=True):
 CarePlan.__mapper__.add_property(  # type: ignore[attr-defined]
     "last_seq",
     column_property(
-        select(func.coalesce(func.max(StreamHead.last_seq), 0))
-        .where(col(StreamHead.stream_kind) == streams.PLAN, col(StreamHead.stream_id) == col(CarePlan.id))
-        .correlate_except(StreamHead)
-        .scalar_subquery()
+        func.coalesce(
+            select(col(StreamHead.last_seq))
+            .where(col(StreamHead.stream_kind) == streams.PLAN, col(StreamHead.stream_id) == col(CarePlan.id))
+            .correlate_except(StreamHead)
+            .scalar_subquery(),
+            0,
+        )
     ),
 )
 

@@ -519,7 +519,7 @@ class Hub:
         try:
             window = self._settings.replay_window
             for row in rows:
-                watched = self._streams.get(Stream(row.stream_kind, row.stream_id))
+                watched = self._streams.get(row.stream)
                 if watched is not None and row.seq > watched.cursor and len(watched.ready) < window:
                     watched.ready[row.seq] = protocol.event_frame(row)
         except Exception:

@@ -186,7 +186,7 @@ def _about(stream: Stream) -> dict[str, Any]:
 
 
 def event_frame(event: StreamEvent) -> EventFrame:
-    stream = Stream(event.stream_kind, event.stream_id)
+    stream = event.stream
     data = orjson.dumps(
         {
             "type": "event",

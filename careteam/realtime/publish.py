@@ -7,7 +7,6 @@ a hub (the CLI, an import) only announces them.
 
 from __future__ import annotations
 
-from careteam.events.streams import Stream
 from careteam.events.tables import StreamEvent
 from careteam.realtime.broker.base import Broker
 from careteam.realtime.hub import Hub
@@ -27,5 +26,4 @@ class Publisher:
             self.hub.committed(rows)  # never raises
         if self.broker is not None:
             # A wake-up call only: the rows are durable. A broker never raises for an outage.
-            notices = [(Stream(row.stream_kind, row.stream_id), row.seq) for row in rows]
-            await self.broker.publish_many(notices)
+            await self.broker.publish_many([(row.stream, row.seq) for row in rows])

@@ -18,23 +18,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from careteam.db import migrate
 from careteam.db.engine import make_engine
-from tests.conftest import PG_ADMIN_URL, run_database
+from tests.conftest import PG_ADMIN_URL, _on_server, run_database
 
 SCRATCH_DB = run_database("migrations")
-
-
-async def _on_server(sql: str) -> None:
-    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager
