@@ -53,6 +53,10 @@ class Case:
     current: str | None = None  # for 412: where to GET the state the body must show
 
 
+# A birth date one day ahead of the day the request is made (see World.fill).
+TOMORROW: Any = object()
+
+
 def c(id: str, method: str, path: str, status: int, field: str | None = None, **kw: Any) -> Any:
     return pytest.param(Case(id, method, path, status, field, **kw), id=id)
 
@@ -103,7 +107,7 @@ CASES = [
         "/patients",
         422,
         "body.birth_date",
-        json={**PATIENT, "birth_date": (date.today() + timedelta(days=1)).isoformat()},
+        json={**PATIENT, "birth_date": TOMORROW},
     ),
     c("patient-name-a-number", "POST", "/patients", 422, "body.name", json={**PATIENT, "name": 123}),
     c("patient-name-201", "POST", "/patients", 422, "body.name", json={**PATIENT, "name": LONG_NAME}),
@@ -186,7 +190,7 @@ CASES = [
         "/patients/{patient}",
         422,
         "body.birth_date",
-        json={"birth_date": (date.today() + timedelta(days=1)).isoformat()},
+        json={"birth_date": TOMORROW},
         headers=V1,
     ),
     c(
@@ -806,7 +810,10 @@ class World:
     headers: dict[str, dict[str, str]]
 
     def fill(self, value: Any) -> Any:
-        """Put the world's ids into a path or body: "{patient}" in a string, or a whole "{patient}" value."""
+        """Put the world's ids into a path or body: "{patient}" in a string, or a whole "{patient}" value;
+        ``TOMORROW`` becomes tomorrow as of the request, not of collection (a run may cross midnight)."""
+        if value is TOMORROW:
+            return (date.today() + timedelta(days=1)).isoformat()
         if isinstance(value, str):
             if value.startswith("{") and value.endswith("}") and value[1:-1] in self.ids:
                 return self.ids[value[1:-1]]
