@@ -28,6 +28,8 @@ from careteam.realtime import endpoint as realtime_endpoint
 from careteam.realtime.broker import make_broker
 from careteam.realtime.hub import Hub
 from careteam.realtime.publish import Publisher
+from careteam.referrals import pages as referrals_pages
+from careteam.referrals import routes as referrals_routes
 from careteam.settings import Settings
 from careteam.trail import pages as trail_pages
 from careteam.trail import routes as trail_routes
@@ -40,6 +42,7 @@ FEATURES = (
     (accounts_routes, accounts_pages),
     (patients_routes, patients_pages),
     (plans_routes, plans_pages),
+    (referrals_routes, referrals_pages),
     (trail_routes, trail_pages),
 )
 
@@ -104,7 +107,7 @@ def create_app(
         runner = Runner(
             app.state.sessions,
             app_jobs(settings) if jobs is None else jobs,
-            clock=clock or SystemClock(),
+            clock=app.state.clock,
             poll_seconds=settings.jobs_poll_seconds,
         )
         app.state.jobs = runner
@@ -130,6 +133,7 @@ def create_app(
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
+    app.state.clock = clock or SystemClock()
     problems.install(app, html_page=error_page)
 
     # Each feature's routers straight on the app, not under one /api/v1 router: every level of nesting is

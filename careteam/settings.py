@@ -63,6 +63,12 @@ class Settings(DatabaseSettings):
     # How often a runner looks for due jobs: a job runs at most this late.
     jobs_poll_seconds: float = Field(default=5.0, gt=0)
 
+    # A referral's respond-by when its sender gives none, by priority (DOMAIN: 14 days / 3 / 1 / same day).
+    referral_respond_hours_routine: int = Field(default=14 * 24, ge=1)
+    referral_respond_hours_urgent: int = Field(default=3 * 24, ge=1)
+    referral_respond_hours_asap: int = Field(default=24, ge=1)
+    referral_respond_hours_stat: int = Field(default=8, ge=1)
+
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
 

@@ -9,6 +9,7 @@ from careteam.events import tables as events
 from careteam.jobs import tables as jobs
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
+from careteam.referrals import tables as referrals
 from careteam.web import tables as web
 
-__all__ = ["accounts", "audit", "events", "jobs", "patients", "plans", "web"]
+__all__ = ["accounts", "audit", "events", "jobs", "patients", "plans", "referrals", "web"]

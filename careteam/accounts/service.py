@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy import delete, func
 from sqlmodel import col, select
@@ -126,3 +128,20 @@ async def active_user(session: AsyncSession, user_id: int) -> User | None:
     """The active account with this id, or None (unknown or deactivated)."""
     user = await session.get(User, user_id)
     return user if user is not None and user.active else None
+
+
+async def active_user_ids(session: AsyncSession, *, discipline: str) -> list[int]:
+    """The active accounts of one discipline (a referral's pool), by id."""
+    rows = await session.exec(
+        select(col(User.id)).where(col(User.discipline) == discipline, col(User.active)).order_by(col(User.id))
+    )
+    return [int(user_id) for user_id in rows]
+
+
+async def display_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """Display names by user id, in one query (unknown ids are left out)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(select(col(User.id), col(User.display_name)).where(col(User.id).in_(ids)))
+    return {int(user_id): name for user_id, name in rows}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
 
 from sqlalchemy import func, or_
 from sqlmodel import col, select
@@ -317,3 +318,49 @@ async def _team_public(session: AsyncSession, team: CareTeam) -> CareTeamPublic:
         version=team.version,
         members=members,
     )
+
+
+async def admit_to_team(session: AsyncSession, patient_id: int, user_id: int, *, actor: Actor) -> bool:
+    """Put ``actor`` (``user_id``) on the patient's care team as a member, because a referral she accepted
+    says so; the caller has checked that. Audited, and every board of the patient shows the new team.
+
+    False (and nothing changed) if she is on the team already.
+    """
+    team = await _team_of(session, patient_id, for_update=True)
+    if await membership(session, patient_id, user_id) is not None:
+        return False
+    user = await accounts.active_user(session, user_id)
+    if user is None:
+        raise ValidationFailed("No active clinician with this id.", field="user_id")
+    session.add(
+        CareTeamMember(
+            team_id=team.id or 0, user_id=user_id, role=TeamRole.member, discipline=Discipline(user.discipline)
+        )
+    )
+    await _changed(session, team, actor, patient_id)
+    return True
+
+
+async def patient_cards(session: AsyncSession, patient_ids: Iterable[int]) -> dict[int, tuple[str, date]]:
+    """Name and birth date by patient id, in one query: the minimal card a referral shows. Not audited:
+    for a caller that has checked access and audits what it shows."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(col(Patient.id), col(Patient.name), col(Patient.birth_date)).where(col(Patient.id).in_(ids))
+    )
+    return {int(pid): (name, born) for pid, name, born in rows}
+
+
+async def clinical_patients_among(session: AsyncSession, patient_ids: Iterable[int], *, actor: Actor) -> set[int]:
+    """Which of these patients are on the actor's care teams, in one query."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return set()
+    rows = await session.exec(
+        select(col(CareTeam.patient_id)).where(
+            col(CareTeam.patient_id).in_(ids), col(CareTeam.patient_id).in_(clinical_patient_ids(actor))
+        )
+    )
+    return {int(pid) for pid in rows}

@@ -126,6 +126,7 @@ class TaskPublic(Public):
     due_date: date | None
     position: float
     checklist: list[ChecklistItem]
+    referral_id: int | None = None
     version: int
 
 

@@ -76,6 +76,9 @@ class Task(SQLModel, table=True):
     checklist: list[dict[str, object]] = Field(
         default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
     )
+    # The referral whose acceptance put this task on the board (no foreign key: referrals is a feature
+    # above plans, and a task outlives nothing of it).
+    referral_id: int | None = Field(default=None, index=True)
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

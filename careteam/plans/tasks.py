@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
@@ -74,8 +75,11 @@ def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
         raise InvalidTransition(f"A task that is {current} cannot become {to}; allowed: {options}.")
 
 
-async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor) -> Task:
-    """Put a task on a plan's board, at the bottom of its column unless a position is given."""
+async def create_task(
+    session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor, referral_id: int | None = None
+) -> Task:
+    """Put a task on a plan's board, at the bottom of its column unless a position is given; ``referral_id``
+    links it to the referral whose acceptance put it there."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     if body.status not in INITIAL_STATUSES:
         options = ", ".join(sorted(INITIAL_STATUSES))
@@ -97,6 +101,7 @@ async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, 
         due_date=body.due_date,
         position=position,
         checklist=[item.model_dump() for item in body.checklist],
+        referral_id=referral_id,
     )
     session.add(task)
     await session.flush()
@@ -194,6 +199,46 @@ async def update_task(
         audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
     )
     return task
+
+
+async def referral_task_ids(session: AsyncSession, referral_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The tasks each referral put on its board, by referral id, in one query."""
+    ids = sorted(set(referral_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(col(Task.referral_id), col(Task.id))
+        .where(col(Task.referral_id).in_(ids))
+        .order_by(col(Task.id))
+    )
+    linked: dict[int, list[int]] = {}
+    for referral_id, task_id in rows:
+        linked.setdefault(int(referral_id), []).append(int(task_id))
+    return linked
+
+
+async def cancel_referral_tasks(session: AsyncSession, referral_id: int, *, actor: Actor) -> list[Task]:
+    """Cancel the open tasks a revoked referral put on its board; each is a ``task.updated`` on the board."""
+    linked = await session.exec(
+        select(Task).where(Task.referral_id == referral_id).order_by(col(Task.id)).execution_options(
+            populate_existing=True
+        )
+    )
+    cancelled = []
+    for task in list(linked):
+        status = TaskStatus(task.status)
+        if COLUMN_OF[status] in (Column.done, Column.closed):
+            continue
+        cancelled.append(
+            await update_task(
+                session,
+                task.id or 0,
+                TaskUpdate(status=TaskStatus.cancelled),
+                expected_version=task.version,
+                actor=actor,
+            )
+        )
+    return cancelled
 
 
 async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:
