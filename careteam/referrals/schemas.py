@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, ConfigDict, StringConstraints, model_validator
+from pydantic import AwareDatetime, ConfigDict, StringConstraints, field_validator
 
 from careteam.core.schemas import Input, Page, Public, UserId
 from careteam.core.vocab import Discipline
@@ -41,13 +41,14 @@ class ReferralCreate(Input):
     reason_code: ReasonCode | None = None
     priority: ReferralPriority = ReferralPriority.routine
     respond_by: AwareDatetime | None = None
-    status: Annotated[ReferralStatus, "draft or active"] = ReferralStatus.active
+    status: ReferralStatus = ReferralStatus.active
 
-    @model_validator(mode="after")
-    def _draft_or_active(self) -> ReferralCreate:
-        if self.status not in (ReferralStatus.draft, ReferralStatus.active):
-            raise ValueError("status of a new referral is draft or active")
-        return self
+    @field_validator("status")
+    @classmethod
+    def _draft_or_active(cls, status: ReferralStatus) -> ReferralStatus:
+        if status not in (ReferralStatus.draft, ReferralStatus.active):
+            raise ValueError("a new referral is draft or active")
+        return status
 
 
 class ReferralUpdate(Input):

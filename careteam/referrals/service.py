@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -570,6 +569,7 @@ async def _for_update(session: AsyncSession, referral_id: int, actor: Actor) -> 
     referral = (await session.exec(query)).first()
     if referral is None:
         raise NotFound("No such referral.")
+    session.info.setdefault(_LOADED_PHASE, {})[referral.id] = _phase(referral)
     return referral
 
 
@@ -639,29 +639,28 @@ async def _team_leads(session: AsyncSession, patient_id: int) -> list[int]:
     return [m.user_id for m in await patients.team_members(session, patient_id) if m.role == TeamRole.lead]
 
 
-def _enter_phase(referral: Referral, now: datetime) -> None:
-    """Keep the clocks: when the phase changes, the time spent in the old one is added to its total."""
-    new = phase_of(
+def _phase(referral: Referral) -> Phase:
+    return phase_of(
         ReferralStatus(referral.status),
         ReferralAnswer(referral.answer) if referral.answer else None,
         referral.claimed_by_id is not None,
     )
-    old = Phase(_stored_phase(referral))
+
+
+# session.info key: each referral's phase as loaded for update, before this unit of work changed it.
+_LOADED_PHASE = "careteam.referrals.loaded_phase"
+
+
+def _enter_phase(session: AsyncSession, referral: Referral, now: datetime) -> None:
+    """Keep the clocks: when the phase changes, the time spent in the old one is added to its total."""
+    new = _phase(referral)
+    old = session.info.get(_LOADED_PHASE, {}).pop(referral.id, new)
     if new is old:
         return
     spent = max((now - referral.phase_since).total_seconds(), 0.0)
-    referral.phase_seconds = {**referral.phase_seconds, old: round(referral.phase_seconds.get(old, 0.0) + spent, 3)}
+    total = round(referral.phase_seconds.get(old, 0.0) + spent, 3)
+    referral.phase_seconds = {**referral.phase_seconds, old.value: total}
     referral.phase_since = now
-
-
-def _stored_phase(referral: Referral) -> str:
-    committed = sa.inspect(referral).committed_state  # the values as loaded, before this write changed them
-    status = committed.get("status", referral.status)
-    answer = committed.get("answer", referral.answer)
-    claimed = committed.get("claimed_by_id", referral.claimed_by_id)
-    return phase_of(
-        ReferralStatus(status), ReferralAnswer(answer) if answer else None, claimed is not None
-    ).value
 
 
 async def _changed(
@@ -674,7 +673,7 @@ async def _changed(
 ) -> ReferralPublic:
     """Bump the version and clocks, write the row, and put the event (with its audit row) on the board."""
     if kind is not ReferralEvent.created:
-        _enter_phase(referral, now)
+        _enter_phase(session, referral, now)
         referral.version += 1
         referral.updated_at = now
     session.add(referral)
@@ -800,10 +799,7 @@ async def _public(
                 decline_reason=r.decline_reason if on_team or r.claimed_by_id == _uid(actor) else None,
                 outcome=r.outcome if on_team else None,
                 revoke_reason=r.revoke_reason,
-                phase=phase_of(
-                    ReferralStatus(r.status), ReferralAnswer(r.answer) if r.answer else None,
-                    r.claimed_by_id is not None,
-                ),
+                phase=_phase(r),
                 phase_since=r.phase_since,
                 phase_seconds=r.phase_seconds,
                 overdue=is_overdue(r, now),

@@ -182,10 +182,11 @@ async def test_illegal_transitions_are_refused_and_change_nothing(client: Any, d
     after_revoke = await count_events(db, w.plan_id)
     for r in [
         await client.post(f"/api/v1/referrals/{rid}/revoke", json={"reason": "again"}, headers=lead),
-        await client.post(f"/api/v1/referrals/{rid}/claim", headers=psy),
         await client.patch(f"/api/v1/referrals/{rid}", json={"status": "active"}, headers={**lead, "If-Match": 'W/"2"'}),
     ]:
         assert r.status_code == 409, r.text
+    # A revoked referral has left the pool: to its members it no longer exists.
+    assert (await client.post(f"/api/v1/referrals/{rid}/claim", headers=psy)).status_code == 404
     assert await count_events(db, w.plan_id) == after_revoke
 
 
