@@ -7,8 +7,9 @@ from careteam.accounts import tables as accounts
 from careteam.audit import tables as audit
 from careteam.events import tables as events
 from careteam.jobs import tables as jobs
+from careteam.notifications import tables as notifications
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
 from careteam.web import tables as web
 
-__all__ = ["accounts", "audit", "events", "jobs", "patients", "plans", "web"]
+__all__ = ["accounts", "audit", "events", "jobs", "notifications", "patients", "plans", "web"]

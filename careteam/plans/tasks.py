@@ -16,6 +16,8 @@ from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.db.engine import loaded
 from careteam.db.types import utcnow
+from careteam.notifications import service as notifications
+from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
 from careteam.plans import board
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
@@ -102,6 +104,15 @@ async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, 
     await session.flush()
     await board.record(session, plan, PlanEvent.task_created, TaskPublic.model_validate(task), actor=actor)
     audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
+    await _tell_worklists(
+        session,
+        task,
+        patient_id=plan.patient_id,
+        assignee_before=None,
+        discipline_before=task.discipline,
+        reason=PlanEvent.task_created,
+        actor=actor,
+    )
     return task
 
 
@@ -169,6 +180,7 @@ async def update_task(
     changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
     if not changed:
         return task  # nothing to record: same version, no event
+    assignee_before, discipline_before = task.assignee_id, task.discipline
     for field, value in changed.items():
         setattr(task, field, value)
     task.version += 1
@@ -193,7 +205,61 @@ async def update_task(
         ),
         audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
     )
+    if changed.keys() != {"position"}:  # a card moved within its column changes nobody's worklist
+        await _tell_worklists(
+            session,
+            task,
+            patient_id=patient_id,
+            assignee_before=assignee_before,
+            discipline_before=discipline_before,
+            reason=NotificationKind.task_assigned if "assignee_id" in changed else kind,
+            actor=actor,
+        )
     return task
+
+
+async def _tell_worklists(
+    session: AsyncSession,
+    task: Task,
+    *,
+    patient_id: int,
+    assignee_before: int | None,
+    discipline_before: str,
+    reason: str,
+    actor: Actor,
+) -> None:
+    """After a task was created or changed: its new assignee is notified (unless she assigned it herself),
+    and the "My work" pages it is on refresh: its assignee's before and after, and while it is unassigned
+    (before or after) those of the care team's members of its discipline, who may pick it up.
+
+    A task assigned before and after that stays with its assignee costs no query, one event each.
+    """
+    users = {u for u in (assignee_before, task.assignee_id) if u is not None}
+    newly_assigned = task.assignee_id is not None and task.assignee_id != assignee_before
+    notify = newly_assigned and task.assignee_id != actor.user_id
+    pool = assignee_before is None or task.assignee_id is None
+    patient_name = ""
+    if pool or notify:
+        patient, members = await patients.patient_and_team(session, patient_id)
+        patient_name = patient.name
+        if pool:
+            disciplines = {discipline_before, task.discipline}
+            users |= {m.user_id for m in members if m.discipline in disciplines}
+    # Worklists first, in user order (work_changed sorts), then the notification to one of those users:
+    # every writer takes the user streams' locks in the same order, so two writers never wait on each other.
+    await notifications.work_changed(session, users, actor=actor, plan_id=task.plan_id, reason=reason)
+    if notify and task.assignee_id is not None:
+        await notifications.notify(
+            session,
+            [task.assignee_id],
+            NotificationKind.task_assigned,
+            title=f"Assigned to you: {task.title} — {patient_name}",
+            link=f"/plans/{task.plan_id}#task-{task.id}",
+            patient_id=patient_id,
+            plan_id=task.plan_id,
+            task_id=task.id,
+            actor=actor,
+        )
 
 
 async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:
