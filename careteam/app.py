@@ -19,6 +19,8 @@ from careteam.events import retention
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
+from careteam.notifications import pages as notifications_pages
+from careteam.notifications import routes as notifications_routes
 from careteam.patients import pages as patients_pages
 from careteam.patients import routes as patients_routes
 from careteam.plans import feed as plans_feed
@@ -41,6 +43,7 @@ from careteam.web.templating import error_page
 FEATURES = (
     (accounts_routes, accounts_pages),
     (patients_routes, patients_pages),
+    (notifications_routes, notifications_pages),
     (plans_routes, plans_pages),
     (referrals_routes, referrals_pages),
     (trail_routes, trail_pages),

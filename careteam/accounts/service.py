@@ -133,9 +133,11 @@ async def active_user(session: AsyncSession, user_id: int) -> User | None:
 async def active_user_ids(session: AsyncSession, *, discipline: str) -> list[int]:
     """The active accounts of one discipline (a referral's pool), by id."""
     rows = await session.exec(
-        select(col(User.id)).where(col(User.discipline) == discipline, col(User.active)).order_by(col(User.id))
+        select(col(User.id))
+        .where(col(User.discipline) == discipline, col(User.active))
+        .order_by(col(User.id))
     )
-    return [int(user_id) for user_id in rows]
+    return [int(user_id or 0) for user_id in rows]
 
 
 async def display_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
@@ -144,4 +146,4 @@ async def display_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[
     if not ids:
         return {}
     rows = await session.exec(select(col(User.id), col(User.display_name)).where(col(User.id).in_(ids)))
-    return {int(user_id): name for user_id, name in rows}
+    return {int(user_id or 0): name for user_id, name in rows}

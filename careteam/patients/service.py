@@ -334,7 +334,10 @@ async def admit_to_team(session: AsyncSession, patient_id: int, user_id: int, *,
         raise ValidationFailed("No active clinician with this id.", field="user_id")
     session.add(
         CareTeamMember(
-            team_id=team.id or 0, user_id=user_id, role=TeamRole.member, discipline=Discipline(user.discipline)
+            team_id=team.id or 0,
+            user_id=user_id,
+            role=TeamRole.member,
+            discipline=Discipline(user.discipline),
         )
     )
     await _changed(session, team, actor, patient_id)
@@ -350,10 +353,12 @@ async def patient_cards(session: AsyncSession, patient_ids: Iterable[int]) -> di
     rows = await session.exec(
         select(col(Patient.id), col(Patient.name), col(Patient.birth_date)).where(col(Patient.id).in_(ids))
     )
-    return {int(pid): (name, born) for pid, name, born in rows}
+    return {int(pid or 0): (name, born) for pid, name, born in rows}
 
 
-async def clinical_patients_among(session: AsyncSession, patient_ids: Iterable[int], *, actor: Actor) -> set[int]:
+async def clinical_patients_among(
+    session: AsyncSession, patient_ids: Iterable[int], *, actor: Actor
+) -> set[int]:
     """Which of these patients are on the actor's care teams, in one query."""
     ids = sorted(set(patient_ids))
     if not ids:

@@ -17,6 +17,8 @@ from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.db.engine import loaded
 from careteam.db.types import utcnow
+from careteam.notifications import service as notifications
+from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
 from careteam.plans import board
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
@@ -107,6 +109,15 @@ async def create_task(
     await session.flush()
     await board.record(session, plan, PlanEvent.task_created, TaskPublic.model_validate(task), actor=actor)
     audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
+    await _tell_worklists(
+        session,
+        task,
+        patient_id=plan.patient_id,
+        assignee_before=None,
+        discipline_before=task.discipline,
+        reason=PlanEvent.task_created,
+        actor=actor,
+    )
     return task
 
 
@@ -174,6 +185,7 @@ async def update_task(
     changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
     if not changed:
         return task  # nothing to record: same version, no event
+    assignee_before, discipline_before = task.assignee_id, task.discipline
     for field, value in changed.items():
         setattr(task, field, value)
     task.version += 1
@@ -198,6 +210,16 @@ async def update_task(
         ),
         audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
     )
+    if changed.keys() != {"position"}:  # a card moved within its column changes nobody's worklist
+        await _tell_worklists(
+            session,
+            task,
+            patient_id=patient_id,
+            assignee_before=assignee_before,
+            discipline_before=discipline_before,
+            reason=NotificationKind.task_assigned if "assignee_id" in changed else kind,
+            actor=actor,
+        )
     return task
 
 
@@ -213,16 +235,17 @@ async def referral_task_ids(session: AsyncSession, referral_ids: Iterable[int]) 
     )
     linked: dict[int, list[int]] = {}
     for referral_id, task_id in rows:
-        linked.setdefault(int(referral_id), []).append(int(task_id))
+        linked.setdefault(int(referral_id or 0), []).append(int(task_id or 0))
     return linked
 
 
 async def cancel_referral_tasks(session: AsyncSession, referral_id: int, *, actor: Actor) -> list[Task]:
     """Cancel the open tasks a revoked referral put on its board; each is a ``task.updated`` on the board."""
     linked = await session.exec(
-        select(Task).where(Task.referral_id == referral_id).order_by(col(Task.id)).execution_options(
-            populate_existing=True
-        )
+        select(Task)
+        .where(Task.referral_id == referral_id)
+        .order_by(col(Task.id))
+        .execution_options(populate_existing=True)
     )
     cancelled = []
     for task in list(linked):
@@ -239,6 +262,50 @@ async def cancel_referral_tasks(session: AsyncSession, referral_id: int, *, acto
             )
         )
     return cancelled
+
+
+async def _tell_worklists(
+    session: AsyncSession,
+    task: Task,
+    *,
+    patient_id: int,
+    assignee_before: int | None,
+    discipline_before: str,
+    reason: str,
+    actor: Actor,
+) -> None:
+    """After a task was created or changed: its new assignee is notified (unless she assigned it herself),
+    and the "My work" pages it is on refresh: its assignee's before and after, and while it is unassigned
+    (before or after) those of the care team's members of its discipline, who may pick it up.
+
+    A task assigned before and after that stays with its assignee costs no query, one event each.
+    """
+    users = {u for u in (assignee_before, task.assignee_id) if u is not None}
+    newly_assigned = task.assignee_id is not None and task.assignee_id != assignee_before
+    notify = newly_assigned and task.assignee_id != actor.user_id
+    pool = assignee_before is None or task.assignee_id is None
+    patient_name = ""
+    if pool or notify:
+        patient, members = await patients.patient_and_team(session, patient_id)
+        patient_name = patient.name
+        if pool:
+            disciplines = {discipline_before, task.discipline}
+            users |= {m.user_id for m in members if m.discipline in disciplines}
+    # Worklists first, in user order (work_changed sorts), then the notification to one of those users:
+    # every writer takes the user streams' locks in the same order, so two writers never wait on each other.
+    await notifications.work_changed(session, users, actor=actor, plan_id=task.plan_id, reason=reason)
+    if notify and task.assignee_id is not None:
+        await notifications.notify(
+            session,
+            [task.assignee_id],
+            NotificationKind.task_assigned,
+            title=f"Assigned to you: {task.title} — {patient_name}",
+            link=f"/plans/{task.plan_id}#task-{task.id}",
+            patient_id=patient_id,
+            plan_id=task.plan_id,
+            task_id=task.id,
+            actor=actor,
+        )
 
 
 async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:

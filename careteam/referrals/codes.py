@@ -19,7 +19,9 @@ class ReferralStatus(StrEnum):
     entered_in_error = "entered-in-error"
 
 
-FINAL_STATUSES = frozenset({ReferralStatus.revoked, ReferralStatus.completed, ReferralStatus.entered_in_error})
+FINAL_STATUSES = frozenset(
+    {ReferralStatus.revoked, ReferralStatus.completed, ReferralStatus.entered_in_error}
+)
 # Requests still in play: shown to the pool, counted as pending, escalated when late.
 OPEN_STATUSES = frozenset({ReferralStatus.draft, ReferralStatus.active, ReferralStatus.on_hold})
 

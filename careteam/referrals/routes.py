@@ -27,7 +27,10 @@ from careteam.web.idempotent import IdempotencyKey, once
 router = APIRouter(tags=["referrals"])
 
 # Errors every route here may answer, besides its own.
-_READ: dict[int | str, dict[str, Any]] = {401: {}, 404: {"description": "No such referral, or not yours to see"}}
+_READ: dict[int | str, dict[str, Any]] = {
+    401: {},
+    404: {"description": "No such referral, or not yours to see"},
+}
 _ACTION: dict[int | str, dict[str, Any]] = {
     **_READ,
     403: {"description": "Not the recipient of this referral"},
@@ -119,7 +122,10 @@ async def get_referral(
     return referral
 
 
-@router.patch("/referrals/{referral_id}", responses={**_ACTION, 403: {"description": "Not the team's lead or physician"}})
+@router.patch(
+    "/referrals/{referral_id}",
+    responses={**_ACTION, 403: {"description": "Not the team's lead or physician"}},
+)
 async def patch_referral(
     referral_id: Id,
     body: ReferralUpdate,

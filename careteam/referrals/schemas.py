@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, ConfigDict, StringConstraints, field_validator
 
@@ -16,7 +16,7 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Outcome = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ReasonCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
-_CREATE_EXAMPLE = {
+_CREATE_EXAMPLE: dict[str, Any] = {
     "plan_id": 4,
     "discipline": "psychologist",
     "reason": "CBT for pain catastrophising (PCS 34)",

@@ -30,9 +30,7 @@ from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
 from careteam.patients.access import clinical_patient_ids
 from careteam.patients.codes import TeamRole
-from careteam.plans import board
-from careteam.plans import service as plans
-from careteam.plans import tasks
+from careteam.plans import board, tasks
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.schemas import TaskCreate
 from careteam.referrals.codes import (
@@ -95,11 +93,7 @@ def readable_referral_ids(actor: Actor) -> SelectOfScalar[Any]:
 
 def is_overdue(referral: Referral, now: datetime) -> bool:
     """Past its respond-by with no answer yet, while sent (a draft or one on hold has no running clock)."""
-    return (
-        referral.status == ReferralStatus.active
-        and referral.answer is None
-        and referral.respond_by < now
-    )
+    return referral.status == ReferralStatus.active and referral.answer is None and referral.respond_by < now
 
 
 def _overdue_clause(now: datetime) -> Any:
@@ -230,9 +224,7 @@ async def work_referrals(
         where.append(col(Referral.discipline) == discipline)
     query = select(Referral).where(*where)
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = list(
-        await session.exec(query.order_by(col(Referral.respond_by), col(Referral.id)).limit(limit))
-    )
+    rows = list(await session.exec(query.order_by(col(Referral.respond_by), col(Referral.id)).limit(limit)))
     audit.record_reads(session, actor, "referral", ((r.id, r.patient_id) for r in rows))
     return await _public(session, rows, actor=actor, now=now), int(total)
 
@@ -387,8 +379,15 @@ async def claim_referral(
         raise await _claimed_by_other(session, referral)
     referral.claimed_by_id = actor.user_id
     public = await _changed(session, referral, ReferralEvent.claimed, AuditAction.update, actor, now)
-    await _notify(session, referral, NotificationKind.referral_claimed, [referral.requester_id], public, actor,
-                  title=f"{actor.display_name} claimed the referral for {public.patient.name}")
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_claimed,
+        [referral.requester_id],
+        public,
+        actor,
+        title=f"{actor.display_name} claimed the referral for {public.patient.name}",
+    )
     await _work_changed(session, referral, actor, ReferralEvent.claimed, also=_pool_or_none(referral))
     return public
 
@@ -423,8 +422,15 @@ async def accept_referral(
         referral_id=referral.id,
     )
     public = await _changed(session, referral, ReferralEvent.accepted, AuditAction.update, actor, now)
-    await _notify(session, referral, NotificationKind.referral_accepted, [referral.requester_id], public, actor,
-                  title=f"{actor.display_name} accepted the referral for {public.patient.name}")
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_accepted,
+        [referral.requester_id],
+        public,
+        actor,
+        title=f"{actor.display_name} accepted the referral for {public.patient.name}",
+    )
     pool = _pool_or_none(referral) if waiting_in_pool else []
     await _work_changed(session, referral, actor, ReferralEvent.accepted, also=pool)
     return public
@@ -433,7 +439,7 @@ async def accept_referral(
 async def decline_referral(
     session: AsyncSession, referral_id: int, body: Decline, *, actor: Actor, now: datetime | None = None
 ) -> ReferralPublic:
-    """Decline, with a reason: the referral goes back to its requester, who may send it elsewhere or revoke it."""
+    """Decline, with a reason: it goes back to its requester, who may send it elsewhere or revoke it."""
     now = now or utcnow()
     referral = await _for_update(session, referral_id, actor)
     await _ensure_recipient(referral, actor)
@@ -445,9 +451,16 @@ async def decline_referral(
     referral.answer = ReferralAnswer.declined
     referral.decline_reason = body.reason
     public = await _changed(session, referral, ReferralEvent.declined, AuditAction.update, actor, now)
-    await _notify(session, referral, NotificationKind.referral_declined, [referral.requester_id], public, actor,
-                  title=f"{actor.display_name} declined the referral for {public.patient.name}",
-                  body=body.reason)
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_declined,
+        [referral.requester_id],
+        public,
+        actor,
+        title=f"{actor.display_name} declined the referral for {public.patient.name}",
+        body=body.reason,
+    )
     pool = _pool_or_none(referral) if waiting_in_pool else []
     await _work_changed(session, referral, actor, ReferralEvent.declined, also=pool)
     return public
@@ -466,9 +479,16 @@ async def complete_referral(
     referral.status = ReferralStatus.completed
     referral.outcome = body.outcome
     public = await _changed(session, referral, ReferralEvent.completed, AuditAction.update, actor, now)
-    await _notify(session, referral, NotificationKind.referral_completed, [referral.requester_id], public, actor,
-                  title=f"Referral completed for {public.patient.name}: outcome from {actor.display_name}",
-                  body=body.outcome)
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_completed,
+        [referral.requester_id],
+        public,
+        actor,
+        title=f"Referral completed for {public.patient.name}: outcome from {actor.display_name}",
+        body=body.outcome,
+    )
     await _work_changed(session, referral, actor, ReferralEvent.completed)
     return public
 
@@ -488,8 +508,16 @@ async def revoke_referral(
     await tasks.cancel_referral_tasks(session, referral.id or 0, actor=actor)
     public = await _changed(session, referral, ReferralEvent.revoked, AuditAction.update, actor, now)
     told = [u for u in (referral.claimed_by_id, referral.assignee_id) if u is not None]
-    await _notify(session, referral, NotificationKind.referral_revoked, told, public, actor,
-                  title=f"Referral for {public.patient.name} revoked by {actor.display_name}", body=body.reason)
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_revoked,
+        told,
+        public,
+        actor,
+        title=f"Referral for {public.patient.name} revoked by {actor.display_name}",
+        body=body.reason,
+    )
     await _work_changed(session, referral, actor, ReferralEvent.revoked, also=recipients)
     return public
 
@@ -520,7 +548,9 @@ async def escalate_overdue(session: AsyncSession, *, now: datetime) -> int:
             ReferralEvent.overdue,
             public,
             actor=None,
-            audited=audit.row(None, AuditAction.update, "referral", referral.id, patient_id=referral.patient_id),
+            audited=audit.row(
+                None, AuditAction.update, "referral", referral.id, patient_id=referral.patient_id
+            ),
         )
         leads = await _team_leads(session, referral.patient_id)
         label = DISCIPLINE_LABELS[Discipline(referral.discipline)]
@@ -538,8 +568,11 @@ async def escalate_overdue(session: AsyncSession, *, now: datetime) -> int:
             dedup_key=f"referral:{referral.id}:overdue:{referral.respond_by.isoformat()}",
         )
         await notifications.work_changed(
-            session, [referral.requester_id, *leads, *_recipients(referral)], actor=None,
-            plan_id=referral.plan_id, reason=ReferralEvent.overdue,
+            session,
+            [referral.requester_id, *leads, *_recipients(referral)],
+            actor=None,
+            plan_id=referral.plan_id,
+            reason=ReferralEvent.overdue,
         )
     return len(due)
 
@@ -700,8 +733,16 @@ async def _tell_recipients(
         users = await accounts.active_user_ids(session, discipline=referral.discipline)
     label = DISCIPLINE_LABELS[Discipline(referral.discipline)]
     to = "you" if referral.assignee_id is not None else label
-    await _notify(session, referral, NotificationKind.referral_new, users, public, actor,
-                  title=f"Referral to {to}: {public.patient.name}, {public.patient.age}", body=referral.reason)
+    await _notify(
+        session,
+        referral,
+        NotificationKind.referral_new,
+        users,
+        public,
+        actor,
+        title=f"Referral to {to}: {public.patient.name}, {public.patient.age}",
+        body=referral.reason,
+    )
 
 
 async def _notify(
@@ -745,7 +786,9 @@ async def _work_changed(
         extra.discard(-1)
         users.update(await accounts.active_user_ids(session, discipline=referral.discipline))
     users.update(extra)
-    await notifications.work_changed(session, sorted(users), actor=actor, plan_id=referral.plan_id, reason=kind)
+    await notifications.work_changed(
+        session, sorted(users), actor=actor, plan_id=referral.plan_id, reason=kind
+    )
 
 
 def _age(born: date, today: date) -> int:

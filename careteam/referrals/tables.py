@@ -42,7 +42,9 @@ class Referral(SQLModel, table=True):
     # When the overdue escalation ran for it (once per referral; cleared when respond-by moves).
     escalated_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=True))
     phase_since: datetime = Field(default_factory=utcnow, sa_column=now_column())
-    phase_seconds: dict[str, float] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    phase_seconds: dict[str, float] = Field(
+        default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

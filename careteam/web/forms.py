@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.accounts import sessions as auth_sessions
 from careteam.core.actor import Actor
 from careteam.core.errors import DomainError, NotFound, Unauthenticated
+from careteam.notifications import service as notifications
 from careteam.settings import Settings
 from careteam.web.deps import OptionalActor, SessionDep
 from careteam.web.problems import ERRORS, error_kind
@@ -120,11 +121,13 @@ Db = Annotated[AsyncSession, Depends(_unit_of_work)]
 
 
 async def _viewer(request: Request, session: Db, actor: OptionalActor) -> Actor:
-    """The signed-in clinician; the pages' common context (actor, CSRF token) is kept on the request."""
+    """The signed-in clinician; the pages' common context (actor, CSRF token, the header's unread count) is
+    kept on the request."""
     if actor is None or actor.session_id is None:
         raise SignInRequired
     request.state.actor = actor
     request.state.csrf_token = await auth_sessions.csrf_token_for(session, actor.session_id)
+    request.state.unread = await notifications.unread_count(session, actor.user_id)
     return actor
 
 

@@ -75,14 +75,16 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Render a page with the common context: the signed-in ``actor`` and the session's ``csrf_token``.
+    """Render a page with the common context: the signed-in ``actor``, the session's ``csrf_token`` and her
+    ``unread`` notifications (the header's badge).
 
-    Both come from ``request.state``, where the pages' sign-in dependency put them (None before sign-in).
+    They come from ``request.state``, where the pages' sign-in dependency put them (None before sign-in).
     """
     full: dict[str, Any] = {
         "request": request,
         "actor": getattr(request.state, "actor", None),
         "csrf_token": getattr(request.state, "csrf_token", None),
+        "unread": getattr(request.state, "unread", None),
         "section": None,
     }
     full.update(context or {})

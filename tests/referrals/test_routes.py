@@ -13,7 +13,13 @@ PCS = "CBT for pain catastrophising (PCS 34)"
 
 
 async def refer(client: Any, h: dict[str, str], w: World, **body: Any) -> Any:
-    payload = {"plan_id": w.plan_id, "discipline": "psychologist", "reason": PCS, "priority": "routine", **body}
+    payload = {
+        "plan_id": w.plan_id,
+        "discipline": "psychologist",
+        "reason": PCS,
+        "priority": "routine",
+        **body,
+    }
     return await client.post("/api/v1/referrals", json=payload, headers=h)
 
 
@@ -112,7 +118,9 @@ async def test_accepting_joins_the_team_and_puts_a_task_in_the_lane(client: Any,
     claimed = await client.post(f"/api/v1/referrals/{referral['id']}/claim", headers=psy)
     assert claimed.json()["phase"] == "claimed"
     # The other psychologist cannot answer what psy1 holds.
-    other = await client.post(f"/api/v1/referrals/{referral['id']}/accept", headers=await login(w.names["psy2"]))
+    other = await client.post(
+        f"/api/v1/referrals/{referral['id']}/accept", headers=await login(w.names["psy2"])
+    )
     assert other.status_code == 409
     accepted = await client.post(f"/api/v1/referrals/{referral['id']}/accept", headers=psy)
     assert accepted.status_code == 200, accepted.text
@@ -128,7 +136,9 @@ async def test_accepting_joins_the_team_and_puts_a_task_in_the_lane(client: Any,
     assert kinds[-1] == ReferralEvent.accepted and "task.created" in kinds and "team.updated" in kinds
 
 
-async def test_declining_needs_a_reason_and_goes_back_to_the_requester(client: Any, db: Any, login: Any) -> None:
+async def test_declining_needs_a_reason_and_goes_back_to_the_requester(
+    client: Any, db: Any, login: Any
+) -> None:
     w = await make_world(db)
     lead = await login(w.names["lead"])
     referral = (await refer(client, lead, w)).json()
@@ -178,11 +188,15 @@ async def test_illegal_transitions_are_refused_and_change_nothing(client: Any, d
         assert r.status_code in (403, 409), r.text
         assert r.headers["content-type"] == "application/problem+json"
     assert await count_events(db, w.plan_id) == before
-    assert (await client.post(f"/api/v1/referrals/{rid}/revoke", json={"reason": "Moved away"}, headers=lead)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/referrals/{rid}/revoke", json={"reason": "Moved away"}, headers=lead)
+    ).status_code == 200
     after_revoke = await count_events(db, w.plan_id)
     for r in [
         await client.post(f"/api/v1/referrals/{rid}/revoke", json={"reason": "again"}, headers=lead),
-        await client.patch(f"/api/v1/referrals/{rid}", json={"status": "active"}, headers={**lead, "If-Match": 'W/"2"'}),
+        await client.patch(
+            f"/api/v1/referrals/{rid}", json={"status": "active"}, headers={**lead, "If-Match": 'W/"2"'}
+        ),
     ]:
         assert r.status_code == 409, r.text
     # A revoked referral has left the pool: to its members it no longer exists.
@@ -195,7 +209,9 @@ async def test_a_stale_patch_is_412_with_the_current_referral(client: Any, db: A
     lead = await login(w.names["lead"])
     referral = (await refer(client, lead, w)).json()
     stale = {**lead, "If-Match": f'W/"{referral["version"]}"'}
-    assert (await client.patch(f"/api/v1/referrals/{referral['id']}", json={"priority": "urgent"}, headers=stale)).status_code == 200
+    assert (
+        await client.patch(f"/api/v1/referrals/{referral['id']}", json={"priority": "urgent"}, headers=stale)
+    ).status_code == 200
     r = await client.patch(f"/api/v1/referrals/{referral['id']}", json={"priority": "stat"}, headers=stale)
     assert r.status_code == 412 and r.json()["current"]["priority"] == "urgent"
 
@@ -218,7 +234,13 @@ async def test_completing_sends_the_outcome_back_and_revoking_cancels_open_tasks
     revoked = (await refer(client, lead, w, reason="Pre-SCS psychological evaluation")).json()
     accepted = (await client.post(f"/api/v1/referrals/{revoked['id']}/accept", headers=psy)).json()
     task_id = accepted["task_ids"][0]
-    r = await client.post(f"/api/v1/referrals/{revoked['id']}/revoke", json={"reason": "SCS trial off"}, headers=lead)
-    assert r.status_code == 200 and r.json()["status"] == "revoked" and r.json()["revoke_reason"] == "SCS trial off"
+    r = await client.post(
+        f"/api/v1/referrals/{revoked['id']}/revoke", json={"reason": "SCS trial off"}, headers=lead
+    )
+    assert (
+        r.status_code == 200
+        and r.json()["status"] == "revoked"
+        and r.json()["revoke_reason"] == "SCS trial off"
+    )
     task = (await client.get(f"/api/v1/tasks/{task_id}", headers=lead)).json()
     assert task["status"] == "cancelled"

@@ -69,4 +69,6 @@ async def plan_events(db: Any, plan_id: int) -> list[StreamEvent]:
 
 async def count_events(db: Any, plan_id: int) -> int:
     async with db() as s:
-        return int((await s.exec(select(func.count()).select_from(StreamEvent).where(*of_plan(plan_id)))).one())
+        return int(
+            (await s.exec(select(func.count()).select_from(StreamEvent).where(*of_plan(plan_id)))).one()
+        )

@@ -10,7 +10,7 @@
 //   and the card goes back to where the server says it is.
 
 import { api, idempotencyKey } from "./api.js";
-import { LiveConnection, State } from "./live.js";
+import { State, sharedLive } from "./live.js";
 
 const root = document.getElementById("board-page");
 const state = JSON.parse(document.getElementById("board-state").textContent);
@@ -496,7 +496,9 @@ function requestReload() {
   location.reload();
 }
 
-const live = new LiveConnection({ onState: showConnection });
+// The page's one connection, shared with the header's inbox (inbox.js).
+const live = sharedLive();
+live.onState(showConnection);
 const planStream = live.subscribe(`plan:${planId}`, {
   after: Number(root.dataset.lastSeq),
   onEvent(event) {

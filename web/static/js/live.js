@@ -13,9 +13,14 @@
 //
 // The page owns what the events mean. Usage:
 //
-//   const live = new LiveConnection({ onState: (state, { reason }) => ... });
+//   const live = sharedLive();                       // the page's one connection (one websocket per page)
+//   live.onState((state, { reason }) => ...);
 //   const plan = live.subscribe("plan:42", { after: 917, onEvent, onResync, onError });
-//   live.start();            // plan.lastSeq: the last seq handed to onEvent
+//   live.start();            // plan.lastSeq: the last seq handed to onEvent; a second start() does nothing
+//
+// Every signed-in page has the header's inbox (inbox.js, stream "user:<id>") on that same connection; a page
+// script takes it with sharedLive() rather than opening a second socket, and follows the user's stream
+// through inbox.js's `careteam:inbox` DOM events rather than subscribing to it again (one handler a stream).
 //
 // Streams are named "<kind>:<id>". The server takes `{"type": "subscribe", "plan_id": 42, "after": 917}` today,
 // so a "plan:N" stream is sent in that form; any other as `{"type": "subscribe", "stream": ..., "after": ...}`.
@@ -75,7 +80,8 @@ class Subscription {
 
 export class LiveConnection {
   #url;
-  #onState;
+  #stateListeners = [];
+  #started = false;
   #state = State.connecting;
   #socket = null;
   #subscriptions = new Map(); // stream -> Subscription
@@ -87,7 +93,12 @@ export class LiveConnection {
   constructor({ url = "/ws", onState = () => {} } = {}) {
     this.#url = new URL(url, location.href);
     this.#url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    this.#onState = onState;
+    this.#stateListeners.push(onState);
+  }
+
+  // Also call `listener(state, detail)` on every change of state (several scripts share one connection).
+  onState(listener) {
+    this.#stateListeners.push(listener);
   }
 
   get state() {
@@ -118,6 +129,8 @@ export class LiveConnection {
   }
 
   start() {
+    if (this.#started) return; // shared: every script of the page starts it, one socket opens
+    this.#started = true;
     if (!this.#watching) {
       this.#watching = true;
       // A socket that went quiet (sleeping tablet, dead NAT) is closed and reopened.
@@ -145,7 +158,7 @@ export class LiveConnection {
   #setState(state, detail = {}) {
     if (this.#state === state) return;
     this.#state = state;
-    this.#onState(state, detail);
+    for (const listener of this.#stateListeners) listener(state, detail);
   }
 
   #isOpen() {
@@ -191,6 +204,8 @@ export class LiveConnection {
     if (!subscription) return; // heartbeat, pong, or a stream this page left
     switch (frame.type) {
       case "subscribed":
+        // Subscribed without a seq (a stream the page did not render): resume from here after a reconnect.
+        if (subscription.lastSeq === null && Number.isInteger(frame.last_seq)) subscription.lastSeq = frame.last_seq;
         this.#acknowledge(subscription);
         return;
       case "event":
@@ -262,4 +277,12 @@ export class LiveConnection {
     this.#attempt = 0;
     this.#connect();
   }
+}
+
+let shared = null;
+
+// The page's one live connection, made on first use: board.js, inbox.js and any page script share it.
+export function sharedLive() {
+  shared ??= new LiveConnection();
+  return shared;
 }
