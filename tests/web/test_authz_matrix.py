@@ -7,6 +7,7 @@ another team, a removed team member, and an administrator who is not on the team
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from careteam.accounts.tables import User
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
+from careteam.db.types import utcnow
 from careteam.plans.tables import Goal, Task
+from careteam.referrals.tables import Referral
 from tests.factories import make_patient, make_plan, make_user
 
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
@@ -33,6 +36,7 @@ class World:
     spare_member_id: int
     candidate_id: int
     user_id: int
+    referral_id: int
 
 
 def expect(route: str, persona: str) -> int:
@@ -41,6 +45,7 @@ def expect(route: str, persona: str) -> int:
     on_team = persona in ON_TEAM
     lead = persona == "ipm_lead"
     admin = persona == "admin"
+    psychologist = persona == "psychologist"
     if anonymous:
         return 401
     table: dict[str, int] = {
@@ -78,6 +83,25 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "PATCH /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
+        # Referrals: every persona may list (each sees her own); the plan's team reads them; the team's
+        # lead and physicians refer, change and revoke; the psychology pool (the referral's discipline)
+        # answers. In route order the psychologist accepts, cannot claim what she accepted, completes,
+        # then cannot decline what is completed. Off the team and out of the pool: nothing exists.
+        "GET /api/v1/me/notifications": 200,  # her own inbox, whoever she is
+        "POST /api/v1/me/notifications/read": 200,
+        "GET /api/v1/referrals": 200,
+        "POST /api/v1/referrals": 201 if persona in PLANNERS else 403 if on_team else 422,
+        "GET /api/v1/referrals/{referral_id}": 200 if on_team else 404,
+        "PATCH /api/v1/referrals/{referral_id}": 200 if persona in PLANNERS else 403 if on_team else 404,
+        "POST /api/v1/referrals/{referral_id}/accept": 200 if psychologist else 403 if on_team else 404,
+        "POST /api/v1/referrals/{referral_id}/claim": 409 if psychologist else 403 if on_team else 404,
+        "POST /api/v1/referrals/{referral_id}/complete": 200 if psychologist else 403 if on_team else 404,
+        "POST /api/v1/referrals/{referral_id}/decline": 409 if psychologist else 403 if on_team else 404,
+        "POST /api/v1/referrals/{referral_id}/revoke": 200
+        if persona in PLANNERS
+        else 403
+        if on_team
+        else 404,
     }
     return table[route]
 
@@ -135,6 +159,16 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         ).one()
         await s.delete(gone)
         spare_member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == spare.id))).one()
+        referral = Referral(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            requester_id=users["ipm_lead"].id or 0,
+            discipline="psychologist",
+            reason="CBT for pain catastrophising (PCS 34)",
+            respond_by=utcnow() + timedelta(days=14),
+        )
+        s.add(referral)
+        await s.flush()
         world = World(
             patient.id or 0,
             plan.id or 0,
@@ -143,6 +177,7 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             spare_member.id or 0,
             candidate.id or 0,
             spare.id or 0,
+            referral.id or 0,
         )
     username = {
         "anonymous": None,
@@ -162,6 +197,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         plan_id=w.plan_id,
         goal_id=w.goal_id,
         task_id=w.task_id,
+        referral_id=w.referral_id,
     )
     bodies: dict[str, dict[str, Any]] = {
         "POST /api/v1/users": {
@@ -181,6 +217,16 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/goals/{goal_id}": {"target": "by March"},
         "POST /api/v1/plans/{plan_id}/tasks": {"title": "PDMP check", "discipline": "nurse"},
         "PATCH /api/v1/tasks/{task_id}": {"title": "UDS due today"},
+        "POST /api/v1/referrals": {
+            "plan_id": w.plan_id,
+            "discipline": "physical_therapist",
+            "reason": "Core stabilisation after MBB",
+        },
+        "PATCH /api/v1/referrals/{referral_id}": {"priority": "urgent"},
+        "POST /api/v1/referrals/{referral_id}/complete": {"outcome": "6 sessions; PCS 34 -> 18."},
+        "POST /api/v1/referrals/{referral_id}/decline": {"reason": "Seen last month."},
+        "POST /api/v1/referrals/{referral_id}/revoke": {"reason": "Moved to another clinic."},
+        "POST /api/v1/me/notifications/read": {"all": True},
     }
     return method, path, bodies.get(route)
 
@@ -222,6 +268,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Goal, w.goal_id)
         elif "/tasks/" in route:
             row = await s.get(Task, w.task_id)
+        elif "/referrals/" in route:
+            row = await s.get(Referral, w.referral_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'
