@@ -15,9 +15,9 @@ from sqlmodel import select
 
 from careteam.accounts.tables import User
 from careteam.core.vocab import ClinicRole, Discipline
+from careteam.db.types import utcnow
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
-from careteam.db.types import utcnow
 from careteam.plans.tables import Goal, Task
 from careteam.referrals.tables import Referral
 from tests.factories import make_patient, make_plan, make_user
