@@ -16,7 +16,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from careteam.accounts.tables import User
 from careteam.app import create_app
+from careteam.core.actor import actor_of
+from careteam.core.vocab import Discipline
 from careteam.events.tables import StreamEvent
 from careteam.jobs.clock import ManualClock
 from careteam.jobs.registry import JOBS, Registry
@@ -24,7 +27,16 @@ from careteam.jobs.tables import ScheduledJob
 from careteam.notifications.codes import NotificationKind
 from careteam.notifications.tables import Notification
 from careteam.referrals import jobs as referral_jobs
-from careteam.referrals.codes import ReferralEvent
+from careteam.referrals import service as referrals
+from careteam.referrals.codes import ReferralEvent, ReferralStatus
+from careteam.referrals.schemas import (
+    Complete,
+    Decline,
+    ReferralCreate,
+    ReferralPublic,
+    ReferralUpdate,
+    Revoke,
+)
 from careteam.referrals.tables import Referral
 from careteam.settings import Settings
 from tests.factories import of_plan
@@ -253,3 +265,113 @@ async def test_each_overdue_referral_is_escalated_on_its_own_plan_only(
     async with db() as s:
         other = select(func.count()).select_from(StreamEvent).where(*of_plan(w.other_plan_id))
         assert (await s.exec(other)).one() == 0
+
+
+# --- Time kept in each phase (explicit ``now`` passed to the service) ----------------------------
+
+
+class Team:
+    """Call the referral service as the world's personas, each call its own unit of work."""
+
+    def __init__(self, db: Any, w: World) -> None:
+        self.db, self.w = db, w
+
+    async def as_(self, who: str, call: Any, *args: Any, **kwargs: Any) -> ReferralPublic:
+        async with self.db() as s:
+            user = await s.get(User, self.w.id(who))
+            assert user is not None
+            result: ReferralPublic = await call(s, *args, actor=actor_of(user), **kwargs)
+            return result
+
+    async def refer(self, now: datetime, **body: Any) -> ReferralPublic:
+        create = ReferralCreate(
+            plan_id=self.w.plan_id,
+            discipline=body.pop("discipline", Discipline.psychologist),
+            reason="Pre-SCS psychological evaluation",
+            **body,
+        )
+        return await self.as_("lead", referrals.create_referral, create, now=now)
+
+    async def patch(self, r: ReferralPublic, now: datetime, **changes: Any) -> ReferralPublic:
+        return await self.as_(
+            "lead",
+            referrals.update_referral,
+            r.id,
+            ReferralUpdate(**changes),
+            expected_version=r.version,
+            now=now,
+        )
+
+    async def stored(self, referral_id: int) -> Referral:
+        async with self.db() as s:
+            row = await s.get(Referral, referral_id)
+            assert row is not None
+            return row
+
+
+H = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+
+
+async def test_waiting_two_hours_then_claimed_one_hour_then_accepted(db: Any) -> None:
+    team = Team(db, await make_world(db))
+    r = await team.refer(T0)
+    assert (r.phase, r.phase_since, r.phase_seconds) == ("waiting", T0, {})
+    claimed = await team.as_("psy1", referrals.claim_referral, r.id, now=T0 + 2 * H)
+    assert (claimed.phase, claimed.phase_since) == ("claimed", T0 + 2 * H)
+    assert claimed.phase_seconds == {"waiting": 7200}
+    accepted = await team.as_("psy1", referrals.accept_referral, r.id, now=T0 + 3 * H)
+    assert accepted.phase == "accepted" and accepted.phase_since == T0 + 3 * H
+    assert accepted.phase_seconds == {"waiting": 7200, "claimed": 3600}
+    row = await team.stored(r.id)  # as committed, not only as answered
+    assert row.phase_seconds == {"waiting": 7200, "claimed": 3600} and row.phase_since == T0 + 3 * H
+
+    # A change that keeps the phase (the reason, here) leaves the clocks alone.
+    same = await team.patch(accepted, T0 + 4 * H, reason="Pre-SCS evaluation, with partner")
+    assert (same.phase_since, same.phase_seconds) == (T0 + 3 * H, {"waiting": 7200, "claimed": 3600})
+    done = await team.as_(
+        "psy1", referrals.complete_referral, r.id, Complete(outcome="Cleared for trial"), now=T0 + 10 * H
+    )
+    assert done.phase == "completed"
+    assert done.phase_seconds == {"waiting": 7200, "claimed": 3600, "accepted": 7 * 3600}
+
+
+async def test_declined_and_rerouted_keeps_accumulating(db: Any) -> None:
+    team = Team(db, await make_world(db))
+    r = await team.refer(T0)
+    await team.as_("psy1", referrals.claim_referral, r.id, now=T0 + H)
+    declined = await team.as_(
+        "psy1", referrals.decline_referral, r.id, Decline(reason="Not my specialty"), now=T0 + 90 * MINUTE
+    )
+    assert declined.phase == "declined"
+    assert declined.phase_seconds == {"waiting": 3600, "claimed": 1800}
+    # Back with the lead for two hours, then sent to the physios' pool: waiting again, its time added.
+    rerouted = await team.patch(
+        declined,
+        T0 + 210 * MINUTE,
+        discipline=Discipline.physical_therapist,
+        reason_code="core-stabilisation",
+    )
+    assert (rerouted.phase, rerouted.phase_since) == ("waiting", T0 + 210 * MINUTE)
+    assert rerouted.phase_seconds == {"waiting": 3600, "claimed": 1800, "declined": 7200}
+    # Held for an hour and sent again: on-hold time is kept apart, waiting goes on from where it was.
+    held = await team.patch(rerouted, T0 + 270 * MINUTE, status=ReferralStatus.on_hold)
+    assert held.phase_seconds == {"waiting": 3600 + 3600, "claimed": 1800, "declined": 7200}
+    resumed = await team.patch(held, T0 + 330 * MINUTE, status=ReferralStatus.active)
+    assert resumed.phase == "waiting"
+    assert resumed.phase_seconds == {"waiting": 7200, "claimed": 1800, "declined": 7200, "on-hold": 3600}
+    accepted = await team.as_("physio", referrals.accept_referral, r.id, now=T0 + 360 * MINUTE)
+    kept = {"waiting": 7200 + 1800, "claimed": 1800, "declined": 7200, "on-hold": 3600}
+    assert accepted.phase_seconds == kept
+    assert (await team.stored(r.id)).phase_seconds == accepted.phase_seconds
+
+
+async def test_a_named_clinician_starts_claimed_and_a_revoke_closes_the_clock(db: Any) -> None:
+    team = Team(db, await make_world(db))
+    w = team.w
+    r = await team.refer(T0, assignee_id=w.id("psy2"))
+    assert (r.phase, r.phase_seconds) == ("claimed", {})
+    revoke = Revoke(reason="Patient moved")
+    revoked = await team.as_("lead", referrals.revoke_referral, r.id, revoke, now=T0 + 5 * H)
+    assert (revoked.phase, revoked.phase_since) == ("revoked", T0 + 5 * H)
+    assert revoked.phase_seconds == {"claimed": 18000}
