@@ -6,7 +6,7 @@ Idempotent: running it again adds only what is missing (matched by username and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +17,7 @@ from careteam.accounts.tables import User
 from careteam.core.actor import actor_of
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
+from careteam.db.types import utcnow
 from careteam.patients import service as patients
 from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import MemberCreate, PatientCreate
@@ -25,6 +26,11 @@ from careteam.plans import service as plans
 from careteam.plans import tasks
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.schemas import ChecklistItem, GoalCreate, PlanCreate, TaskCreate, TaskUpdate
+from careteam.plans.tables import CarePlan
+from careteam.referrals import service as referrals
+from careteam.referrals.codes import ReferralPriority, ReferralStatus
+from careteam.referrals.schemas import Complete, Decline, ReferralCreate, ReferralUpdate, Revoke
+from careteam.referrals.tables import Referral
 from careteam.settings import Settings
 
 D = Discipline
@@ -34,6 +40,8 @@ ACCOUNTS: list[tuple[str, str, Discipline, ClinicRole]] = [
     ("lead", "Dr. Maya Okafor", D.ipm_lead, ClinicRole.clinician),
     ("physician", "Dr. Daniel Reyes", D.physician, ClinicRole.clinician),
     ("psychologist", "Dr. Hannah Lindqvist", D.psychologist, ClinicRole.clinician),
+    # On no care team: the psychology pool's referrals show her the minimal card only.
+    ("psychologist2", "Dr. Samuel Osei", D.psychologist, ClinicRole.clinician),
     ("nurse", "Grace Mbeki, RN", D.nurse, ClinicRole.clinician),
     ("physio", "Tom Becker, PT", D.physical_therapist, ClinicRole.clinician),
     ("ot", "Aisha Rahman, OT", D.occupational_therapist, ClinicRole.clinician),
@@ -264,6 +272,9 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
                     continue
                 await _patient(session, demo_patient, users)
                 created += 2
+        async with unit_of_work(sessions) as session:
+            if (await session.exec(select(Referral.id))).first() is None:
+                created += await _referrals(session, settings, utcnow())
     finally:
         await engine.dispose()
     return created
@@ -346,3 +357,186 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
         ),
         actor=lead,
     )
+
+
+@dataclass(frozen=True)
+class DemoReferral:
+    """A referral of the demo, walked to its state through the referrals service at past times (days ago),
+    so its clocks, events, notifications and tasks look as if it had been lived."""
+
+    mrn: str
+    requester: str
+    discipline: Discipline
+    reason: str
+    reason_code: str | None
+    priority: ReferralPriority
+    sent_days_ago: float
+    # (days ago, username, what): "claim", "accept", "decline", "complete", "revoke", "hold"; or "draft".
+    steps: tuple[tuple[float, str, str], ...] = ()
+    note: str = ""
+
+
+ELLEN, ROBERT, MARIA, PETER = "IPM-100231", "IPM-100232", "IPM-100233", "IPM-100236"
+
+# One per state; DOMAIN.md "Referrals, conferences and threads".
+REFERRALS: list[DemoReferral] = [
+    DemoReferral(
+        ELLEN,
+        "lead",
+        D.psychologist,
+        "CBT for pain catastrophising (PCS 34)",
+        "cbt-pain",
+        ReferralPriority.routine,
+        2,
+    ),
+    DemoReferral(
+        ROBERT,
+        "physician",
+        D.psychologist,
+        "Pre-SCS psychological evaluation",
+        "pre-scs-evaluation",
+        ReferralPriority.routine,
+        3,
+        ((2.5, "psychologist", "claim"),),
+    ),
+    DemoReferral(
+        ELLEN,
+        "physician",
+        D.physical_therapist,
+        "Core stabilisation after MBB",
+        "core-stabilisation",
+        ReferralPriority.routine,
+        10,
+        ((9, "physio", "claim"), (8.5, "physio", "accept")),
+    ),
+    DemoReferral(
+        ELLEN,
+        "lead",
+        D.occupational_therapist,
+        "Return-to-work assessment",
+        "return-to-work",
+        ReferralPriority.routine,
+        6,
+        ((5, "ot", "decline"),),
+        note="Not yet: re-refer after the second diagnostic block, when sitting tolerance is known.",
+    ),
+    DemoReferral(
+        ELLEN,
+        "physician",
+        D.pharmacist,
+        "Opioid taper plan, 110 MME/day",
+        "opioid-taper",
+        ReferralPriority.urgent,
+        20,
+        ((19, "pharmacist", "accept"), (4, "pharmacist", "complete")),
+        note="Taper agreed: 10% every 2 weeks towards < 50 MME/day; naloxone dispensed; review in 4 weeks.",
+    ),
+    DemoReferral(
+        ELLEN,
+        "lead",
+        D.social_worker,
+        "Lost job, insurance lapse",
+        "benefits",
+        ReferralPriority.urgent,
+        9,
+        ((7, "lead", "revoke"),),
+        note="Coverage restored through her partner's plan; no longer needed.",
+    ),
+    DemoReferral(
+        ELLEN,
+        "lead",
+        D.nurse,
+        "Urine drug screen before the taper review",
+        "urine-drug-screen",
+        ReferralPriority.routine,
+        1,
+        ((1, "lead", "draft"),),
+    ),
+    DemoReferral(
+        MARIA,
+        "lead",
+        D.occupational_therapist,
+        "Activities of daily living, right hand (CRPS)",
+        "adl-assessment",
+        ReferralPriority.routine,
+        4,
+        ((3, "lead", "hold"),),
+    ),
+    # Overdue: urgent (3 days to answer) sent 4 days ago, nobody answered; escalated as the job would.
+    DemoReferral(
+        PETER,
+        "lead",
+        D.physical_therapist,
+        "Graded exercise after genicular nerve RFA",
+        "graded-exercise",
+        ReferralPriority.urgent,
+        4,
+    ),
+]
+
+
+def respond_within(settings: Settings) -> dict[ReferralPriority, timedelta]:
+    hours = {
+        ReferralPriority.routine: settings.referral_respond_hours_routine,
+        ReferralPriority.urgent: settings.referral_respond_hours_urgent,
+        ReferralPriority.asap: settings.referral_respond_hours_asap,
+        ReferralPriority.stat: settings.referral_respond_hours_stat,
+    }
+    return {priority: timedelta(hours=h) for priority, h in hours.items()}
+
+
+async def _referrals(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """The demo's referrals (see ``REFERRALS``), then the overdue escalation as of ``now``; how many."""
+    users = {u.username: actor_of(u) for u in await session.exec(select(User))}
+    plan_of: dict[str, int] = {}
+    for mrn, plan_id in await session.exec(
+        select(Patient.mrn, CarePlan.id).join(CarePlan, CarePlan.patient_id == Patient.id)  # type: ignore[arg-type]
+    ):
+        plan_of.setdefault(mrn, plan_id or 0)
+    within = respond_within(settings)
+    for demo in REFERRALS:
+        at = now - timedelta(days=demo.sent_days_ago)
+        draft = any(what == "draft" for _, _, what in demo.steps)
+        referral = await referrals.create_referral(
+            session,
+            ReferralCreate(
+                plan_id=plan_of[demo.mrn],
+                discipline=demo.discipline,
+                reason=demo.reason,
+                reason_code=demo.reason_code,
+                priority=demo.priority,
+                status=ReferralStatus.draft if draft else ReferralStatus.active,
+            ),
+            actor=users[demo.requester],
+            now=at,
+            respond_within=within,
+        )
+        for days_ago, who, what in demo.steps:
+            when, actor, rid = now - timedelta(days=days_ago), users[who], referral.id
+            if what == "claim":
+                referral = await referrals.claim_referral(session, rid, actor=actor, now=when)
+            elif what == "accept":
+                referral = await referrals.accept_referral(session, rid, actor=actor, now=when)
+            elif what == "decline":
+                referral = await referrals.decline_referral(
+                    session, rid, Decline(reason=demo.note), actor=actor, now=when
+                )
+            elif what == "complete":
+                referral = await referrals.complete_referral(
+                    session, rid, Complete(outcome=demo.note), actor=actor, now=when
+                )
+            elif what == "revoke":
+                referral = await referrals.revoke_referral(
+                    session, rid, Revoke(reason=demo.note), actor=actor, now=when
+                )
+            elif what == "hold":
+                referral = await referrals.update_referral(
+                    session,
+                    rid,
+                    ReferralUpdate(status=ReferralStatus.on_hold),
+                    expected_version=referral.version,
+                    actor=actor,
+                    now=when,
+                )
+    await referrals.escalate_overdue(session, now=now)
+    return len(REFERRALS)

@@ -28,7 +28,7 @@ from careteam.plans.tables import Task
 from careteam.settings import Settings
 from tests.factories import make_patient, make_plan, make_user
 
-DEMO_USERS = ["admin", "lead", "physician", "psychologist", "nurse", "physio", "ot"]
+DEMO_USERS = ["admin", "lead", "physician", "psychologist", "psychologist2", "nurse", "physio", "ot"]
 
 
 async def careteam(url: str, *args: str) -> Result:
@@ -99,6 +99,39 @@ async def test_demo_seeds_a_clinic_where_teams_differ(tmp_path: Path) -> None:
         assert plans["items"]
         board = await c.get(f"/api/v1/plans/{plans['items'][0]['id']}", headers=headers["nurse"])
         assert board.status_code == 200 and board.json()["tasks"]
+        await _demo_referrals(c, headers)
+
+
+async def _demo_referrals(c: httpx.AsyncClient, headers: dict[str, dict[str, str]]) -> None:
+    """A referral in every state, one overdue and already escalated, and a pool card for an outsider."""
+    listed = (await c.get("/api/v1/referrals", params={"limit": 200}, headers=headers["lead"])).json()
+    by_reason = {r["reason"]: r for r in listed["items"]}
+    assert {r["status"] for r in listed["items"]} == {"draft", "active", "on-hold", "revoked", "completed"}
+    assert {r["phase"] for r in listed["items"]} >= {"waiting", "claimed", "accepted", "declined"}
+    assert by_reason["CBT for pain catastrophising (PCS 34)"]["phase"] == "waiting"
+    assert (
+        by_reason["Pre-SCS psychological evaluation"]["claimed_by"]["display_name"] == "Dr. Hannah Lindqvist"
+    )
+    core = by_reason["Core stabilisation after MBB"]
+    assert core["answer"] == "accepted" and core["task_ids"]
+    assert core["phase_seconds"]["claimed"] > 0  # clocks that look lived: claimed a day before accepting
+    declined = [r for r in listed["items"] if r["answer"] == "declined"]
+    assert len(declined) == 1 and declined[0]["decline_reason"]
+    taper = by_reason["Opioid taper plan, 110 MME/day"]
+    assert taper["status"] == "completed" and taper["outcome"]
+    assert by_reason["Lost job, insurance lapse"]["status"] == "revoked"
+    overdue = [r for r in listed["items"] if r["overdue"]]
+    assert len(overdue) == 1 and overdue[0]["answer"] is None
+    inbox = (await c.get("/api/v1/me/notifications", params={"limit": 200}, headers=headers["lead"])).json()
+    assert any(
+        n["kind"] == "referral.overdue" and n["referral_id"] == overdue[0]["id"] for n in inbox["items"]
+    )
+    # The psychologist on no team sees the pool's referral as the minimal card.
+    pool = (
+        await c.get("/api/v1/referrals", params={"pool": "true"}, headers=headers["psychologist2"])
+    ).json()
+    assert [r["reason"] for r in pool["items"]] == ["CBT for pain catastrophising (PCS 34)"]
+    assert pool["items"][0]["on_team"] is False and pool["items"][0]["task_ids"] == []
 
 
 async def test_demo_twice_creates_nothing_new(tmp_path: Path) -> None:
