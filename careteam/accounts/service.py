@@ -140,6 +140,17 @@ async def active_user_ids(session: AsyncSession, *, discipline: str) -> list[int
     return [int(user_id or 0) for user_id in rows]
 
 
+async def active_clinicians(session: AsyncSession) -> list[tuple[int, str, str]]:
+    """Every active account as ``(id, display name, discipline)``, by name: a form's list of clinicians to
+    name (a referral's recipient)."""
+    rows = await session.exec(
+        select(col(User.id), col(User.display_name), col(User.discipline))
+        .where(col(User.active))
+        .order_by(col(User.display_name), col(User.id))
+    )
+    return [(int(user_id or 0), name, str(discipline)) for user_id, name, discipline in rows]
+
+
 async def display_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
     """Display names by user id, in one query (unknown ids are left out)."""
     ids = sorted(set(user_ids))

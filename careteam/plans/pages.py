@@ -13,7 +13,8 @@ entries that arrive live: keep ``describe`` and the script's ``describe`` saying
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
@@ -33,7 +34,7 @@ from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients import pages as patient_pages
 from careteam.plans import service as plans
-from careteam.plans.board import read_board
+from careteam.plans.board import Board, read_board
 from careteam.plans.codes import (
     COLUMN_DEFAULT_STATUS,
     COLUMN_LABELS,
@@ -77,7 +78,16 @@ FIELD_WORDS = {
     "position": "order",
 }
 # The card's flags (see plans/task_card.html): the only fields the card macro may branch on.
-CARD_FLAGS = ("blank", "overdue", "high_priority", "filtered", "has_assignee", "has_due", "has_checklist")
+CARD_FLAGS = (
+    "blank",
+    "overdue",
+    "high_priority",
+    "filtered",
+    "has_assignee",
+    "has_due",
+    "has_checklist",
+    "has_referral",
+)
 # The vocabularies by value, for the cards (a board's tasks are rows: their enums are plain values).
 _STATUS_LABELS = {s.value: status_label(s.value) for s in TaskStatus}
 _COLUMN_OF = {s.value: c.value for s, c in COLUMN_OF.items()}
@@ -119,6 +129,7 @@ def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date
                 "due_label",
                 "priority",
                 "priority_label",
+                "referral_id",
             ),
             "",
         )
@@ -129,6 +140,7 @@ def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date
             | dict.fromkeys(("checklist_done", "checklist_total", "checklist_percent"), 0)
         )
     status, priority, due, assignee = task["status"], task["priority"], task["due_date"], task["assignee_id"]
+    referral = task.get("referral_id")
     checklist = task["checklist"]
     column = _COLUMN_OF[status]
     done = sum([1 for item in checklist if item["done"]])
@@ -159,6 +171,9 @@ def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date
         "checklist_total": len(checklist),
         # In tens, for the meter's width class (no inline styles under the CSP); board.js rounds the same way.
         "checklist_percent": (100 * done // len(checklist) + 5) // 10 * 10 if checklist else 0,
+        # A task made by accepting a referral links to it (the URL is all the board knows of referrals).
+        "has_referral": referral is not None,
+        "referral_id": referral if referral is not None else "",
         "filtered": False,
     }
 
@@ -261,6 +276,32 @@ def _actor_name(actor_id: int | None, names: dict[int, str]) -> str:
     if actor_id is None:
         return SYSTEM_NAME
     return names.get(actor_id, UNKNOWN_NAME)
+
+
+# --- Panels other features add to the board -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPanel:
+    """A section another feature shows on a board, below the lanes: its own template, included with the
+    page's context (``actor``, ``csrf_token``, ``plan``) and ``panel.context``."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+# What other features show on a board (referrals: the plan's referrals and the form that sends one),
+# computed in the page's unit of work; None shows nothing. Registered by those features' pages, so this
+# page needs none of them: referrals build on plans, never the other way round.
+BoardPanelHook = Callable[[AsyncSession, Board, Actor], Awaitable[BoardPanel | None]]
+_board_panels: list[BoardPanelHook] = []
+
+
+def add_board_panel(panel: BoardPanelHook) -> None:
+    """Show ``panel(session, board, actor)`` on every board (once, in order); ``board`` is the board as
+    read."""
+    if panel not in _board_panels:
+        _board_panels.append(panel)
 
 
 # --- The page -------------------------------------------------------------------------------------
@@ -386,6 +427,7 @@ async def board_page(
         "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
         "state_json": _script_json(state),
         "today": today,
+        "panels": [p for p in [await hook(session, board, actor) for hook in _board_panels] if p is not None],
     }
     return render(request, "plans/board.html", context)
 

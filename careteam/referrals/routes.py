@@ -39,7 +39,8 @@ _ACTION: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _respond_within(request: Request) -> dict[ReferralPriority, timedelta]:
+def respond_within(request: Request) -> dict[ReferralPriority, timedelta]:
+    """How long a recipient has to answer, by priority, as this deployment is configured."""
     settings: Settings = request.app.state.settings
     return {
         ReferralPriority.routine: timedelta(hours=settings.referral_respond_hours_routine),
@@ -67,7 +68,7 @@ async def create_referral(
 
     async def create() -> tuple[ReferralPublic, dict[str, str]]:
         referral = await referrals.create_referral(
-            session, body, actor=actor, now=now, respond_within=_respond_within(request)
+            session, body, actor=actor, now=now, respond_within=respond_within(request)
         )
         return referral, {"ETag": etag(referral.version), "Location": f"/api/v1/referrals/{referral.id}"}
 

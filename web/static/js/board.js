@@ -208,6 +208,12 @@ function fillCard(card, task) {
   field(card, "meter").dataset.percent = total ? String(Math.floor((Math.floor((100 * done) / total) + 5) / 10) * 10) : "0";
   part(card, "checklist").hidden = total === 0;
 
+  // A task made by accepting a referral links to it.
+  const referral = task.referral_id ?? null;
+  field(card, "referral-link").href = referral === null ? "" : `/referrals/${referral}`;
+  setText(card, "referral", referral === null ? "" : String(referral));
+  part(card, "referral").hidden = referral === null;
+
   if (moveMenu.parentElement === card) fillMoveMenu(task);
 }
 
@@ -440,6 +446,9 @@ function applyEvent(event) {
     applyTeam(data.members);
   }
   addActivity(event, before);
+  // Every event of the plan, for the panels other features add to the board (referrals.js): they apply
+  // their own kinds, this script only the board's.
+  document.dispatchEvent(new CustomEvent("careteam:plan-event", { detail: event }));
 }
 
 // --- Live: this plan's events, and the connection's state on screen -----------------------------------
