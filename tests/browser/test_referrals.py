@@ -3,20 +3,18 @@ team) sees it arrive, claims it by keyboard, accepts and completes it on the car
 follows every step by itself, and her header badge counts what came back to her.
 
 Also: the card and the list have no serious or critical axe finding, and the card fits a 390 px phone.
-axe-core is not a Python package: point ``CARETEAM_AXE_JS`` at an ``axe.min.js`` (``npm pack axe-core``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser.axe import serious_axe_findings
 from tests.browser.conftest import SignedIn
 from tests.referrals.world import make_world
 
@@ -135,28 +133,9 @@ async def test_a_referral_from_the_board_to_the_pool_and_back(
     assert lead.script_errors == [] and psy.script_errors == []
 
 
-def _axe_source() -> str | None:
-    path = os.environ.get("CARETEAM_AXE_JS", "")
-    return Path(path).read_text() if path and Path(path).is_file() else None
-
-
-async def serious_axe_findings(page: Page, source: str) -> list[str]:
-    # Evaluated through the devtools protocol: the page's CSP (script-src 'self') refuses an inline tag.
-    await page.evaluate(source)
-    result = await page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in result
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 async def test_the_card_and_the_list_pass_axe(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
-    source = _axe_source()
-    if source is None:
-        pytest.skip("CARETEAM_AXE_JS does not name an axe.min.js (npm pack axe-core)")
     w = await make_world(db)
     r = await client.post(
         "/api/v1/referrals",
@@ -168,4 +147,4 @@ async def test_the_card_and_the_list_pass_axe(
     for who, url in (("psy1", f"/referrals/{rid}"), ("lead", f"/referrals/{rid}"), ("psy1", "/referrals")):
         page = (await signed_in(w.names[who])).page
         await page.goto(url)
-        assert await serious_axe_findings(page, source) == [], (who, url)
+        assert await serious_axe_findings(page) == [], (who, url)
