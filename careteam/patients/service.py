@@ -287,7 +287,7 @@ async def clinical_patient_choices(session: AsyncSession, *, actor: Actor) -> li
             .order_by(col(Patient.name), col(Patient.id))
         )
     ).all()
-    audit.record_reads(session, actor, "patient", ((pid, pid) for pid, _ in rows))
+    await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid, _ in rows))
     return [(int(pid or 0), name) for pid, name in rows]
 
 

@@ -76,7 +76,7 @@ async def list_work(
         rows = list(merged)[offset : offset + limit]
         counts = {due: sum(s.counts[due] for s in slices) for due in DUE_ORDER}
     patients = dict.fromkeys(row.patient_id for row in rows)
-    audit.record_reads(session, actor, "patient", ((pid, pid) for pid in patients))
+    await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid in patients))
     return WorkPublic(
         items=[_item(row) for row in rows],
         total=sum(counts.values()),
