@@ -82,7 +82,7 @@ async def _patients_page(
     context = {
         "section": "patients",
         "patients": rows,
-        "fact_labels": list(dict.fromkeys(label for row in facts.values() for label in row)),
+        "fact_labels": _fact_labels,
         "facts": facts,
         "q": q,
         "pager": replace(pager, total=total),
@@ -95,17 +95,20 @@ async def _patients_page(
 
 # Numbers other features show in a patient's row of the list ("Open tasks" 4, "Overdue tasks" 1; referrals:
 # "Pending referrals"), computed for the page's patients in the list's unit of work, one query per feature.
-# ``facts(session, patient_ids, actor)`` answers {patient id: {label: number}}, in the order to show them; a
-# patient it leaves out (nothing of hers the actor may read) shows a dash. Registered by those features'
+# ``facts(session, patient_ids, actor)`` answers {patient id: {label: number}}; a patient it leaves out
+# (nothing of hers the actor may read) shows a dash. Registered by those features'
 # pages, as panels are.
 PatientListFacts = Callable[[AsyncSession, list[int], Actor], Awaitable[dict[int, dict[str, int]]]]
 _list_facts: list[PatientListFacts] = []
+_fact_labels: list[str] = []
 
 
-def add_patient_list_facts(facts: PatientListFacts) -> None:
-    """Show ``facts(session, patient_ids, actor)``'s numbers as patient list columns (once, in order)."""
+def add_patient_list_facts(facts: PatientListFacts, *, labels: tuple[str, ...]) -> None:
+    """Show ``facts(session, patient_ids, actor)``'s numbers as patient list columns headed ``labels`` (its
+    answer's keys), once, in the order registered."""
     if facts not in _list_facts:
         _list_facts.append(facts)
+        _fact_labels.extend(label for label in labels if label not in _fact_labels)
 
 
 async def patient_list_facts(

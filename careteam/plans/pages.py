@@ -418,7 +418,7 @@ async def _task_facts(
     return {pid: {OPEN_TASKS: f["open"], OVERDUE_TASKS: f["overdue"]} for pid, f in facts.items()}
 
 
-patient_pages.add_patient_list_facts(_task_facts)
+patient_pages.add_patient_list_facts(_task_facts, labels=(OPEN_TASKS, OVERDUE_TASKS))
 
 
 @router.post("/patients/{patient_id}/plans")

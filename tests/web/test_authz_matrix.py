@@ -78,6 +78,8 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "PATCH /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
+        # Her own work: everyone signed in has a list (empty for one on no team).
+        "GET /api/v1/me/work": 200,
     }
     return table[route]
 
