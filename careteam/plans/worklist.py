@@ -142,6 +142,22 @@ def _where(*, patient: bool, discipline: bool) -> list[sa.ColumnElement[bool]]:
 
 @functools.cache
 def _rows_statement(*, patient: bool, discipline: bool) -> sa.Select[Any]:
+    # The page is chosen on narrow rows (id and sort keys; the plan joined only to filter by patient), and
+    # only its rows are then joined to their task, plan and patient: a clinician with thousands of open
+    # tasks has them sorted, not carried whole through the sort or joined one by one.
+    page_query = sa.select(
+        _TASKS.c.id, _DUE_RANK, _TASKS.c.due_date, _PRIORITY_RANK.label("priority_rank")
+    ).where(*_where(patient=patient, discipline=discipline))
+    if patient:
+        page_query = page_query.join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
+    page = (
+        page_query.order_by(
+            _DUE_RANK, _TASKS.c.due_date.is_(None), _TASKS.c.due_date, "priority_rank", _TASKS.c.id
+        )
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .subquery("page")
+    )
     return (
         sa.select(
             _TASKS.c.id,
@@ -154,20 +170,15 @@ def _rows_statement(*, patient: bool, discipline: bool) -> sa.Select[Any]:
             _TASKS.c.priority,
             _TASKS.c.due_date,
             _TASKS.c.assignee_id,
-            _DUE_RANK,
+            page.c.due_rank,
         )
+        .select_from(page)
+        .join(_TASKS, _TASKS.c.id == page.c.id)
         .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
         .join(_NAMES, _NAMES.c.id == _PLANS.c.patient_id)
-        .where(*_where(patient=patient, discipline=discipline))
         .order_by(
-            _DUE_RANK,
-            _TASKS.c.due_date.is_(None),
-            _TASKS.c.due_date,
-            _PRIORITY_RANK,
-            _TASKS.c.id,
+            page.c.due_rank, page.c.due_date.is_(None), page.c.due_date, page.c.priority_rank, page.c.id
         )
-        .offset(sa.bindparam("offset", type_=sa.Integer))
-        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
 
 
