@@ -455,6 +455,7 @@ def tables(results: dict[str, Any]) -> str:
         parts.append(
             "### 6. My work, first page (50 rows), in-process, "
             f"{params.get('work_requests', '-')} requests each\n\n"
+            + _work_run(results.get("work_run"))
             + _table(
                 [
                     "database",
@@ -471,6 +472,18 @@ def tables(results: dict[str, Any]) -> str:
             )
         )
     return "\n\n".join(parts)
+
+
+def _work_run(run: dict[str, Any] | None) -> str:
+    if not run:
+        return ""
+    return (
+        f"Measured by `{run['command']}` from {run['started']}; load average before "
+        f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}. A clinician (a nurse) on the "
+        "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
+        "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's); "
+        "the statements are counted at a tenth of the patients too.\n\n"
+    )
 
 
 def console(results: dict[str, Any]) -> str:

@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     say(f"    FAILED: {exc}")
                     results["board_errors"].append(f"board {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
         if "work" in parts:
+            # Said with the figures, so that they can be carried into another run's page (--render).
+            results["work_run"] = {"command": command, "started": started, "load_before": load_before}
             for backend, url in (("postgres", pg), ("sqlite", sqlite)):
                 say(f"\n[my work] {backend} (at {time.time() - t0:.0f} s)")
                 try:
@@ -283,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:
                     say(f"    FAILED: {exc}")
                     results["work_errors"].append(f"my work {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
+            results["work_run"]["load_after"] = loadavg()  # type: ignore[index]
     finally:
         sqlite_dir.cleanup()
         asyncio.run(systems.drop_pg_database(db))
