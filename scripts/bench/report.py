@@ -478,7 +478,8 @@ def _work_run(run: dict[str, Any] | None) -> str:
     if not run:
         return ""
     return (
-        f"Measured by `{run['command']}` from {run['started']}; load average before "
+        f"Measured by `{run['command']}` from {run['started']} on {run.get('machine', '?')}; "
+        "load average before "
         f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}. A clinician (a nurse) on the "
         "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
         "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's); "

@@ -270,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
                     results["board_errors"].append(f"board {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
         if "work" in parts:
             # Said with the figures, so that they can be carried into another run's page (--render).
-            results["work_run"] = {"command": command, "started": started, "load_before": load_before}
+            results["work_run"] = {
+                "command": command,
+                "started": started,
+                "load_before": load_before,
+                "machine": f"{machine['nproc']} CPUs ({machine['cpu_model']}), "
+                f"PostgreSQL {machine['postgres']}",
+            }
             for backend, url in (("postgres", pg), ("sqlite", sqlite)):
                 say(f"\n[my work] {backend} (at {time.time() - t0:.0f} s)")
                 try:
