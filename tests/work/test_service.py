@@ -266,3 +266,21 @@ async def test_other_sources_merge_into_one_order_and_one_count(db: Any) -> None
     )
     assert keys == [(kind, item.id) for kind, item in everything][:30]
     assert "referral" in {k for k, _ in keys}
+
+
+async def test_the_demo_nurse_sees_exactly_her_teams_open_tasks(db: Any, settings: Any) -> None:
+    """The demo clinic (careteam demo), as the done-when of issue #11 says: Grace Mbeki, RN."""
+    from careteam import demo
+
+    await demo.seed(settings)
+    async with db() as s:
+        nurse = (await s.exec(select(User).where(User.username == "nurse"))).one()
+    actor = actor_of(nurse)
+    today = date.today()
+    expected = await brute_force(db, nurse.id or 0, today)
+    assert expected, "the demo nurse has open work"
+    async with db() as s:
+        page = await work.list_work(s, actor=actor, today=today)
+    assert page.total == len(expected) <= 50
+    assert page.model_dump(mode="json")["items"] == expected
+    assert page.counts.model_dump() == counts_of(expected)
