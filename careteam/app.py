@@ -38,6 +38,8 @@ from careteam.trail import routes as trail_routes
 from careteam.web import openapi, problems
 from careteam.web.middleware import RequestContext
 from careteam.web.templating import error_page
+from careteam.work import pages as work_pages
+from careteam.work import routes as work_routes
 
 # Each feature: its JSON API and its HTML pages. A new feature is one line here.
 FEATURES = (
@@ -47,6 +49,7 @@ FEATURES = (
     (plans_routes, plans_pages),
     (referrals_routes, referrals_pages),
     (trail_routes, trail_pages),
+    (work_routes, work_pages),
 )
 
 # The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12).

@@ -53,7 +53,12 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
     assert "| figure | target | careteam |" in out, out[-3000:]
     assert "peers in this run: floor" in out
     assert "SKIPPED: Django Channels and python-socketio" in out
-    for part in ("[fan-out, throughput, memory] careteam", "[writes] careteam-sqlite", "[board] postgres"):
+    for part in (
+        "[fan-out, throughput, memory] careteam",
+        "[writes] careteam-sqlite",
+        "[board] postgres",
+        "[my work] sqlite",
+    ):
         assert part in out, out[-3000:]
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks.json").stat().st_size > 0

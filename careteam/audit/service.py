@@ -90,6 +90,17 @@ async def insert_row(session: AsyncSession, values: Row) -> None:
     await session.exec(_INSERT, params=values)
 
 
+async def insert_reads(
+    session: AsyncSession, actor: Actor, resource_type: str, items: Iterable[tuple[object, int | None]]
+) -> None:
+    """``record_reads`` inserted now, in one statement whatever the number of rows (a list's page): the
+    statements of a read stay constant as it shows more patients."""
+    rows = [row(actor, AuditAction.read, resource_type, rid, patient_id=pid) for rid, pid in items]
+    if rows:
+        connection = await session.connection()
+        await connection.execute(_INSERT, rows)
+
+
 def insert_cte() -> CTE:
     """An audit row as a data-modifying CTE (PostgreSQL), to ride along another statement.
 

@@ -78,9 +78,12 @@ async def _patients_page(
     rows, total = await patients.list_patients(
         session, actor=actor, q=q or None, offset=pager.offset, limit=pager.size
     )
+    facts = await patient_list_facts(session, [p.id or 0 for p in rows], actor)
     context = {
         "section": "patients",
         "patients": rows,
+        "fact_labels": _fact_labels,
+        "facts": facts,
         "q": q,
         "pager": replace(pager, total=total),
         "form": {"mrn": "", "name": "", "birth_date": "", **(form or {})},
@@ -88,6 +91,37 @@ async def _patients_page(
         "today": date.today(),
     }
     return render(request, "patients/patients.html", context, status_code=status)
+
+
+# Numbers other features show in a patient's row of the list ("Open tasks" 4, "Overdue tasks" 1; referrals:
+# "Pending referrals"), computed for the page's patients in the list's unit of work, one query per feature.
+# ``facts(session, patient_ids, actor)`` answers {patient id: {label: number}}; a patient it leaves out
+# (nothing of hers the actor may read) shows a dash. Registered by those features'
+# pages, as panels are.
+PatientListFacts = Callable[[AsyncSession, list[int], Actor], Awaitable[dict[int, dict[str, int]]]]
+_list_facts: list[PatientListFacts] = []
+_fact_labels: list[str] = []
+
+
+def add_patient_list_facts(facts: PatientListFacts, *, labels: tuple[str, ...]) -> None:
+    """Show ``facts(session, patient_ids, actor)``'s numbers as patient list columns headed ``labels`` (its
+    answer's keys), once, in the order registered."""
+    if facts not in _list_facts:
+        _list_facts.append(facts)
+        _fact_labels.extend(label for label in labels if label not in _fact_labels)
+
+
+async def patient_list_facts(
+    session: AsyncSession, patient_ids: list[int], actor: Actor
+) -> dict[int, dict[str, int]]:
+    """Every registered feature's numbers for these patients, merged per patient."""
+    merged: dict[int, dict[str, int]] = {}
+    if not patient_ids:
+        return merged
+    for facts in _list_facts:
+        for patient_id, numbers in (await facts(session, patient_ids, actor)).items():
+            merged.setdefault(patient_id, {}).update(numbers)
+    return merged
 
 
 @router.get("/patients")

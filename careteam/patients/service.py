@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -270,6 +271,25 @@ async def patient_and_team(
         if m is not None
     ]
     return PatientPublic.model_validate(rows[0][0]), members
+
+
+def patient_names() -> sa.Subquery:
+    """Every patient's ``id`` and ``name`` as a subquery, for other features to join (a worklist's rows name
+    their patient) without touching this feature's tables. Not access-checked: join it behind a filter."""
+    return select(col(Patient.id), col(Patient.name)).subquery("patient_names")
+
+
+async def clinical_patient_choices(session: AsyncSession, *, actor: Actor) -> list[tuple[int, str]]:
+    """The patients on the actor's care teams as (id, name), by name, for a filter; each audited as read."""
+    rows = (
+        await session.exec(
+            select(Patient.id, Patient.name)
+            .where(col(Patient.id).in_(clinical_patient_ids(actor)))
+            .order_by(col(Patient.name), col(Patient.id))
+        )
+    ).all()
+    await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid, _ in rows))
+    return [(int(pid or 0), name) for pid, name in rows]
 
 
 async def membership(

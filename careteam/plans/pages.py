@@ -34,6 +34,7 @@ from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients import pages as patient_pages
 from careteam.plans import service as plans
+from careteam.plans import worklist
 from careteam.plans.board import Board, read_board
 from careteam.plans.codes import (
     COLUMN_DEFAULT_STATUS,
@@ -444,6 +445,22 @@ async def _plans_on_patient_page(session: AsyncSession, patient_id: int, actor: 
 
 
 patient_pages.add_patient_panel(_plans_on_patient_page)
+
+
+# --- On the patient list: each patient's open and overdue tasks ---------------------------------------
+
+OPEN_TASKS = "Open tasks"
+OVERDUE_TASKS = "Overdue tasks"
+
+
+async def _task_facts(
+    session: AsyncSession, patient_ids: list[int], actor: Actor
+) -> dict[int, dict[str, int]]:
+    facts = await worklist.task_facts(session, patient_ids, user_id=actor.user_id, today=date.today())
+    return {pid: {OPEN_TASKS: f["open"], OVERDUE_TASKS: f["overdue"]} for pid, f in facts.items()}
+
+
+patient_pages.add_patient_list_facts(_task_facts, labels=(OPEN_TASKS, OVERDUE_TASKS))
 
 
 @router.post("/patients/{patient_id}/plans")

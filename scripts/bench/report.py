@@ -118,6 +118,21 @@ def targets(results: dict[str, Any], params: dict[str, Any]) -> list[dict[str, A
                 {},
                 "queries " + " / ".join(",".join(str(q) for q in qs) for qs in queries),
             )
+    for backend, w in results.get("work", {}).items():
+        for kind in ("json", "html"):
+            figures = w.get(kind, {})
+            p50 = figures.get("p50_ms")
+            small, big = tuple(figures.get("queries_small") or ()), tuple(figures.get("queries") or ())
+            constant = small == big and len(big) == 1
+            add(
+                f"my work first page, {w['patients']} patients, {w['tasks']:,} open tasks, {kind}, "
+                f"{backend}: p50 (ms); queries/request",
+                "p50 < 50 ms, query count constant",
+                p50,
+                None if p50 is None else (p50 < 50 and constant),
+                {},
+                f"queries {','.join(map(str, big))} (at fewer patients: {','.join(map(str, small))})",
+            )
     writes = results.get("writes", {})
     for system, label, floor_ in (
         ("careteam-sqlite", "SQLite", 500),
@@ -158,6 +173,7 @@ def failures(results: dict[str, Any]) -> list[str]:
         if name.startswith("careteam") and w and w.get("lost"):
             out.append(f"writes {name}: lost {w['lost']} of {w['expected']} frames")
     out += results.get("board_errors", [])
+    out += results.get("work_errors", [])
     return out
 
 
@@ -418,7 +434,57 @@ def tables(results: dict[str, Any]) -> str:
         f"### 4. Board GET, in-process (httpx ASGITransport), {params['board_requests']} requests each\n\n"
         + _table(["database", "tasks", "as", "p50 (ms)", "p99 (ms)", "SQL statements/request", "size"], rows)
     )
+    rows = []
+    for backend, w in results.get("work", {}).items():
+        for kind in ("json", "html"):
+            f = w[kind]
+            rows.append(
+                [
+                    backend,
+                    f"{w['patients']}",
+                    f"{w['tasks']:,}",
+                    kind,
+                    f["p50_ms"],
+                    f["p99_ms"],
+                    ", ".join(map(str, f["queries"])),
+                    ", ".join(map(str, f["queries_small"])),
+                    f"{f['bytes'] // 1024:,} KiB",
+                ]
+            )
+    if rows:
+        parts.append(
+            "### 6. My work, first page (50 rows), in-process, "
+            f"{params.get('work_requests', '-')} requests each\n\n"
+            + _work_run(results.get("work_run"))
+            + _table(
+                [
+                    "database",
+                    "patients",
+                    "open tasks",
+                    "as",
+                    "p50 (ms)",
+                    "p99 (ms)",
+                    "SQL statements/request",
+                    "at a tenth of the patients",
+                    "size",
+                ],
+                rows,
+            )
+        )
     return "\n\n".join(parts)
+
+
+def _work_run(run: dict[str, Any] | None) -> str:
+    if not run:
+        return ""
+    return (
+        f"Measured by `{run['command']}` from {run['started']} on {run.get('machine', '?')}; "
+        "load average before "
+        f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}. A clinician (a nurse) on the "
+        "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
+        "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's); "
+        "the statements are counted at a tenth of the patients too.\n\n"
+    )
 
 
 def console(results: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """careteam beside its peers, in one run: ``python scripts/bench/run.py`` (full) or ``--quick`` (CI).
 
-Runs every part (fan-out, throughput, writes, board, memory) against careteam and, in the same run and
-with the same load generator and pinning, against the peers (a bare ``websockets`` floor, Django
+Runs every part (fan-out, throughput, writes, board, my work, memory) against careteam and, in the same
+run and with the same load generator and pinning, against the peers (a bare ``websockets`` floor, Django
 Channels, python-socketio); prints every figure against its target and writes docs/benchmarks.md and
 docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
 
@@ -43,6 +43,9 @@ def _params(quick: bool) -> object:
             fanout_lanes=16,
             board_sizes=(50, 200),
             board_requests=5,
+            work_patients=10,
+            work_tasks=400,
+            work_requests=5,
             memory_ns=(100,),
             viewers_per_process=2500,
             connect_concurrency=64,
@@ -65,6 +68,9 @@ def _params(quick: bool) -> object:
         fanout_lanes=32,
         board_sizes=(500, 2000),
         board_requests=100,
+        work_patients=50,
+        work_tasks=2000,
+        work_requests=100,
         memory_ns=(1000, 5000),
         viewers_per_process=2500,
         connect_concurrency=64,
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "--build-peers", action="store_true", help="build the peers' environment in quick mode"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated parts: fanout,writes,board (default: all)"
+        "--only", default="", help="comma-separated parts: fanout,writes,board,work (default: all)"
     )
     parser.add_argument(
         "--systems",
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     import peers
     import report
     import systems
+    import work
     import writes
     from common import REDIS_URL, ROOT, Cores, loadavg, pin, raise_fd_limit, say
 
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = Cores.pick()
     pin(cores.loadgen)  # the orchestrator only waits on pipes, but it stays off the server's CPU too
     params = _params(args.quick)
-    parts = set(filter(None, args.only.split(","))) or {"fanout", "writes", "board"}
+    parts = set(filter(None, args.only.split(","))) or {"fanout", "writes", "board", "work"}
     command = " ".join(["python", "scripts/bench/run.py", *(argv if argv is not None else sys.argv[1:])])
     machine = _machine()
     say(f"careteam benchmarks: {command}")
@@ -217,7 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     # Quick mode: the two-process path once (Redis); the full run measures NOTIFY as well.
     two_procs = ("careteam-2p-redis",) if params.quick else ("careteam-2p-redis", "careteam-2p-notify")
     wanted = [n for n in ("careteam", *peers_run, *two_procs) if not chosen or n in chosen]
-    results: dict[str, object] = {"systems": {}, "writes": {}, "board": {}, "board_errors": []}
+    results: dict[str, object] = {
+        "systems": {},
+        "writes": {},
+        "board": {},
+        "board_errors": [],
+        "work": {},
+        "work_errors": [],
+    }
     try:
         if "fanout" in parts:
             for name in wanted:
@@ -254,6 +268,30 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:
                     say(f"    FAILED: {exc}")
                     results["board_errors"].append(f"board {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
+        if "work" in parts:
+            # Said with the figures, so that they can be carried into another run's page (--render).
+            results["work_run"] = {
+                "command": command,
+                "started": started,
+                "load_before": load_before,
+                "machine": f"{machine['nproc']} CPUs ({machine['cpu_model']}), "
+                f"PostgreSQL {machine['postgres']}",
+            }
+            for backend, url in (("postgres", pg), ("sqlite", sqlite)):
+                say(f"\n[my work] {backend} (at {time.time() - t0:.0f} s)")
+                try:
+                    results["work"][backend] = work.run(  # type: ignore[index]
+                        url,
+                        cores,
+                        patients=params.work_patients,
+                        patients_small=max(1, params.work_patients // 10),
+                        tasks=params.work_tasks,
+                        requests=params.work_requests,
+                    )
+                except Exception as exc:
+                    say(f"    FAILED: {exc}")
+                    results["work_errors"].append(f"my work {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
+            results["work_run"]["load_after"] = loadavg()  # type: ignore[index]
     finally:
         sqlite_dir.cleanup()
         asyncio.run(systems.drop_pg_database(db))

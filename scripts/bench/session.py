@@ -48,6 +48,9 @@ class Params:
     fanout_lanes: int
     board_sizes: tuple[int, ...]
     board_requests: int
+    work_patients: int
+    work_tasks: int
+    work_requests: int
     memory_ns: tuple[int, ...]
     viewers_per_process: int
     connect_concurrency: int

@@ -102,6 +102,8 @@ def expect(route: str, persona: str) -> int:
         else 403
         if on_team
         else 404,
+        # Her own work: everyone signed in has a list (empty for one on no team).
+        "GET /api/v1/me/work": 200,
     }
     return table[route]
 

@@ -41,6 +41,7 @@ def expect(route: str, persona: str) -> int:
         "POST /admin/users": 303 if admin else 404,
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
         "GET /admin/audit": 200 if admin else 404,
+        "GET /work": 200,
     }
     return table[route]
 

@@ -1,0 +1,129 @@
+"""My work's page: the clinician's open work grouped by when it is due, kept live by ``work.js``.
+
+The page is ``list_work``'s answer as HTML; the script follows the clinician's own stream ``user:<id>`` and,
+whenever her worklist may have changed, fetches ``GET /api/v1/me/work`` with the page's filters and draws
+the groups again from ``<template>`` elements, with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
+from careteam.patients import service as patients
+from careteam.plans.codes import TaskPriority, TaskStatus
+from careteam.plans.worklist import DUE_ORDER, Due
+from careteam.web.forms import Db, PageRoute, Viewer
+from careteam.web.templating import Pager, page_number, render, status_label
+from careteam.work import service as work
+from careteam.work.schemas import WorkItem
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+GROUP_LABELS: dict[Due, str] = {
+    Due.overdue: "Overdue",
+    Due.today: "Due today",
+    Due.week: "This week",
+    Due.later: "Later",
+}
+PRIORITY_LABELS = {
+    TaskPriority.routine.value: "Routine",
+    TaskPriority.urgent.value: "Urgent",
+    TaskPriority.asap.value: "ASAP",
+    TaskPriority.stat.value: "STAT",
+}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def due_text(due: date | None, today: date) -> str:
+    """ "Due 12 May" (this year), "Due 12 May 2027", or "No due date"; work.js says the same."""
+    if due is None:
+        return "No due date"
+    label = f"{due.day} {MONTHS[due.month - 1]}"
+    return f"Due {label}" if due.year == today.year else f"Due {label} {due.year}"
+
+
+def row_view(item: WorkItem, today: date) -> dict[str, Any]:
+    return {
+        "key": f"{item.kind}-{item.id}",
+        "kind": item.kind,
+        "title": item.title,
+        "link": item.link,
+        "patient": item.patient.name,
+        "lane": DISCIPLINE_LABELS[item.discipline],
+        "status": status_label(item.status),
+        "priority": PRIORITY_LABELS.get(item.priority, item.priority),
+        "high_priority": item.priority != TaskPriority.routine.value,
+        "due": due_text(item.due_date, today),
+        "due_iso": item.due_date.isoformat() if item.due_date else "",
+        "overdue": item.bucket is Due.overdue,
+    }
+
+
+def _patient_filter(raw: str, choices: list[tuple[int, str]]) -> int | None:
+    """A lenient ``?patient_id=``: one of her patients, or no filter."""
+    known = {pid for pid, _ in choices}
+    return int(raw) if raw.isdecimal() and len(raw) < 10 and int(raw) in known else None
+
+
+@router.get("/work")
+async def work_page(
+    request: Request, session: Db, actor: Viewer, patient_id: str = "", discipline: str = "", page: str = "1"
+) -> Response:
+    """What is waiting for you across your patients: overdue, due today, this week, later."""
+    today = date.today()
+    choices = await patients.clinical_patient_choices(session, actor=actor)
+    patient = _patient_filter(patient_id.strip(), choices)
+    lane = Discipline(discipline) if discipline in Discipline.__members__.values() else None
+    params = (("patient_id", str(patient or "")), ("discipline", lane.value if lane else ""))
+    pager = Pager("/work", page_number(page), work.PAGE_SIZE, 0, params)
+    listing = await work.list_work(
+        session,
+        actor=actor,
+        today=today,
+        patient_id=patient,
+        discipline=lane,
+        offset=pager.offset,
+        limit=pager.size,
+    )
+    counts = listing.counts.model_dump()
+    groups = [
+        {
+            "due": due.value,
+            "label": GROUP_LABELS[due],
+            "count": counts[due.value],
+            "rows": [row_view(item, today) for item in listing.items if item.bucket is due],
+        }
+        for due in DUE_ORDER
+    ]
+    state = {
+        "user_id": actor.user_id,
+        "filters": {"patient_id": patient, "discipline": lane.value if lane else None},
+        "offset": pager.offset,
+        "limit": pager.size,
+        "today": today.isoformat(),
+        "groups": {due.value: GROUP_LABELS[due] for due in DUE_ORDER},
+        "disciplines": {d.value: DISCIPLINE_LABELS[d] for d in Discipline},
+        "statuses": {s.value: status_label(s.value) for s in TaskStatus},
+        "priorities": PRIORITY_LABELS,
+    }
+    context = {
+        "section": "work",
+        "groups": groups,
+        "total": listing.total,
+        "pager": replace(pager, total=listing.total),
+        "patient_choices": choices,
+        "filters": {"patient_id": patient or "", "discipline": lane.value if lane else ""},
+        "filtered": patient is not None or lane is not None,
+        "state": state,
+        "blank_row": dict.fromkeys(
+            ("key", "kind", "title", "link", "patient", "lane", "status", "priority", "due", "due_iso"), ""
+        )
+        | {"overdue": False, "high_priority": False},
+    }
+    return render(request, "work/work.html", context)

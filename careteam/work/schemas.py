@@ -1,0 +1,80 @@
+"""My work's JSON shapes: ``WorkPublic`` is the body of ``GET /api/v1/me/work``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict
+
+from careteam.core.schemas import Public
+from careteam.core.vocab import Discipline
+from careteam.plans.worklist import Due
+
+
+class WorkPatient(Public):
+    id: int
+    name: str
+
+
+class WorkItem(Public):
+    """One thing waiting for the clinician: a task now, a referral once that feature lands."""
+
+    kind: Literal["task", "referral"]
+    id: int
+    plan_id: int
+    patient: WorkPatient
+    title: str
+    discipline: Discipline
+    status: str
+    priority: str
+    due_date: date | None
+    assignee_id: int | None
+    bucket: Due
+    link: str
+
+
+class WorkCounts(Public):
+    """How many items fall in each group, over the whole filtered list (not only this page)."""
+
+    overdue: int
+    today: int
+    week: int
+    later: int
+
+
+class WorkPublic(Public):
+    items: list[WorkItem]
+    total: int
+    offset: int
+    limit: int
+    counts: WorkCounts
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "kind": "task",
+                            "id": 17,
+                            "plan_id": 4,
+                            "patient": {"id": 3, "name": "Ellen Marsh"},
+                            "title": "UDS due",
+                            "discipline": "nurse",
+                            "status": "ready",
+                            "priority": "urgent",
+                            "due_date": "2026-11-28",
+                            "assignee_id": 12,
+                            "bucket": "overdue",
+                            "link": "/plans/4#task-17",
+                        }
+                    ],
+                    "total": 1,
+                    "offset": 0,
+                    "limit": 50,
+                    "counts": {"overdue": 1, "today": 0, "week": 0, "later": 0},
+                }
+            ]
+        }
+    )

@@ -1,0 +1,112 @@
+"""My work: the items waiting for a clinician, from every source (tasks now; referrals slot in), as one list.
+
+Each source (``Source``) answers a page of its own items in the shared order (``plans.worklist.sort_key``)
+and its counts per group over all of them. With one source the page is read straight from it; with several,
+each gives its first ``offset + limit`` items, the lists are merged in that order and the page cut from the
+merge, so the order and the counts stay exact across kinds, in a constant number of queries per source.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.audit import service as audit
+from careteam.core.actor import Actor
+from careteam.core.vocab import Discipline
+from careteam.plans import worklist
+from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, sort_key
+from careteam.work.schemas import WorkCounts, WorkItem, WorkPatient, WorkPublic
+
+# A page of My work: 50 rows at most.
+PAGE_SIZE = 50
+
+# ``source(session, actor=, today=, patient_id=, discipline=, offset=, limit=)``: one kind of work item.
+Source = Callable[..., Awaitable[WorkSlice]]
+
+
+async def _tasks(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    today: date,
+    patient_id: int | None,
+    discipline: Discipline | None,
+    offset: int,
+    limit: int,
+) -> WorkSlice:
+    return await worklist.task_work(
+        session,
+        user_id=actor.user_id,
+        own_lane=actor.discipline,
+        today=today,
+        patient_id=patient_id,
+        discipline=discipline,
+        offset=offset,
+        limit=limit,
+    )
+
+
+# Referrals add theirs here (``referrals.worklist.referral_work``, same signature).
+SOURCES: tuple[Source, ...] = (_tasks,)
+
+
+async def list_work(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    today: date,
+    patient_id: int | None = None,
+    discipline: Discipline | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    sources: Sequence[Source] = SOURCES,
+) -> WorkPublic:
+    """What waits for the actor across her patients, overdue first; one audited read per patient shown."""
+    filters = {"actor": actor, "today": today, "patient_id": patient_id, "discipline": discipline}
+    if len(sources) == 1:
+        only = await sources[0](session, **filters, offset=offset, limit=limit)
+        rows, counts = only.rows, only.counts
+    else:
+        slices = [await source(session, **filters, offset=0, limit=offset + limit) for source in sources]
+        merged = heapq.merge(*(s.rows for s in slices), key=sort_key)
+        rows = list(merged)[offset : offset + limit]
+        counts = {due: sum(s.counts[due] for s in slices) for due in DUE_ORDER}
+    patients = dict.fromkeys(row.patient_id for row in rows)
+    await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid in patients))
+    return WorkPublic(
+        items=[_item(row) for row in rows],
+        total=sum(counts.values()),
+        offset=offset,
+        limit=limit,
+        counts=WorkCounts(**{due.value: counts[due] for due in DUE_ORDER}),
+    )
+
+
+async def header_counts(session: AsyncSession, actor: Actor, *, today: date | None = None) -> dict[str, int]:
+    """The badge next to "My work": her open tasks overdue and due today, in one query (not audited: numbers
+    only, no patient shown)."""
+    counts = await worklist.due_counts(
+        session, user_id=actor.user_id, own_lane=actor.discipline, today=today or date.today()
+    )
+    return {"overdue": counts[Due.overdue], "today": counts[Due.today]}
+
+
+def _item(row: WorkRow) -> WorkItem:
+    return WorkItem(
+        kind="referral" if row.kind == "referral" else "task",
+        id=row.id,
+        plan_id=row.plan_id,
+        patient=WorkPatient(id=row.patient_id, name=row.patient_name),
+        title=row.title,
+        discipline=row.discipline,
+        status=row.status,
+        priority=row.priority,
+        due_date=row.due_date,
+        assignee_id=row.assignee_id,
+        bucket=row.due,
+        link=row.link,
+    )

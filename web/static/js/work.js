@@ -1,0 +1,174 @@
+// My work (/work): keeps the list live. An ES module, no build step.
+//
+// The clinician's own stream `user:<id>` says when her worklist may have changed (`work.changed`,
+// `notification.created`, or `resync`: events were missed). On any of them this page fetches
+// GET /api/v1/me/work with its own filters and page, and draws the groups again from the row <template>,
+// with textContent only (titles and names are user text). Focus stays on the row it was on, or moves to
+// its group's heading if that row left the page.
+//
+// One connection per page: if the page already has one for the header (`window.careteamLive`), that
+// owner dispatches each `user:` frame on `document` as a "careteam:user-event" / "careteam:user-resync"
+// CustomEvent (detail: the frame), and this script listens to those; otherwise it opens its own.
+
+import { api } from "./api.js";
+import { LiveConnection, State } from "./live.js";
+
+const REFRESH_KINDS = new Set(["work.changed", "notification.created"]);
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+const state = JSON.parse(document.getElementById("work-state").textContent);
+const groupsRoot = document.getElementById("work-groups");
+const rowTemplate = document.getElementById("work-row-template");
+const announcer = document.getElementById("work-announce");
+const liveStatus = document.getElementById("live-status");
+const pagerStatus = document.querySelector(".pager__status");
+
+function field(root, name) {
+  return root.querySelector(`[data-field="${name}"]`);
+}
+
+// "Due 12 May" this year, "Due 12 May 2027" otherwise, "No due date" (as the page says on load).
+function dueText(iso) {
+  if (!iso) return "No due date";
+  const [year, month, day] = iso.split("-").map(Number);
+  const label = `${day} ${MONTHS[month - 1]}`;
+  return year === Number(state.today.slice(0, 4)) ? `Due ${label}` : `Due ${label} ${year}`;
+}
+
+function rowFor(item) {
+  const row = rowTemplate.content.firstElementChild.cloneNode(true);
+  const overdue = item.bucket === "overdue";
+  row.dataset.key = `${item.kind}-${item.id}`;
+  row.dataset.kind = item.kind;
+  row.classList.toggle("work-row--overdue", overdue);
+  const title = field(row, "title");
+  title.textContent = item.title;
+  title.href = item.link;
+  field(row, "flag").hidden = !overdue;
+  field(row, "patient").textContent = item.patient.name;
+  field(row, "lane").textContent = state.disciplines[item.discipline] ?? item.discipline;
+  field(row, "status").textContent = state.statuses[item.status] ?? item.status;
+  const priority = field(row, "priority");
+  priority.textContent = state.priorities[item.priority] ?? item.priority;
+  priority.classList.toggle("work-row__priority", item.priority !== "routine");
+  const due = field(row, "due");
+  due.textContent = dueText(item.due_date);
+  due.setAttribute("datetime", item.due_date ?? "");
+  return row;
+}
+
+// What the list showed last (as JSON): an answer that changes nothing redraws and announces nothing.
+let shown = null;
+
+function render(work) {
+  const text = JSON.stringify([work.items, work.counts]);
+  if (text === shown) return;
+  const first = shown === null;
+  shown = text;
+  // Where focus was, to put it back on the same row (or its group's heading if the row left the page).
+  const active = document.activeElement;
+  const focusedRow = groupsRoot.contains(active) ? active.closest("[data-key]") : null;
+  const focusedKey = focusedRow?.dataset.key ?? null;
+  const focusedGroup = focusedRow?.closest("[data-due]")?.dataset.due ?? null;
+
+  for (const section of groupsRoot.querySelectorAll("[data-due]")) {
+    const due = section.dataset.due;
+    const items = work.items.filter((item) => item.bucket === due);
+    const count = work.counts[due] ?? 0;
+    field(section, "count").textContent = String(count);
+    field(section, "rows").replaceChildren(...items.map(rowFor));
+    const empty = field(section, "empty");
+    empty.hidden = items.length > 0;
+    empty.textContent = count > 0 ? "None on this page." : `Nothing ${state.groups[due].toLowerCase()}.`;
+  }
+  groupsRoot.dataset.total = String(work.total);
+  const none = document.getElementById("work-none");
+  if (none) none.hidden = work.total > 0;
+  if (pagerStatus) {
+    const first = work.total === 0 ? 0 : work.offset + 1;
+    const last = Math.min(work.total, work.offset + work.limit);
+    pagerStatus.textContent = `Showing ${first}–${last} of ${work.total} items`;
+  }
+
+  if (focusedKey) {
+    const again = groupsRoot.querySelector(`[data-key="${CSS.escape(focusedKey)}"] a`);
+    if (again) {
+      again.focus();
+    } else {
+      const heading = groupsRoot.querySelector(`[data-due="${focusedGroup}"] h2`);
+      heading?.setAttribute("tabindex", "-1");
+      heading?.focus();
+    }
+  }
+  if (!first) announcer.textContent = `My work updated: ${work.total} ${work.total === 1 ? "item" : "items"}.`;
+}
+
+function workUrl() {
+  const query = new URLSearchParams();
+  if (state.filters.patient_id) query.set("patient_id", String(state.filters.patient_id));
+  if (state.filters.discipline) query.set("discipline", state.filters.discipline);
+  query.set("offset", String(state.offset));
+  query.set("limit", String(state.limit));
+  return `/api/v1/me/work?${query}`;
+}
+
+// One fetch at a time; a change that arrives during one fetches once more after it.
+let fetching = false;
+let again = false;
+
+async function refresh() {
+  if (fetching) {
+    again = true;
+    return;
+  }
+  fetching = true;
+  try {
+    do {
+      again = false;
+      const answer = await api("GET", workUrl());
+      if (answer.ok && answer.body) render(answer.body);
+      else if (answer.status === 401) setLive("stopped", "Signed out: reload to sign in");
+    } while (again);
+  } finally {
+    fetching = false;
+  }
+}
+
+function setLive(stateName, text) {
+  liveStatus.dataset.state = stateName;
+  field(liveStatus, "live-text").textContent = text;
+}
+
+function onState(connection) {
+  if (connection === State.live) {
+    setLive("live", "Live");
+    // Subscribed (again) from "now": one fetch catches what changed since the page was drawn, or while away.
+    refresh();
+  }
+  else if (connection === State.reconnecting) setLive("reconnecting", "Reconnecting…");
+  else if (connection === State.stopped) setLive("stopped", "Not live");
+}
+
+function onEvent(frame) {
+  if (REFRESH_KINDS.has(frame.kind)) refresh();
+}
+
+const stream = `user:${state.user_id}`;
+if (window.careteamLive) {
+  // The header owns the page's connection: follow its frames.
+  liveStatus.hidden = true;
+  document.addEventListener("careteam:user-event", (e) => onEvent(e.detail));
+  document.addEventListener("careteam:user-resync", () => refresh());
+} else {
+  const live = new LiveConnection({ onState });
+  live.subscribe(stream, {
+    after: null,
+    onEvent,
+    onSnapshot: () => refresh(),
+    onResync: () => refresh(),
+    onError(frame) {
+      if (frame.code === "not_found" || frame.code === "forbidden") live.stop(frame.code);
+    },
+  });
+  live.start();
+}
