@@ -456,7 +456,8 @@ OVERDUE_TASKS = "Overdue tasks"
 async def _task_facts(
     session: AsyncSession, patient_ids: list[int], actor: Actor
 ) -> dict[int, dict[str, int]]:
-    facts = await worklist.task_facts(session, patient_ids, user_id=actor.user_id, today=date.today())
+    today = date.today()
+    facts = await worklist.task_facts(session, patient_ids, user_id=actor.user_id, today=today)
     return {pid: {OPEN_TASKS: f["open"], OVERDUE_TASKS: f["overdue"]} for pid, f in facts.items()}
 
 

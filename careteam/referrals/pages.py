@@ -23,6 +23,7 @@ from careteam.core.actor import Actor
 from careteam.core.errors import ValidationFailed
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.db.types import utcnow
+from careteam.patients import pages as patient_pages
 from careteam.patients import service as patients
 from careteam.plans import pages as plan_pages
 from careteam.plans import service as plans
@@ -429,3 +430,20 @@ async def _refer_page(
         "p": {"plan_id": plan_id, "form": form, "errors": errors, **await _refer_form(session)},
     }
     return render(request, "referrals/refer.html", context, status_code=422)
+
+
+# --- On the patient list: each patient's pending referrals ------------------------------------------
+
+PENDING_REFERRALS = "Pending referrals"
+
+
+async def _referral_facts(
+    session: AsyncSession, patient_ids: list[int], actor: Actor
+) -> dict[int, dict[str, int]]:
+    """Open referrals not yet accepted, for the patients on the viewer's care teams (one query each)."""
+    mine = await patients.clinical_patients_among(session, patient_ids, actor=actor)
+    counts = await referrals.pending_counts(session, mine)
+    return {pid: {PENDING_REFERRALS: counts.get(pid, 0)} for pid in mine}
+
+
+patient_pages.add_patient_list_facts(_referral_facts, labels=(PENDING_REFERRALS,))

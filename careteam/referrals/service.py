@@ -602,7 +602,7 @@ async def _for_update(session: AsyncSession, referral_id: int, actor: Actor) -> 
     referral = (await session.exec(query)).first()
     if referral is None:
         raise NotFound("No such referral.")
-    session.info.setdefault(_LOADED_PHASE, {})[referral.id] = _phase(referral)
+    session.info.setdefault(_LOADED_PHASE, {})[referral.id] = phase_of_row(referral)
     return referral
 
 
@@ -672,7 +672,8 @@ async def _team_leads(session: AsyncSession, patient_id: int) -> list[int]:
     return [m.user_id for m in await patients.team_members(session, patient_id) if m.role == TeamRole.lead]
 
 
-def _phase(referral: Referral) -> Phase:
+def phase_of_row(referral: Referral) -> Phase:
+    """Where the referral stands now (its clocks run per phase)."""
     return phase_of(
         ReferralStatus(referral.status),
         ReferralAnswer(referral.answer) if referral.answer else None,
@@ -686,7 +687,7 @@ _LOADED_PHASE = "careteam.referrals.loaded_phase"
 
 def _enter_phase(session: AsyncSession, referral: Referral, now: datetime) -> None:
     """Keep the clocks: when the phase changes, the time spent in the old one is added to its total."""
-    new = _phase(referral)
+    new = phase_of_row(referral)
     old = session.info.get(_LOADED_PHASE, {}).pop(referral.id, new)
     if new is old:
         return
@@ -842,7 +843,7 @@ async def _public(
                 decline_reason=r.decline_reason if on_team or r.claimed_by_id == _uid(actor) else None,
                 outcome=r.outcome if on_team else None,
                 revoke_reason=r.revoke_reason,
-                phase=_phase(r),
+                phase=phase_of_row(r),
                 phase_since=r.phase_since,
                 phase_seconds=r.phase_seconds,
                 overdue=is_overdue(r, now),

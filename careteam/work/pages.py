@@ -18,6 +18,8 @@ from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.patients import service as patients
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.worklist import DUE_ORDER, Due
+from careteam.referrals.codes import PHASE_LABELS, Phase
+from careteam.web.deps import Now
 from careteam.web.forms import Db, PageRoute, Viewer
 from careteam.web.templating import Pager, page_number, render, status_label
 from careteam.work import service as work
@@ -56,7 +58,7 @@ def row_view(item: WorkItem, today: date) -> dict[str, Any]:
         "link": item.link,
         "patient": item.patient.name,
         "lane": DISCIPLINE_LABELS[item.discipline],
-        "status": status_label(item.status),
+        "status": PHASE_LABELS[Phase(item.status)] if item.kind == "referral" else status_label(item.status),
         "priority": PRIORITY_LABELS.get(item.priority, item.priority),
         "high_priority": item.priority != TaskPriority.routine.value,
         "due": due_text(item.due_date, today),
@@ -73,10 +75,16 @@ def _patient_filter(raw: str, choices: list[tuple[int, str]]) -> int | None:
 
 @router.get("/work")
 async def work_page(
-    request: Request, session: Db, actor: Viewer, patient_id: str = "", discipline: str = "", page: str = "1"
+    request: Request,
+    session: Db,
+    actor: Viewer,
+    now: Now,
+    patient_id: str = "",
+    discipline: str = "",
+    page: str = "1",
 ) -> Response:
     """What is waiting for you across your patients: overdue, due today, this week, later."""
-    today = date.today()
+    today = now.date()
     choices = await patients.clinical_patient_choices(session, actor=actor)
     patient = _patient_filter(patient_id.strip(), choices)
     lane = Discipline(discipline) if discipline in Discipline.__members__.values() else None
@@ -90,6 +98,7 @@ async def work_page(
         discipline=lane,
         offset=pager.offset,
         limit=pager.size,
+        now=now,
     )
     counts = listing.counts.model_dump()
     groups = [
@@ -109,7 +118,8 @@ async def work_page(
         "today": today.isoformat(),
         "groups": {due.value: GROUP_LABELS[due] for due in DUE_ORDER},
         "disciplines": {d.value: DISCIPLINE_LABELS[d] for d in Discipline},
-        "statuses": {s.value: status_label(s.value) for s in TaskStatus},
+        "statuses": {s.value: status_label(s.value) for s in TaskStatus}
+        | {p.value: label for p, label in PHASE_LABELS.items()},
         "priorities": PRIORITY_LABELS,
     }
     context = {
@@ -117,6 +127,10 @@ async def work_page(
         "groups": groups,
         "total": listing.total,
         "pager": replace(pager, total=listing.total),
+        "referrer": listing.referrer,
+        "lead": actor.discipline is Discipline.ipm_lead,
+        "sent": [row_view(item, today) for item in listing.sent],
+        "overdue_referrals": [row_view(item, today) for item in listing.overdue_referrals],
         "patient_choices": choices,
         "filters": {"patient_id": patient or "", "discipline": lane.value if lane else ""},
         "filtered": patient is not None or lane is not None,

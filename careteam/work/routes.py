@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from careteam.core.vocab import Discipline
-from careteam.web.deps import CurrentActor, Offset, SessionDep
+from careteam.web.deps import CurrentActor, Now, Offset, SessionDep
 from careteam.work import service as work
 from careteam.work.schemas import WorkPublic
 
@@ -19,17 +18,20 @@ router = APIRouter(tags=["my work"])
 async def get_my_work(
     actor: CurrentActor,
     session: SessionDep,
+    now: Now,
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=work.PAGE_SIZE)] = work.PAGE_SIZE,
     patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
     discipline: Discipline | None = None,
 ) -> WorkPublic:
-    """Your open tasks (assigned to you, or unassigned in your discipline's lane) across your patients,
-    overdue first; ``counts`` per group over the whole filtered list."""
+    """Your open tasks (assigned to you, or unassigned in your discipline's lane) and the referrals awaiting
+    your answer (to you, or to your discipline's pool) across your patients, overdue first; ``counts`` per
+    group over the whole filtered list. If you refer: ``sent``; an IPM lead: ``overdue_referrals``."""
     return await work.list_work(
         session,
         actor=actor,
-        today=date.today(),
+        today=now.date(),
+        now=now,
         patient_id=patient_id,
         discipline=discipline,
         offset=offset,

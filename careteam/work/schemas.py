@@ -18,7 +18,8 @@ class WorkPatient(Public):
 
 
 class WorkItem(Public):
-    """One thing waiting for the clinician: a task now, a referral once that feature lands."""
+    """One thing waiting for the clinician: a task (link: its card on the board) or a referral (link: its
+    card; ``status`` is its phase, ``due_date`` its respond-by)."""
 
     kind: Literal["task", "referral"]
     id: int
@@ -44,11 +45,18 @@ class WorkCounts(Public):
 
 
 class WorkPublic(Public):
+    """``items``: her tasks and the referrals awaiting her answer. For those who refer (IPM leads,
+    physicians) also ``sent``: the open referrals she sent, with their clocks; for an IPM lead
+    ``overdue_referrals``: every overdue referral of her care teams' patients (each at most 50)."""
+
     items: list[WorkItem]
     total: int
     offset: int
     limit: int
     counts: WorkCounts
+    referrer: bool = False
+    sent: list[WorkItem] = []
+    overdue_referrals: list[WorkItem] = []
 
     model_config = ConfigDict(
         json_schema_extra={

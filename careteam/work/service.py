@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +18,10 @@ from careteam.audit import service as audit
 from careteam.core.actor import Actor
 from careteam.core.vocab import Discipline
 from careteam.plans import worklist
-from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, sort_key
+from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, due_of, sort_key
+from careteam.referrals import service as referrals
+from careteam.referrals.schemas import ReferralPublic
+from careteam.referrals.worklist import referral_work
 from careteam.work.schemas import WorkCounts, WorkItem, WorkPatient, WorkPublic
 
 # A page of My work: 50 rows at most.
@@ -50,8 +53,10 @@ async def _tasks(
     )
 
 
-# Referrals add theirs here (``referrals.worklist.referral_work``, same signature).
-SOURCES: tuple[Source, ...] = (_tasks,)
+# Each kind of work item: tasks on the boards, and referrals awaiting her answer.
+SOURCES: tuple[Source, ...] = (_tasks, referral_work)
+# Who also follows the referrals she sent; an IPM lead also every overdue referral of her patients.
+_REFERRERS = frozenset({Discipline.ipm_lead, Discipline.physician})
 
 
 async def list_work(
@@ -64,6 +69,7 @@ async def list_work(
     offset: int = 0,
     limit: int = 50,
     sources: Sequence[Source] = SOURCES,
+    now: datetime | None = None,
 ) -> WorkPublic:
     """What waits for the actor across her patients, overdue first; one audited read per patient shown."""
     filters = {"actor": actor, "today": today, "patient_id": patient_id, "discipline": discipline}
@@ -77,12 +83,52 @@ async def list_work(
         counts = {due: sum(s.counts[due] for s in slices) for due in DUE_ORDER}
     patients = dict.fromkeys(row.patient_id for row in rows)
     await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid in patients))
+    sent: list[WorkItem] = []
+    overdue: list[WorkItem] = []
+    if actor.discipline in _REFERRERS:
+        now = now or datetime.combine(today, time(12), UTC)
+        mine, _ = await referrals.work_referrals(
+            session, actor=actor, now=now, patient_id=patient_id, discipline=discipline, sent=True
+        )
+        sent = [_referral_item(r, today) for r in mine]
+        if actor.discipline is Discipline.ipm_lead:
+            late, _ = await referrals.work_referrals(
+                session,
+                actor=actor,
+                now=now,
+                patient_id=patient_id,
+                discipline=discipline,
+                overdue_on_my_teams=True,
+            )
+            overdue = [_referral_item(r, today) for r in late]
     return WorkPublic(
         items=[_item(row) for row in rows],
         total=sum(counts.values()),
         offset=offset,
         limit=limit,
         counts=WorkCounts(**{due.value: counts[due] for due in DUE_ORDER}),
+        referrer=actor.discipline in _REFERRERS,
+        sent=sent,
+        overdue_referrals=overdue,
+    )
+
+
+def _referral_item(referral: ReferralPublic, today: date) -> WorkItem:
+    """A referral the clinician sent or oversees, as a row: due on its respond-by, overdue by its clock."""
+    due_date = referral.respond_by.date()
+    return WorkItem(
+        kind="referral",
+        id=referral.id,
+        plan_id=referral.plan_id,
+        patient=WorkPatient(id=referral.patient.id, name=referral.patient.name),
+        title=f"Referral: {referral.reason}",
+        discipline=referral.discipline,
+        status=referral.phase.value,
+        priority=referral.priority.value,
+        due_date=due_date,
+        assignee_id=referral.claimed_by.id if referral.claimed_by else None,
+        bucket=Due.overdue if referral.overdue else due_of(due_date, today),
+        link=f"/referrals/{referral.id}",
     )
 
 

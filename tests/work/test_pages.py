@@ -172,8 +172,8 @@ async def test_the_patient_list_shows_open_and_overdue_tasks(
 
     # Ellen: UDS overdue, PDMP check, Refill call, Gait review open (the physio's counts too: the team's
     # state of care), two of them overdue; the completed task is not open.
-    assert facts("Ellen Marsh") == ["4", "2"]
-    assert facts("Omar Haddad") == ["1", "0"]
+    assert facts("Ellen Marsh") == ["4", "2", "0"]  # open, overdue tasks; pending referrals
+    assert facts("Omar Haddad") == ["1", "0", "0"]
     # An administrator sees every patient but no clinical content: no numbers, a dash.
     async with db() as s:
         from careteam.core.vocab import ClinicRole

@@ -72,6 +72,9 @@ async def test_her_work_as_json(client: httpx.AsyncClient, db: Any, login: Any) 
         "offset": 0,
         "limit": 50,
         "counts": {"overdue": 0, "today": 0, "week": 0, "later": 0},
+        "referrer": False,
+        "sent": [],
+        "overdue_referrals": [],
     }
 
 

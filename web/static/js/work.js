@@ -60,8 +60,17 @@ function rowFor(item) {
 // What the list showed last (as JSON): an answer that changes nothing redraws and announces nothing.
 let shown = null;
 
+// "Referrals I sent" and (an IPM lead's) "Overdue referrals across my patients": whole lists, redrawn.
+function renderSection(id, items) {
+  const section = document.getElementById(id);
+  if (!section || !items) return;
+  field(section, "count").textContent = String(items.length);
+  field(section, "rows").replaceChildren(...items.map(rowFor));
+  field(section, "empty").hidden = items.length > 0;
+}
+
 function render(work) {
-  const text = JSON.stringify([work.items, work.counts]);
+  const text = JSON.stringify([work.items, work.counts, work.sent, work.overdue_referrals]);
   if (text === shown) return;
   const first = shown === null;
   shown = text;
@@ -81,6 +90,8 @@ function render(work) {
     empty.hidden = items.length > 0;
     empty.textContent = count > 0 ? "None on this page." : `Nothing ${state.groups[due].toLowerCase()}.`;
   }
+  renderSection("work-sent", work.sent);
+  renderSection("work-overdue-referrals", work.overdue_referrals);
   groupsRoot.dataset.total = String(work.total);
   const none = document.getElementById("work-none");
   if (none) none.hidden = work.total > 0;
