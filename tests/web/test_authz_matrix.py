@@ -78,6 +78,9 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "PATCH /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
+        # Everyone's own inbox (only her own: there is no address for anyone else's).
+        "GET /api/v1/me/notifications": 200,
+        "POST /api/v1/me/notifications/read": 200,
     }
     return table[route]
 
@@ -181,6 +184,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/goals/{goal_id}": {"target": "by March"},
         "POST /api/v1/plans/{plan_id}/tasks": {"title": "PDMP check", "discipline": "nurse"},
         "PATCH /api/v1/tasks/{task_id}": {"title": "UDS due today"},
+        "POST /api/v1/me/notifications/read": {"all": True},
     }
     return method, path, bodies.get(route)
 
