@@ -110,6 +110,7 @@ async def create_task(session: AsyncSession, plan_id: int, body: TaskCreate, *, 
         patient_id=plan.patient_id,
         assignee_before=None,
         discipline_before=task.discipline,
+        created=True,
         reason=PlanEvent.task_created,
         actor=actor,
     )
@@ -225,6 +226,7 @@ async def _tell_worklists(
     patient_id: int,
     assignee_before: int | None,
     discipline_before: str,
+    created: bool = False,
     reason: str,
     actor: Actor,
 ) -> None:
@@ -237,7 +239,7 @@ async def _tell_worklists(
     users = {u for u in (assignee_before, task.assignee_id) if u is not None}
     newly_assigned = task.assignee_id is not None and task.assignee_id != assignee_before
     notify = newly_assigned and task.assignee_id != actor.user_id
-    pool = assignee_before is None or task.assignee_id is None
+    pool = task.assignee_id is None or (assignee_before is None and not created)
     patient_name = ""
     if pool or notify:
         patient, members = await patients.patient_and_team(session, patient_id)

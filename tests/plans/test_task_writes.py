@@ -55,8 +55,8 @@ async def test_a_patch_is_three_statements_on_postgresql_and_six_on_sqlite(
 async def test_what_a_worklist_change_adds_to_a_patch(
     app: Any, client: Any, db: Any, login: Any, backend: str
 ) -> None:
-    """An edit that changes worklists adds one event per clinician whose "My work" changes (one statement on
-    PostgreSQL, two on SQLite); an unassigned task's pool (the team's nurses: here one) costs one team read."""
+    """An edit that changes worklists adds one event per clinician whose "My work" changes (one statement
+    on PostgreSQL, two on SQLite); an unassigned task's pool (the team's nurses: one) costs one team read."""
     b = await make_board(db)
     h = await login(b.nurse)
     task = await _task(client, h, b.plan_id)
