@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
 from careteam.audit.tables import AuditEntry
@@ -77,6 +78,15 @@ async def test_one_notification_per_recipient_never_to_the_actor_nor_a_deactivat
         and event.data["actor_id"] == lead.user_id
     )
     assert await _inbox_events(db, lead.user_id) == []
+
+
+async def test_a_link_leads_within_the_site(db: Any) -> None:
+    (lead, nurse, _), _ = await _people(db)
+    for link in ("javascript:alert(1)", "https://example.com/", "//example.com/x", "/" + "x" * 300):
+        with pytest.raises(ValueError, match="links within the site"):
+            await _notify(db, [nurse.user_id], lead, link=link)
+    async with db() as s:
+        assert await notifications.unread_count(s, nurse.user_id) == 0
 
 
 async def test_the_unread_count_in_each_event_and_long_text_cut_to_fit(db: Any) -> None:
