@@ -247,8 +247,9 @@ async def _tell_worklists(
         if pool:
             disciplines = {discipline_before, task.discipline}
             users |= {m.user_id for m in members if m.discipline in disciplines}
-    # Worklists first, in user order (work_changed sorts), then the notification to one of those users:
-    # every writer takes the user streams' locks in the same order, so two writers never wait on each other.
+    # Worklists first, in user order (work_changed sorts), then the notification to one of those users,
+    # whose stream is locked already: writers take the user streams' locks in one order, so two of them may
+    # wait for each other but never deadlock.
     await notifications.work_changed(session, users, actor=actor, plan_id=task.plan_id, reason=reason)
     if notify and task.assignee_id is not None:
         await notifications.notify(
