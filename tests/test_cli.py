@@ -296,7 +296,11 @@ async def _task_state(url: str, task_id: int) -> tuple[str, int, list[str]]:
         async with make_sessionmaker(engine)() as s:
             task = await s.get(Task, task_id)
             assert task is not None
-            kinds = [e.kind for e in await s.exec(select(StreamEvent).order_by(col(StreamEvent.seq)))]
+            # The board's events (the task's assignee and pool get work.changed on their own streams).
+            board = (
+                select(StreamEvent).where(StreamEvent.stream_kind == "plan").order_by(col(StreamEvent.seq))
+            )
+            kinds = [e.kind for e in await s.exec(board)]
             return task.status, task.version, kinds
     finally:
         await engine.dispose()

@@ -24,7 +24,7 @@ from careteam.events import log as events
 from careteam.events import streams
 from careteam.notifications.codes import InboxEvent, NotificationKind
 from careteam.notifications.schemas import NotificationPublic
-from careteam.notifications.tables import BODY_MAX, TITLE_MAX, Notification
+from careteam.notifications.tables import BODY_MAX, LINK_MAX, TITLE_MAX, Notification
 
 _NOTIFICATIONS = SQLModel.metadata.tables[Notification.__tablename__]
 _UNREAD = (
@@ -56,6 +56,9 @@ async def notify(
     has a notification with that key gets nothing new and no event, also when two transactions race: the
     loser's insert fails on the unique constraint inside a savepoint, and only that savepoint rolls back.
     """
+    if link and not (link.startswith("/") and not link.startswith("//") and len(link) <= LINK_MAX):
+        # A caller's bug, never a clinician's input: the page renders it as a link to follow.
+        raise ValueError(f"a notification links within the site (/plans/4#task-17), not {link[:60]!r}")
     actor_id = actor.user_id if actor else None
     wanted = sorted({user_id for user_id in user_ids if user_id != actor_id})
     if not wanted:

@@ -115,6 +115,7 @@ async def create_task(
         patient_id=plan.patient_id,
         assignee_before=None,
         discipline_before=task.discipline,
+        created=True,
         reason=PlanEvent.task_created,
         actor=actor,
     )
@@ -271,6 +272,7 @@ async def _tell_worklists(
     patient_id: int,
     assignee_before: int | None,
     discipline_before: str,
+    created: bool = False,
     reason: str,
     actor: Actor,
 ) -> None:
@@ -283,7 +285,7 @@ async def _tell_worklists(
     users = {u for u in (assignee_before, task.assignee_id) if u is not None}
     newly_assigned = task.assignee_id is not None and task.assignee_id != assignee_before
     notify = newly_assigned and task.assignee_id != actor.user_id
-    pool = assignee_before is None or task.assignee_id is None
+    pool = task.assignee_id is None or (assignee_before is None and not created)
     patient_name = ""
     if pool or notify:
         patient, members = await patients.patient_and_team(session, patient_id)
@@ -291,8 +293,9 @@ async def _tell_worklists(
         if pool:
             disciplines = {discipline_before, task.discipline}
             users |= {m.user_id for m in members if m.discipline in disciplines}
-    # Worklists first, in user order (work_changed sorts), then the notification to one of those users:
-    # every writer takes the user streams' locks in the same order, so two writers never wait on each other.
+    # Worklists first, in user order (work_changed sorts), then the notification to one of those users,
+    # whose stream is locked already: writers take the user streams' locks in one order, so two of them may
+    # wait for each other but never deadlock.
     await notifications.work_changed(session, users, actor=actor, plan_id=task.plan_id, reason=reason)
     if notify and task.assignee_id is not None:
         await notifications.notify(

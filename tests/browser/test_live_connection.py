@@ -26,14 +26,27 @@ DEADLINE_S = 15
 
 
 class ScriptedServer:
-    """Stands in for /ws: records every socket the page opens and what the page sent on it."""
+    """Stands in for /ws: records every socket the page opens and what the page sent on it.
+
+    The header's inbox shares the board's socket (stream ``user:<id>``); its subscription is granted at once
+    and not recorded, so the frames recorded are the board's.
+    """
 
     def __init__(self) -> None:
         self.sockets: list[tuple[WebSocketRoute, list[dict[str, Any]]]] = []
 
     def accept(self, route: WebSocketRoute) -> None:
         received: list[dict[str, Any]] = []
-        route.on_message(lambda message: received.append(json.loads(message)))
+
+        def on_message(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if str(frame.get("stream", "")).startswith("user:"):
+                if frame["type"] == "subscribe":
+                    route.send(json.dumps({"type": "subscribed", "stream": frame["stream"], "last_seq": 0}))
+                return
+            received.append(frame)
+
+        route.on_message(on_message)
         self.sockets.append((route, received))
 
     async def frame(self, socket: int, index: int) -> dict[str, Any]:

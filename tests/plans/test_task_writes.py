@@ -32,14 +32,15 @@ async def _patch(client: Any, headers: dict[str, str], task: dict[str, Any], **b
 async def test_a_patch_is_three_statements_on_postgresql_and_six_on_sqlite(
     app: Any, client: Any, db: Any, login: Any, backend: str
 ) -> None:
-    """Actor, task (through the permission filter, locked), then the write: on PostgreSQL the task row,
-    the audit row, the plan's seq and the event are one statement; SQLite has no data-modifying CTEs."""
+    """A card moved within its column: actor, task (through the permission filter, locked), then the write:
+    on PostgreSQL the task row, the audit row, the plan's seq and the event are one statement; SQLite has no
+    data-modifying CTEs. Nobody's worklist changes, so nothing more."""
     b = await make_board(db)
     h = await login(b.nurse)
     task = await _task(client, h, b.plan_id)
     await client.get("/api/v1/me", headers=h)  # the token's last-seen is fresh: no touch below
     with statements(app, begin=False) as seen:
-        r = await _patch(client, h, task, title="UDS due Friday", status="in-progress")
+        r = await _patch(client, h, task, position=1.5)
     assert r.status_code == 200, r.text
     assert len(seen) == (3 if backend == "postgres" else 6), seen
     async with db() as s:
@@ -48,7 +49,31 @@ async def test_a_patch_is_three_statements_on_postgresql_and_six_on_sqlite(
     assert audited is not None and logged is not None
     assert (audited.action, audited.resource_type, audited.resource_id) == ("update", "task", str(task["id"]))
     assert (audited.patient_id, audited.request_id) == (b.patient_id, r.headers["x-request-id"])
-    assert (logged.kind, logged.data) == ("task.updated", r.json())
+    assert (logged.kind, logged.data) == ("task.moved", r.json())
+
+
+async def test_what_a_worklist_change_adds_to_a_patch(
+    app: Any, client: Any, db: Any, login: Any, backend: str
+) -> None:
+    """An edit that changes worklists adds one event per clinician whose "My work" changes (one statement
+    on PostgreSQL, two on SQLite); an unassigned task's pool (the team's nurses: one) costs one team read."""
+    b = await make_board(db)
+    h = await login(b.nurse)
+    task = await _task(client, h, b.plan_id)
+    await client.get("/api/v1/me", headers=h)
+    per_event = 1 if backend == "postgres" else 2
+    base = 3 if backend == "postgres" else 6
+    with statements(app, begin=False) as seen:
+        r = await _patch(client, h, task, title="UDS due Friday", status="in-progress")
+    assert r.status_code == 200, r.text
+    assert len(seen) == base + 1 + per_event, seen  # the pool of one nurse
+    task = r.json()
+    r = await _patch(client, h, task, assignee_id=b.nurse_id)  # she takes it: no notification to herself
+    assert r.status_code == 200, r.text
+    with statements(app, begin=False) as seen:
+        r = await _patch(client, h, r.json(), title="UDS due Monday")
+    assert r.status_code == 200, r.text
+    assert len(seen) == base + per_event, seen  # assigned before and after: her own worklist, no query
 
 
 async def test_thirty_writers_on_ten_boards(client: Any, db: Any, login: Any) -> None:
@@ -109,10 +134,16 @@ async def test_the_hub_gets_the_committed_events_as_the_log_has_them_before_the_
     assert stale.status_code == 412
     assert order == ["hub", "broker", "hub", "broker"]
     async with db() as s:
-        logged = list(await s.exec(select(StreamEvent).where(*of_plan(b.plan_id))))
+        # Every stream's: the board's, and the worklist refresh on the nurse's own stream (user:<id>).
+        logged = list(await s.exec(select(StreamEvent)))
     fields = ("id", "stream_kind", "stream_id", "seq", "kind", "data", "actor_id", "at")
     assert [tuple(getattr(e, f) for f in fields) for e in handed] == [
-        tuple(getattr(e, f) for f in fields) for e in sorted(logged, key=lambda e: e.seq)
+        tuple(getattr(e, f) for f in fields) for e in sorted(logged, key=lambda e: e.id or 0)
     ]
-    assert [e.kind for e in handed] == ["task.created", "task.moved"]
+    assert [(e.stream_kind, e.kind) for e in handed] == [
+        ("plan", "task.created"),
+        ("user", "work.changed"),
+        ("plan", "task.moved"),
+        ("user", "work.changed"),
+    ]
     assert handed[-1].at.utcoffset() is not None and handed[-1].at.utcoffset().total_seconds() == 0

@@ -37,6 +37,8 @@ def expect(route: str, persona: str) -> int:
         # The patient is named in the address: off your teams, it is a field error like the API's.
         "POST /patients/{patient_id}/plans": 303 if persona in PLANNERS else 403 if on_team else 422,
         "GET /plans/{plan_id}": 200 if on_team else 404,
+        "GET /notifications": 200,  # her own inbox
+        "POST /notifications/read": 303,
         "GET /admin/users": 200 if admin else 404,
         "POST /admin/users": 303 if admin else 404,
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
@@ -87,6 +89,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | N
             "password": "long enough",
         },
         "POST /admin/users/{user_id}/active": {"active": "false"},
+        "POST /notifications/read": {"all": "1"},
         "POST /logout": {},
     }
     if method == "GET":

@@ -771,6 +771,22 @@ CASES = [
         "query.assignee_id",
         params={"assignee_id": 0},
     ),
+    # Notifications: her own inbox
+    c("notes-read-empty-body", "POST", "/me/notifications/read", 422, "body.all", json={}),
+    c("notes-read-both", "POST", "/me/notifications/read", 422, "body.all", json={"ids": [1], "all": True}),
+    c("notes-read-no-ids", "POST", "/me/notifications/read", 422, "body.ids", json={"ids": []}),
+    c(
+        "notes-read-501-ids",
+        "POST",
+        "/me/notifications/read",
+        422,
+        "body.ids",
+        json={"ids": list(range(1, 502))},
+    ),
+    c("notes-read-id-0", "POST", "/me/notifications/read", 422, "body.ids.", json={"ids": [0]}),
+    c("notes-read-extra", "POST", "/me/notifications/read", 422, "body.seen", json={"all": True, "seen": 1}),
+    c("notes-limit-0", "GET", "/me/notifications", 422, "query.limit", params={"limit": 0}),
+    c("notes-unread-maybe", "GET", "/me/notifications", 422, "query.unread", params={"unread": "maybe"}),
     # Audit and sign-in
     c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
     c(

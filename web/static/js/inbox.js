@@ -43,6 +43,11 @@ function follow(after) {
 }
 
 const live = sharedLive();
+// The badge says whether it is live ("live" once the page's streams are subscribed), for assistive styling
+// and for tests that must not act before the inbox listens.
+live.onState((state) => {
+  if (badge) badge.dataset.state = state;
+});
 if (Number.isInteger(userId) && userId > 0) {
   // A page that rendered the inbox says from which seq (data-inbox-seq); others follow from now on.
   const rendered = document.querySelector("[data-inbox-seq]")?.dataset.inboxSeq;

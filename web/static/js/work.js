@@ -6,12 +6,12 @@
 // with textContent only (titles and names are user text). Focus stays on the row it was on, or moves to
 // its group's heading if that row left the page.
 //
-// One connection per page: if the page already has one for the header (`window.careteamLive`), that
-// owner dispatches each `user:` frame on `document` as a "careteam:user-event" / "careteam:user-resync"
-// CustomEvent (detail: the frame), and this script listens to those; otherwise it opens its own.
+// One connection per page: the header's inbox (inbox.js) subscribes to `user:<id>` on the page's shared
+// connection and dispatches each event on `document` as "careteam:inbox" (detail: the event), and
+// "careteam:inbox-resync" when events were missed; this script follows those.
 
 import { api } from "./api.js";
-import { LiveConnection, State } from "./live.js";
+import { sharedLive, State } from "./live.js";
 
 const REFRESH_KINDS = new Set(["work.changed", "notification.created"]);
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -164,22 +164,10 @@ function onEvent(frame) {
   if (REFRESH_KINDS.has(frame.kind)) refresh();
 }
 
-const stream = `user:${state.user_id}`;
-if (window.careteamLive) {
-  // The header owns the page's connection: follow its frames.
-  liveStatus.hidden = true;
-  document.addEventListener("careteam:user-event", (e) => onEvent(e.detail));
-  document.addEventListener("careteam:user-resync", () => refresh());
-} else {
-  const live = new LiveConnection({ onState });
-  live.subscribe(stream, {
-    after: null,
-    onEvent,
-    onSnapshot: () => refresh(),
-    onResync: () => refresh(),
-    onError(frame) {
-      if (frame.code === "not_found" || frame.code === "forbidden") live.stop(frame.code);
-    },
-  });
-  live.start();
-}
+// The header's inbox (inbox.js, on every signed-in page) owns the page's one subscription to `user:<id>` on
+// the shared connection and hands each of its events on as a "careteam:inbox" DOM event.
+document.addEventListener("careteam:inbox", (e) => onEvent(e.detail));
+document.addEventListener("careteam:inbox-resync", () => refresh());
+const live = sharedLive();
+live.onState(onState);
+onState(live.state);
