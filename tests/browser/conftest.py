@@ -18,11 +18,11 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from careteam.accounts import sessions as auth_sessions
 from careteam.settings import Settings
 from tests.factories import PASSWORD
+from tests.live import LiveServer
 
 # Every wait for a state (live, a card arriving) is a deadline for a loaded machine, not a latency budget:
 # two browsers, a server and the suite share two cores in CI.
 expect.set_options(timeout=15_000)
-from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -52,8 +52,9 @@ async def test_a_referral_from_the_board_to_the_pool_and_back(
     lead, psy = await signed_in(w.names["lead"]), await signed_in(w.names["psy1"])
     board, inbox = lead.page, psy.page
 
-    # The psychologist has her notifications open; the lead her board.
-    await open_live(inbox, "/notifications")
+    # The psychologist has My work open; the lead her board.
+    await open_live(inbox, "/work")
+    await expect(inbox.locator("#live-status")).to_have_attribute("data-state", "live")
     await open_live(board, f"/plans/{w.plan_id}")
     await expect(board.locator("#referrals-empty")).to_be_visible()
 
@@ -72,14 +73,17 @@ async def test_a_referral_from_the_board_to_the_pool_and_back(
     referral_id = int((await row.get_attribute("id") or "").removeprefix("referral-"))
     await board.evaluate("window.sameDocument = true")
 
-    # It arrives in her notifications by itself; she opens the minimal card from there.
-    arrived = inbox.locator("#inbox .inbox__item").first
-    await expect(arrived.locator(".inbox__title")).to_contain_text(
-        "Referral to Psychology: Ellen Marsh", timeout=LIVE_DEADLINE_MS
+    # It arrives in her My work by itself (and her header counts the notification); she opens the
+    # minimal card from the row.
+    arrived = inbox.locator(f'.work-row[data-key="referral-{referral_id}"]')
+    await expect(arrived.locator("[data-field=title]")).to_have_text(
+        f"Referral: {PCS}", timeout=LIVE_DEADLINE_MS
     )
-    await expect(arrived.locator(".inbox__title")).to_have_attribute("href", f"/referrals/{referral_id}")
+    await expect(arrived.locator("[data-field=patient]")).to_have_text("Ellen Marsh")
+    await expect(arrived.locator("[data-field=title]")).to_have_attribute("href", f"/referrals/{referral_id}")
+    await expect(inbox.locator("#unread-badge .nav-badge__count")).to_have_text("1")
     await never_reloaded(inbox)
-    await arrived.locator(".inbox__title").click()
+    await arrived.locator("[data-field=title]").click()
     await expect(inbox).to_have_url(re.compile(f"/referrals/{referral_id}$"))
     await expect(inbox.locator("h1")).to_have_text(f"Referral #{referral_id}: Psychology")
     await expect(inbox.get_by_text("You see the short card")).to_be_visible()
