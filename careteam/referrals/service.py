@@ -291,9 +291,11 @@ async def create_referral(
     session.add(referral)
     await session.flush()
     public = await _changed(session, referral, ReferralEvent.created, AuditAction.create, actor, now)
+    # User streams in one order in every write (work_changed sorts them, and covers everyone notified
+    # below): two writers never wait on each other's user streams.
+    await _work_changed(session, referral, actor, ReferralEvent.created)
     if referral.status == ReferralStatus.active:
         await _tell_recipients(session, referral, public, actor)
-    await _work_changed(session, referral, actor, ReferralEvent.created)
     return public
 
 
@@ -359,9 +361,9 @@ async def update_referral(
     if "respond_by" in changes or rerouted:
         referral.escalated_at = None  # a new clock may escalate again
     public = await _changed(session, referral, ReferralEvent.updated, AuditAction.update, actor, now)
+    await _work_changed(session, referral, actor, ReferralEvent.updated, also=before)
     if referral.status == ReferralStatus.active and (rerouted or not was_sent):
         await _tell_recipients(session, referral, public, actor)
-    await _work_changed(session, referral, actor, ReferralEvent.updated, also=before)
     return public
 
 
@@ -379,6 +381,7 @@ async def claim_referral(
         raise await _claimed_by_other(session, referral)
     referral.claimed_by_id = actor.user_id
     public = await _changed(session, referral, ReferralEvent.claimed, AuditAction.update, actor, now)
+    await _work_changed(session, referral, actor, ReferralEvent.claimed, also=_pool_or_none(referral))
     await _notify(
         session,
         referral,
@@ -388,7 +391,6 @@ async def claim_referral(
         actor,
         title=f"{actor.display_name} claimed the referral for {public.patient.name}",
     )
-    await _work_changed(session, referral, actor, ReferralEvent.claimed, also=_pool_or_none(referral))
     return public
 
 
@@ -422,6 +424,8 @@ async def accept_referral(
         referral_id=referral.id,
     )
     public = await _changed(session, referral, ReferralEvent.accepted, AuditAction.update, actor, now)
+    pool = _pool_or_none(referral) if waiting_in_pool else []
+    await _work_changed(session, referral, actor, ReferralEvent.accepted, also=pool)
     await _notify(
         session,
         referral,
@@ -431,8 +435,6 @@ async def accept_referral(
         actor,
         title=f"{actor.display_name} accepted the referral for {public.patient.name}",
     )
-    pool = _pool_or_none(referral) if waiting_in_pool else []
-    await _work_changed(session, referral, actor, ReferralEvent.accepted, also=pool)
     return public
 
 
@@ -451,6 +453,8 @@ async def decline_referral(
     referral.answer = ReferralAnswer.declined
     referral.decline_reason = body.reason
     public = await _changed(session, referral, ReferralEvent.declined, AuditAction.update, actor, now)
+    pool = _pool_or_none(referral) if waiting_in_pool else []
+    await _work_changed(session, referral, actor, ReferralEvent.declined, also=pool)
     await _notify(
         session,
         referral,
@@ -461,8 +465,6 @@ async def decline_referral(
         title=f"{actor.display_name} declined the referral for {public.patient.name}",
         body=body.reason,
     )
-    pool = _pool_or_none(referral) if waiting_in_pool else []
-    await _work_changed(session, referral, actor, ReferralEvent.declined, also=pool)
     return public
 
 
@@ -479,6 +481,7 @@ async def complete_referral(
     referral.status = ReferralStatus.completed
     referral.outcome = body.outcome
     public = await _changed(session, referral, ReferralEvent.completed, AuditAction.update, actor, now)
+    await _work_changed(session, referral, actor, ReferralEvent.completed)
     await _notify(
         session,
         referral,
@@ -489,7 +492,6 @@ async def complete_referral(
         title=f"Referral completed for {public.patient.name}: outcome from {actor.display_name}",
         body=body.outcome,
     )
-    await _work_changed(session, referral, actor, ReferralEvent.completed)
     return public
 
 
@@ -508,6 +510,7 @@ async def revoke_referral(
     await tasks.cancel_referral_tasks(session, referral.id or 0, actor=actor)
     public = await _changed(session, referral, ReferralEvent.revoked, AuditAction.update, actor, now)
     told = [u for u in (referral.claimed_by_id, referral.assignee_id) if u is not None]
+    await _work_changed(session, referral, actor, ReferralEvent.revoked, also=recipients)
     await _notify(
         session,
         referral,
@@ -518,7 +521,6 @@ async def revoke_referral(
         title=f"Referral for {public.patient.name} revoked by {actor.display_name}",
         body=body.reason,
     )
-    await _work_changed(session, referral, actor, ReferralEvent.revoked, also=recipients)
     return public
 
 
@@ -554,6 +556,13 @@ async def escalate_overdue(session: AsyncSession, *, now: datetime) -> int:
         )
         leads = await _team_leads(session, referral.patient_id)
         label = DISCIPLINE_LABELS[Discipline(referral.discipline)]
+        await notifications.work_changed(
+            session,
+            [referral.requester_id, *leads, *_recipients(referral)],
+            actor=None,
+            plan_id=referral.plan_id,
+            reason=ReferralEvent.overdue,
+        )
         await notifications.notify(
             session,
             [referral.requester_id, *leads],
@@ -566,13 +575,6 @@ async def escalate_overdue(session: AsyncSession, *, now: datetime) -> int:
             referral_id=referral.id,
             actor=None,
             dedup_key=f"referral:{referral.id}:overdue:{referral.respond_by.isoformat()}",
-        )
-        await notifications.work_changed(
-            session,
-            [referral.requester_id, *leads, *_recipients(referral)],
-            actor=None,
-            plan_id=referral.plan_id,
-            reason=ReferralEvent.overdue,
         )
     return len(due)
 

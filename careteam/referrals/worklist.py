@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.core.actor import Actor
 from careteam.core.vocab import Discipline
 from careteam.patients import service as patients
-from careteam.plans.worklist import DUE_ORDER, WorkRow, WorkSlice, due_of, sort_key
+from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, due_of, sort_key
 from careteam.referrals.codes import ReferralStatus
 from careteam.referrals.service import phase_of_row
 from careteam.referrals.tables import Referral
@@ -87,3 +87,12 @@ async def referral_work(
     for row in rows:
         counts[row.due] += 1
     return WorkSlice(rows=rows[offset : offset + limit], counts=counts)
+
+
+async def awaiting_due_counts(session: AsyncSession, *, actor: Actor, today: date) -> dict[Due, int]:
+    """How many referrals await the actor's answer in each ``Due`` (for the header's badge); one query."""
+    counts = dict.fromkeys(DUE_ORDER, 0)
+    query = select(col(Referral.respond_by)).where(*_awaiting(actor)).limit(MOST)
+    for respond_by in await session.exec(query):
+        counts[due_of(respond_by.date(), today)] += 1
+    return counts

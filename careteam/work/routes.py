@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from careteam.core.vocab import Discipline
 from careteam.web.deps import CurrentActor, Now, Offset, SessionDep
 from careteam.work import service as work
-from careteam.work.schemas import WorkPublic
+from careteam.work.schemas import WorkDue, WorkPublic
 
 router = APIRouter(tags=["my work"])
 
@@ -37,3 +37,9 @@ async def get_my_work(
         offset=offset,
         limit=limit,
     )
+
+
+@router.get("/me/work/due", responses={401: {}})
+async def get_my_work_due(actor: CurrentActor, session: SessionDep, now: Now) -> WorkDue:
+    """How many of your work items are overdue and due today (the header's badge); numbers only."""
+    return WorkDue(**await work.header_counts(session, actor, today=now.date()))

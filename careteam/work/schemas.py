@@ -86,3 +86,12 @@ class WorkPublic(Public):
             ]
         }
     )
+
+
+class WorkDue(Public):
+    """What the header's "My work" badge counts: items overdue and due today."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"overdue": 2, "today": 1}]})
+
+    overdue: int
+    today: int

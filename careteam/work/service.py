@@ -21,7 +21,7 @@ from careteam.plans import worklist
 from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, due_of, sort_key
 from careteam.referrals import service as referrals
 from careteam.referrals.schemas import ReferralPublic
-from careteam.referrals.worklist import referral_work
+from careteam.referrals.worklist import awaiting_due_counts, referral_work
 from careteam.work.schemas import WorkCounts, WorkItem, WorkPatient, WorkPublic
 
 # A page of My work: 50 rows at most.
@@ -132,13 +132,12 @@ def _referral_item(referral: ReferralPublic, today: date) -> WorkItem:
     )
 
 
-async def header_counts(session: AsyncSession, actor: Actor, *, today: date | None = None) -> dict[str, int]:
-    """The badge next to "My work": her open tasks overdue and due today, in one query (not audited: numbers
-    only, no patient shown)."""
-    counts = await worklist.due_counts(
-        session, user_id=actor.user_id, own_lane=actor.discipline, today=today or date.today()
-    )
-    return {"overdue": counts[Due.overdue], "today": counts[Due.today]}
+async def header_counts(session: AsyncSession, actor: Actor, *, today: date) -> dict[str, int]:
+    """The badge next to "My work": her open tasks and the referrals awaiting her answer that are overdue
+    or due today, in two queries (not audited: numbers only, no patient shown)."""
+    tasks = await worklist.due_counts(session, user_id=actor.user_id, own_lane=actor.discipline, today=today)
+    waiting = await awaiting_due_counts(session, actor=actor, today=today)
+    return {due.value: tasks[due] + waiting[due] for due in (Due.overdue, Due.today)}
 
 
 def _item(row: WorkRow) -> WorkItem:

@@ -4,7 +4,8 @@ In-process like the board part (httpx ASGITransport, pinned to the server's CPU,
 on the app's engine). The clinician is a nurse of her own (not the fan-out's nurse, whose list the board
 part fills): on ``patients`` care teams, each with one plan of ``tasks // patients`` open tasks that are hers
 (assigned to her, or unassigned in the nursing lane), due from weeks ago to months ahead or never, plus as
-many again that are not hers (done, or another lane's), which the query must skip. The statement count is
+many again that are not hers (done, or another lane's), which the query must skip; and per patient a referral
+waiting in the nurses' pool (hers to answer) and one in the physios' (not hers). The statement count is
 read at ``patients_small`` patients too: it must not change with the number of patients.
 """
 
@@ -14,7 +15,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from common import Cores, ms, percentile, pin, say
@@ -41,6 +42,7 @@ async def _seed(db_url: str, patients: int, tasks: int, *, user_id: int | None =
     from careteam.patients.codes import TeamRole
     from careteam.patients.tables import CareTeam, CareTeamMember, Patient
     from careteam.plans.tables import CarePlan, Task
+    from careteam.referrals.tables import Referral
     from careteam.settings import Settings
 
     engine = make_engine(db_url)
@@ -109,6 +111,18 @@ async def _seed(db_url: str, patients: int, tasks: int, *, user_id: int | None =
                         )
                     )
                 s.add_all(rows)
+                # Referrals: one waiting in the nurses' pool (hers to answer), one in the physios' (not hers).
+                for k, discipline in enumerate(("nurse", "physical_therapist")):
+                    s.add(
+                        Referral(
+                            plan_id=plan.id or 0,
+                            patient_id=patient.id or 0,
+                            requester_id=user.id or 0,
+                            discipline=discipline,
+                            reason="Follow-up call after ESI" if k == 0 else "Core stabilisation after MBB",
+                            respond_by=datetime.now(UTC) + timedelta(days=(i % 20) - 5),
+                        )
+                    )
             settings = Settings(database_url=db_url, secret_key=SECRET)
             token = await open_session(s, user, kind="bearer", settings=settings) if user_id is None else None
             cookie = (
@@ -191,8 +205,9 @@ async def _measure(
             )
             big = await measure(client, statements, requests)
         event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
-    if big["listed"] != per_patient * patients:
-        raise RuntimeError(f"My work listed {big['listed']} open tasks, expected {per_patient * patients}")
+    # Hers: her tasks, and one referral per patient waiting in the nurses' pool.
+    if big["listed"] != (per_patient + 1) * patients:
+        raise RuntimeError(f"My work listed {big['listed']} items, expected {(per_patient + 1) * patients}")
     for kind in kinds:
         out[kind] = {**big[kind], "queries_small": small[kind]["queries"]}
         say(

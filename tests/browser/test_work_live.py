@@ -1,14 +1,12 @@
 """My work stays correct live across browsers: the nurse has /work open; the IPM lead, in her own browser
-context, assigns a task to her through the API; the nurse's list shows it by itself.
-
-NEEDS THE NOTIFICATIONS BRANCH: the page refreshes on ``work.changed`` / ``notification.created`` on the
-nurse's stream ``user:<id>``, which plans/tasks.py records (through notifications) once that branch is
-merged. Until then this test fails at the wait for the row; tests/browser/test_work_page.py checks this
-page's side of the contract on its own.
+context, assigns a task to her through the API; the nurse's list shows it by itself (the page refreshes on
+``work.changed`` / ``notification.created`` on her stream ``user:<id>``), and so does the header's "My work"
+badge once the task is due today.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
@@ -61,3 +59,16 @@ async def test_a_task_assigned_from_another_browser_shows_in_her_work(
     await expect(row).to_be_visible(timeout=LIVE_DEADLINE_MS)
     await expect(row.locator("a")).to_have_text("Opioid agreement review")
     await expect(mine.locator('[data-due="later"] [data-field="count"]')).to_have_text("1")
+    badge = mine.locator("#work-badge .nav-badge__count")
+    await expect(badge).to_have_text("0")
+
+    # Due today: the row moves group, and the header's badge counts it.
+    r = await client.patch(
+        f"/api/v1/tasks/{task_id}",
+        json={"due_date": date.today().isoformat()},
+        headers={**await login("lead_live"), "If-Match": f'W/"{answer["body"]["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    await expect(mine.locator('[data-due="today"] [data-field="count"]')).to_have_text("1")
+    await expect(badge).to_have_text("1")
+    await expect(mine.get_by_role("link", name="My work 1 overdue or due today")).to_be_visible()

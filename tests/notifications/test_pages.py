@@ -51,7 +51,7 @@ async def test_the_page_lists_them_unread_first_class_and_the_header_counts_them
     html = r.text
     assert _badge(html) == "2"
     assert f'data-user-id="{nurse_id}"' in html and "/static/js/inbox.js" in html
-    assert '<a href="/work">My work</a>' in html
+    assert '<a href="/work">My work' in html and 'id="work-badge"' in html
     assert html.count('class="inbox__item is-unread" id="notification-') == 2
     assert (
         '<a class="inbox__title" href="/plans/4#task-17">Assigned to you: UDS due — Ellen Marsh</a>' in html

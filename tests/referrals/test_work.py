@@ -107,3 +107,22 @@ async def _work_at(session: Any, user_id: int, now: datetime) -> Any:
     from careteam.work import service as work
 
     return await work.list_work(session, actor=await _actor(session, user_id), today=now.date(), now=now)
+
+
+async def test_the_header_badge_counts_referrals_due_today_and_overdue(
+    client: Any, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    lead = await login(w.names["lead"])
+    psy = await login(w.names["psy1"])
+    assert (await client.get("/api/v1/me/work/due", headers=psy)).json() == {"overdue": 0, "today": 0}
+    # STAT: respond within 8 hours, so due today (or, near midnight, tomorrow: this week, not counted).
+    stat = await refer(client, lead, w, priority="stat")
+    due = (await client.get("/api/v1/me/work/due", headers=psy)).json()
+    today = utcnow().date()
+    expected_today = 1 if datetime.fromisoformat(stat["respond_by"]).date() == today else 0
+    assert due == {"overdue": 0, "today": expected_today}
+    # Claimed by the other psychologist, it is no longer hers to answer.
+    await client.post(f"/api/v1/referrals/{stat['id']}/claim", headers=await login(w.names["psy2"]))
+    assert (await client.get("/api/v1/me/work/due", headers=psy)).json() == {"overdue": 0, "today": 0}
+    assert (await client.get("/api/v1/me/work/due")).status_code == 401

@@ -104,6 +104,7 @@ def expect(route: str, persona: str) -> int:
         else 404,
         # Her own work: everyone signed in has a list (empty for one on no team).
         "GET /api/v1/me/work": 200,
+        "GET /api/v1/me/work/due": 200,
     }
     return table[route]
 

@@ -19,6 +19,7 @@ PUBLIC = {"GET /login", "POST /login", "GET /"}  # signing in, and the redirect 
 def expect(route: str, persona: str) -> int:
     """The one expected table for pages: status per (route, persona)."""
     on_team, lead, admin = persona in ON_TEAM, persona == "ipm_lead", persona == "admin"
+    psychologist = persona == "psychologist"
     if persona == "anonymous":
         if route == "POST /logout":
             return 303  # signing out without a session just lands on the sign-in page
@@ -44,6 +45,17 @@ def expect(route: str, persona: str) -> int:
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
         "GET /admin/audit": 200 if admin else 404,
         "GET /work": 200,
+        # Referrals, as in the JSON table: the team reads them, the lead and physicians refer and revoke,
+        # the psychology pool answers (in route order: accept, then claim what she accepted: 409, complete,
+        # then decline what is completed: 409); off the team and out of the pool nothing exists.
+        "GET /referrals": 200,
+        "GET /referrals/{referral_id}": 200 if on_team else 404,
+        "POST /plans/{plan_id}/referrals": 303 if persona in PLANNERS else 403 if on_team else 404,
+        "POST /referrals/{referral_id}/accept": 303 if psychologist else 403 if on_team else 404,
+        "POST /referrals/{referral_id}/claim": 409 if psychologist else 403 if on_team else 404,
+        "POST /referrals/{referral_id}/complete": 303 if psychologist else 403 if on_team else 404,
+        "POST /referrals/{referral_id}/decline": 409 if psychologist else 403 if on_team else 404,
+        "POST /referrals/{referral_id}/revoke": 303 if persona in PLANNERS else 403 if on_team else 404,
     }
     return table[route]
 
@@ -74,7 +86,11 @@ def test_table_covers_every_page_route() -> None:
 def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | None]:
     method, path = route.split(" ", 1)
     path = path.format(
-        patient_id=w.patient_id, member_id=w.spare_member_id, plan_id=w.plan_id, user_id=w.user_id
+        patient_id=w.patient_id,
+        member_id=w.spare_member_id,
+        plan_id=w.plan_id,
+        user_id=w.user_id,
+        referral_id=w.referral_id,
     )
     forms = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -90,6 +106,16 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | N
         },
         "POST /admin/users/{user_id}/active": {"active": "false"},
         "POST /notifications/read": {"all": "1"},
+        "POST /plans/{plan_id}/referrals": {
+            "discipline": "physical_therapist",
+            "reason": "Core stabilisation after MBB",
+            "priority": "routine",
+        },
+        "POST /referrals/{referral_id}/complete": {"outcome": "6 sessions; PCS 34 -> 18."},
+        "POST /referrals/{referral_id}/decline": {"reason": "Seen last month."},
+        "POST /referrals/{referral_id}/revoke": {"reason": "Moved to another clinic."},
+        "POST /referrals/{referral_id}/accept": {},
+        "POST /referrals/{referral_id}/claim": {},
         "POST /logout": {},
     }
     if method == "GET":
@@ -124,8 +150,9 @@ async def test_every_page_answers_as_the_table_says(persona: str, app: Any, clie
             csrf = issued.record.csrf_token
         cookies = {settings.session_cookie_name: issued.secret}
     mismatches = []
-    # Logout last: it ends the session the other requests use.
-    for route in sorted(set(page_routes(app)) - PUBLIC, key=lambda r: r == "POST /logout"):
+    # Logout last: it ends the session the other requests use. The rest in name order, as a referral's
+    # actions must come (accept before complete).
+    for route in sorted(set(page_routes(app)) - PUBLIC, key=lambda r: (r == "POST /logout", r)):
         method, path, form = _form(route, world, csrf)
         if form is not None and ("/members" in route or "/active" in route):
             form["version"] = await _version(db, route, world)

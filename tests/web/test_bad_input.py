@@ -18,9 +18,11 @@ from sqlmodel import SQLModel, select
 
 from careteam.accounts.sessions import open_session
 from careteam.core.vocab import ClinicRole, Discipline
+from careteam.db.types import utcnow
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
+from careteam.referrals.tables import Referral
 from careteam.settings import Settings
 from tests.factories import make_patient, make_plan, make_user
 
@@ -35,6 +37,11 @@ USER = {
     "password": "long enough",
 }
 TASK = {"title": "UDS due", "discipline": "nurse"}
+REFERRAL = {
+    "plan_id": "{plan}",
+    "discipline": "psychologist",
+    "reason": "CBT for pain catastrophising (PCS 34)",
+}
 JSON = {"content-type": "application/json"}
 
 
@@ -787,6 +794,131 @@ CASES = [
     c("notes-read-extra", "POST", "/me/notifications/read", 422, "body.seen", json={"all": True, "seen": 1}),
     c("notes-limit-0", "GET", "/me/notifications", 422, "query.limit", params={"limit": 0}),
     c("notes-unread-maybe", "GET", "/me/notifications", 422, "query.unread", params={"unread": "maybe"}),
+    # Referrals
+    c(
+        "referral-no-plan",
+        "POST",
+        "/referrals",
+        422,
+        "body.plan_id",
+        json={k: v for k, v in REFERRAL.items() if k != "plan_id"},
+    ),
+    c("referral-plan-unknown", "POST", "/referrals", 422, "plan_id", json={**REFERRAL, "plan_id": 999999}),
+    c(
+        "referral-discipline-unknown",
+        "POST",
+        "/referrals",
+        422,
+        "body.discipline",
+        json={**REFERRAL, "discipline": "surgeon"},
+    ),
+    c("referral-reason-blank", "POST", "/referrals", 422, "body.reason", json={**REFERRAL, "reason": "  "}),
+    c(
+        "referral-reason-501",
+        "POST",
+        "/referrals",
+        422,
+        "body.reason",
+        json={**REFERRAL, "reason": "x" * 501},
+    ),
+    c(
+        "referral-priority-unknown",
+        "POST",
+        "/referrals",
+        422,
+        "body.priority",
+        json={**REFERRAL, "priority": "soon"},
+    ),
+    c(
+        "referral-respond-by-naive",
+        "POST",
+        "/referrals",
+        422,
+        "body.respond_by",
+        json={**REFERRAL, "respond_by": "2030-01-01T09:00:00"},
+    ),
+    c(
+        "referral-respond-by-past",
+        "POST",
+        "/referrals",
+        422,
+        "respond_by",
+        json={**REFERRAL, "respond_by": "2020-01-01T09:00:00Z"},
+    ),
+    c(
+        "referral-code-of-another-discipline",
+        "POST",
+        "/referrals",
+        422,
+        "reason_code",
+        json={**REFERRAL, "reason_code": "return-to-work"},
+    ),
+    c(
+        "referral-named-not-of-the-discipline",
+        "POST",
+        "/referrals",
+        422,
+        "assignee_id",
+        json={**REFERRAL, "assignee_id": "{nurse}"},
+    ),
+    c(
+        "referral-born-completed",
+        "POST",
+        "/referrals",
+        422,
+        "body.status",
+        json={**REFERRAL, "status": "completed"},
+    ),
+    c("referral-extra-field", "POST", "/referrals", 422, "body.note", json={**REFERRAL, "note": "hi"}),
+    c("referral-list-status-unknown", "GET", "/referrals", 422, "query.status", params={"status": "lost"}),
+    c("referral-id-zero", "GET", "/referrals/0", 422, "path.referral_id"),
+    c("referral-unknown", "GET", "/referrals/999999", 404),
+    c("referral-patch-no-if-match", "PATCH", "/referrals/{referral}", 428, json={"priority": "urgent"}),
+    c(
+        "referral-patch-stale",
+        "PATCH",
+        "/referrals/{referral}",
+        412,
+        json={"priority": "urgent"},
+        headers=STALE,
+        current="/referrals/{referral}",
+    ),
+    c(
+        "referral-patch-reason-null",
+        "PATCH",
+        "/referrals/{referral}",
+        422,
+        "reason",
+        json={"reason": None},
+        headers=V1,
+    ),
+    c(
+        "referral-patch-to-completed",
+        "PATCH",
+        "/referrals/{referral}",
+        409,
+        json={"status": "completed"},
+        headers=V1,
+    ),
+    c("referral-claim-id-2**31", "POST", "/referrals/{beyond}/claim", 422, "path.referral_id"),
+    c("referral-accept-id-2**31", "POST", "/referrals/{beyond}/accept", 422, "path.referral_id"),
+    c("referral-decline-no-reason", "POST", "/referrals/{referral}/decline", 422, "body.reason", json={}),
+    c(
+        "referral-complete-outcome-4001",
+        "POST",
+        "/referrals/{referral}/complete",
+        422,
+        "body.outcome",
+        json={"outcome": "x" * 4001},
+    ),
+    c(
+        "referral-revoke-blank",
+        "POST",
+        "/referrals/{referral}/revoke",
+        422,
+        "body.reason",
+        json={"reason": " "},
+    ),
     # Audit and sign-in
     c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
     c(
@@ -853,6 +985,16 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
         goal = Goal(plan_id=plan.id or 0, description="Walk 30 minutes daily")
         s.add_all([task, goal])
         await s.flush()
+        referral = Referral(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            requester_id=lead.id or 0,
+            discipline="psychologist",
+            reason="Pre-SCS psychological evaluation",
+            respond_by=utcnow() + timedelta(days=14),
+        )
+        s.add(referral)
+        await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
             "patient": patient.id,
@@ -862,6 +1004,8 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "member": member.id,
             "nurse": nurse.id,
             "outsider": outsider.id,
+            "referral": referral.id,
+            "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.
         caller = {"lead": lead, "admin": admin}.get(as_)

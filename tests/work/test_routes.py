@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ import pytest
 from careteam.core.vocab import Discipline
 from careteam.patients.codes import TeamRole
 from careteam.plans.tables import Task
+from careteam.referrals.tables import Referral
 from tests.factories import make_patient, make_plan, make_user, statements
 from tests.work.world import make_clinic
 
@@ -97,6 +98,17 @@ async def _add_patients(db: Any, nurse_id: int, count: int, tasks_each: int) -> 
                 )
                 for k in range(tasks_each)
             )
+            # And a referral waiting in the nurses' pool: referral rows must not cost a query each either.
+            s.add(
+                Referral(
+                    plan_id=plan.id or 0,
+                    patient_id=patient.id or 0,
+                    requester_id=nurse_id,
+                    discipline="nurse",
+                    reason="Follow-up call after ESI",
+                    respond_by=datetime(2025, 12, 1, tzinfo=UTC),  # overdue longest: on the first page
+                )
+            )
 
 
 async def test_the_first_page_takes_as_many_statements_for_50_patients_as_for_5(
@@ -120,9 +132,11 @@ async def test_the_first_page_takes_as_many_statements_for_50_patients_as_for_5(
     many, many_body = await count("/api/v1/me/work")
     many_filtered, _ = await count("/api/v1/me/work?discipline=nurse")
 
-    assert few_body["total"] == 200 and many_body["total"] == 2000
+    assert few_body["total"] == 205 and many_body["total"] == 2050
+    assert {i["kind"] for i in few_body["items"]} == {"task", "referral"}
     assert len(many_body["items"]) == 50
     assert len({i["patient"]["id"] for i in many_body["items"]}) > 5  # more patients shown, same statements
     assert many == few and many_filtered == few_filtered
-    # Authentication, the rows, the counts, the audit rows: a handful, whatever the size.
-    assert many <= 6, many
+    # Authentication, the task rows and counts, the referral rows and their patients, the audit rows: a
+    # handful, whatever the size.
+    assert many <= 8, many

@@ -15,6 +15,7 @@ import { sharedLive } from "./live.js";
 
 const userId = Number(document.body.dataset.userId);
 const badge = document.getElementById("unread-badge");
+const workBadge = document.getElementById("work-badge");
 
 function showUnread(count) {
   if (!badge || !Number.isInteger(count) || count < 0) return;
@@ -22,11 +23,40 @@ function showUnread(count) {
   badge.classList.toggle("nav-badge--zero", count === 0);
 }
 
+// "My work"'s badge: what is overdue or due today. Asked for once on load and again whenever her worklist
+// may have changed; one request at a time, and one more if a change came in during it.
+let asking = false;
+let askAgain = false;
+
+async function showDue() {
+  if (!workBadge) return;
+  if (asking) {
+    askAgain = true;
+    return;
+  }
+  asking = true;
+  try {
+    do {
+      askAgain = false;
+      const answer = await api("GET", "/api/v1/me/work/due");
+      if (answer.ok && answer.body) {
+        const due = answer.body.overdue + answer.body.today;
+        workBadge.querySelector(".nav-badge__count").textContent = String(due);
+        workBadge.classList.toggle("nav-badge--zero", due === 0);
+        workBadge.dataset.overdue = String(answer.body.overdue);
+      }
+    } while (askAgain);
+  } finally {
+    asking = false;
+  }
+}
+
 // The log no longer reaches back to what this page saw: ask for the count, and follow the stream from now.
 async function resync() {
   const answer = await api("GET", "/api/v1/me/notifications?unread=true&limit=1");
   if (answer.ok) showUnread(answer.body.unread);
   follow(null);
+  showDue();
   document.dispatchEvent(new CustomEvent("careteam:inbox-resync"));
 }
 
@@ -35,6 +65,7 @@ function follow(after) {
     after,
     onEvent(event) {
       if (event.data && "unread" in event.data) showUnread(event.data.unread);
+      if (event.kind === "work.changed" || event.kind === "notification.created") showDue();
       document.dispatchEvent(new CustomEvent("careteam:inbox", { detail: event }));
     },
     onResync: resync,
@@ -47,6 +78,8 @@ const live = sharedLive();
 // and for tests that must not act before the inbox listens.
 live.onState((state) => {
   if (badge) badge.dataset.state = state;
+  // Subscribed (again): from here every change arrives as an event, so one count now misses nothing.
+  if (state === "live") showDue();
 });
 if (Number.isInteger(userId) && userId > 0) {
   // A page that rendered the inbox says from which seq (data-inbox-seq); others follow from now on.
