@@ -329,6 +329,7 @@ async def update_referral(
         raise InvalidTransition(f"A referral that is {status} cannot be changed.")
     was_sent = status == ReferralStatus.active
     before = _recipients(referral)
+    old_pool = _waiting_pool(referral)
     if "status" in changes and changes["status"] != status:
         allowed = PATCH_TRANSITIONS[status]
         if changes["status"] not in allowed:
@@ -361,7 +362,7 @@ async def update_referral(
     if "respond_by" in changes or rerouted:
         referral.escalated_at = None  # a new clock may escalate again
     public = await _changed(session, referral, ReferralEvent.updated, AuditAction.update, actor, now)
-    await _work_changed(session, referral, actor, ReferralEvent.updated, also=before)
+    await _work_changed(session, referral, actor, ReferralEvent.updated, also=before, pools=old_pool)
     if referral.status == ReferralStatus.active and (rerouted or not was_sent):
         await _tell_recipients(session, referral, public, actor)
     return public
@@ -381,7 +382,8 @@ async def claim_referral(
         raise await _claimed_by_other(session, referral)
     referral.claimed_by_id = actor.user_id
     public = await _changed(session, referral, ReferralEvent.claimed, AuditAction.update, actor, now)
-    await _work_changed(session, referral, actor, ReferralEvent.claimed, also=_pool_or_none(referral))
+    # The pool's other members lose it from their work.
+    await _work_changed(session, referral, actor, ReferralEvent.claimed, pools=[referral.discipline])
     await _notify(
         session,
         referral,
@@ -405,7 +407,7 @@ async def accept_referral(
     _ensure_unanswered(referral)
     if referral.claimed_by_id not in (None, actor.user_id):
         raise await _claimed_by_other(session, referral)
-    waiting_in_pool = referral.claimed_by_id is None
+    pool = _waiting_pool(referral)
     referral.claimed_by_id = actor.user_id
     referral.answer = ReferralAnswer.accepted
     await patients.admit_to_team(session, referral.patient_id, actor.user_id, actor=actor)
@@ -424,8 +426,7 @@ async def accept_referral(
         referral_id=referral.id,
     )
     public = await _changed(session, referral, ReferralEvent.accepted, AuditAction.update, actor, now)
-    pool = _pool_or_none(referral) if waiting_in_pool else []
-    await _work_changed(session, referral, actor, ReferralEvent.accepted, also=pool)
+    await _work_changed(session, referral, actor, ReferralEvent.accepted, pools=pool)
     await _notify(
         session,
         referral,
@@ -448,13 +449,12 @@ async def decline_referral(
     _ensure_unanswered(referral)
     if referral.claimed_by_id not in (None, actor.user_id):
         raise await _claimed_by_other(session, referral)
-    waiting_in_pool = referral.claimed_by_id is None
+    pool = _waiting_pool(referral)
     referral.claimed_by_id = actor.user_id
     referral.answer = ReferralAnswer.declined
     referral.decline_reason = body.reason
     public = await _changed(session, referral, ReferralEvent.declined, AuditAction.update, actor, now)
-    pool = _pool_or_none(referral) if waiting_in_pool else []
-    await _work_changed(session, referral, actor, ReferralEvent.declined, also=pool)
+    await _work_changed(session, referral, actor, ReferralEvent.declined, pools=pool)
     await _notify(
         session,
         referral,
@@ -665,9 +665,10 @@ def _recipients(referral: Referral) -> list[int]:
     return [u for u in (referral.assignee_id, referral.claimed_by_id) if u is not None]
 
 
-def _pool_or_none(referral: Referral) -> list[int]:
-    """A marker the pool's members must hear about (resolved in ``_work_changed``)."""
-    return [-1] if referral.assignee_id is None else []
+def _waiting_pool(referral: Referral) -> list[str]:
+    """The discipline whose pool the referral waits in (unnamed, unclaimed), or none."""
+    unclaimed = referral.assignee_id is None and referral.claimed_by_id is None
+    return [referral.discipline] if unclaimed else []
 
 
 async def _team_leads(session: AsyncSession, patient_id: int) -> list[int]:
@@ -781,14 +782,14 @@ async def _work_changed(
     kind: ReferralEvent,
     *,
     also: Iterable[int] = (),
+    pools: Iterable[str] = (),
 ) -> None:
-    """Tell everyone whose "My work" this referral is (or was) on: requester, recipients, the pool."""
-    users = {referral.requester_id, *_recipients(referral)}
-    extra = set(also)
-    if -1 in extra or (referral.assignee_id is None and referral.claimed_by_id is None):
-        extra.discard(-1)
-        users.update(await accounts.active_user_ids(session, discipline=referral.discipline))
-    users.update(extra)
+    """Tell everyone whose "My work" this referral is (or was) on: its requester and recipients, ``also``
+    (its recipients before this change), and the members of the pool it waits in, or waited in
+    (``pools``)."""
+    users = {referral.requester_id, *_recipients(referral), *also}
+    for discipline in {*pools, *_waiting_pool(referral)}:
+        users.update(await accounts.active_user_ids(session, discipline=discipline))
     await notifications.work_changed(
         session, sorted(users), actor=actor, plan_id=referral.plan_id, reason=kind
     )

@@ -7,7 +7,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
+from sqlmodel import col, select
+
 from careteam.db.types import utcnow
+from careteam.events import streams
+from careteam.events.tables import StreamEvent
 from careteam.referrals import service as referrals
 from careteam.referrals.schemas import ReferralUpdate
 from tests.referrals.test_pages import cookie
@@ -126,3 +131,37 @@ async def test_the_header_badge_counts_referrals_due_today_and_overdue(
     await client.post(f"/api/v1/referrals/{stat['id']}/claim", headers=await login(w.names["psy2"]))
     assert (await client.get("/api/v1/me/work/due", headers=psy)).json() == {"overdue": 0, "today": 0}
     assert (await client.get("/api/v1/me/work/due")).status_code == 401
+
+
+async def test_every_change_reaches_the_streams_of_those_whose_work_it_changes(
+    client: Any, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    lead = await login(w.names["lead"])
+
+    async def nudges(who: str) -> int:
+        async with db() as s:
+            found = await s.exec(
+                select(func.count())
+                .select_from(StreamEvent)
+                .where(
+                    col(StreamEvent.stream_kind) == streams.USER,
+                    col(StreamEvent.stream_id) == w.id(who),
+                    col(StreamEvent.kind) == "work.changed",
+                )
+            )
+            return int(found.one())
+
+    referral = await refer(client, lead, w)
+    assert [await nudges(p) for p in ("lead", "psy1", "psy2", "physio")] == [1, 1, 1, 0]
+    # psy1 claims: the pool's other member loses it from her work, and hears so; the physio never does.
+    await client.post(f"/api/v1/referrals/{referral['id']}/claim", headers=await login(w.names["psy1"]))
+    assert [await nudges(p) for p in ("lead", "psy1", "psy2", "physio")] == [2, 2, 2, 0]
+    # Sent on to the physios' pool instead: the psychologists and the physio all hear it.
+    r = await client.patch(
+        f"/api/v1/referrals/{referral['id']}",
+        json={"discipline": "physical_therapist", "reason_code": None},
+        headers={**lead, "If-Match": 'W/"2"'},
+    )
+    assert r.status_code == 200, r.text
+    assert [await nudges(p) for p in ("lead", "psy1", "psy2", "physio")] == [3, 3, 2, 1]
