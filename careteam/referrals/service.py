@@ -389,7 +389,6 @@ async def claim_referral(
         referral,
         NotificationKind.referral_claimed,
         [referral.requester_id],
-        public,
         actor,
         title=f"{actor.display_name} claimed the referral for {public.patient.name}",
     )
@@ -432,7 +431,6 @@ async def accept_referral(
         referral,
         NotificationKind.referral_accepted,
         [referral.requester_id],
-        public,
         actor,
         title=f"{actor.display_name} accepted the referral for {public.patient.name}",
     )
@@ -460,7 +458,6 @@ async def decline_referral(
         referral,
         NotificationKind.referral_declined,
         [referral.requester_id],
-        public,
         actor,
         title=f"{actor.display_name} declined the referral for {public.patient.name}",
         body=body.reason,
@@ -487,7 +484,6 @@ async def complete_referral(
         referral,
         NotificationKind.referral_completed,
         [referral.requester_id],
-        public,
         actor,
         title=f"Referral completed for {public.patient.name}: outcome from {actor.display_name}",
         body=body.outcome,
@@ -516,7 +512,6 @@ async def revoke_referral(
         referral,
         NotificationKind.referral_revoked,
         told,
-        public,
         actor,
         title=f"Referral for {public.patient.name} revoked by {actor.display_name}",
         body=body.reason,
@@ -742,7 +737,6 @@ async def _tell_recipients(
         referral,
         NotificationKind.referral_new,
         users,
-        public,
         actor,
         title=f"Referral to {to}: {public.patient.name}, {public.patient.age}",
         body=referral.reason,
@@ -754,13 +748,11 @@ async def _notify(
     referral: Referral,
     kind: NotificationKind,
     users: Iterable[int],
-    public: ReferralPublic,
     actor: Actor,
     *,
     title: str,
     body: str = "",
 ) -> None:
-    del public  # the title carries what the notification shows
     await notifications.notify(
         session,
         users,
