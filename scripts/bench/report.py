@@ -482,8 +482,10 @@ def _work_run(run: dict[str, Any] | None) -> str:
         "load average before "
         f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}. A clinician (a nurse) on the "
         "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
-        "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's); "
-        "the statements are counted at a tenth of the patients too.\n\n"
+        "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's), "
+        "and a referral waiting in the nurses' pool (hers to answer) and one in the physios' (not hers); "
+        "the open tasks column counts tasks, the list has the referrals too; the statements are counted "
+        "at a tenth of the patients too.\n\n"
     )
 
 
