@@ -389,3 +389,16 @@ async def clinical_patients_among(
         )
     )
     return {int(pid) for pid in rows}
+
+
+async def member_ids(session: AsyncSession, patient_id: int, disciplines: Iterable[str]) -> list[int]:
+    """The user ids of the patient's care team members of these disciplines, in one small query (no names):
+    whom an unassigned task in their lane concerns."""
+    rows = await session.exec(
+        select(col(CareTeamMember.user_id))
+        .join(CareTeam, col(CareTeam.id) == col(CareTeamMember.team_id))
+        .where(
+            col(CareTeam.patient_id) == patient_id, col(CareTeamMember.discipline).in_(sorted(disciplines))
+        )
+    )
+    return [int(user_id) for user_id in rows]

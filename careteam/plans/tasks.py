@@ -286,18 +286,14 @@ async def _tell_worklists(
     newly_assigned = task.assignee_id is not None and task.assignee_id != assignee_before
     notify = newly_assigned and task.assignee_id != actor.user_id
     pool = task.assignee_id is None or (assignee_before is None and not created)
-    patient_name = ""
-    if pool or notify:
-        patient, members = await patients.patient_and_team(session, patient_id)
-        patient_name = patient.name
-        if pool:
-            disciplines = {discipline_before, task.discipline}
-            users |= {m.user_id for m in members if m.discipline in disciplines}
+    if pool:
+        users |= set(await patients.member_ids(session, patient_id, {discipline_before, task.discipline}))
     # Worklists first, in user order (work_changed sorts), then the notification to one of those users,
     # whose stream is locked already: writers take the user streams' locks in one order, so two of them may
     # wait for each other but never deadlock.
     await notifications.work_changed(session, users, actor=actor, plan_id=task.plan_id, reason=reason)
     if notify and task.assignee_id is not None:
+        patient_name = (await patients.patient_cards(session, [patient_id]))[patient_id][0]
         await notifications.notify(
             session,
             [task.assignee_id],
