@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
@@ -177,47 +177,27 @@ def _waiting_in_pool(discipline: str) -> list[Any]:
     ]
 
 
-def work_referrals_query(actor: Actor) -> SelectOfScalar[Any]:
-    """Ids of the referrals that are the actor's work: sent to her (by name, or claimed by her) or waiting in
-    her pool, not yet answered, or accepted by her and not yet completed."""
-    me = actor.user_id
-    return select(col(Referral.id)).where(
-        col(Referral.status) == ReferralStatus.active,
-        or_(
-            and_(*_waiting_in_pool(actor.discipline)),
-            and_(
-                or_(col(Referral.assignee_id) == me, col(Referral.claimed_by_id) == me),
-                or_(col(Referral.answer).is_(None), col(Referral.answer) == ReferralAnswer.accepted),
-            ),
-        ),
-    )
-
-
-async def work_referrals(
+async def followed_referrals(
     session: AsyncSession,
     *,
     actor: Actor,
+    which: Literal["sent", "overdue"],
     now: datetime | None = None,
     patient_id: int | None = None,
     discipline: Discipline | None = None,
-    sent: bool = False,
-    overdue_on_my_teams: bool = False,
     limit: int = 50,
 ) -> tuple[list[ReferralPublic], int]:
-    """A "My work" section, soonest respond-by first, with its total: referrals to her and to her pool; or
-    (``sent``) those she sent that are still open; or (``overdue_on_my_teams``) every overdue referral of
-    her care teams' patients. Audited as reads."""
+    """What a referrer follows in "My work", soonest respond-by first, with its total: the open referrals
+    she ``sent``, or every ``overdue`` referral of her care teams' patients (an IPM lead's). Audited reads."""
     now = now or utcnow()
-    if sent:
+    if which == "sent":
         where: list[Any] = [
             col(Referral.requester_id) == actor.user_id,
             col(Referral.status).in_(OPEN_STATUSES),
             col(Referral.id).in_(readable_referral_ids(actor)),
         ]
-    elif overdue_on_my_teams:
-        where = [_overdue_clause(now), col(Referral.patient_id).in_(clinical_patient_ids(actor))]
     else:
-        where = [col(Referral.id).in_(work_referrals_query(actor))]
+        where = [_overdue_clause(now), col(Referral.patient_id).in_(clinical_patient_ids(actor))]
     if patient_id is not None:
         where.append(col(Referral.patient_id) == patient_id)
     if discipline is not None:

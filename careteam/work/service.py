@@ -87,18 +87,13 @@ async def list_work(
     overdue: list[WorkItem] = []
     if actor.discipline in _REFERRERS:
         now = now or datetime.combine(today, time(12), UTC)
-        mine, _ = await referrals.work_referrals(
-            session, actor=actor, now=now, patient_id=patient_id, discipline=discipline, sent=True
+        mine, _ = await referrals.followed_referrals(
+            session, actor=actor, which="sent", now=now, patient_id=patient_id, discipline=discipline
         )
         sent = [_referral_item(r, today) for r in mine]
         if actor.discipline is Discipline.ipm_lead:
-            late, _ = await referrals.work_referrals(
-                session,
-                actor=actor,
-                now=now,
-                patient_id=patient_id,
-                discipline=discipline,
-                overdue_on_my_teams=True,
+            late, _ = await referrals.followed_referrals(
+                session, actor=actor, which="overdue", now=now, patient_id=patient_id, discipline=discipline
             )
             overdue = [_referral_item(r, today) for r in late]
     return WorkPublic(
