@@ -35,7 +35,7 @@ def _created(message: MessagePublic) -> tuple[MessagePublic, dict[str, str]]:
 
 def _one_cursor(before: int | None, after: int | None) -> None:
     if before is not None and after is not None:
-        raise ValidationFailed("Page with before or after, not both.", field="after")
+        raise ValidationFailed("Page with before or after, not both.", field="query.after")
 
 
 @router.post("/plans/{plan_id}/messages", status_code=201, response_model=MessagePublic, responses=_THREAD)
