@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from careteam.messaging.codes import MessageEvent
@@ -322,3 +323,18 @@ async def test_each_write_puts_its_event_on_the_plan_stream_in_order(
         board = apply_event(board, {"seq": e.seq, "kind": e.kind, "data": e.data})
     after = (await client.get(f"/api/v1/plans/{w.plan_id}", headers=lead)).json()
     assert board == after
+
+
+async def test_concurrent_retries_with_one_key_store_one_message(client: Any, db: Any, login: Any) -> None:
+    w = await make_world(db)
+    nurse = await login(w.names["nurse"])
+    key = {"Idempotency-Key": "double-click"}
+    answers = await asyncio.gather(
+        *(post(client, nurse, f"/plans/{w.plan_id}", "Follow-up call after block", **key) for _ in range(10))
+    )
+    # Each retry either replays the first answer or, if it raced the first one's commit, is refused as a
+    # conflicting change (409), never a second message.
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    created = [a.json()["id"] for a in answers if a.status_code == 201]
+    assert created and len(set(created)) == 1
+    assert len(await messages(db)) == 1 and len(await plan_events(db, w.plan_id)) == 1
