@@ -130,12 +130,16 @@ async def test_task_comments_reach_assignee_and_earlier_commenters(client: Any, 
     assert [n.kind for n in await notified(db, w.id("physician"))] == [NotificationKind.message_reply]
     assert len(await notified(db, w.id("nurse"))) == 1
     assert [n.kind for n in await notified(db, w.id("lead"))] == [NotificationKind.message_mention]
+    # The lead writes to @nursing: the assignee, mentioned, gets the mention alone; the others a reply.
+    assert (await post(client, lead, path, "@nursing book the repeat UDS")).status_code == 201
+    assert [n.kind for n in (await notified(db, w.id("nurse")))[1:]] == [NotificationKind.message_mention]
+    assert [n.kind for n in await notified(db, w.id("physician"))] == [NotificationKind.message_reply] * 2
     # The task itself did not change; the plan's team thread does not show task comments.
     fetched = (await client.get(f"/api/v1/tasks/{task['id']}", headers=lead)).json()
     assert fetched["version"] == task["version"]
     assert (await client.get(f"/api/v1/plans/{w.plan_id}/messages", headers=lead)).json()["items"] == []
     thread = (await client.get(f"/api/v1{path}/messages", headers=lead)).json()
-    assert [m["author"]["id"] for m in thread["items"]] == [w.id("nurse"), w.id("physician")]
+    assert [m["author"]["id"] for m in thread["items"]] == [w.id("lead"), w.id("nurse"), w.id("physician")]
     # Another team's task: not found.
     other = await make_task(client, await login(w.names["outsider"]), _OtherPlan(w.other_plan_id))
     assert (await post(client, lead, f"/tasks/{other['id']}", "hi")).status_code == 404
