@@ -25,6 +25,18 @@ ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
+def prose(body: str) -> str:
+    """The message's words as a reader sees them, without code spans and blocks: where @mentions count
+    (``@team`` quoted in backticks reaches nobody). One line per piece of text, so no two pieces join."""
+    return "\n".join(
+        child.content
+        for token in _MARKDOWN.parse(body)
+        if token.type == "inline"
+        for child in token.children or ()
+        if child.type == "text"
+    )
+
+
 def render(body: str) -> str:
     """The message as sanitised HTML."""
     return nh3.clean(

@@ -23,7 +23,7 @@ from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from careteam.db.types import utcnow
 from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent
-from careteam.messaging.render import render
+from careteam.messaging.render import prose, render
 from careteam.messaging.schemas import (
     AuthorPublic,
     MessageCreate,
@@ -56,11 +56,12 @@ class _Plan:
 def mentioned(body: str, team: Sequence[MemberPublic], *, author_id: int) -> list[int]:
     """The care team members a message's @mentions reach (never its author), by id.
 
-    ``@team``, a discipline (``codes.DISCIPLINE_ALIASES``) or a username, matched only against the team:
-    a name off the team reaches nobody, and the answer does not say whether it exists.
+    ``@team``, a discipline (``codes.DISCIPLINE_ALIASES``) or a username in the text (not in code),
+    matched only against the team: a name off the team reaches nobody, and the answer does not say whether
+    it exists.
     """
     reached: set[int] = set()
-    for word in MENTION.findall(body):
+    for word in MENTION.findall(prose(body)):
         name = word.lower()
         if name == TEAM:
             reached.update(m.user_id for m in team)

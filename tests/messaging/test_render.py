@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careteam.messaging.render import render
+from careteam.messaging.render import prose, render
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,8 @@ def test_an_autolink_and_a_title_keep_only_safe_attributes() -> None:
     assert render('[a](https://example.org "the title")') == (
         '<p><a href="https://example.org" title="the title" rel="noopener noreferrer">a</a></p>\n'
     )
+
+
+def test_prose_is_the_text_outside_code() -> None:
+    body = "@team see `@lead` below\n\n    @nurse in code\n\n> @pt **@ot** [@physio](https://example.org)"
+    assert prose(body).split("\n") == ["@team see ", " below", "@pt ", "@ot", " ", "@physio"]

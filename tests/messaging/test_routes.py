@@ -106,6 +106,9 @@ async def test_mentions_reach_only_the_care_team(client: Any, db: Any, login: An
     nursing = (await post(client, await login(w.names["physician"]), path, "@nursing @LEAD see above")).json()
     assert nursing["mentions"] == sorted([w.id("nurse"), w.id("lead")])
     assert [n.kind for n in await notified(db, w.id("lead"))] == [NotificationKind.message_mention]
+    # Code is quoted, not said: `@team` in backticks or an indented block reaches nobody.
+    quoted = (await post(client, lead, path, "type `@team` to reach all\n\n    @nursing in a block")).json()
+    assert quoted["mentions"] == [] and "<code>@team</code>" in quoted["html"]
     # An e-mail address is not a mention.
     mail = (await post(client, lead, path, f"write to x@{w.names['nurse']}.org")).json()
     assert mail["mentions"] == []
