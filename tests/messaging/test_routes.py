@@ -238,6 +238,10 @@ async def test_a_clinician_taken_off_the_team_reads_and_writes_nothing(
         f"/api/v1/messages/{mine['id']}", json={"body": "x"}, headers=if_match(nurse, 1)
     )
     assert edit.status_code == 404
+    # An earlier commenter off the team now hears nothing of the thread, named or not.
+    said = f"@{w.names['nurse']} @nursing @team follow-up booked"
+    assert (await post(client, lead, f"/tasks/{task['id']}", said)).json()["mentions"] == [w.id("physician")]
+    assert await notified(db, w.id("nurse")) == []
 
 
 async def test_retries_with_one_key_store_one_message(client: Any, db: Any, login: Any) -> None:
