@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +20,7 @@ from careteam.events import retention
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
+from careteam.messaging import routes as messaging_routes
 from careteam.notifications import pages as notifications_pages
 from careteam.notifications import routes as notifications_routes
 from careteam.patients import pages as patients_pages
@@ -41,13 +43,15 @@ from careteam.web.templating import error_page
 from careteam.work import pages as work_pages
 from careteam.work import routes as work_routes
 
-# Each feature: its JSON API and its HTML pages. A new feature is one line here.
-FEATURES = (
+# Each feature: its JSON API and its HTML pages (None: a feature with no pages yet). A new feature is one
+# line here.
+FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (accounts_routes, accounts_pages),
     (patients_routes, patients_pages),
     (notifications_routes, notifications_pages),
     (plans_routes, plans_pages),
     (referrals_routes, referrals_pages),
+    (messaging_routes, None),
     (trail_routes, trail_pages),
     (work_routes, work_pages),
 )
@@ -146,7 +150,8 @@ def create_app(
     # matched again on every request (about 15% of a PATCH's CPU in a profile). One line per feature.
     for routes, pages in FEATURES:
         app.include_router(routes.router, prefix="/api/v1")
-        app.include_router(pages.router)
+        if pages is not None:
+            app.include_router(pages.router)
     app.include_router(realtime_endpoint.router)
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     openapi.install(app)

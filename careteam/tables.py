@@ -7,10 +7,22 @@ from careteam.accounts import tables as accounts
 from careteam.audit import tables as audit
 from careteam.events import tables as events
 from careteam.jobs import tables as jobs
+from careteam.messaging import tables as messaging
 from careteam.notifications import tables as notifications
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
 from careteam.referrals import tables as referrals
 from careteam.web import tables as web
 
-__all__ = ["accounts", "audit", "events", "jobs", "notifications", "patients", "plans", "referrals", "web"]
+__all__ = [
+    "accounts",
+    "audit",
+    "events",
+    "jobs",
+    "messaging",
+    "notifications",
+    "patients",
+    "plans",
+    "referrals",
+    "web",
+]

@@ -14,6 +14,8 @@ class NotificationKind(StrEnum):
     referral_revoked = "referral.revoked"
     referral_overdue = "referral.overdue"
     task_assigned = "task.assigned"
+    message_mention = "message.mention"
+    message_reply = "message.reply"
 
 
 class InboxEvent(StrEnum):

@@ -130,6 +130,12 @@ async def get_task(session: AsyncSession, task_id: int, *, actor: Actor) -> Task
     return task
 
 
+async def readable_task(session: AsyncSession, task_id: int, *, actor: Actor) -> Task:
+    """The task, if its plan is one of the actor's (else not found); not audited: for a caller that audits
+    the read it serves (a task's comment thread)."""
+    return await _readable_task(session, task_id, actor)
+
+
 async def list_tasks(
     session: AsyncSession,
     plan_id: int,

@@ -16,6 +16,8 @@ from sqlmodel import select
 from careteam.accounts.tables import User
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
+from careteam.messaging.render import render
+from careteam.messaging.tables import Message
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -37,6 +39,8 @@ class World:
     candidate_id: int
     user_id: int
     referral_id: int
+    message_id: int  # the nurse's, which she edits
+    removable_id: int  # the nurse's, which she or the lead removes
 
 
 def expect(route: str, persona: str) -> int:
@@ -99,6 +103,18 @@ def expect(route: str, persona: str) -> int:
         "POST /api/v1/referrals/{referral_id}/decline": 409 if psychologist else 403 if on_team else 404,
         "POST /api/v1/referrals/{referral_id}/revoke": 200
         if persona in PLANNERS
+        else 403
+        if on_team
+        else 404,
+        # Messages: the plan's team reads and writes its threads; only the author (the nurse) edits her
+        # message, and she or the team's lead removes one; off the team nothing exists.
+        "GET /api/v1/plans/{plan_id}/messages": 200 if on_team else 404,
+        "POST /api/v1/plans/{plan_id}/messages": 201 if on_team else 404,
+        "GET /api/v1/tasks/{task_id}/messages": 200 if on_team else 404,
+        "POST /api/v1/tasks/{task_id}/messages": 201 if on_team else 404,
+        "PATCH /api/v1/messages/{message_id}": 200 if persona == "nurse" else 403 if on_team else 404,
+        "DELETE /api/v1/messages/{message_id}": 200
+        if persona in ("nurse", "ipm_lead")
         else 403
         if on_team
         else 404,
@@ -171,6 +187,17 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             respond_by=utcnow() + timedelta(days=14),
         )
         s.add(referral)
+        notes = [
+            Message(
+                plan_id=plan.id or 0,
+                patient_id=patient.id or 0,
+                author_id=users["nurse"].id or 0,
+                body=body,
+                html=render(body),
+            )
+            for body in ("PDMP check done", "UDS due")
+        ]
+        s.add_all(notes)
         await s.flush()
         world = World(
             patient.id or 0,
@@ -181,6 +208,8 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             candidate.id or 0,
             spare.id or 0,
             referral.id or 0,
+            notes[0].id or 0,
+            notes[1].id or 0,
         )
     username = {
         "anonymous": None,
@@ -201,6 +230,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         goal_id=w.goal_id,
         task_id=w.task_id,
         referral_id=w.referral_id,
+        message_id=w.removable_id if method == "DELETE" else w.message_id,
     )
     bodies: dict[str, dict[str, Any]] = {
         "POST /api/v1/users": {
@@ -230,6 +260,9 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/referrals/{referral_id}/decline": {"reason": "Seen last month."},
         "POST /api/v1/referrals/{referral_id}/revoke": {"reason": "Moved to another clinic."},
         "POST /api/v1/me/notifications/read": {"all": True},
+        "POST /api/v1/plans/{plan_id}/messages": {"body": "@team conference Thursday: decide on RFA"},
+        "POST /api/v1/tasks/{task_id}/messages": {"body": "Called the patient; UDS booked"},
+        "PATCH /api/v1/messages/{message_id}": {"body": "PDMP check done, no other prescribers"},
     }
     return method, path, bodies.get(route)
 
@@ -263,6 +296,10 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
     async with db() as s:
         if "/users/" in route:
             row: Any = await s.get(User, w.user_id)
+        elif route.startswith("DELETE /api/v1/messages/"):
+            row = await s.get(Message, w.removable_id)
+        elif "/messages/" in route:
+            row = await s.get(Message, w.message_id)
         elif "care-team" in route:
             row = (await s.exec(select(CareTeam).where(CareTeam.patient_id == w.patient_id))).one()
         elif "/patients/" in route:

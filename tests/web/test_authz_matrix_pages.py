@@ -67,6 +67,7 @@ def page_routes(app: Any) -> list[str]:
     out = [
         f"{method} {route.path}"
         for _, pages in FEATURES
+        if pages is not None
         for route in pages.router.routes
         if isinstance(route, APIRoute)
         for method in sorted(route.methods)

@@ -19,6 +19,8 @@ from sqlmodel import SQLModel, select
 from careteam.accounts.sessions import open_session
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
+from careteam.messaging.render import render
+from careteam.messaging.tables import Message
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -919,6 +921,50 @@ CASES = [
         "body.reason",
         json={"reason": " "},
     ),
+    # Messages (the lead wrote "{message}")
+    c("message-no-body", "POST", "/plans/{plan}/messages", 422, "body.body", json={}),
+    c("message-blank", "POST", "/plans/{plan}/messages", 422, "body.body", json={"body": " \n "}),
+    c("message-10001", "POST", "/plans/{plan}/messages", 422, "body.body", json={"body": "x" * 10_001}),
+    c("message-nul", "POST", "/plans/{plan}/messages", 422, "body.body", json={"body": "a\x00b"}),
+    c("message-not-text", "POST", "/plans/{plan}/messages", 422, "body.body", json={"body": ["hi"]}),
+    c(
+        "message-extra-field",
+        "POST",
+        "/plans/{plan}/messages",
+        422,
+        "body.urgent",
+        json={"body": "Hold apixaban", "urgent": True},
+    ),
+    c("message-plan-2**31", "POST", "/plans/{beyond}/messages", 422, "path.plan_id", json={"body": "hi"}),
+    c("message-plan-unknown", "POST", "/plans/999999/messages", 404, json={"body": "hi"}),
+    c("message-task-blank", "POST", "/tasks/{task}/messages", 422, "body.body", json={"body": ""}),
+    c("message-task-unknown", "POST", "/tasks/999999/messages", 404, json={"body": "hi"}),
+    c(
+        "message-idempotency-key-blank",
+        "POST",
+        "/tasks/{task}/messages",
+        422,
+        "header.Idempotency-Key",
+        json={"body": "hi"},
+        headers={"Idempotency-Key": ""},
+    ),
+    c("message-list-before-zero", "GET", "/plans/{plan}/messages", 422, "query.before", params={"before": 0}),
+    c("message-list-limit-zero", "GET", "/tasks/{task}/messages", 422, "query.limit", params={"limit": 0}),
+    c(
+        "message-list-two-cursors",
+        "GET",
+        "/plans/{plan}/messages",
+        422,
+        "query.after",
+        params={"before": 9, "after": 3},
+    ),
+    c("message-patch-no-if-match", "PATCH", "/messages/{message}", 428, json={"body": "x"}),
+    c("message-patch-stale", "PATCH", "/messages/{message}", 412, json={"body": "x"}, headers=STALE),
+    c("message-patch-blank", "PATCH", "/messages/{message}", 422, "body.body", json={"body": ""}, headers=V1),
+    c("message-patch-unknown", "PATCH", "/messages/999999", 404, json={"body": "x"}, headers=V1),
+    c("message-delete-no-if-match", "DELETE", "/messages/{message}", 428),
+    c("message-delete-stale", "DELETE", "/messages/{message}", 412, headers=STALE),
+    c("message-delete-id-2**31", "DELETE", "/messages/{beyond}", 422, "path.message_id", headers=V1),
     # Audit and sign-in
     c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
     c(
@@ -994,6 +1040,15 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             respond_by=utcnow() + timedelta(days=14),
         )
         s.add(referral)
+        note = "PDMP check done"
+        message = Message(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            author_id=lead.id or 0,
+            body=note,
+            html=render(note),
+        )
+        s.add(message)
         await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
@@ -1005,6 +1060,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "nurse": nurse.id,
             "outsider": outsider.id,
             "referral": referral.id,
+            "message": message.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.

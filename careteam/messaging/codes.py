@@ -1,0 +1,42 @@
+"""Messaging's vocabulary: the events it puts on ``plan:<id>``, and what an @mention may name."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from careteam.core.vocab import Discipline
+
+BODY_MAX = 10_000
+
+
+class MessageEvent(StrEnum):
+    """The kinds of event a message puts on its plan's stream; data: the ``MessagePublic``."""
+
+    created = "message.created"
+    edited = "message.edited"
+    deleted = "message.deleted"
+
+
+# ``@team`` reaches everyone on the plan's care team.
+TEAM = "team"
+
+# What a clinician types after @ to reach a discipline on the care team (lower case).
+DISCIPLINE_ALIASES: dict[str, Discipline] = {
+    "psychology": Discipline.psychologist,
+    "psychologist": Discipline.psychologist,
+    "nursing": Discipline.nurse,
+    "nurse": Discipline.nurse,
+    "pt": Discipline.physical_therapist,
+    "physio": Discipline.physical_therapist,
+    "ot": Discipline.occupational_therapist,
+    "pharmacy": Discipline.pharmacist,
+    "pharmacist": Discipline.pharmacist,
+    "social": Discipline.social_worker,
+    "physician": Discipline.physician,
+    "lead": Discipline.ipm_lead,
+}
+
+# An @ that starts a word (not the middle of an e-mail address), then a username or an alias; a trailing
+# dot or hyphen ends the sentence, not the name ("@team." reaches the team).
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")

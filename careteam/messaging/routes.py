@@ -1,0 +1,140 @@
+"""Messaging: the JSON API (a plan's team thread, a task's comments, one message)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from careteam.core.errors import ValidationFailed
+from careteam.messaging import service as messaging
+from careteam.messaging.schemas import MessageCreate, MessagePublic, MessagesPublic, MessageUpdate
+from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, SessionDep, etag
+from careteam.web.idempotent import IdempotencyKey, once
+
+router = APIRouter(tags=["messages"])
+
+Cursor = Annotated[int | None, Query(gt=0, lt=2**31, description="A message id from the previous page")]
+
+_THREAD: dict[int | str, dict[str, Any]] = {
+    401: {},
+    404: {"description": "No such plan or task, or not on its care team"},
+    422: {},
+}
+_MESSAGE: dict[int | str, dict[str, Any]] = {
+    401: {},
+    404: {"description": "No such message, or not on its plan's care team"},
+    409: {"description": "The message was removed"},
+    422: {},
+}
+
+
+def _created(message: MessagePublic) -> tuple[MessagePublic, dict[str, str]]:
+    return message, {"ETag": etag(message.version), "Location": f"/api/v1/messages/{message.id}"}
+
+
+def _one_cursor(before: int | None, after: int | None) -> None:
+    if before is not None and after is not None:
+        raise ValidationFailed("Page with before or after, not both.", field="query.after")
+
+
+@router.post("/plans/{plan_id}/messages", status_code=201, response_model=MessagePublic, responses=_THREAD)
+async def post_plan_message(
+    plan_id: Id,
+    body: MessageCreate,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Write in the plan's team thread (Markdown); whoever it @mentions on the care team is notified."""
+
+    async def create() -> tuple[MessagePublic, dict[str, str]]:
+        return _created(await messaging.post_plan_message(session, plan_id, body, actor=actor))
+
+    async def may_replay() -> None:
+        await messaging.check_replayed_plan_post(session, plan_id, actor=actor)
+
+    return await once(request, session, key, actor, create, may_replay=may_replay)
+
+
+@router.get("/plans/{plan_id}/messages", responses=_THREAD)
+async def list_plan_messages(
+    plan_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    limit: Limit,
+    before: Cursor = None,
+    after: Cursor = None,
+) -> MessagesPublic:
+    """The plan's team thread: newest first (``before`` pages back), or oldest first from ``after``."""
+    _one_cursor(before, after)
+    return await messaging.list_plan_messages(
+        session, plan_id, actor=actor, before=before, after=after, limit=limit
+    )
+
+
+@router.post("/tasks/{task_id}/messages", status_code=201, response_model=MessagePublic, responses=_THREAD)
+async def post_task_message(
+    task_id: Id,
+    body: MessageCreate,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Comment on a task; its assignee, earlier commenters and anyone @mentioned are notified."""
+
+    async def create() -> tuple[MessagePublic, dict[str, str]]:
+        return _created(await messaging.post_task_message(session, task_id, body, actor=actor))
+
+    async def may_replay() -> None:
+        await messaging.check_replayed_task_post(session, task_id, actor=actor)
+
+    return await once(request, session, key, actor, create, may_replay=may_replay)
+
+
+@router.get("/tasks/{task_id}/messages", responses=_THREAD)
+async def list_task_messages(
+    task_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    limit: Limit,
+    before: Cursor = None,
+    after: Cursor = None,
+) -> MessagesPublic:
+    """A task's comments: newest first (``before`` pages back), or oldest first from ``after``."""
+    _one_cursor(before, after)
+    return await messaging.list_task_messages(
+        session, task_id, actor=actor, before=before, after=after, limit=limit
+    )
+
+
+@router.patch(
+    "/messages/{message_id}", responses={**_MESSAGE, 403: {"description": "Not the message's author"}}
+)
+async def patch_message(
+    message_id: Id,
+    body: MessageUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
+) -> MessagePublic:
+    """Edit your message (its earlier text is kept); 412 with the current one if it changed first."""
+    message = await messaging.edit_message(session, message_id, body, expected_version=version, actor=actor)
+    response.headers["ETag"] = etag(message.version)
+    return message
+
+
+@router.delete(
+    "/messages/{message_id}",
+    responses={**_MESSAGE, 403: {"description": "Neither the author nor the care team's lead"}},
+)
+async def delete_message(
+    message_id: Id, actor: CurrentActor, session: SessionDep, version: IfMatch, response: Response
+) -> MessagePublic:
+    """Remove a message (its author or the team's lead); the thread shows it as removed."""
+    message = await messaging.delete_message(session, message_id, expected_version=version, actor=actor)
+    response.headers["ETag"] = etag(message.version)
+    return message

@@ -1,0 +1,91 @@
+"""Messaging's input and output shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, StringConstraints, field_validator
+
+from careteam.core.schemas import Input, Public
+from careteam.messaging.codes import BODY_MAX
+
+# Not stripped: leading spaces are Markdown (an indented code block).
+Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX)]
+
+_EXAMPLE_BODY = "@psychology sleep diary uploaded, **worse nights after PT days**"
+
+
+class MessageBase(Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"body": _EXAMPLE_BODY}]})
+
+    body: Body
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, body: str) -> str:
+        if not body.strip():
+            raise ValueError("a message needs some text")
+        return body
+
+
+class MessageCreate(MessageBase):
+    """A message in Markdown (no raw HTML, no images); ``@username``, ``@psychology`` (a discipline) or
+    ``@team`` reaches those on the plan's care team."""
+
+
+class MessageUpdate(MessageBase):
+    """The message's new text; its earlier text is kept as a revision."""
+
+
+class AuthorPublic(Public):
+    id: int
+    display_name: str
+
+
+class MessagePublic(Public):
+    """A message. A removed one (``deleted``) shows no body, html or mentions."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 31,
+                    "plan_id": 4,
+                    "task_id": None,
+                    "body": _EXAMPLE_BODY,
+                    "html": "<p>@psychology sleep diary uploaded, <strong>worse nights after PT days"
+                    "</strong></p>\n",
+                    "author": {"id": 5, "display_name": "Sam Okafor"},
+                    "mentions": [7],
+                    "created_at": "2026-12-01T09:00:00Z",
+                    "edited_at": None,
+                    "deleted": False,
+                    "version": 1,
+                }
+            ]
+        },
+    )
+
+    id: int
+    plan_id: int
+    task_id: int | None
+    body: str
+    html: str
+    author: AuthorPublic
+    mentions: list[int]
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    version: int
+
+
+class MessagesPublic(Public):
+    """A page of a thread. Without a cursor or with ``before``: newest first, and ``next_before`` asks for
+    the page older than this one. With ``after``: oldest first, and ``next_after`` the page newer than
+    this one. Each is null when there is no more."""
+
+    items: list[MessagePublic]
+    next_before: int | None
+    next_after: int | None

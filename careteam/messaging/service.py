@@ -1,0 +1,386 @@
+"""Messaging: a plan's team thread and each task's comment thread (FHIR Communication).
+
+Only the plan's care team reads or writes a thread (anyone else: not found, as for the plan). Each write
+is one unit of work: the row, its event on the plan's stream ``plan:<id>`` with its audit row
+(``plans.board.record``), then "My work" told and a notification for everyone it reaches. Lock order, as
+in every write: the plan's stream, then the user streams in id order (``work_changed``), then the
+notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.accounts import service as accounts
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from careteam.db.types import utcnow
+from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent
+from careteam.messaging.render import prose, render
+from careteam.messaging.schemas import (
+    AuthorPublic,
+    MessageCreate,
+    MessagePublic,
+    MessagesPublic,
+    MessageUpdate,
+)
+from careteam.messaging.tables import Message, MessageRevision
+from careteam.notifications import service as notifications
+from careteam.notifications.codes import NotificationKind
+from careteam.patients import service as patients
+from careteam.patients.codes import TeamRole
+from careteam.patients.schemas import MemberPublic
+from careteam.plans import board, tasks
+from careteam.plans.access import readable_plan_ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a write needs of the thread's plan (read through the permission filter)."""
+
+    id: int
+    patient_id: int
+    title: str
+
+
+# --- Mentions ------------------------------------------------------------------------------------
+
+
+def mentioned(body: str, team: Sequence[MemberPublic], *, author_id: int) -> list[int]:
+    """The care team members a message's @mentions reach (never its author), by id.
+
+    ``@team``, a discipline (``codes.DISCIPLINE_ALIASES``) or a username in the text (not in code),
+    matched only against the team: a name off the team reaches nobody, and the answer does not say whether
+    it exists.
+    """
+    reached: set[int] = set()
+    for word in MENTION.findall(prose(body)):
+        name = word.lower()
+        if name == TEAM:
+            reached.update(m.user_id for m in team)
+        elif name in DISCIPLINE_ALIASES:
+            reached.update(m.user_id for m in team if m.discipline == DISCIPLINE_ALIASES[name])
+        else:
+            reached.update(m.user_id for m in team if m.username.lower() == name)
+    reached.discard(author_id)
+    return sorted(reached)
+
+
+# --- Reads ---------------------------------------------------------------------------------------
+
+
+async def list_plan_messages(
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> MessagesPublic:
+    """A page of the plan's team thread (not its task comments); one audited read."""
+    await board.audited_plan(session, plan_id, actor=actor)
+    return await _page(session, plan_id, None, before=before, after=after, limit=limit)
+
+
+async def list_task_messages(
+    session: AsyncSession,
+    task_id: int,
+    *,
+    actor: Actor,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> MessagesPublic:
+    """A page of a task's comment thread; one audited read."""
+    _, plan = await _task_and_plan(session, task_id, actor)
+    audit.record(session, actor, AuditAction.read, "task", task_id, patient_id=plan.patient_id)
+    return await _page(session, plan.id, task_id, before=before, after=after, limit=limit)
+
+
+async def _page(
+    session: AsyncSession,
+    plan_id: int,
+    task_id: int | None,
+    *,
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> MessagesPublic:
+    """Cursors are ids, so a page stays the same while new messages arrive: ``before`` (or none) pages
+    back from the newest, ``after`` forward from an id."""
+    query = select(Message).where(
+        col(Message.plan_id) == plan_id,
+        col(Message.task_id).is_(None) if task_id is None else col(Message.task_id) == task_id,
+    )
+    if after is not None:
+        query = query.where(col(Message.id) > after).order_by(col(Message.id))
+    else:
+        if before is not None:
+            query = query.where(col(Message.id) < before)
+        query = query.order_by(col(Message.id).desc())
+    rows = list(await session.exec(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].id if more and rows else None
+    return MessagesPublic(
+        items=await _public(session, rows),
+        next_before=last if after is None else None,
+        next_after=last if after is not None else None,
+    )
+
+
+# --- Writes --------------------------------------------------------------------------------------
+
+
+async def post_plan_message(
+    session: AsyncSession, plan_id: int, body: MessageCreate, *, actor: Actor, now: datetime | None = None
+) -> MessagePublic:
+    """Write in the plan's team thread; whoever it @mentions on the care team is notified."""
+    plan = await _plan(session, plan_id, actor)
+    return await _post(session, plan, None, body, actor=actor, now=now or utcnow())
+
+
+async def post_task_message(
+    session: AsyncSession, task_id: int, body: MessageCreate, *, actor: Actor, now: datetime | None = None
+) -> MessagePublic:
+    """Comment on a task; its assignee and earlier commenters hear of it, as do those @mentioned. The task
+    itself (its version) does not change."""
+    assignee_id, plan = await _task_and_plan(session, task_id, actor)
+    return await _post(
+        session, plan, task_id, body, actor=actor, now=now or utcnow(), assignee_id=assignee_id
+    )
+
+
+async def _post(
+    session: AsyncSession,
+    plan: _Plan,
+    task_id: int | None,
+    body: MessageCreate,
+    *,
+    actor: Actor,
+    now: datetime,
+    assignee_id: int | None = None,
+) -> MessagePublic:
+    team = await patients.team_members(session, plan.patient_id)
+    reached = mentioned(body.body, team, author_id=actor.user_id)
+    message = Message(
+        plan_id=plan.id,
+        task_id=task_id,
+        patient_id=plan.patient_id,
+        author_id=actor.user_id,
+        body=body.body,
+        html=render(body.body),
+        mentions=reached,
+        created_at=now,
+    )
+    repliers: list[int] = []
+    if task_id is not None:
+        # Before the insert: the earlier commenters, not this message's author by way of this message.
+        earlier = await session.exec(
+            select(col(Message.author_id)).where(col(Message.task_id) == task_id).distinct()
+        )
+        on_team = {m.user_id for m in team}
+        candidates = {int(a) for a in earlier} | ({assignee_id} if assignee_id else set())
+        repliers = sorted(u for u in candidates & on_team if u != actor.user_id and u not in reached)
+    session.add(message)
+    await session.flush()
+    public = await _changed(session, message, MessageEvent.created, AuditAction.create, actor)
+    await _tell(session, message, plan, actor, MessageEvent.created, mentions=reached, replies=repliers)
+    return public
+
+
+async def edit_message(
+    session: AsyncSession,
+    message_id: int,
+    body: MessageUpdate,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime | None = None,
+) -> MessagePublic:
+    """Change one's own message; its earlier text is kept. 412 with the current message if it changed
+    first. Anyone newly @mentioned is notified."""
+    now = now or utcnow()
+    message = await _for_update(session, message_id, actor)
+    if message.author_id != actor.user_id:
+        raise Forbidden("Only its author edits a message.")
+    await _ensure_version(session, message, expected_version, actor)
+    if message.deleted_at is not None:
+        raise InvalidTransition("This message was removed.")
+    session.add(
+        MessageRevision(
+            message_id=message.id or 0,
+            version=message.version,
+            body=message.body,
+            edited_at=now,
+            editor_id=actor.user_id,
+        )
+    )
+    team = await patients.team_members(session, message.patient_id)
+    reached = mentioned(body.body, team, author_id=actor.user_id)
+    new = [u for u in reached if u not in set(message.mentions)]
+    message.body, message.html, message.mentions = body.body, render(body.body), reached
+    message.version += 1
+    message.edited_at = now
+    public = await _changed(session, message, MessageEvent.edited, AuditAction.update, actor)
+    if new:
+        plan = await _plan(session, message.plan_id, actor)
+        await _tell(session, message, plan, actor, MessageEvent.edited, mentions=new, replies=[])
+    return public
+
+
+async def delete_message(
+    session: AsyncSession,
+    message_id: int,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime | None = None,
+) -> MessagePublic:
+    """Remove a message (its author, or the care team's lead): the thread shows it as removed."""
+    message = await _for_update(session, message_id, actor)
+    if message.author_id != actor.user_id:
+        member = await patients.membership(session, message.patient_id, actor.user_id)
+        if member is None or member[0] != TeamRole.lead:
+            raise Forbidden("Only its author or the care team's lead removes a message.")
+    await _ensure_version(session, message, expected_version, actor)
+    if message.deleted_at is not None:
+        raise InvalidTransition("This message was already removed.")
+    message.deleted_at, message.deleted_by = now or utcnow(), actor.user_id
+    message.version += 1
+    return await _changed(session, message, MessageEvent.deleted, AuditAction.delete, actor)
+
+
+async def check_replayed_plan_post(session: AsyncSession, plan_id: int, *, actor: Actor) -> None:
+    """A retried post (same Idempotency-Key) is answered again only while the actor still reads the plan;
+    the answer shows the message, so it is an audited read."""
+    await board.audited_plan(session, plan_id, actor=actor)
+
+
+async def check_replayed_task_post(session: AsyncSession, task_id: int, *, actor: Actor) -> None:
+    """As ``check_replayed_plan_post``, for a task's comment."""
+    _, plan = await _task_and_plan(session, task_id, actor)
+    audit.record(session, actor, AuditAction.read, "task", task_id, patient_id=plan.patient_id)
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+async def _plan(session: AsyncSession, plan_id: int, actor: Actor) -> _Plan:
+    plan = await board.readable_plan(session, plan_id, actor)
+    return _Plan(id=plan.id or 0, patient_id=plan.patient_id, title=plan.title)
+
+
+async def _task_and_plan(session: AsyncSession, task_id: int, actor: Actor) -> tuple[int | None, _Plan]:
+    """The task's assignee and its plan, if the plan is one of the actor's (else not found)."""
+    task = await tasks.readable_task(session, task_id, actor=actor)
+    return task.assignee_id, await _plan(session, task.plan_id, actor)
+
+
+async def _for_update(session: AsyncSession, message_id: int, actor: Actor) -> Message:
+    """The message, locked to the commit, if it is in a thread of one of the actor's plans."""
+    query = (
+        select(Message)
+        .where(col(Message.id) == message_id, col(Message.plan_id).in_(readable_plan_ids(actor)))
+        .with_for_update(of=Message)
+        .execution_options(populate_existing=True)
+    )
+    message = (await session.exec(query)).first()
+    if message is None:
+        raise NotFound("No such message.")
+    return message
+
+
+async def _ensure_version(session: AsyncSession, message: Message, expected: int, actor: Actor) -> None:
+    if message.version != expected:
+        raise Conflict(
+            "Someone changed this message first.",
+            current=(await _public(session, [message]))[0],
+            actor=actor,
+            shown=("message", message.id, message.patient_id),
+        )
+
+
+async def _changed(
+    session: AsyncSession, message: Message, kind: MessageEvent, action: AuditAction, actor: Actor
+) -> MessagePublic:
+    """Write the row and put the event (with its audit row) on the plan's stream."""
+    session.add(message)
+    await session.flush()
+    public = (await _public(session, [message]))[0]
+    await board.record(
+        session,
+        message.plan_id,
+        kind,
+        public,
+        actor=actor,
+        audited=audit.row(actor, action, "message", message.id, patient_id=message.patient_id),
+    )
+    return public
+
+
+async def _tell(
+    session: AsyncSession,
+    message: Message,
+    plan: _Plan,
+    actor: Actor,
+    reason: MessageEvent,
+    *,
+    mentions: Iterable[int],
+    replies: Iterable[int],
+) -> None:
+    """``work.changed`` for everyone reached first (user streams in id order), then their notifications."""
+    mentions, replies = list(mentions), list(replies)
+    if not mentions and not replies:
+        return
+    await notifications.work_changed(
+        session, [*mentions, *replies], actor=actor, plan_id=message.plan_id, reason=reason
+    )
+    anchor = f"task-{message.task_id}" if message.task_id is not None else f"message-{message.id}"
+    where = "a task comment" if message.task_id is not None else plan.title
+    for users, kind, title in (
+        (mentions, NotificationKind.message_mention, f"{actor.display_name} mentioned you in {where}"),
+        (replies, NotificationKind.message_reply, f"{actor.display_name} commented on a task you follow"),
+    ):
+        if users:
+            await notifications.notify(
+                session,
+                users,
+                kind,
+                title=title,
+                body=message.body,
+                link=f"/plans/{message.plan_id}#{anchor}",
+                patient_id=message.patient_id,
+                plan_id=message.plan_id,
+                task_id=message.task_id,
+                actor=actor,
+            )
+
+
+async def _public(session: AsyncSession, rows: Sequence[Message]) -> list[MessagePublic]:
+    """The messages as the care team sees them (a removed one without its text), names in one query."""
+    names = await accounts.display_names(session, (m.author_id for m in rows))
+    return [
+        MessagePublic(
+            id=m.id or 0,
+            plan_id=m.plan_id,
+            task_id=m.task_id,
+            body="" if m.deleted_at else m.body,
+            html="" if m.deleted_at else m.html,
+            author=AuthorPublic(id=m.author_id, display_name=names.get(m.author_id, "A former clinician")),
+            mentions=[] if m.deleted_at else list(m.mentions),
+            created_at=m.created_at,
+            edited_at=m.edited_at,
+            deleted=m.deleted_at is not None,
+            version=m.version,
+        )
+        for m in rows
+    ]

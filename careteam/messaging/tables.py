@@ -1,0 +1,53 @@
+"""Messaging's tables: messages (FHIR Communication) and each edit's earlier text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from careteam.db.types import UTCDateTime, now_column, utcnow
+
+
+class Message(SQLModel, table=True):
+    """A message in a plan's team thread (``task_id`` None) or a task's comment thread.
+
+    ``patient_id`` is the plan's patient, kept here so that filters need no join. ``body`` is the Markdown
+    as written, ``html`` its sanitised rendering (``render.render``), ``mentions`` the care team members it
+    reached. A removed message keeps its row (``deleted_at``, ``deleted_by``); readers see it as removed.
+    """
+
+    __table_args__ = (
+        # A plan's team thread, and a task's comments, newest first by id.
+        sa.Index("ix_message_plan_thread", "plan_id", "task_id", "id"),
+        sa.Index("ix_message_task_thread", "task_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="care_plan.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    author_id: int = Field(foreign_key="user_account.id", index=True)
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    html: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    mentions: list[int] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+    edited_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=True))
+    deleted_by: int | None = Field(default=None, foreign_key="user_account.id")
+
+
+class MessageRevision(SQLModel, table=True):
+    """A message's text at ``version``, as it was until ``editor_id`` replaced it at ``edited_at``."""
+
+    __tablename__ = "message_revision"
+    __table_args__ = (sa.UniqueConstraint("message_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    version: int
+    body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    edited_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+    editor_id: int = Field(foreign_key="user_account.id")
