@@ -18,6 +18,15 @@ class MessageEvent(StrEnum):
     deleted = "message.deleted"
 
 
+class ReadEvent(StrEnum):
+    """Read positions moving. ``message.seen`` on ``plan:<id>``: ``{"user_id", "thread", "up_to"}`` (who
+    read how far, for "seen by"). ``messages.read`` on the reader's own ``user:<id>``: her new position and
+    counts (``ReadPublic``, or ``{"all": true, "total"}``), for her other tabs."""
+
+    seen = "message.seen"
+    read = "messages.read"
+
+
 # ``@team`` reaches everyone on the plan's care team.
 TEAM = "team"
 

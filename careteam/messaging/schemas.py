@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from careteam.core.schemas import Input, Public
 from careteam.messaging.codes import BODY_MAX
@@ -89,3 +89,66 @@ class MessagesPublic(Public):
     items: list[MessagePublic]
     next_before: int | None
     next_after: int | None
+
+
+class MessagesRead(Input):
+    """Mark a thread read up to a message (``up_to``; none: its newest). A position never moves back, and
+    never past the thread's newest message."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"up_to": 31}]})
+
+    up_to: int | None = Field(default=None, gt=0, lt=2**31)
+
+
+class ReadPublic(Public):
+    """Her read position in a thread after marking it read, the thread's messages still unread to her
+    (newer than the position, by others, not removed), and her unread total across her threads."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "thread": "plan:4",
+                    "plan_id": 4,
+                    "task_id": None,
+                    "last_read_id": 31,
+                    "unread": 0,
+                    "total": 2,
+                }
+            ]
+        }
+    )
+
+    thread: str
+    plan_id: int
+    task_id: int | None
+    last_read_id: int
+    unread: int
+    total: int
+
+
+class UnreadPublic(Public):
+    """Her unread messages: in all, per plan (its team thread and its tasks' comments together) and per
+    task (that task's comments). Keys are ids as strings (JSON); threads with none unread are left out."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"total": 4, "plans": {"4": 3, "9": 1}, "tasks": {"17": 1}}]}
+    )
+
+    total: int
+    plans: dict[str, int]
+    tasks: dict[str, int]
+
+
+class SeenByPublic(Public):
+    user_id: int
+    display_name: str
+    last_read_id: int
+    read_at: datetime
+
+
+class SeenPublic(Public):
+    """The care team members who have read the message's thread at or past it, earliest first."""
+
+    message_id: int
+    items: list[SeenByPublic]

@@ -51,3 +51,31 @@ class MessageRevision(SQLModel, table=True):
     body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     edited_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     editor_id: int = Field(foreign_key="user_account.id")
+
+
+def thread_key(plan_id: int, task_id: int | None) -> str:
+    """A thread's name: ``plan:4`` (the plan's team thread) or ``task:17`` (a task's comments)."""
+    return f"task:{task_id}" if task_id is not None else f"plan:{plan_id}"
+
+
+class MessageRead(SQLModel, table=True):
+    """How far a clinician has read one thread: every message with ``id <= last_read_id`` is read.
+
+    A thread is ``(plan_id, task_id or none)``; ``thread`` names it (``thread_key``) so that the unique
+    constraint holds for the plan's thread too (NULLs never collide). The position only moves forward.
+    """
+
+    __tablename__ = "message_read"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "thread"),
+        # "Seen by": who has read a thread at or past a message.
+        sa.Index("ix_message_read_thread", "thread", "last_read_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id")
+    plan_id: int = Field(foreign_key="care_plan.id", index=True)
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    thread: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    last_read_id: int
+    read_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
