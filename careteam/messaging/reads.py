@@ -117,7 +117,7 @@ async def mark_all_read(session: AsyncSession, *, actor: Actor) -> UnreadPublic:
         .where(_MESSAGES.c.plan_id.in_(readable_plan_ids(actor)))
         .group_by(_MESSAGES.c.plan_id, _MESSAGES.c.task_id),
     )
-    threads = sorted(((int(row[0]), row[1]), int(row[2])) for row in newest)
+    threads = sorted((((int(row[0]), row[1]), int(row[2])) for row in newest), key=_order)
     moved = [(thread, n) for thread, n in threads if await _advance(session, actor.user_id, thread, n)]
     await _seen(session, actor, moved)
     unread = _unread(await _counts(session, actor))
@@ -125,6 +125,12 @@ async def mark_all_read(session: AsyncSession, *, actor: Actor) -> UnreadPublic:
         data = {"all": True, **unread.model_dump(mode="json")}
         await events.record(session, streams.user(actor.user_id), ReadEvent.read, data, actor=actor)
     return unread
+
+
+def _order(item: tuple[Thread, int]) -> tuple[int, int]:
+    """Threads by plan, its own thread (task 0) first: the order plan streams are locked in."""
+    (plan_id, task_id), _ = item
+    return plan_id, task_id or 0
 
 
 async def _advance(session: AsyncSession, user_id: int, thread: Thread, up_to: int) -> bool:
@@ -150,7 +156,7 @@ async def _advance(session: AsyncSession, user_id: int, thread: Thread, up_to: i
 
 async def _seen(session: AsyncSession, actor: Actor, moved: Sequence[tuple[Thread, int]]) -> None:
     """``message.seen`` on each plan's stream whose thread she read further, plan streams in id order."""
-    for (plan_id, task_id), up_to in sorted(moved):
+    for (plan_id, task_id), up_to in sorted(moved, key=_order):
         data = {"user_id": actor.user_id, "thread": thread_key(plan_id, task_id), "up_to": up_to}
         await board.record(session, plan_id, ReadEvent.seen, data, actor=actor)
 
@@ -198,7 +204,7 @@ async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
 def _unread(counts: dict[Thread, int]) -> UnreadPublic:
     plans: dict[str, int] = defaultdict(int)
     task_counts: dict[str, int] = {}
-    for (plan_id, task_id), n in sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+    for (plan_id, task_id), n in sorted(counts.items(), key=_order):
         plans[str(plan_id)] += n
         if task_id is not None:
             task_counts[str(task_id)] = n
