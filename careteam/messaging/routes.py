@@ -14,6 +14,7 @@ from careteam.messaging.schemas import (
     MessagePublic,
     MessagesPublic,
     MessagesRead,
+    MessagesReadAll,
     MessageUpdate,
     ReadPublic,
     SeenPublic,
@@ -174,8 +175,10 @@ async def read_task_messages(
 
 
 @router.post("/me/messages/read-all", responses=_READ)
-async def read_all_messages(actor: CurrentActor, session: SessionDep) -> UnreadPublic:
-    """Mark every thread of your plans read."""
+async def read_all_messages(
+    actor: CurrentActor, session: SessionDep, body: MessagesReadAll | None = None
+) -> UnreadPublic:
+    """Mark every thread of your plans read up to its newest message; your counts after."""
     return await reads.mark_all_read(session, actor=actor)
 
 

@@ -100,6 +100,11 @@ class MessagesRead(Input):
     up_to: int | None = Field(default=None, gt=0, lt=2**31)
 
 
+class MessagesReadAll(Input):
+    """Nothing to send (or ``{}``): every thread of her plans is marked read up to its newest message. A
+    field (an ``up_to`` meant for one thread) is refused rather than ignored."""
+
+
 class ReadPublic(Public):
     """Her read position in a thread after marking it read, the thread's messages still unread to her
     (newer than the position, by others, not removed), and her unread total across her threads."""

@@ -118,6 +118,13 @@ def expect(route: str, persona: str) -> int:
         else 403
         if on_team
         else 404,
+        # Read state: the team marks its threads read and sees who read a message; her own counts and
+        # "read all" are hers, whoever she is (one on no team has none).
+        "POST /api/v1/plans/{plan_id}/messages/read": 200 if on_team else 404,
+        "POST /api/v1/tasks/{task_id}/messages/read": 200 if on_team else 404,
+        "GET /api/v1/messages/{message_id}/seen": 200 if on_team else 404,
+        "GET /api/v1/me/unread": 200,
+        "POST /api/v1/me/messages/read-all": 200,
         # Her own work: everyone signed in has a list (empty for one on no team).
         "GET /api/v1/me/work": 200,
         "GET /api/v1/me/work/due": 200,
@@ -263,6 +270,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/plans/{plan_id}/messages": {"body": "@team conference Thursday: decide on RFA"},
         "POST /api/v1/tasks/{task_id}/messages": {"body": "Called the patient; UDS booked"},
         "PATCH /api/v1/messages/{message_id}": {"body": "PDMP check done, no other prescribers"},
+        "POST /api/v1/plans/{plan_id}/messages/read": {},
+        "POST /api/v1/tasks/{task_id}/messages/read": {"up_to": w.message_id},
     }
     return method, path, bodies.get(route)
 
