@@ -35,7 +35,12 @@ from careteam.db.types import utcnow
 from careteam.events import log as events
 from careteam.events import streams
 from careteam.messaging.codes import ReadEvent
-from careteam.messaging.schemas import ReadPublic, SeenByPublic, SeenPublic, UnreadPublic
+from careteam.messaging.schemas import (
+    MessageSeenByPublic,
+    MessageSeenPublic,
+    MessagesUnreadPublic,
+    ThreadReadPublic,
+)
 from careteam.messaging.tables import Message, MessageRead, thread_key
 from careteam.plans import board, tasks
 from careteam.plans.access import plan_reader_ids, readable_plan_ids
@@ -68,7 +73,7 @@ def _in_thread(plan_id: int, task_id: int | None) -> sa.ColumnElement[bool]:
 
 async def mark_plan_read(
     session: AsyncSession, plan_id: int, *, up_to: int | None, actor: Actor
-) -> ReadPublic:
+) -> ThreadReadPublic:
     """Mark the plan's team thread read up to a message (its newest if none)."""
     await board.readable_plan(session, plan_id, actor)
     return await _mark(session, (plan_id, None), up_to=up_to, actor=actor)
@@ -76,13 +81,15 @@ async def mark_plan_read(
 
 async def mark_task_read(
     session: AsyncSession, task_id: int, *, up_to: int | None, actor: Actor
-) -> ReadPublic:
+) -> ThreadReadPublic:
     """Mark a task's comment thread read up to a message (its newest if none)."""
     task = await tasks.readable_task(session, task_id, actor=actor)
     return await _mark(session, (task.plan_id, task_id), up_to=up_to, actor=actor)
 
 
-async def _mark(session: AsyncSession, thread: Thread, *, up_to: int | None, actor: Actor) -> ReadPublic:
+async def _mark(
+    session: AsyncSession, thread: Thread, *, up_to: int | None, actor: Actor
+) -> ThreadReadPublic:
     plan_id, task_id = thread
     newest = await _scalar(
         session, sa.select(sa.func.max(_MESSAGES.c.id)).where(_in_thread(plan_id, task_id))
@@ -94,7 +101,7 @@ async def _mark(session: AsyncSession, thread: Thread, *, up_to: int | None, act
         await _seen(session, actor, [(thread, int(target or 0))])
     position = await _position(session, actor.user_id, thread)
     counts = await _counts(session, actor)
-    public = ReadPublic(
+    public = ThreadReadPublic(
         thread=thread_key(plan_id, task_id),
         plan_id=plan_id,
         task_id=task_id,
@@ -109,7 +116,7 @@ async def _mark(session: AsyncSession, thread: Thread, *, up_to: int | None, act
     return public
 
 
-async def mark_all_read(session: AsyncSession, *, actor: Actor) -> UnreadPublic:
+async def mark_all_read(session: AsyncSession, *, actor: Actor) -> MessagesUnreadPublic:
     """Mark every thread of her plans read up to its newest message; her counts after."""
     newest = await _rows(
         session,
@@ -171,7 +178,7 @@ async def _position(session: AsyncSession, user_id: int, thread: Thread) -> int:
 # --- Counting ------------------------------------------------------------------------------------
 
 
-async def unread(session: AsyncSession, *, actor: Actor) -> UnreadPublic:
+async def unread(session: AsyncSession, *, actor: Actor) -> MessagesUnreadPublic:
     """Her unread messages, in all, per plan and per task (threads of plans she may read now)."""
     return _unread(await _counts(session, actor))
 
@@ -201,20 +208,20 @@ async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
     return {(int(row[0]), row[1]): int(row[2]) for row in await _rows(session, query)}
 
 
-def _unread(counts: dict[Thread, int]) -> UnreadPublic:
+def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:
     plans: dict[str, int] = defaultdict(int)
     task_counts: dict[str, int] = {}
     for (plan_id, task_id), n in sorted(counts.items(), key=_order):
         plans[str(plan_id)] += n
         if task_id is not None:
             task_counts[str(task_id)] = n
-    return UnreadPublic(total=sum(counts.values()), plans=dict(plans), tasks=task_counts)
+    return MessagesUnreadPublic(total=sum(counts.values()), plans=dict(plans), tasks=task_counts)
 
 
 # --- Seen by -------------------------------------------------------------------------------------
 
 
-async def seen_by(session: AsyncSession, message_id: int, *, actor: Actor) -> SeenPublic:
+async def seen_by(session: AsyncSession, message_id: int, *, actor: Actor) -> MessageSeenPublic:
     """Who on the plan's care team (now) has read the message's thread at or past it; an audited read."""
     query = select(Message).where(
         col(Message.id) == message_id, col(Message.plan_id).in_(readable_plan_ids(actor))
@@ -235,10 +242,10 @@ async def seen_by(session: AsyncSession, message_id: int, *, actor: Actor) -> Se
     rows = list(readers)
     names = await accounts.display_names(session, (r.user_id for r in rows))
     audit.record(session, actor, AuditAction.read, "message", message_id, patient_id=message.patient_id)
-    return SeenPublic(
+    return MessageSeenPublic(
         message_id=message_id,
         items=[
-            SeenByPublic(
+            MessageSeenByPublic(
                 user_id=r.user_id,
                 display_name=names.get(r.user_id, "A former clinician"),
                 last_read_id=r.last_read_id,

@@ -12,13 +12,13 @@ from careteam.messaging import service as messaging
 from careteam.messaging.schemas import (
     MessageCreate,
     MessagePublic,
+    MessageSeenPublic,
     MessagesPublic,
     MessagesRead,
     MessagesReadAll,
+    MessagesUnreadPublic,
     MessageUpdate,
-    ReadPublic,
-    SeenPublic,
-    UnreadPublic,
+    ThreadReadPublic,
 )
 from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
@@ -159,7 +159,7 @@ _READ: dict[int | str, dict[str, Any]] = {401: {}, 422: {}}
 @router.post("/plans/{plan_id}/messages/read", responses=_THREAD)
 async def read_plan_messages(
     plan_id: Id, actor: CurrentActor, session: SessionDep, body: MessagesRead | None = None
-) -> ReadPublic:
+) -> ThreadReadPublic:
     """Mark the plan's team thread read up to ``up_to`` (its newest if none); never moves back."""
     up_to = body.up_to if body else None
     return await reads.mark_plan_read(session, plan_id, up_to=up_to, actor=actor)
@@ -168,7 +168,7 @@ async def read_plan_messages(
 @router.post("/tasks/{task_id}/messages/read", responses=_THREAD)
 async def read_task_messages(
     task_id: Id, actor: CurrentActor, session: SessionDep, body: MessagesRead | None = None
-) -> ReadPublic:
+) -> ThreadReadPublic:
     """Mark a task's comments read up to ``up_to`` (its newest if none); never moves back."""
     up_to = body.up_to if body else None
     return await reads.mark_task_read(session, task_id, up_to=up_to, actor=actor)
@@ -177,18 +177,18 @@ async def read_task_messages(
 @router.post("/me/messages/read-all", responses=_READ)
 async def read_all_messages(
     actor: CurrentActor, session: SessionDep, body: MessagesReadAll | None = None
-) -> UnreadPublic:
+) -> MessagesUnreadPublic:
     """Mark every thread of your plans read up to its newest message; your counts after."""
     return await reads.mark_all_read(session, actor=actor)
 
 
 @router.get("/me/unread", responses={401: {}})
-async def get_unread(actor: CurrentActor, session: SessionDep) -> UnreadPublic:
+async def get_unread(actor: CurrentActor, session: SessionDep) -> MessagesUnreadPublic:
     """Your unread messages: in all, per plan and per task."""
     return await reads.unread(session, actor=actor)
 
 
 @router.get("/messages/{message_id}/seen", responses={401: {}, 404: _MESSAGE[404], 422: {}})
-async def get_seen(message_id: Id, actor: CurrentActor, session: SessionDep) -> SeenPublic:
+async def get_seen(message_id: Id, actor: CurrentActor, session: SessionDep) -> MessageSeenPublic:
     """The care team members who have read the message's thread at or past it."""
     return await reads.seen_by(session, message_id, actor=actor)

@@ -105,7 +105,7 @@ class MessagesReadAll(Input):
     field (an ``up_to`` meant for one thread) is refused rather than ignored."""
 
 
-class ReadPublic(Public):
+class ThreadReadPublic(Public):
     """Her read position in a thread after marking it read, the thread's messages still unread to her
     (newer than the position, by others, not removed), and her unread total across her threads."""
 
@@ -132,7 +132,7 @@ class ReadPublic(Public):
     total: int
 
 
-class UnreadPublic(Public):
+class MessagesUnreadPublic(Public):
     """Her unread messages: in all, per plan (its team thread and its tasks' comments together) and per
     task (that task's comments). Keys are ids as strings (JSON); threads with none unread are left out."""
 
@@ -145,15 +145,15 @@ class UnreadPublic(Public):
     tasks: dict[str, int]
 
 
-class SeenByPublic(Public):
+class MessageSeenByPublic(Public):
     user_id: int
     display_name: str
     last_read_id: int
     read_at: datetime
 
 
-class SeenPublic(Public):
+class MessageSeenPublic(Public):
     """The care team members who have read the message's thread at or past it, earliest first."""
 
     message_id: int
-    items: list[SeenByPublic]
+    items: list[MessageSeenByPublic]
