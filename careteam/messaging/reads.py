@@ -106,7 +106,7 @@ async def _mark(
         plan_id=plan_id,
         task_id=task_id,
         last_read_id=position,
-        unread=counts.get(thread, 0),
+        thread_unread=counts.get(thread, 0),
         total=sum(counts.values()),
     )
     if moved:

@@ -107,7 +107,10 @@ class MessagesReadAll(Input):
 
 class ThreadReadPublic(Public):
     """Her read position in a thread after marking it read, the thread's messages still unread to her
-    (newer than the position, by others, not removed), and her unread total across her threads."""
+    (newer than the position, by others, not removed), and her unread total across her threads.
+
+    No field is called ``unread``: this is also the data of ``messages.read`` on her user stream, where the
+    header's badge takes ``unread`` from any event as her unread notifications (``inbox.js``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -117,7 +120,7 @@ class ThreadReadPublic(Public):
                     "plan_id": 4,
                     "task_id": None,
                     "last_read_id": 31,
-                    "unread": 0,
+                    "thread_unread": 0,
                     "total": 2,
                 }
             ]
@@ -128,7 +131,7 @@ class ThreadReadPublic(Public):
     plan_id: int
     task_id: int | None
     last_read_id: int
-    unread: int
+    thread_unread: int
     total: int
 
 

@@ -82,11 +82,11 @@ async def test_marking_the_plan_thread_read(client: Any, db: Any, login: Any) ->
         "plan_id": w.plan_id,
         "task_id": None,
         "last_read_id": m2["id"],
-        "unread": 1,
+        "thread_unread": 1,
         "total": 1,
     }
     r = await read(client, lead, path)
-    assert (r.json()["last_read_id"], r.json()["unread"], r.json()["total"]) == (m3["id"], 0, 0)
+    assert (r.json()["last_read_id"], r.json()["thread_unread"], r.json()["total"]) == (m3["id"], 0, 0)
     assert await unread(client, lead) == {"total": 0, "plans": {}, "tasks": {}}
     # Others' counts did not move with hers.
     assert (await unread(client, nurse))["total"] == 1
@@ -104,7 +104,7 @@ async def test_a_read_position_never_moves_back_nor_past_the_newest(client: Any,
     # A new message, then an up_to far beyond it: the position stops at the newest, so the next one counts.
     ids.append((await post(client, nurse, path, "note 3")).json()["id"])
     beyond = await read(client, lead, path, {"up_to": 2**31 - 1})
-    assert beyond.json()["last_read_id"] == ids[3] and beyond.json()["unread"] == 0
+    assert beyond.json()["last_read_id"] == ids[3] and beyond.json()["thread_unread"] == 0
     later = (await post(client, nurse, path, "note 4")).json()
     assert await unread(client, lead) == {"total": 1, "plans": {str(w.plan_id): 1}, "tasks": {}}
     # An empty thread: nothing to mark, position 0, no event.
@@ -117,11 +117,13 @@ async def test_a_read_position_never_moves_back_nor_past_the_newest(client: Any,
         {"user_id": w.id("lead"), "thread": f"plan:{w.plan_id}", "up_to": ids[3]},
     ]
     mine = await user_events(db, w.id("lead"), ReadEvent.read)
-    assert [(e.data["last_read_id"], e.data["unread"], e.data["total"]) for e in mine] == [
+    assert [(e.data["last_read_id"], e.data["thread_unread"], e.data["total"]) for e in mine] == [
         (ids[2], 0, 0),
         (ids[3], 0, 0),
     ]
     assert later["id"] > ids[3]
+    # The inbox badge takes "unread" from any event on her stream as her notifications: not ours to set.
+    assert all("unread" not in e.data for e in mine)
     # Nobody else's stream heard of her reading.
     assert await user_events(db, w.id("nurse"), ReadEvent.read) == []
 
@@ -151,7 +153,7 @@ async def test_task_threads_and_removed_messages(client: Any, db: Any, login: An
     # Marking the task thread read leaves the plan's own thread unread.
     r = await read(client, lead, tpath, {})
     assert r.status_code == 200, r.text
-    assert (r.json()["thread"], r.json()["task_id"], r.json()["unread"], r.json()["total"]) == (
+    assert (r.json()["thread"], r.json()["task_id"], r.json()["thread_unread"], r.json()["total"]) == (
         f"task:{task['id']}",
         task["id"],
         0,
