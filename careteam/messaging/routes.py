@@ -138,3 +138,13 @@ async def delete_message(
     message = await messaging.delete_message(session, message_id, expected_version=version, actor=actor)
     response.headers["ETag"] = etag(message.version)
     return message
+
+
+@router.post(
+    "/messages/{message_id}/ack",
+    responses={**_MESSAGE, 403: {"description": "Not asked to acknowledge it, by name or discipline"}},
+)
+async def acknowledge_message(message_id: Id, actor: CurrentActor, session: SessionDep) -> MessagePublic:
+    """Acknowledge an urgent message you are asked to; again: the message as it is, nothing new. Its
+    author and everyone viewing the plan see it at once (``message.acknowledged``)."""
+    return await messaging.acknowledge(session, message_id, actor=actor)

@@ -64,7 +64,9 @@ class MessageAckRequired(SQLModel, table=True):
     __tablename__ = "message_ack_required"
     __table_args__ = (
         sa.CheckConstraint("(user_id IS NULL) <> (discipline IS NULL)", name="user_or_discipline"),
-        sa.CheckConstraint("mode IN ('each', 'any') AND (mode = 'each' OR discipline IS NOT NULL)", name="mode"),
+        sa.CheckConstraint(
+            "mode IN ('each', 'any') AND (mode = 'each' OR discipline IS NOT NULL)", name="mode"
+        ),
         sa.UniqueConstraint("message_id", "user_id", name="uq_message_ack_required_user"),
         sa.UniqueConstraint("message_id", "discipline", name="uq_message_ack_required_discipline"),
         # My work: the urgent messages naming her.
