@@ -22,6 +22,7 @@ from tests.messaging.world import (
     take_off_team,
     user_event_kinds,
 )
+from tests.plans.test_pages import cookie
 
 APIXABAN = "Hold apixaban from Monday for Thursday's procedure"
 UDS = "UDS unexpected result: discuss before next prescription"
@@ -249,3 +250,26 @@ async def test_a_removed_urgent_message_leaves_my_work_and_cannot_be_acknowledge
     assert r.status_code == 200, r.text
     assert await urgent_ids(client, nurse) == []
     assert (await ack(client, nurse, m["id"])).status_code == 409
+
+
+async def test_my_work_page_shows_urgent_messages_first_as_links(
+    app: Any, client: Any, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    nurse = await login(w.names["nurse"])
+    hostile = "<script>alert(1)</script> " + "hold apixaban " * 20
+    m = (await send(client, nurse, w, hostile, users=[w.id("physician")])).json()
+    page = await cookie(app, db, w.names["physician"])
+    html = (await client.get("/work", headers=page)).text
+    urgent = html.index('id="work-urgent"')
+    assert urgent < html.index('id="work-groups"') and "Urgent: please acknowledge" in html
+    section = html[urgent : html.index('id="work-groups"')]
+    assert f'href="/plans/{w.plan_id}#message-{m["id"]}"' in section and "Ellen Marsh" in section
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; hold apixaban" in section and "<script>alert" not in html
+    assert "…</a>" in section  # a long message shows as an excerpt
+    assert "Nothing is waiting for you." not in html.replace(" hidden>Nothing is waiting", "")
+    # Acknowledged: the section is hidden (work.js shows it again when one arrives).
+    await ack(client, await login(w.names["physician"]), m["id"])
+    html = (await client.get("/work", headers=page)).text
+    assert 'id="work-urgent" aria-labelledby="work-urgent-title" hidden>' in html
+    assert f"#message-{m['id']}" not in html
