@@ -11,6 +11,7 @@ from careteam.messaging.codes import MessageEvent
 from careteam.notifications.codes import NotificationKind
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
+from careteam.plans.board import apply_event
 from tests.factories import make_user
 from tests.messaging.world import (
     World,
@@ -274,3 +275,27 @@ async def test_my_work_page_shows_urgent_messages_first_as_links(
     html = (await client.get("/work", headers=page)).text
     assert 'id="work-urgent" aria-labelledby="work-urgent-title" hidden>' in html
     assert f"#message-{m['id']}" not in html
+
+
+async def test_replaying_the_events_gives_the_board_and_thread_read_after(
+    client: Any, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    await add_member(db, w, "nurse2", Discipline.nurse)
+    lead = await login(w.names["lead"])
+    board = (await client.get(f"/api/v1/plans/{w.plan_id}", headers=lead)).json()
+    seen = len(await plan_events(db, w.plan_id))
+    m = (await send(client, lead, w, APIXABAN, disciplines=["nurse", "physician"])).json()
+    for who in ("nurse", "physician", "nurse2"):
+        assert (await ack(client, await login(w.names[who]), m["id"])).status_code == 200
+    events = (await plan_events(db, w.plan_id))[seen:]
+    assert [e.kind for e in events] == [MessageEvent.created, *[MessageEvent.acknowledged] * 3]
+    assert [e.data["acknowledged"] for e in events] == [False, False, False, True]
+    # The thread as a client keeps it: each event's message replaces the one with its id.
+    thread: dict[int, Any] = {}
+    for e in events:
+        board = apply_event(board, {"seq": e.seq, "kind": e.kind, "data": e.data})
+        thread[e.data["id"]] = e.data
+    assert board == (await client.get(f"/api/v1/plans/{w.plan_id}", headers=lead)).json()
+    page = (await client.get(f"/api/v1/plans/{w.plan_id}/messages", headers=lead)).json()
+    assert list(thread.values()) == page["items"]
