@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlmodel import select
@@ -299,3 +300,22 @@ async def test_replaying_the_events_gives_the_board_and_thread_read_after(
     assert board == (await client.get(f"/api/v1/plans/{w.plan_id}", headers=lead)).json()
     page = (await client.get(f"/api/v1/plans/{w.plan_id}/messages", headers=lead)).json()
     assert list(thread.values()) == page["items"]
+
+
+async def test_concurrent_acknowledgements_are_each_recorded_once(client: Any, db: Any, login: Any) -> None:
+    w = await make_world(db)
+    await add_member(db, w, "nurse2", Discipline.nurse)
+    lead = await login(w.names["lead"])
+    nurse, nurse2 = await login(w.names["nurse"]), await login(w.names["nurse2"])
+    m = (await send(client, lead, w, APIXABAN, disciplines=["nurse"], any_of_discipline=True)).json()
+    seen = len(await plan_events(db, w.plan_id))
+    answers = await asyncio.gather(*(ack(client, h, m["id"]) for h in (nurse, nurse2, nurse, nurse2)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    events = (await plan_events(db, w.plan_id))[seen:]
+    assert sorted(e.actor_id for e in events) == sorted([w.id("nurse"), w.id("nurse2")])
+    assert all(e.data["acknowledged"] for e in events)
+    final = (await client.get(f"/api/v1/plans/{w.plan_id}/messages", headers=lead)).json()["items"][0]
+    assert sorted(a["user_id"] for a in final["acks"]) == sorted([w.id("nurse"), w.id("nurse2")])
+    # Each nurse's My work was told once that the message left it: by whichever acknowledged first.
+    for who in ("nurse", "nurse2"):
+        assert (await user_event_kinds(db, w.id(who))).count("work.changed") == 2  # sent, then cleared
