@@ -149,7 +149,8 @@ class Awaiting:
     link: str
 
 
-# "My work" lists at most this many urgent messages awaiting her (the oldest first).
+# "My work" looks at the newest this many urgent messages that may concern her and she has not acknowledged
+# (some a colleague answered for her discipline): an old one beyond them would not show.
 AWAITING_MOST = 200
 
 
@@ -169,7 +170,8 @@ async def awaiting_acknowledgement(
     )
     if patient_id is not None:
         query = query.where(col(Message.patient_id) == patient_id)
-    found = list(await session.exec(query.order_by(col(Message.id)).limit(AWAITING_MOST)))
+    newest = await session.exec(query.order_by(col(Message.id).desc()).limit(AWAITING_MOST))
+    found = list(reversed(list(newest)))
     if not found:
         return []
     return [

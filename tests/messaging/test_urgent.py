@@ -319,3 +319,19 @@ async def test_concurrent_acknowledgements_are_each_recorded_once(client: Any, d
     # Each nurse's My work was told once that the message left it: by whichever acknowledged first.
     for who in ("nurse", "nurse2"):
         assert (await user_event_kinds(db, w.id(who))).count("work.changed") == 2  # sent, then cleared
+
+
+async def test_my_work_lists_urgent_messages_oldest_first_and_only_those_awaiting_her(
+    client: Any, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    await add_member(db, w, "nurse2", Discipline.nurse)
+    lead, nurse = await login(w.names["lead"]), await login(w.names["nurse"])
+    first = (await send(client, lead, w, APIXABAN, users=[w.id("nurse")])).json()
+    cleared = (await send(client, lead, w, UDS, disciplines=["nurse"], any_of_discipline=True)).json()
+    other = (await send(client, lead, w, UDS, users=[w.id("physician")])).json()
+    last = (await send(client, lead, w, "Call the patient", disciplines=["nurse"])).json()
+    assert await urgent_ids(client, nurse) == [first["id"], cleared["id"], last["id"]]
+    await ack(client, await login(w.names["nurse2"]), cleared["id"])
+    assert await urgent_ids(client, nurse) == [first["id"], last["id"]]
+    assert other["id"] not in await urgent_ids(client, nurse)
