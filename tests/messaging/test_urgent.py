@@ -17,6 +17,7 @@ from tests.factories import make_user
 from tests.messaging.world import (
     World,
     audit_rows,
+    make_task,
     make_world,
     messages,
     notified,
@@ -335,3 +336,21 @@ async def test_my_work_lists_urgent_messages_oldest_first_and_only_those_awaitin
     await ack(client, await login(w.names["nurse2"]), cleared["id"])
     assert await urgent_ids(client, nurse) == [first["id"], last["id"]]
     assert other["id"] not in await urgent_ids(client, nurse)
+
+
+async def test_an_urgent_task_comment_links_to_its_task(client: Any, db: Any, login: Any) -> None:
+    w = await make_world(db)
+    lead, physician = await login(w.names["lead"]), await login(w.names["physician"])
+    task = await make_task(client, lead, w)
+    r = await client.post(
+        f"/api/v1/tasks/{task['id']}/messages",
+        json={"body": UDS, "urgent": {"disciplines": ["physician"]}},
+        headers=lead,
+    )
+    assert r.status_code == 201, r.text
+    work = (await client.get("/api/v1/me/work", headers=physician)).json()["urgent"]
+    assert [(u["message_id"], u["task_id"], u["link"]) for u in work] == [
+        (r.json()["id"], task["id"], f"/plans/{w.plan_id}#task-{task['id']}")
+    ]
+    told = await notified(db, w.id("physician"))
+    assert [(n.kind, n.link) for n in told] == [(NotificationKind.message_urgent, work[0]["link"])]
