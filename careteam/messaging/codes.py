@@ -8,6 +8,8 @@ from enum import StrEnum
 from careteam.core.vocab import Discipline
 
 BODY_MAX = 10_000
+# An urgent message names at most this many clinicians who must acknowledge it.
+URGENT_MAX = 50
 
 
 class MessageEvent(StrEnum):
@@ -16,6 +18,14 @@ class MessageEvent(StrEnum):
     created = "message.created"
     edited = "message.edited"
     deleted = "message.deleted"
+    acknowledged = "message.acknowledged"
+
+
+class AckMode(StrEnum):
+    """For a discipline named on an urgent message: each of its care team members acknowledges, or any one."""
+
+    each = "each"
+    any = "any"
 
 
 class ReadEvent(StrEnum):

@@ -192,3 +192,13 @@ async def get_unread(actor: CurrentActor, session: SessionDep) -> MessagesUnread
 async def get_seen(message_id: Id, actor: CurrentActor, session: SessionDep) -> MessageSeenPublic:
     """The care team members who have read the message's thread at or past it."""
     return await reads.seen_by(session, message_id, actor=actor)
+
+
+@router.post(
+    "/messages/{message_id}/ack",
+    responses={**_MESSAGE, 403: {"description": "Not asked to acknowledge it, by name or discipline"}},
+)
+async def acknowledge_message(message_id: Id, actor: CurrentActor, session: SessionDep) -> MessagePublic:
+    """Acknowledge an urgent message you are asked to; again: the message as it is, nothing new. Its
+    author and everyone viewing the plan see it at once (``message.acknowledged``)."""
+    return await messaging.acknowledge(session, message_id, actor=actor)

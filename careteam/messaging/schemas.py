@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from careteam.core.schemas import Input, Public
-from careteam.messaging.codes import BODY_MAX
+from careteam.core.vocab import Discipline
+from careteam.messaging.codes import BODY_MAX, URGENT_MAX
 
 # Not stripped: leading spaces are Markdown (an indented code block).
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX)]
@@ -29,9 +30,43 @@ class MessageBase(Input):
         return body
 
 
+UserId = Annotated[int, Field(gt=0, lt=2**31)]
+
+
+class UrgentCreate(Input):
+    """Who must acknowledge the message: care team members by id, and/or disciplines of the care team (each
+    of its members, or with ``any_of_discipline`` any one of them). Never its author."""
+
+    users: list[UserId] = Field(default=[], max_length=URGENT_MAX)
+    disciplines: list[Discipline] = Field(default=[], max_length=len(Discipline))
+    any_of_discipline: bool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> UrgentCreate:
+        if not self.users and not self.disciplines:
+            raise ValueError("name at least one clinician or discipline who must acknowledge")
+        return self
+
+
 class MessageCreate(MessageBase):
     """A message in Markdown (no raw HTML, no images); ``@username``, ``@psychology`` (a discipline) or
-    ``@team`` reaches those on the plan's care team."""
+    ``@team`` reaches those on the plan's care team. With ``urgent``: those named must acknowledge it, and it
+    stays at the top of their "My work" until they do."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"body": _EXAMPLE_BODY},
+                {
+                    "body": "Hold apixaban from Monday for Thursday's procedure",
+                    "urgent": {"users": [], "disciplines": ["physician", "nurse"], "any_of_discipline": True},
+                },
+            ]
+        },
+    )
+
+    urgent: UrgentCreate | None = None
 
 
 class MessageUpdate(MessageBase):
@@ -43,8 +78,27 @@ class AuthorPublic(Public):
     display_name: str
 
 
+class UrgentPublic(Public):
+    """Who must acknowledge an urgent message, as its author named them, and ``waiting_for``: the care team
+    members who may still acknowledge it and are awaited (for "any one of a discipline", each of its members
+    until one does)."""
+
+    users: list[int]
+    disciplines: list[Discipline]
+    any_of_discipline: bool
+    waiting_for: list[int]
+
+
+class AckPublic(Public):
+    user_id: int
+    display_name: str
+    at: datetime
+
+
 class MessagePublic(Public):
-    """A message. A removed one (``deleted``) shows no body, html or mentions."""
+    """A message. A removed one (``deleted``) shows no body, html or mentions. An urgent one has ``urgent``
+    (who must acknowledge), ``acks`` (who did, when; oldest first) and ``acknowledged`` (no one is awaited
+    any more); any other message: ``urgent`` null, ``acks`` empty and ``acknowledged`` false."""
 
     model_config = ConfigDict(
         from_attributes=True,
@@ -63,6 +117,9 @@ class MessagePublic(Public):
                     "edited_at": None,
                     "deleted": False,
                     "version": 1,
+                    "urgent": None,
+                    "acks": [],
+                    "acknowledged": False,
                 }
             ]
         },
@@ -79,6 +136,9 @@ class MessagePublic(Public):
     edited_at: datetime | None
     deleted: bool
     version: int
+    urgent: UrgentPublic | None = None
+    acks: list[AckPublic] = []
+    acknowledged: bool = False
 
 
 class MessagesPublic(Public):

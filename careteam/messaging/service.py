@@ -22,16 +22,19 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from careteam.db.types import utcnow
+from careteam.messaging import acks
 from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent
 from careteam.messaging.render import prose, render
 from careteam.messaging.schemas import (
+    AckPublic,
     AuthorPublic,
     MessageCreate,
     MessagePublic,
     MessagesPublic,
     MessageUpdate,
+    UrgentPublic,
 )
-from careteam.messaging.tables import Message, MessageRevision
+from careteam.messaging.tables import Message, MessageAck, MessageRevision
 from careteam.notifications import service as notifications
 from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
@@ -137,6 +140,51 @@ async def _page(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """An urgent message awaiting the clinician's acknowledgement, and where on its plan's page it is."""
+
+    message: MessagePublic
+    patient_id: int
+    link: str
+
+
+# "My work" looks at the newest this many urgent messages that may concern her and she has not acknowledged
+# (some a colleague answered for her discipline): an old one beyond them would not show.
+AWAITING_MOST = 200
+
+
+async def awaiting_acknowledgement(
+    session: AsyncSession, *, actor: Actor, patient_id: int | None = None
+) -> list[Awaiting]:
+    """The urgent messages of her plans that still await her acknowledgement, oldest first (asked by name or
+    through her discipline, and for "any one of a discipline" no colleague did yet); not removed ones.
+    A constant number of queries; not audited here ("My work" audits what it shows)."""
+    disciplines = await patients.member_disciplines(session, actor.user_id)
+    query = select(Message).where(
+        col(Message.plan_id).in_(readable_plan_ids(actor)),
+        col(Message.deleted_at).is_(None),
+        col(Message.author_id) != actor.user_id,
+        col(Message.id).in_(acks.asked(actor.user_id, disciplines)),
+        col(Message.id).not_in(acks.acknowledged_by(actor.user_id)),
+    )
+    if patient_id is not None:
+        query = query.where(col(Message.patient_id) == patient_id)
+    newest = await session.exec(query.order_by(col(Message.id).desc()).limit(AWAITING_MOST))
+    found = list(reversed(list(newest)))
+    if not found:
+        return []
+    return [
+        Awaiting(
+            message=public,
+            patient_id=m.patient_id,
+            link=f"/plans/{m.plan_id}#{link_anchor(public.id, m.task_id)}",
+        )
+        for m, public in zip(found, await _public(session, found), strict=True)
+        if public.urgent is not None and actor.user_id in public.urgent.waiting_for
+    ]
+
+
 # --- Writes --------------------------------------------------------------------------------------
 
 
@@ -170,6 +218,9 @@ async def _post(
     assignee_id: int | None = None,
 ) -> MessagePublic:
     team = await patients.team_members(session, plan.patient_id)
+    roster = {m.user_id: m.discipline for m in team}
+    if body.urgent is not None:
+        acks.check(body.urgent, roster, author_id=actor.user_id)
     reached = mentioned(body.body, team, author_id=actor.user_id)
     message = Message(
         plan_id=plan.id,
@@ -192,8 +243,50 @@ async def _post(
         repliers = sorted(u for u in candidates & on_team if u != actor.user_id and u not in reached)
     session.add(message)
     await session.flush()
+    asked: list[int] = []
+    if body.urgent is not None:
+        session.add_all(acks.rows(message.id or 0, body.urgent))
+        await session.flush()
+        urgency = acks.Urgency(
+            users=tuple(body.urgent.users),
+            disciplines=tuple(body.urgent.disciplines),
+            any_of_discipline=body.urgent.any_of_discipline,
+            acks={},
+        )
+        asked = sorted(urgency.waiting_for(roster, author_id=actor.user_id))
     public = await _changed(session, message, MessageEvent.created, AuditAction.create, actor)
-    await _tell(session, message, plan, actor, MessageEvent.created, mentions=reached, replies=repliers)
+    await _tell(
+        session, message, plan, actor, MessageEvent.created, mentions=reached, replies=repliers, urgent=asked
+    )
+    return public
+
+
+async def acknowledge(
+    session: AsyncSession, message_id: int, *, actor: Actor, now: datetime | None = None
+) -> MessagePublic:
+    """Acknowledge an urgent message one is asked to (by name or discipline); the sender and everyone
+    viewing the plan see it at once, and it leaves the "My work" of those no longer awaited. Again: the
+    message as it is, nothing new. 403 if she is not asked; 409 if it was removed."""
+    message = await _for_update(session, message_id, actor)
+    urgency = (await acks.urgencies(session, [message_id])).get(message_id)
+    team = (await patients.team_disciplines(session, [message.patient_id]))[message.patient_id]
+    if urgency is None or actor.user_id not in urgency.may_acknowledge(team, author_id=message.author_id):
+        raise Forbidden("You are not asked to acknowledge this message.")
+    if message.deleted_at is not None:
+        raise InvalidTransition("This message was removed.")
+    if actor.user_id in urgency.acks:
+        # Already acknowledged: answered again (an audited read of what it shows), nothing recorded.
+        audit.record(session, actor, AuditAction.read, "message", message.id, patient_id=message.patient_id)
+        return (await _public(session, [message]))[0]
+    before = urgency.waiting_for(team, author_id=message.author_id)
+    session.add(MessageAck(message_id=message_id, user_id=actor.user_id, at=now or utcnow()))
+    await session.flush()
+    public = await _changed(session, message, MessageEvent.acknowledged, AuditAction.update, actor)
+    after = set(public.urgent.waiting_for) if public.urgent else set()
+    if before - after:
+        await notifications.work_changed(
+            session, before - after, actor=actor, plan_id=message.plan_id, reason=MessageEvent.acknowledged
+        )
     return public
 
 
@@ -336,17 +429,22 @@ async def _tell(
     *,
     mentions: Iterable[int],
     replies: Iterable[int],
+    urgent: Iterable[int] = (),
 ) -> None:
-    """``work.changed`` for everyone reached first (user streams in id order), then their notifications."""
-    mentions, replies = list(mentions), list(replies)
-    if not mentions and not replies:
+    """``work.changed`` for everyone reached first (user streams in id order), then their notifications:
+    one each, an urgent one for those asked to acknowledge."""
+    urgent = sorted(urgent)
+    mentions = [u for u in mentions if u not in urgent]
+    replies = [u for u in replies if u not in urgent]
+    if not mentions and not replies and not urgent:
         return
     await notifications.work_changed(
-        session, [*mentions, *replies], actor=actor, plan_id=message.plan_id, reason=reason
+        session, [*mentions, *replies, *urgent], actor=actor, plan_id=message.plan_id, reason=reason
     )
-    anchor = f"task-{message.task_id}" if message.task_id is not None else f"message-{message.id}"
+    anchor = link_anchor(message.id or 0, message.task_id)
     where = "a task comment" if message.task_id is not None else plan.title
     for users, kind, title in (
+        (urgent, NotificationKind.message_urgent, f"Urgent from {actor.display_name}: please acknowledge"),
         (mentions, NotificationKind.message_mention, f"{actor.display_name} mentioned you in {where}"),
         (replies, NotificationKind.message_reply, f"{actor.display_name} commented on a task you follow"),
     ):
@@ -365,22 +463,57 @@ async def _tell(
             )
 
 
+def link_anchor(message_id: int, task_id: int | None) -> str:
+    """Where on the plan's page a message is: its task's card for a comment, else the team thread."""
+    return f"task-{task_id}" if task_id is not None else f"message-{message_id}"
+
+
 async def _public(session: AsyncSession, rows: Sequence[Message]) -> list[MessagePublic]:
-    """The messages as the care team sees them (a removed one without its text), names in one query."""
-    names = await accounts.display_names(session, (m.author_id for m in rows))
-    return [
-        MessagePublic(
-            id=m.id or 0,
-            plan_id=m.plan_id,
-            task_id=m.task_id,
-            body="" if m.deleted_at else m.body,
-            html="" if m.deleted_at else m.html,
-            author=AuthorPublic(id=m.author_id, display_name=names.get(m.author_id, "A former clinician")),
-            mentions=[] if m.deleted_at else list(m.mentions),
-            created_at=m.created_at,
-            edited_at=m.edited_at,
-            deleted=m.deleted_at is not None,
-            version=m.version,
+    """The messages as the care team sees them (a removed one without its text), names in one query; for
+    urgent ones their requirements, acknowledgements and the team they resolve against, in three more."""
+    urgencies = await acks.urgencies(session, (m.id or 0 for m in rows))
+    teams = await patients.team_disciplines(session, {m.patient_id for m in rows if (m.id or 0) in urgencies})
+    acked = (u for urgency in urgencies.values() for u in urgency.acks)
+    names = await accounts.display_names(session, [*(m.author_id for m in rows), *acked])
+
+    def urgent_of(m: Message) -> tuple[UrgentPublic | None, list[AckPublic], bool]:
+        urgency = urgencies.get(m.id or 0)
+        if urgency is None:
+            return None, [], False
+        waiting = sorted(urgency.waiting_for(teams[m.patient_id], author_id=m.author_id))
+        shown = UrgentPublic(
+            users=list(urgency.users),
+            disciplines=list(urgency.disciplines),
+            any_of_discipline=urgency.any_of_discipline,
+            waiting_for=waiting,
         )
-        for m in rows
-    ]
+        done = [
+            AckPublic(user_id=u, display_name=names.get(u, "A former clinician"), at=at)
+            for u, at in urgency.acks.items()
+        ]
+        return shown, done, not waiting
+
+    answer = []
+    for m in rows:
+        urgent, done, acknowledged = urgent_of(m)
+        answer.append(
+            MessagePublic(
+                id=m.id or 0,
+                plan_id=m.plan_id,
+                task_id=m.task_id,
+                body="" if m.deleted_at else m.body,
+                html="" if m.deleted_at else m.html,
+                author=AuthorPublic(
+                    id=m.author_id, display_name=names.get(m.author_id, "A former clinician")
+                ),
+                mentions=[] if m.deleted_at else list(m.mentions),
+                created_at=m.created_at,
+                edited_at=m.edited_at,
+                deleted=m.deleted_at is not None,
+                version=m.version,
+                urgent=urgent,
+                acks=done,
+                acknowledged=acknowledged,
+            )
+        )
+    return answer

@@ -79,3 +79,42 @@ class MessageRead(SQLModel, table=True):
     thread: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
     last_read_id: int
     read_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+
+class MessageAckRequired(SQLModel, table=True):
+    """Who must acknowledge an urgent message: one clinician (``user_id``) or a discipline of the care team
+    (``discipline``), each of its members (``mode`` "each") or any one of them ("any").
+
+    Resolved against the care team as it is when read: a clinician taken off the team is no longer asked
+    (she no longer sees the message), one who joins in a named discipline is.
+    """
+
+    __tablename__ = "message_ack_required"
+    __table_args__ = (
+        sa.CheckConstraint("(user_id IS NULL) <> (discipline IS NULL)", name="user_or_discipline"),
+        sa.CheckConstraint(
+            "mode IN ('each', 'any') AND (mode = 'each' OR discipline IS NOT NULL)", name="mode"
+        ),
+        sa.UniqueConstraint("message_id", "user_id", name="uq_message_ack_required_user"),
+        sa.UniqueConstraint("message_id", "discipline", name="uq_message_ack_required_discipline"),
+        # My work: the urgent messages naming her.
+        sa.Index("ix_message_ack_required_user", "user_id", "message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    discipline: str | None = Field(default=None, max_length=32)
+    mode: str = Field(default="each", max_length=8)
+
+
+class MessageAck(SQLModel, table=True):
+    """A clinician's acknowledgement of an urgent message, once (``at``: when)."""
+
+    __tablename__ = "message_ack"
+    __table_args__ = (sa.UniqueConstraint("message_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    user_id: int = Field(foreign_key="user_account.id")
+    at: datetime = Field(default_factory=utcnow, sa_column=now_column())

@@ -16,6 +16,7 @@ class NotificationKind(StrEnum):
     task_assigned = "task.assigned"
     message_mention = "message.mention"
     message_reply = "message.reply"
+    message_urgent = "message.urgent"
 
 
 class InboxEvent(StrEnum):

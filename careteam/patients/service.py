@@ -402,3 +402,29 @@ async def member_ids(session: AsyncSession, patient_id: int, disciplines: Iterab
         )
     )
     return [int(user_id) for user_id in rows]
+
+
+async def team_disciplines(
+    session: AsyncSession, patient_ids: Iterable[int]
+) -> dict[int, dict[int, Discipline]]:
+    """Each patient's care team as user id -> discipline on the team, in one query whatever their number."""
+    ids = sorted(set(patient_ids))
+    teams: dict[int, dict[int, Discipline]] = {pid: {} for pid in ids}
+    if not ids:
+        return teams
+    rows = await session.exec(
+        select(col(CareTeam.patient_id), col(CareTeamMember.user_id), col(CareTeamMember.discipline))
+        .join(CareTeam, col(CareTeam.id) == col(CareTeamMember.team_id))
+        .where(col(CareTeam.patient_id).in_(ids))
+    )
+    for patient_id, user_id, discipline in rows:
+        teams[int(patient_id)][int(user_id)] = Discipline(discipline)
+    return teams
+
+
+async def member_disciplines(session: AsyncSession, user_id: int) -> list[str]:
+    """The disciplines the clinician holds on any care team (usually one: her own)."""
+    rows = await session.exec(
+        select(col(CareTeamMember.discipline)).where(col(CareTeamMember.user_id) == user_id).distinct()
+    )
+    return sorted(str(d) for d in rows)

@@ -23,7 +23,7 @@ from careteam.web.deps import Now
 from careteam.web.forms import Db, PageRoute, Viewer
 from careteam.web.templating import Pager, page_number, render, status_label
 from careteam.work import service as work
-from careteam.work.schemas import WorkItem
+from careteam.work.schemas import WorkItem, WorkUrgent
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -64,6 +64,22 @@ def row_view(item: WorkItem, today: date) -> dict[str, Any]:
         "due": due_text(item.due_date, today),
         "due_iso": item.due_date.isoformat() if item.due_date else "",
         "overdue": item.bucket is Due.overdue,
+    }
+
+
+# An urgent message's row shows this much of its text; the link opens the whole message.
+URGENT_EXCERPT = 160
+
+
+def urgent_view(item: WorkUrgent) -> dict[str, Any]:
+    """An urgent message awaiting her acknowledgement, as a row; work.js draws the same."""
+    text = " ".join(item.body.split())
+    return {
+        "key": f"message-{item.message_id}",
+        "text": text if len(text) <= URGENT_EXCERPT else text[: URGENT_EXCERPT - 1] + "…",
+        "link": item.link,
+        "patient": item.patient.name,
+        "author": item.author,
     }
 
 
@@ -121,6 +137,7 @@ async def work_page(
         "statuses": {s.value: status_label(s.value) for s in TaskStatus}
         | {p.value: label for p, label in PHASE_LABELS.items()},
         "priorities": PRIORITY_LABELS,
+        "urgent_excerpt": URGENT_EXCERPT,
     }
     context = {
         "section": "work",
@@ -131,6 +148,8 @@ async def work_page(
         "lead": actor.discipline is Discipline.ipm_lead,
         "sent": [row_view(item, today) for item in listing.sent],
         "overdue_referrals": [row_view(item, today) for item in listing.overdue_referrals],
+        "urgent": [urgent_view(item) for item in listing.urgent],
+        "blank_urgent": dict.fromkeys(("key", "text", "link", "patient", "author"), ""),
         "patient_choices": choices,
         "filters": {"patient_id": patient or "", "discipline": lane.value if lane else ""},
         "filtered": patient is not None or lane is not None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import ConfigDict
@@ -35,6 +35,19 @@ class WorkItem(Public):
     link: str
 
 
+class WorkUrgent(Public):
+    """An urgent message awaiting her acknowledgement (link: the message on its plan's page)."""
+
+    message_id: int
+    plan_id: int
+    task_id: int | None
+    patient: WorkPatient
+    author: str
+    body: str
+    created_at: datetime
+    link: str
+
+
 class WorkCounts(Public):
     """How many items fall in each group, over the whole filtered list (not only this page)."""
 
@@ -47,7 +60,9 @@ class WorkCounts(Public):
 class WorkPublic(Public):
     """``items``: her tasks and the referrals awaiting her answer. For those who refer (IPM leads,
     physicians) also ``sent``: the open referrals she sent, with their clocks; for an IPM lead
-    ``overdue_referrals``: every overdue referral of her care teams' patients (each at most 50)."""
+    ``overdue_referrals``: every overdue referral of her care teams' patients (each at most 50).
+    ``urgent``: the urgent messages awaiting her acknowledgement, oldest first, shown above everything else
+    on every page of the list (not counted in ``total`` or ``counts``)."""
 
     items: list[WorkItem]
     total: int
@@ -57,6 +72,7 @@ class WorkPublic(Public):
     referrer: bool = False
     sent: list[WorkItem] = []
     overdue_referrals: list[WorkItem] = []
+    urgent: list[WorkUrgent] = []
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -17,12 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit import service as audit
 from careteam.core.actor import Actor
 from careteam.core.vocab import Discipline
+from careteam.messaging import service as messaging
+from careteam.patients import service as patients_service
 from careteam.plans import worklist
 from careteam.plans.worklist import DUE_ORDER, Due, WorkRow, WorkSlice, due_of, sort_key
 from careteam.referrals import service as referrals
 from careteam.referrals.schemas import ReferralPublic
 from careteam.referrals.worklist import awaiting_due_counts, referral_work
-from careteam.work.schemas import WorkCounts, WorkItem, WorkPatient, WorkPublic
+from careteam.work.schemas import WorkCounts, WorkItem, WorkPatient, WorkPublic, WorkUrgent
 
 # A page of My work: 50 rows at most.
 PAGE_SIZE = 50
@@ -81,7 +83,9 @@ async def list_work(
         merged = heapq.merge(*(s.rows for s in slices), key=sort_key)
         rows = list(merged)[offset : offset + limit]
         counts = {due: sum(s.counts[due] for s in slices) for due in DUE_ORDER}
-    patients = dict.fromkeys(row.patient_id for row in rows)
+    awaiting = await messaging.awaiting_acknowledgement(session, actor=actor, patient_id=patient_id)
+    urgent = await _urgent_items(session, awaiting)
+    patients = dict.fromkeys([*(u.patient.id for u in urgent), *(row.patient_id for row in rows)])
     await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid in patients))
     sent: list[WorkItem] = []
     overdue: list[WorkItem] = []
@@ -105,7 +109,28 @@ async def list_work(
         referrer=actor.discipline in _REFERRERS,
         sent=sent,
         overdue_referrals=overdue,
+        urgent=urgent,
     )
+
+
+async def _urgent_items(session: AsyncSession, awaiting: list[messaging.Awaiting]) -> list[WorkUrgent]:
+    """The urgent messages as rows, their patients' names in one query."""
+    if not awaiting:
+        return []
+    names = await patients_service.patient_cards(session, (a.patient_id for a in awaiting))
+    return [
+        WorkUrgent(
+            message_id=a.message.id,
+            plan_id=a.message.plan_id,
+            task_id=a.message.task_id,
+            patient=WorkPatient(id=a.patient_id, name=names[a.patient_id][0]),
+            author=a.message.author.display_name,
+            body=a.message.body,
+            created_at=a.message.created_at,
+            link=a.link,
+        )
+        for a in awaiting
+    ]
 
 
 def _referral_item(referral: ReferralPublic, today: date) -> WorkItem:

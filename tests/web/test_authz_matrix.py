@@ -17,7 +17,7 @@ from careteam.accounts.tables import User
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
-from careteam.messaging.tables import Message
+from careteam.messaging.tables import Message, MessageAckRequired
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -125,6 +125,13 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/messages/{message_id}/seen": 200 if on_team else 404,
         "GET /api/v1/me/unread": 200,
         "POST /api/v1/me/messages/read-all": 200,
+        # The nurse's message is urgent for each physician and physical therapist: they acknowledge it, the
+        # rest of the team is not asked; off the team (the removed physical therapist too) nothing exists.
+        "POST /api/v1/messages/{message_id}/ack": 200
+        if persona in ("physician", "physical_therapist")
+        else 403
+        if on_team
+        else 404,
         # Her own work: everyone signed in has a list (empty for one on no team).
         "GET /api/v1/me/work": 200,
         "GET /api/v1/me/work/due": 200,
@@ -205,6 +212,11 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             for body in ("PDMP check done", "UDS due")
         ]
         s.add_all(notes)
+        await s.flush()
+        s.add_all(
+            MessageAckRequired(message_id=notes[0].id or 0, discipline=d, mode="each")
+            for d in ("physician", "physical_therapist")
+        )
         await s.flush()
         world = World(
             patient.id or 0,

@@ -76,6 +76,7 @@ async def test_her_work_as_json(client: httpx.AsyncClient, db: Any, login: Any) 
         "referrer": False,
         "sent": [],
         "overdue_referrals": [],
+        "urgent": [],
     }
 
 

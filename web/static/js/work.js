@@ -19,6 +19,7 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 const state = JSON.parse(document.getElementById("work-state").textContent);
 const groupsRoot = document.getElementById("work-groups");
 const rowTemplate = document.getElementById("work-row-template");
+const urgentTemplate = document.getElementById("work-urgent-template");
 const announcer = document.getElementById("work-announce");
 const liveStatus = document.getElementById("live-status");
 const pagerStatus = document.querySelector(".pager__status");
@@ -57,6 +58,29 @@ function rowFor(item) {
   return row;
 }
 
+// An urgent message awaiting her acknowledgement (as the page draws it): a whitespace-folded excerpt.
+function urgentRowFor(item) {
+  const row = urgentTemplate.content.firstElementChild.cloneNode(true);
+  row.dataset.key = `message-${item.message_id}`;
+  const text = item.body.split(/\s+/).filter(Boolean).join(" ");
+  const most = state.urgent_excerpt;
+  const link = field(row, "text");
+  link.textContent = text.length <= most ? text : `${text.slice(0, most - 1)}…`;
+  link.href = item.link;
+  field(row, "patient").textContent = item.patient.name;
+  field(row, "author").textContent = item.author;
+  return row;
+}
+
+// "Urgent: please acknowledge", above every group: shown while any urgent message awaits her.
+function renderUrgent(items) {
+  const section = document.getElementById("work-urgent");
+  if (!section || !items) return;
+  field(section, "count").textContent = String(items.length);
+  field(section, "rows").replaceChildren(...items.map(urgentRowFor));
+  section.hidden = items.length === 0;
+}
+
 // What the list showed last (as JSON): an answer that changes nothing redraws and announces nothing.
 let shown = null;
 
@@ -70,7 +94,7 @@ function renderSection(id, items) {
 }
 
 function render(work) {
-  const text = JSON.stringify([work.items, work.counts, work.sent, work.overdue_referrals]);
+  const text = JSON.stringify([work.items, work.counts, work.sent, work.overdue_referrals, work.urgent]);
   if (text === shown) return;
   const first = shown === null;
   shown = text;
@@ -90,11 +114,12 @@ function render(work) {
     empty.hidden = items.length > 0;
     empty.textContent = count > 0 ? "None on this page." : `Nothing ${state.groups[due].toLowerCase()}.`;
   }
+  renderUrgent(work.urgent);
   renderSection("work-sent", work.sent);
   renderSection("work-overdue-referrals", work.overdue_referrals);
   groupsRoot.dataset.total = String(work.total);
   const none = document.getElementById("work-none");
-  if (none) none.hidden = work.total > 0;
+  if (none) none.hidden = work.total > 0 || (work.urgent ?? []).length > 0;
   if (pagerStatus) {
     const first = work.total === 0 ? 0 : work.offset + 1;
     const last = Math.min(work.total, work.offset + work.limit);
