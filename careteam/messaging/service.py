@@ -392,7 +392,7 @@ def searchable_messages() -> sa.Subquery:
     ``document``: its Markdown), for search to match without touching this feature's tables. Not
     access-checked: filter it by ``readable_plan_ids``."""
     return (
-        select(
+        sa.select(
             col(Message.id).label("id"),
             col(Message.plan_id).label("plan_id"),
             col(Message.task_id).label("task_id"),

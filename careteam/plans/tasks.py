@@ -352,7 +352,7 @@ def searchable_tasks() -> sa.Subquery:
     title and description), for search to match without touching this feature's tables. Not access-checked:
     filter it by ``readable_plan_ids``. ``document`` is the expression search's PostgreSQL index is on."""
     return (
-        select(
+        sa.select(
             col(Task.id).label("id"),
             col(Task.plan_id).label("plan_id"),
             col(Task.id).label("task_id"),

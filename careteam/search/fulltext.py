@@ -41,7 +41,7 @@ _FTS5_SHADOWS: Final = ("_data", "_idx", "_docsize", "_config", "_content")
 
 # The text search configuration of the PostgreSQL indexes and queries: a literal, not a parameter, so a
 # query's expression is the index's.
-_CONFIG = sa.literal_column("'english'::regconfig")
+_CONFIG: sa.ColumnClause[Any] = sa.literal_column("'english'::regconfig")
 _HEADLINE: Final = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
 
 SQLITE_CREATE: Final = (
@@ -100,7 +100,7 @@ def is_index_object(name: str | None) -> bool:
 
 
 def create_index(target: Any, connection: Connection, **kw: Any) -> None:
-    """``metadata.create_all`` hook: the index, once the tables it covers exist (as the migration makes it)."""
+    """``metadata.create_all`` hook: the index, once the tables it covers exist (as the migration does)."""
     if not _covers_indexed_tables(kw):
         return
     for statement in _ddl(connection.dialect, SQLITE_CREATE, POSTGRESQL_CREATE):
@@ -117,7 +117,7 @@ def drop_index(target: Any, connection: Connection, **kw: Any) -> None:
 
 def _covers_indexed_tables(kw: dict[str, Any]) -> bool:
     tables = kw.get("tables")
-    return tables is None or _INDEXED_TABLES <= {t.name for t in tables}
+    return tables is None or {t.name for t in tables} >= _INDEXED_TABLES
 
 
 def _ddl(dialect: Dialect, sqlite: tuple[str, ...], postgresql: tuple[str, ...]) -> tuple[str, ...]:
@@ -145,7 +145,7 @@ def matching(dialect: Dialect, kind: SearchKind, source: sa.Subquery, words: lis
     if dialect.name == "sqlite":
         name = _FTS[kind]
         fts = sa.table(name, sa.column("rowid"))
-        table = sa.literal_column(name)
+        table: sa.ColumnClause[Any] = sa.literal_column(name)
         # Each word an FTS5 string ("word"): implicit AND, and no word is read as an operator.
         match = " ".join(f'"{w}"' for w in words)
         return (
