@@ -158,6 +158,7 @@ async def test_one_audited_read_per_patient_shown(client: Any, db: Any, login: A
         "ünïcödé 痛み 🩺",
         "a" * 200,
         "x\x01y",
+        "nul\x00byte",
     ],
 )
 async def test_hostile_queries_never_fail(q: str, client: Any, db: Any, login: Any) -> None:

@@ -965,6 +965,14 @@ CASES = [
     c("message-delete-no-if-match", "DELETE", "/messages/{message}", 428),
     c("message-delete-stale", "DELETE", "/messages/{message}", 412, headers=STALE),
     c("message-delete-id-2**31", "DELETE", "/messages/{beyond}", 422, "path.message_id", headers=V1),
+    # Search: q is 1..200 characters; its syntax is never an error (tests/search), its bounds are.
+    c("search-no-q", "GET", "/search", 422, "query.q"),
+    c("search-q-empty", "GET", "/search", 422, "query.q", params={"q": ""}),
+    c("search-q-201", "GET", "/search", 422, "query.q", params={"q": "a" * 201}),
+    c("search-kind-unknown", "GET", "/search", 422, "query.kind", params={"q": "UDS", "kind": "plan"}),
+    c("search-offset-negative", "GET", "/search", 422, "query.offset", params={"q": "UDS", "offset": -1}),
+    c("search-offset-2**31", "GET", "/search", 422, "query.offset", params={"q": "UDS", "offset": 2**31}),
+    c("search-limit-zero", "GET", "/search", 422, "query.limit", params={"q": "UDS", "limit": 0}),
     # Audit and sign-in
     c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
     c(
