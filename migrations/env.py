@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import careteam.tables  # noqa: F401 - registers every feature's tables
-from careteam.search.fulltext import is_index_object
 from careteam.db.engine import make_engine
+from careteam.search.fulltext import is_index_object
 from careteam.settings import Settings
 
 config = context.config
