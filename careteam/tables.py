@@ -12,6 +12,7 @@ from careteam.notifications import tables as notifications
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
 from careteam.referrals import tables as referrals
+from careteam.search import tables as search
 from careteam.web import tables as web
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "patients",
     "plans",
     "referrals",
+    "search",
     "web",
 ]

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 import careteam.tables  # noqa: F401 - registers every feature's tables
 from careteam.db.engine import make_engine
+from careteam.search.fulltext import is_index_object
 from careteam.settings import Settings
 
 config = context.config
@@ -20,12 +21,24 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = SQLModel.metadata
 
 
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave search's full-text index (FTS5 tables, GIN expression indexes) out of autogenerate: it is DDL
+    the migration makes, not a model, and must not show as drift."""
+    return not (reflected and type_ in ("table", "index") and is_index_object(name))
+
+
 def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or Settings().database_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_object=_include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,7 +46,11 @@ def run_migrations_offline() -> None:
 def _run(connection: Connection) -> None:
     # render_as_batch: SQLite alters tables by copy-and-move; PostgreSQL ignores it.
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

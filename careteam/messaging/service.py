@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -517,3 +518,20 @@ async def _public(session: AsyncSession, rows: Sequence[Message]) -> list[Messag
             )
         )
     return answer
+
+
+def searchable_messages() -> sa.Subquery:
+    """Every message not removed as a search document (``id``, ``plan_id``, ``task_id``, ``patient_id``,
+    ``document``: its Markdown), for search to match without touching this feature's tables. Not
+    access-checked: filter it by ``readable_plan_ids``."""
+    return (
+        sa.select(
+            col(Message.id).label("id"),
+            col(Message.plan_id).label("plan_id"),
+            col(Message.task_id).label("task_id"),
+            col(Message.patient_id).label("patient_id"),
+            col(Message.body).label("document"),
+        )
+        .where(col(Message.deleted_at).is_(None))
+        .subquery("searchable_messages")
+    )

@@ -26,7 +26,7 @@ from careteam.plans.board import readable_plan
 from careteam.plans.codes import COLUMN_OF, Column, TaskStatus, allowed_transitions
 from careteam.plans.kinds import PlanEvent
 from careteam.plans.schemas import TaskCreate, TaskPublic, TaskUpdate
-from careteam.plans.tables import Task
+from careteam.plans.tables import CarePlan, Task
 
 _TASKS = SQLModel.metadata.tables["task"]
 _PLANS = SQLModel.metadata.tables["care_plan"]
@@ -345,3 +345,20 @@ async def _readable_task(session: AsyncSession, task_id: int, actor: Actor) -> T
 async def _ensure_on_team(session: AsyncSession, patient_id: int, user_id: int) -> None:
     if await patients.membership(session, patient_id, user_id) is None:
         raise ValidationFailed("The assignee must be on the patient's care team.", field="assignee_id")
+
+
+def searchable_tasks() -> sa.Subquery:
+    """Every task as a search document (``id``, ``plan_id``, ``task_id``, ``patient_id``, ``document``: its
+    title and description), for search to match without touching this feature's tables. Not access-checked:
+    filter it by ``readable_plan_ids``. ``document`` is the expression search's PostgreSQL index is on."""
+    return (
+        sa.select(
+            col(Task.id).label("id"),
+            col(Task.plan_id).label("plan_id"),
+            col(Task.id).label("task_id"),
+            col(CarePlan.patient_id).label("patient_id"),
+            (col(Task.title) + sa.literal_column("' '") + col(Task.description)).label("document"),
+        )
+        .join(CarePlan, col(CarePlan.id) == col(Task.plan_id))
+        .subquery("searchable_tasks")
+    )

@@ -60,7 +60,9 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("at", _TIME(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["message_id"], ["message.id"], name=op.f("fk_message_ack_message_id_message")),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["message.id"], name=op.f("fk_message_ack_message_id_message")
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user_account.id"], name=op.f("fk_message_ack_user_id_user_account")
         ),

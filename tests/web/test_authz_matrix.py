@@ -135,6 +135,8 @@ def expect(route: str, persona: str) -> int:
         # Her own work: everyone signed in has a list (empty for one on no team).
         "GET /api/v1/me/work": 200,
         "GET /api/v1/me/work/due": 200,
+        # Search: everyone signed in may search; what she finds is filtered (tests/search), never refused.
+        "GET /api/v1/search": 200,
     }
     return table[route]
 
@@ -251,6 +253,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         referral_id=w.referral_id,
         message_id=w.removable_id if method == "DELETE" else w.message_id,
     )
+    if path == "/api/v1/search":
+        path += "?q=UDS"
     bodies: dict[str, dict[str, Any]] = {
         "POST /api/v1/users": {
             "username": "newbie",

@@ -1057,6 +1057,14 @@ CASES = [
     c("message-ack-id-2**31", "POST", "/messages/{beyond}/ack", 422, "path.message_id"),
     c("message-ack-unknown", "POST", "/messages/999999/ack", 404),
     c("message-ack-not-asked", "POST", "/messages/{message}/ack", 403),
+    # Search: q is 1..200 characters; its syntax is never an error (tests/search), its bounds are.
+    c("search-no-q", "GET", "/search", 422, "query.q"),
+    c("search-q-empty", "GET", "/search", 422, "query.q", params={"q": ""}),
+    c("search-q-201", "GET", "/search", 422, "query.q", params={"q": "a" * 201}),
+    c("search-kind-unknown", "GET", "/search", 422, "query.kind", params={"q": "UDS", "kind": "plan"}),
+    c("search-offset-negative", "GET", "/search", 422, "query.offset", params={"q": "UDS", "offset": -1}),
+    c("search-offset-2**31", "GET", "/search", 422, "query.offset", params={"q": "UDS", "offset": 2**31}),
+    c("search-limit-zero", "GET", "/search", 422, "query.limit", params={"q": "UDS", "limit": 0}),
     # Audit and sign-in
     c("audit-action-unknown", "GET", "/audit", 422, "query.action", params={"action": "peek"}, as_="admin"),
     c(
