@@ -186,6 +186,35 @@ def _quote(text: object) -> str:
     return f"“{text}”"
 
 
+# Events on the plan's stream that are not activity: someone read a thread (board.js: QUIET_KINDS).
+QUIET_KINDS = frozenset({"message.seen"})
+# What the events other features put on the plan's stream say (board.js: OTHER_WORDS). The stream is this
+# feature's, and its kinds are part of the protocol, so naming them here imports nothing of those features.
+OTHER_WORDS = {
+    "referral.created": "referred the patient to",
+    "referral.updated": "changed the referral to",
+    "referral.claimed": "claimed the referral to",
+    "referral.accepted": "accepted the referral to",
+    "referral.declined": "declined the referral to",
+    "referral.completed": "completed the referral to",
+    "referral.revoked": "revoked the referral to",
+    "referral.overdue": "marked overdue the referral to",
+    "message.created": "posted a message",
+    "message.edited": "edited a message",
+    "message.deleted": "removed a message",
+    "message.acknowledged": "acknowledged an urgent message",
+}
+
+
+def _other_words(kind: str, data: dict[str, Any]) -> str:
+    words = OTHER_WORDS.get(kind)
+    if words is None:
+        return "made a change"
+    if kind.startswith("referral."):
+        return f"{words} {_discipline_label(data.get('discipline'))}"
+    return f"{words} on a task" if data.get("task_id") else f"{words} in the team thread"
+
+
 def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, names: dict[int, str]) -> str:
     """One event as a clinician would say it, after the actor's name: "moved “UDS due” to In progress"."""
     if kind == PlanEvent.plan_created:
@@ -204,7 +233,7 @@ def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, nam
     if kind == PlanEvent.team_updated:
         return "changed the care team"
     if kind not in TASK_EVENTS:
-        return "made a change"
+        return _other_words(kind, data)
     title = _quote(data.get("title", ""))
     column = _column_of(data.get("status"))
     if kind == PlanEvent.task_created:
@@ -255,6 +284,8 @@ def history(log: list[Any], names: dict[int, str]) -> list[dict[str, Any]]:
     seen: dict[tuple[str, int], dict[str, Any]] = {}
     entries = []
     for event in log:
+        if event.kind in QUIET_KINDS:
+            continue
         data: dict[str, Any] = dict(event.data)
         scope = event.kind.split(".", 1)[0]
         key = (scope, int(data.get("id", 0) or 0))

@@ -361,6 +361,25 @@ function fillMemberSelect(select, selected) {
 
 // --- Activity history --------------------------------------------------------------------------------
 
+// Events on the plan's stream that are not activity: someone read a thread (careteam/plans/pages.py says
+// the same in QUIET_KINDS).
+const QUIET_KINDS = new Set(["message.seen"]);
+// What the other features' events on this stream say (careteam/plans/pages.py OTHER_WORDS says the same).
+const OTHER_WORDS = {
+  "referral.created": "referred the patient to",
+  "referral.updated": "changed the referral to",
+  "referral.claimed": "claimed the referral to",
+  "referral.accepted": "accepted the referral to",
+  "referral.declined": "declined the referral to",
+  "referral.completed": "completed the referral to",
+  "referral.revoked": "revoked the referral to",
+  "referral.overdue": "marked overdue the referral to",
+  "message.created": "posted a message",
+  "message.edited": "edited a message",
+  "message.deleted": "removed a message",
+  "message.acknowledged": "acknowledged an urgent message",
+};
+
 // Keep in step with careteam/ui/board.py `describe`.
 function describe(kind, data, before) {
   const sameStatus = (a, b) => a === b;
@@ -383,8 +402,12 @@ function describe(kind, data, before) {
     case "task.moved":
     case "task.updated":
       break;
-    default:
-      return "made a change";
+    default: {
+      const words = OTHER_WORDS[kind];
+      if (!words) return "made a change";
+      if (kind.startsWith("referral.")) return `${words} ${L.disciplines[data.discipline] ?? data.discipline}`;
+      return data.task_id ? `${words} on a task` : `${words} in the team thread`;
+    }
   }
   const title = quote(data.title ?? "");
   const column = columnOf(data.status);
@@ -445,7 +468,7 @@ function applyEvent(event) {
   } else if (kind === "team.updated") {
     applyTeam(data.members);
   }
-  addActivity(event, before);
+  if (!QUIET_KINDS.has(kind)) addActivity(event, before);
   // Every event of the plan, for the panels other features add to the board (referrals.js): they apply
   // their own kinds, this script only the board's.
   document.dispatchEvent(new CustomEvent("careteam:plan-event", { detail: event }));
