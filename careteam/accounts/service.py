@@ -16,7 +16,7 @@ from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
-from careteam.core.vocab import Discipline
+from careteam.core.vocab import ClinicRole, Discipline
 
 
 async def close_all_sessions(session: AsyncSession, user_id: int) -> None:
@@ -131,10 +131,10 @@ async def active_user(session: AsyncSession, user_id: int) -> User | None:
 
 
 async def active_user_ids(session: AsyncSession, *, discipline: str) -> list[int]:
-    """The active accounts of one discipline (a referral's pool), by id."""
+    """The active clinicians of one discipline (a referral's pool), by id; administrators are not in it."""
     rows = await session.exec(
         select(col(User.id))
-        .where(col(User.discipline) == discipline, col(User.active))
+        .where(col(User.discipline) == discipline, col(User.active), col(User.role) == ClinicRole.clinician)
         .order_by(col(User.id))
     )
     return [int(user_id or 0) for user_id in rows]

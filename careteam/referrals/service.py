@@ -76,19 +76,22 @@ def readable_referral_ids(actor: Actor) -> SelectOfScalar[Any]:
     """Referrals the actor may see: all of her care teams' patients', and, off the team, those sent to her
     or to her discipline's pool (the minimal card), and those she claimed. Anything else is "not found"."""
     me = actor.user_id
-    return select(col(Referral.id)).where(
-        or_(
-            col(Referral.patient_id).in_(clinical_patient_ids(actor)),
+    visible: list[Any] = [
+        col(Referral.patient_id).in_(clinical_patient_ids(actor)),
+        col(Referral.claimed_by_id) == me,
+    ]
+    # A pool is its discipline's clinicians: an administrator sees referrals only on her own care teams.
+    if not actor.is_admin:
+        visible.append(
             and_(
                 col(Referral.status).in_(_SENT),
                 or_(
                     col(Referral.assignee_id) == me,
                     and_(col(Referral.assignee_id).is_(None), col(Referral.discipline) == actor.discipline),
                 ),
-            ),
-            col(Referral.claimed_by_id) == me,
+            )
         )
-    )
+    return select(col(Referral.id)).where(or_(*visible))
 
 
 def is_overdue(referral: Referral, now: datetime) -> bool:

@@ -29,6 +29,12 @@ MOST = 1000
 
 def _awaiting(actor: Actor) -> list[Any]:
     me = actor.user_id
+    if actor.is_admin:  # not in any pool (see service.readable_referral_ids): only what names her
+        return [
+            col(Referral.status) == ReferralStatus.active,
+            col(Referral.answer).is_(None),
+            or_(col(Referral.assignee_id) == me, col(Referral.claimed_by_id) == me),
+        ]
     return [
         col(Referral.status) == ReferralStatus.active,
         col(Referral.answer).is_(None),

@@ -6,6 +6,8 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import select
+
 from careteam.referrals.codes import ReferralEvent
 from tests.referrals.world import World, count_events, make_world, plan_events
 
@@ -244,3 +246,26 @@ async def test_completing_sends_the_outcome_back_and_revoking_cancels_open_tasks
     )
     task = (await client.get(f"/api/v1/tasks/{task_id}", headers=lead)).json()
     assert task["status"] == "cancelled"
+
+
+async def test_an_administrator_is_in_no_pool(client: Any, db: Any, login: Any) -> None:
+    """A pool is its discipline's clinicians: an administrator of that discipline is neither told of a pool
+    referral nor shown it (she reads clinical content only on her own care teams)."""
+    from careteam.core.vocab import ClinicRole, Discipline
+    from careteam.notifications.tables import Notification
+    from tests.factories import make_user
+
+    w = await make_world(db)
+    async with db() as s:
+        admin = await make_user(s, discipline=Discipline.psychologist, role=ClinicRole.admin)
+    referral = (await refer(client, await login(w.names["lead"]), w)).json()
+    h = await login(admin.username)
+    assert (await client.get(f"/api/v1/referrals/{referral['id']}", headers=h)).status_code == 404
+    assert (await client.get("/api/v1/referrals?pool=true", headers=h)).json()["total"] == 0
+    assert (await client.get("/api/v1/me/work", headers=h)).json()["total"] == 0
+    assert (await client.post(f"/api/v1/referrals/{referral['id']}/claim", headers=h)).status_code == 404
+    async with db() as s:
+        told = (
+            await s.exec(select(Notification.user_id).where(Notification.referral_id == referral["id"]))
+        ).all()
+    assert admin.id not in told and {w.id("psy1"), w.id("psy2")} <= set(told)
