@@ -9,6 +9,7 @@ What the clock and the phases say is written twice, here and in ``referrals.js``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -199,19 +200,44 @@ async def accept(referral_id: Id, session: Db, actor: Editor) -> Response:
     return see_other(f"/referrals/{referral_id}")
 
 
+async def _with_text(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    referral_id: int,
+    schema: type[Decline] | type[Complete] | type[Revoke],
+    text: tuple[str, str],
+    hints: dict[str, str],
+    act: Callable[[Any], Awaitable[object]],
+    *,
+    prefix: str = "",
+) -> Response:
+    """An action that needs a text (a reason, an outcome): without one, the card again with the field's
+    error (named ``prefix`` + field, as the card's form names it), nothing changed; else ``act``, back."""
+    name, value = text
+    try:
+        body = schema.model_validate({name: value})
+    except ValidationError as exc:
+        errors = {f"{prefix}{k}": v for k, v in field_errors(exc, hints).items()}
+        form = {f"{prefix}{name}": value}
+        return await _card(request, session, actor, referral_id, form=form, errors=errors, status=422)
+    await act(body)
+    return see_other(f"/referrals/{referral_id}")
+
+
 @router.post("/referrals/{referral_id}/decline")
 async def decline(
     request: Request, referral_id: Id, session: Db, actor: Editor, reason: Annotated[str, Form()] = ""
 ) -> Response:
     """Decline with a reason, which goes back to the requester."""
-    try:
-        body = Decline.model_validate({"reason": reason})
-    except ValidationError as exc:
-        errors = {f"decline_{k}": v for k, v in field_errors(exc, DECLINE_HINTS).items()}
-        form = {"decline_reason": reason}
-        return await _card(request, session, actor, referral_id, form=form, errors=errors, status=422)
-    await referrals.decline_referral(session, referral_id, body, actor=actor)
-    return see_other(f"/referrals/{referral_id}")
+
+    async def act(body: Decline) -> object:
+        return await referrals.decline_referral(session, referral_id, body, actor=actor)
+
+    text = ("reason", reason)
+    return await _with_text(
+        request, session, actor, referral_id, Decline, text, DECLINE_HINTS, act, prefix="decline_"
+    )
 
 
 @router.post("/referrals/{referral_id}/complete")
@@ -219,15 +245,12 @@ async def complete(
     request: Request, referral_id: Id, session: Db, actor: Editor, outcome: Annotated[str, Form()] = ""
 ) -> Response:
     """Close the loop: the outcome goes back to the requester."""
-    try:
-        body = Complete.model_validate({"outcome": outcome})
-    except ValidationError as exc:
-        errors = field_errors(exc, COMPLETE_HINTS)
-        return await _card(
-            request, session, actor, referral_id, form={"outcome": outcome}, errors=errors, status=422
-        )
-    await referrals.complete_referral(session, referral_id, body, actor=actor)
-    return see_other(f"/referrals/{referral_id}")
+
+    async def act(body: Complete) -> object:
+        return await referrals.complete_referral(session, referral_id, body, actor=actor)
+
+    text = ("outcome", outcome)
+    return await _with_text(request, session, actor, referral_id, Complete, text, COMPLETE_HINTS, act)
 
 
 @router.post("/referrals/{referral_id}/revoke")
@@ -235,14 +258,14 @@ async def revoke(
     request: Request, referral_id: Id, session: Db, actor: Editor, reason: Annotated[str, Form()] = ""
 ) -> Response:
     """Withdraw it, with a reason (the team's lead or physician); its open tasks are cancelled."""
-    try:
-        body = Revoke.model_validate({"reason": reason})
-    except ValidationError as exc:
-        errors = {f"revoke_{k}": v for k, v in field_errors(exc, REVOKE_HINTS).items()}
-        form = {"revoke_reason": reason}
-        return await _card(request, session, actor, referral_id, form=form, errors=errors, status=422)
-    await referrals.revoke_referral(session, referral_id, body, actor=actor)
-    return see_other(f"/referrals/{referral_id}")
+
+    async def act(body: Revoke) -> object:
+        return await referrals.revoke_referral(session, referral_id, body, actor=actor)
+
+    text = ("reason", reason)
+    return await _with_text(
+        request, session, actor, referral_id, Revoke, text, REVOKE_HINTS, act, prefix="revoke_"
+    )
 
 
 # --- The list -------------------------------------------------------------------------------------

@@ -33,11 +33,11 @@ async def probe(session: AsyncSession, *, now: datetime) -> None:
     await asyncio.sleep(0.3)
 
 
-async def main(url: str, start: datetime) -> None:
+async def serve(url: str, start: datetime, jobs: Registry) -> None:
+    """Run ``jobs`` on a manual clock from ``start``, printing each poll, until stdin closes; each line
+    ``advance <seconds>`` moves the clock. Other workers (tests/referrals/escalation_worker.py) reuse it."""
     engine = make_engine(url)
     clock = ManualClock(start)
-    jobs = Registry()
-    jobs.add("probe", probe, every=EVERY)
     runner = Runner(make_sessionmaker(engine), jobs, clock=clock, poll_seconds=POLL_SECONDS)
 
     async def report() -> None:
@@ -56,6 +56,12 @@ async def main(url: str, start: datetime) -> None:
         await runner.stop()
         reporting.cancel()
         await engine.dispose()
+
+
+async def main(url: str, start: datetime) -> None:
+    jobs = Registry()
+    jobs.add("probe", probe, every=EVERY)
+    await serve(url, start, jobs)
 
 
 if __name__ == "__main__":

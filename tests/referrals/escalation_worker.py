@@ -18,14 +18,11 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import careteam.tables  # noqa: F401 - registers every feature's tables
-from careteam.db.engine import make_engine, make_sessionmaker
-from careteam.jobs.clock import ManualClock
 from careteam.jobs.registry import JOBS, Registry
-from careteam.jobs.runner import Runner
 from careteam.referrals import jobs as _jobs  # noqa: F401 - declares the escalation job
 from careteam.referrals import service as referrals
+from tests.jobs.worker import serve
 
-POLL_SECONDS = 1.0
 REAL = "referrals.escalate_overdue"
 
 
@@ -40,28 +37,9 @@ async def escalate_and_record(session: AsyncSession, *, now: datetime) -> None:
 
 
 async def main(url: str, start: datetime, name: str) -> None:
-    engine = make_engine(url)
-    clock = ManualClock(start)
     jobs = Registry()
     jobs.add(name, escalate_and_record, schedule=JOBS[REAL].schedule)
-    runner = Runner(make_sessionmaker(engine), jobs, clock=clock, poll_seconds=POLL_SECONDS)
-
-    async def report() -> None:
-        while True:
-            await runner.polled(runner.polls + 1)
-            print(f"polls {runner.polls}", flush=True)
-
-    reporting = asyncio.create_task(report())
-    await runner.start()
-    try:
-        while line := await asyncio.to_thread(sys.stdin.readline):
-            command, _, seconds = line.partition(" ")
-            assert command == "advance", line
-            clock.advance(float(seconds))
-    finally:
-        await runner.stop()
-        reporting.cancel()
-        await engine.dispose()
+    await serve(url, start, jobs)
 
 
 if __name__ == "__main__":
