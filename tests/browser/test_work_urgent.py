@@ -86,6 +86,7 @@ async def test_an_urgent_message_stays_on_his_work_until_he_acknowledges_it_ther
     await button.focus()
     await page.keyboard.press("Enter")
     await expect(first).to_have_count(0)
+    await expect(page.locator("#work-ack-announce")).to_have_text("Acknowledged.")
     await expect(urgent.locator('[data-field="count"]')).to_have_text("1")
     # Focus moved to the next row's button.
     await expect(second.locator('[data-field="ack"]')).to_be_focused()
@@ -133,7 +134,7 @@ async def test_acknowledge_without_script_and_an_error_in_place(
     # it awaits no one any more), and focus moves to the next row's button.
     row = page.locator(f'[data-key="message-{ids[0]}"]')
     await row.locator('[data-field="ack"]').click()
-    await expect(page.locator("#work-announce")).to_have_text("This message was removed.")
+    await expect(page.locator("#work-ack-announce")).to_have_text("This message was removed.")
     await expect(row).to_have_count(0)
     await expect(page.locator(f'[data-key="message-{ids[1]}"] [data-field="ack"]')).to_be_focused()
 

@@ -45,6 +45,8 @@ def expect(route: str, persona: str) -> int:
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
         "GET /admin/audit": 200 if admin else 404,
         "GET /work": 200,
+        # Search: everyone signed in; only what her teams' plans hold is found (tests/search/test_pages.py).
+        "GET /search": 200,
         # Acknowledging from My work, as the JSON API: those asked (the world's message asks each physician
         # and physical therapist), 403 for the rest of the team, 404 off it.
         "POST /work/messages/{message_id}/ack": 303
@@ -129,7 +131,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | N
         "POST /logout": {},
     }
     if method == "GET":
-        return method, path, None
+        return method, path + ("?q=UDS" if path == "/search" else ""), None
     return method, path, {**forms[route], "csrf_token": csrf}
 
 

@@ -21,6 +21,8 @@ const groupsRoot = document.getElementById("work-groups");
 const rowTemplate = document.getElementById("work-row-template");
 const urgentTemplate = document.getElementById("work-urgent-template");
 const announcer = document.getElementById("work-announce");
+// What became of an acknowledgement: its own region, so the list's "My work updated" does not talk over it.
+const ackAnnouncer = document.getElementById("work-ack-announce");
 const liveStatus = document.getElementById("live-status");
 const pagerStatus = document.querySelector(".pager__status");
 
@@ -121,7 +123,7 @@ async function acknowledge(form) {
   delete row.dataset.busy;
   button.removeAttribute("aria-disabled");
   if (answer.ok) {
-    announcer.textContent = "Acknowledged.";
+    ackAnnouncer.textContent = "Acknowledged.";
   } else {
     error.textContent =
       answer.status === 0
@@ -129,7 +131,7 @@ async function acknowledge(form) {
         : answer.body?.detail ?? "Could not acknowledge this message. Reload and try again.";
     error.hidden = false;
     // Also announced: the row itself goes if the message no longer awaits her (say, it was removed).
-    announcer.textContent = error.textContent;
+    ackAnnouncer.textContent = error.textContent;
     button.focus();
   }
   refresh();
