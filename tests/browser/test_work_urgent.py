@@ -115,7 +115,10 @@ async def test_an_urgent_message_stays_on_his_work_until_he_acknowledges_it_ther
 async def test_acknowledge_without_script_and_an_error_in_place(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
-    bodies = ["Hold apixaban from Monday for Thursday's procedure", "PDMP shows a second prescriber"]
+    bodies = [
+        "Hold apixaban from Monday for Thursday's procedure",
+        "PDMP shows a second prescriber: " + "https://pdmp.example.org/report/" + "0123456789" * 12,
+    ]
     plan_id, physician_id, as_nurse, ids = await _urgent_for_the_physician(db, client, login, "form", bodies)
 
     doctor = await signed_in("doc_form")
