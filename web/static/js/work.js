@@ -6,6 +6,9 @@
 // with textContent only (titles and names are user text). Focus stays on the row it was on, or moves to
 // its group's heading if that row left the page.
 //
+// An urgent message's "Acknowledge" button posts POST /api/v1/messages/{id}/ack in place (the form under it
+// works without this script); the row leaves with the next fetch that no longer lists it.
+//
 // One connection per page: the header's inbox (inbox.js) subscribes to `user:<id>` on the page's shared
 // connection and dispatches each event on `document` as "careteam:inbox" (detail: the event), and
 // "careteam:inbox-resync" when events were missed; this script follows those.
