@@ -208,6 +208,13 @@ async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
     return {(int(row[0]), row[1]): int(row[2]) for row in await _rows(session, query)}
 
 
+async def plan_unread(session: AsyncSession, plan_id: int, *, actor: Actor) -> tuple[int, dict[int, int]]:
+    """Her unread messages in one plan: in its team thread, and per task (tasks with none left out)."""
+    counts = await _counts(session, actor)
+    tasks_unread = {task_id: n for (p, task_id), n in counts.items() if p == plan_id and task_id is not None}
+    return counts.get((plan_id, None), 0), tasks_unread
+
+
 def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:
     plans: dict[str, int] = defaultdict(int)
     task_counts: dict[str, int] = {}
@@ -219,6 +226,22 @@ def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:
 
 
 # --- Seen by -------------------------------------------------------------------------------------
+
+
+async def plan_positions(session: AsyncSession, plan_id: int) -> dict[str, dict[int, int]]:
+    """How far each member of the plan's care team (as it is now) has read each of the plan's threads:
+    thread (``thread_key``) -> user id -> last read message id, in one query. Not access-checked: for a
+    page that read the plan through its permission filter ("seen by" under each message)."""
+    rows = await _rows(
+        session,
+        sa.select(_READS.c.thread, _READS.c.user_id, _READS.c.last_read_id).where(
+            _READS.c.plan_id == plan_id, _READS.c.user_id.in_(plan_reader_ids(plan_id))
+        ),
+    )
+    positions: dict[str, dict[int, int]] = defaultdict(dict)
+    for thread, user_id, last_read_id in rows:
+        positions[str(thread)][int(user_id)] = int(last_read_id)
+    return dict(positions)
 
 
 async def seen_by(session: AsyncSession, message_id: int, *, actor: Actor) -> MessageSeenPublic:
