@@ -88,7 +88,7 @@ def message_view(
 
 async def _thread_panel(session: AsyncSession, board: Board, actor: Actor) -> plan_pages.BoardPanel:
     plan_id = board.plan.id
-    page = await messaging.list_plan_messages(session, plan_id, actor=actor, limit=PAGE_SIZE)
+    page = await messaging.board_thread_page(session, plan_id, limit=PAGE_SIZE)
     positions = await reads.plan_positions(session, plan_id)
     thread_unread, tasks_unread = await reads.plan_unread(session, plan_id, actor=actor)
     comments = await messaging.task_comment_counts(session, plan_id)

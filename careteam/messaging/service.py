@@ -96,6 +96,12 @@ async def list_plan_messages(
     return await _page(session, plan_id, None, before=before, after=after, limit=limit)
 
 
+async def board_thread_page(session: AsyncSession, plan_id: int, *, limit: int) -> MessagesPublic:
+    """The newest page of the plan's team thread, for its board page: not access-checked nor audited
+    again, since the page read the plan through its permission filter and audited that read."""
+    return await _page(session, plan_id, None, before=None, after=None, limit=limit)
+
+
 async def list_task_messages(
     session: AsyncSession,
     task_id: int,

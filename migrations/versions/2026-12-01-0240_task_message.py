@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_task_message_id"), table_name="task")
-    with op.batch_alter_table("task") as batch:
-        batch.drop_column("message_id")
+    # Not a batch (copy-and-rename) on SQLite: that would drop the search triggers on task (0010_search).
+    # Both databases drop a column in place (SQLite since 3.35).
+    op.execute("ALTER TABLE task DROP COLUMN message_id")

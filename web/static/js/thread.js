@@ -659,9 +659,16 @@ function onMessage(kind, m, actorId) {
       decorateCard(m.task_id);
     }
     if (thread && m.author.id !== me) thread.setUnread(thread.unread + 1);
-  } else if (kind === "message.deleted" && m.task_id !== null) {
-    comments.set(m.task_id, Math.max(0, (comments.get(m.task_id) ?? 0) - 1));
-    decorateCard(m.task_id);
+  } else if (kind === "message.deleted") {
+    // Removed unread by her: no longer unread.
+    const key = m.task_id === null ? team.key : `task:${m.task_id}`;
+    const wasUnread = m.author.id !== me && m.id > position(key, me);
+    if (m.task_id !== null) {
+      comments.set(m.task_id, Math.max(0, (comments.get(m.task_id) ?? 0) - 1));
+      if (wasUnread) tasksUnread.set(m.task_id, Math.max(0, (tasksUnread.get(m.task_id) ?? 0) - 1));
+      decorateCard(m.task_id);
+    }
+    if (thread && wasUnread) thread.setUnread(thread.unread - 1);
   }
   if (!thread) return;
   thread.upsert(m);
