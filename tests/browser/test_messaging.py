@@ -339,3 +339,70 @@ async def test_thread_and_comments_pass_axe_fit_and_work_by_keyboard(
     await expect(dialog.locator("[role=listbox]")).to_be_hidden()
     await expect(dialog).to_be_visible()
     assert nurse.script_errors == []
+
+
+async def test_a_failed_send_keeps_the_text_and_a_retry_reuses_its_key(signed_in: SignedIn, db: Any) -> None:
+    t = await make_team(db)
+    nurse = await signed_in(t.usernames["nurse"])
+    page = nurse.page
+    await open_board(page, t.plan_id)
+    keys: list[str] = []
+
+    async def offline(route: Any) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        await route.abort()
+
+    url = re.compile(rf"/api/v1/plans/{t.plan_id}/messages$")
+    await page.route(url, offline)
+    box = page.locator("#thread-body")
+    await box.fill("PDMP checked, no other prescribers")
+    await page.get_by_role("button", name="Send").click()
+    error = page.locator('#team-thread [data-field="error"]')
+    await expect(error).to_contain_text("could not be reached")
+    await expect(box).to_have_value("PDMP checked, no other prescribers")
+    await page.unroute(url)
+
+    async with page.expect_request(url) as sent:
+        await page.get_by_role("button", name="Send").click()
+    assert (await sent.value).headers["idempotency-key"] == keys[0]
+    await expect(page.locator("#team-thread .message")).to_have_count(1)
+    await expect(error).to_be_hidden()
+    await expect(box).to_have_value("")
+
+    # The server's refusal (no one else on the team is a nurse) shows next to the composer; text kept.
+    await box.fill("Nursing: please double-check")
+    await page.get_by_label("Urgent: ask to acknowledge").check()
+    await page.locator("#team-thread").get_by_label("Nursing", exact=True).check()
+    async with page.expect_request(url) as again:
+        await page.get_by_role("button", name="Send").click()
+    assert (await again.value).headers["idempotency-key"] != keys[0]
+    await expect(error).to_contain_text("No one else on the care team is in nurse")
+    await expect(box).to_have_value("Nursing: please double-check")
+    assert nurse.script_errors == []
+
+
+async def test_edits_and_removals_show_live(signed_in: SignedIn, db: Any) -> None:
+    t = await make_team(db)
+    nurse, lead = await signed_in(t.usernames["nurse"]), await signed_in(t.usernames["lead"])
+    await open_board(nurse.page, t.plan_id)
+    await open_board(lead.page, t.plan_id)
+    await nurse.page.locator("#thread-body").fill("Block at 9")
+    await nurse.page.get_by_role("button", name="Send").click()
+    mine = nurse.page.locator("#team-thread .message").last
+    await expect(mine).to_contain_text("Block at 9")
+
+    await mine.get_by_role("button", name="Edit").click()
+    await nurse.page.get_by_label("Edit your message").fill("Block at **10**")
+    await mine.get_by_role("button", name="Save").click()
+    theirs = lead.page.locator("#team-thread .message").last
+    await expect(theirs.locator('[data-field="html"] strong')).to_have_text("10")
+    await expect(theirs.locator('[data-part="edited"]')).to_be_visible()
+
+    # The team's lead removes it; the nurse sees it removed.
+    lead.page.once("dialog", lambda dialog: dialog.accept())
+    await theirs.get_by_role("button", name="Remove").click()
+    await expect(mine.locator('[data-part="removed"]')).to_have_text("Message removed")
+    await expect(mine.locator('[data-field="html"]')).to_be_hidden()
+    await expect(mine.get_by_role("button", name="Edit")).to_be_hidden()
+    await never_reloaded(nurse.page)
+    assert nurse.script_errors == [] and lead.script_errors == []
