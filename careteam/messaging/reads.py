@@ -183,9 +183,10 @@ async def unread(session: AsyncSession, *, actor: Actor) -> MessagesUnreadPublic
     return _unread(await _counts(session, actor))
 
 
-async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
-    """Per thread of her readable plans, the messages after her position, by others, not removed: one
-    query. A thread she never marked counts from its start; her rows for plans she left are not joined."""
+async def _counts(session: AsyncSession, actor: Actor, *, plan_id: int | None = None) -> dict[Thread, int]:
+    """Per thread of her readable plans (with ``plan_id``: of that plan only), the messages after her
+    position, by others, not removed: one query. A thread she never marked counts from its start; her rows
+    for plans she left are not joined."""
     m, r = _MESSAGES, _READS
     position = sa.and_(
         r.c.user_id == actor.user_id,
@@ -205,13 +206,15 @@ async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
         )
         .group_by(m.c.plan_id, m.c.task_id)
     )
+    if plan_id is not None:
+        query = query.where(m.c.plan_id == plan_id)
     return {(int(row[0]), row[1]): int(row[2]) for row in await _rows(session, query)}
 
 
 async def plan_unread(session: AsyncSession, plan_id: int, *, actor: Actor) -> tuple[int, dict[int, int]]:
     """Her unread messages in one plan: in its team thread, and per task (tasks with none left out)."""
-    counts = await _counts(session, actor)
-    tasks_unread = {task_id: n for (p, task_id), n in counts.items() if p == plan_id and task_id is not None}
+    counts = await _counts(session, actor, plan_id=plan_id)
+    tasks_unread = {task_id: n for (_, task_id), n in counts.items() if task_id is not None}
     return counts.get((plan_id, None), 0), tasks_unread
 
 
