@@ -428,8 +428,11 @@ class Composer {
       .filter((m) => m.user_id !== me)
       .filter((m) => m.username.toLowerCase().startsWith(query) || m.display_name.toLowerCase().split(/\s+/).some((w) => w.startsWith(query)))
       .map((m) => ({ insert: m.username, label: `${m.display_name} (@${m.username})` }));
+    // Disciplines someone on the team is in (a mention of another reaches nobody), and @team.
+    const onTeam = new Set(members.map((m) => m.discipline));
     const groups = state.aliases
       .filter((alias) => alias.startsWith(query))
+      .filter((alias) => alias === "team" || onTeam.has(state.alias_disciplines[alias]))
       .map((alias) => ({
         insert: alias,
         label: alias === "team" ? "@team (everyone on the care team)" : `@${alias} (${state.disciplines[state.alias_disciplines[alias]] ?? alias})`,
