@@ -233,3 +233,18 @@ async def test_positions_leave_out_those_taken_off_the_team(
     await take_off_team(client, await login(w.names["lead"]), w, "physician")
     async with db() as s:
         assert await reads.plan_positions(s, w.plan_id) == {}
+
+
+async def test_the_newest_page_and_load_earlier(
+    app: Any, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    nurse = await login(w.names["nurse"])
+    posted = [(await post(client, nurse, f"/plans/{w.plan_id}", f"Note {i}")).json()["id"] for i in range(32)]
+    thread, state = await thread_of(app, client, db, w, "physician")
+    shown = [int(n.attrs["data-message-id"]) for n in thread.find_all("article")]
+    assert shown == posted[-30:]
+    earlier = thread.find(data_thread_action="earlier")
+    assert earlier is not None and "hidden" not in earlier.attrs
+    assert earlier.attrs["data-before"] == str(posted[2])
+    assert [m["id"] for m in state["messages"]] == posted[-30:]
