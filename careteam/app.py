@@ -20,6 +20,7 @@ from careteam.events import retention
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
+from careteam.messaging import pages as messaging_pages
 from careteam.messaging import routes as messaging_routes
 from careteam.notifications import pages as notifications_pages
 from careteam.notifications import routes as notifications_routes
@@ -53,7 +54,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (notifications_routes, notifications_pages),
     (plans_routes, plans_pages),
     (referrals_routes, referrals_pages),
-    (messaging_routes, None),
+    (messaging_routes, messaging_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),

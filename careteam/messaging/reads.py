@@ -183,9 +183,10 @@ async def unread(session: AsyncSession, *, actor: Actor) -> MessagesUnreadPublic
     return _unread(await _counts(session, actor))
 
 
-async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
-    """Per thread of her readable plans, the messages after her position, by others, not removed: one
-    query. A thread she never marked counts from its start; her rows for plans she left are not joined."""
+async def _counts(session: AsyncSession, actor: Actor, *, plan_id: int | None = None) -> dict[Thread, int]:
+    """Per thread of her readable plans (with ``plan_id``: of that plan only), the messages after her
+    position, by others, not removed: one query. A thread she never marked counts from its start; her rows
+    for plans she left are not joined."""
     m, r = _MESSAGES, _READS
     position = sa.and_(
         r.c.user_id == actor.user_id,
@@ -205,7 +206,16 @@ async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
         )
         .group_by(m.c.plan_id, m.c.task_id)
     )
+    if plan_id is not None:
+        query = query.where(m.c.plan_id == plan_id)
     return {(int(row[0]), row[1]): int(row[2]) for row in await _rows(session, query)}
+
+
+async def plan_unread(session: AsyncSession, plan_id: int, *, actor: Actor) -> tuple[int, dict[int, int]]:
+    """Her unread messages in one plan: in its team thread, and per task (tasks with none left out)."""
+    counts = await _counts(session, actor, plan_id=plan_id)
+    tasks_unread = {task_id: n for (_, task_id), n in counts.items() if task_id is not None}
+    return counts.get((plan_id, None), 0), tasks_unread
 
 
 def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:
@@ -219,6 +229,22 @@ def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:
 
 
 # --- Seen by -------------------------------------------------------------------------------------
+
+
+async def plan_positions(session: AsyncSession, plan_id: int) -> dict[str, dict[int, int]]:
+    """How far each member of the plan's care team (as it is now) has read each of the plan's threads:
+    thread (``thread_key``) -> user id -> last read message id, in one query. Not access-checked: for a
+    page that read the plan through its permission filter ("seen by" under each message)."""
+    rows = await _rows(
+        session,
+        sa.select(_READS.c.thread, _READS.c.user_id, _READS.c.last_read_id).where(
+            _READS.c.plan_id == plan_id, _READS.c.user_id.in_(plan_reader_ids(plan_id))
+        ),
+    )
+    positions: dict[str, dict[int, int]] = defaultdict(dict)
+    for thread, user_id, last_read_id in rows:
+        positions[str(thread)][int(user_id)] = int(last_read_id)
+    return dict(positions)
 
 
 async def seen_by(session: AsyncSession, message_id: int, *, actor: Actor) -> MessageSeenPublic:

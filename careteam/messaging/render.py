@@ -37,6 +37,24 @@ def prose(body: str) -> str:
     )
 
 
+def first_line(body: str) -> str:
+    """The message's first line as plain words (no Markdown markers: emphasis, links and code spans keep
+    only their text); "" if it has no text outside code blocks."""
+    for token in _MARKDOWN.parse(body):
+        if token.type != "inline":
+            continue
+        words: list[str] = []
+        for child in token.children or ():
+            if child.type in ("softbreak", "hardbreak"):
+                break
+            if child.type in ("text", "code_inline"):
+                words.append(child.content)
+        line = " ".join("".join(words).split())
+        if line:
+            return line
+    return ""
+
+
 def render(body: str) -> str:
     """The message as sanitised HTML."""
     return nh3.clean(

@@ -17,9 +17,11 @@ from careteam.messaging.schemas import (
     MessagesRead,
     MessagesReadAll,
     MessagesUnreadPublic,
+    MessageTaskCreate,
     MessageUpdate,
     ThreadReadPublic,
 )
+from careteam.plans.schemas import TaskPublic
 from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
@@ -149,6 +151,28 @@ async def delete_message(
     message = await messaging.delete_message(session, message_id, expected_version=version, actor=actor)
     response.headers["ETag"] = etag(message.version)
     return message
+
+
+@router.post("/messages/{message_id}/task", status_code=201, response_model=TaskPublic, responses=_MESSAGE)
+async def make_task(
+    message_id: Id,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
+    body: MessageTaskCreate | None = None,
+    key: IdempotencyKey = None,
+) -> Response:
+    """Make this a task: a task on the message's plan, linked both ways (the task's ``message_id``, the
+    message's ``task_ids``); it appears on the board live. 409 if the message was removed."""
+
+    async def create() -> tuple[TaskPublic, dict[str, str]]:
+        task = await messaging.make_task(session, message_id, body or MessageTaskCreate(), actor=actor)
+        return task, {"ETag": etag(task.version), "Location": f"/api/v1/tasks/{task.id}"}
+
+    async def may_replay() -> None:
+        await messaging.check_replayed_task_from_message(session, message_id, actor=actor)
+
+    return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
 # --- Read state ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from careteam.core.schemas import Input, Public
+from careteam.core.schemas import Input, Public, Title
 from careteam.core.vocab import Discipline
 from careteam.messaging.codes import BODY_MAX, URGENT_MAX
 
@@ -69,6 +69,21 @@ class MessageCreate(MessageBase):
     urgent: UrgentCreate | None = None
 
 
+class MessageTaskCreate(Input):
+    """Make a task of a message. ``title`` defaults to the message's first line without Markdown markers
+    (cut to 200 characters); ``discipline`` (the lane) to the author's on the care team, else yours."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{}, {"title": "Review the sleep diary", "discipline": "psychologist"}]
+        },
+    )
+
+    title: Title | None = None
+    discipline: Discipline | None = None
+
+
 class MessageUpdate(MessageBase):
     """The message's new text; its earlier text is kept as a revision."""
 
@@ -98,7 +113,8 @@ class AckPublic(Public):
 class MessagePublic(Public):
     """A message. A removed one (``deleted``) shows no body, html or mentions. An urgent one has ``urgent``
     (who must acknowledge), ``acks`` (who did, when; oldest first) and ``acknowledged`` (no one is awaited
-    any more); any other message: ``urgent`` null, ``acks`` empty and ``acknowledged`` false."""
+    any more); any other message: ``urgent`` null, ``acks`` empty and ``acknowledged`` false. ``task_ids``:
+    the tasks made from it ("Make this a task"), oldest first."""
 
     model_config = ConfigDict(
         from_attributes=True,
@@ -120,6 +136,7 @@ class MessagePublic(Public):
                     "urgent": None,
                     "acks": [],
                     "acknowledged": False,
+                    "task_ids": [],
                 }
             ]
         },
@@ -139,6 +156,7 @@ class MessagePublic(Public):
     urgent: UrgentPublic | None = None
     acks: list[AckPublic] = []
     acknowledged: bool = False
+    task_ids: list[int] = []
 
 
 class MessagesPublic(Public):

@@ -25,13 +25,14 @@ from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFoun
 from careteam.db.types import utcnow
 from careteam.messaging import acks
 from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent
-from careteam.messaging.render import prose, render
+from careteam.messaging.render import first_line, prose, render
 from careteam.messaging.schemas import (
     AckPublic,
     AuthorPublic,
     MessageCreate,
     MessagePublic,
     MessagesPublic,
+    MessageTaskCreate,
     MessageUpdate,
     UrgentPublic,
 )
@@ -43,6 +44,7 @@ from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import MemberPublic
 from careteam.plans import board, tasks
 from careteam.plans.access import readable_plan_ids
+from careteam.plans.schemas import TaskCreate, TaskPublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,12 @@ async def list_plan_messages(
     """A page of the plan's team thread (not its task comments); one audited read."""
     await board.audited_plan(session, plan_id, actor=actor)
     return await _page(session, plan_id, None, before=before, after=after, limit=limit)
+
+
+async def board_thread_page(session: AsyncSession, plan_id: int, *, limit: int) -> MessagesPublic:
+    """The newest page of the plan's team thread, for its board page: not access-checked nor audited
+    again, since the page read the plan through its permission filter and audited that read."""
+    return await _page(session, plan_id, None, before=None, after=None, limit=limit)
 
 
 async def list_task_messages(
@@ -353,6 +361,56 @@ async def delete_message(
     return await _changed(session, message, MessageEvent.deleted, AuditAction.delete, actor)
 
 
+# A task's title is at most this long (plans' ``Title``); a message's first line is cut to it.
+TASK_TITLE_MAX = 200
+UNTITLED_TASK = "Task from a message"
+
+
+async def make_task(
+    session: AsyncSession, message_id: int, body: MessageTaskCreate, *, actor: Actor
+) -> TaskPublic:
+    """Turn a message into a task on its plan's board (live, as any new task), linked both ways: the task
+    keeps the message's id, the message lists the task. 409 if the message was removed."""
+    message = await _for_update(session, message_id, actor)
+    if message.deleted_at is not None:
+        raise InvalidTransition("This message was removed.")
+    title = body.title or first_line(message.body)[:TASK_TITLE_MAX].strip() or UNTITLED_TASK
+    discipline = body.discipline
+    if discipline is None:
+        team = {m.user_id: m.discipline for m in await patients.team_members(session, message.patient_id)}
+        discipline = team.get(message.author_id) or team.get(actor.user_id) or actor.discipline
+    task = await tasks.create_task(
+        session,
+        message.plan_id,
+        TaskCreate(title=title, discipline=discipline),
+        actor=actor,
+        message_id=message.id,
+    )
+    return TaskPublic.model_validate(task)
+
+
+async def check_replayed_task_from_message(session: AsyncSession, message_id: int, *, actor: Actor) -> None:
+    """A retried "make this a task" is answered again only while the actor still reads the message's plan;
+    the answer shows the task, so it is an audited read."""
+    message = await _for_update(session, message_id, actor)
+    audit.record(session, actor, AuditAction.read, "message", message_id, patient_id=message.patient_id)
+
+
+async def task_comment_counts(session: AsyncSession, plan_id: int) -> dict[int, int]:
+    """Per task of the plan, its comments not removed (tasks with none left out), in one grouped query. Not
+    access-checked: for a page that read the plan through its permission filter."""
+    rows = await session.exec(
+        select(col(Message.task_id), sa.func.count())
+        .where(
+            col(Message.plan_id) == plan_id,
+            col(Message.task_id).is_not(None),
+            col(Message.deleted_at).is_(None),
+        )
+        .group_by(col(Message.task_id))
+    )
+    return {int(task_id or 0): int(n) for task_id, n in rows}
+
+
 async def check_replayed_plan_post(session: AsyncSession, plan_id: int, *, actor: Actor) -> None:
     """A retried post (same Idempotency-Key) is answered again only while the actor still reads the plan;
     the answer shows the message, so it is an audited read."""
@@ -470,12 +528,14 @@ def link_anchor(message_id: int, task_id: int | None) -> str:
 
 
 async def _public(session: AsyncSession, rows: Sequence[Message]) -> list[MessagePublic]:
-    """The messages as the care team sees them (a removed one without its text), names in one query; for
-    urgent ones their requirements, acknowledgements and the team they resolve against, in three more."""
+    """The messages as the care team sees them (a removed one without its text), names in one query, the
+    tasks made from them in one more; for urgent ones their requirements, acknowledgements and the team
+    they resolve against, in three more."""
     urgencies = await acks.urgencies(session, (m.id or 0 for m in rows))
     teams = await patients.team_disciplines(session, {m.patient_id for m in rows if (m.id or 0) in urgencies})
     acked = (u for urgency in urgencies.values() for u in urgency.acks)
     names = await accounts.display_names(session, [*(m.author_id for m in rows), *acked])
+    made = await tasks.message_task_ids(session, (m.id or 0 for m in rows))
 
     def urgent_of(m: Message) -> tuple[UrgentPublic | None, list[AckPublic], bool]:
         urgency = urgencies.get(m.id or 0)
@@ -515,6 +575,7 @@ async def _public(session: AsyncSession, rows: Sequence[Message]) -> list[Messag
                 urgent=urgent,
                 acks=done,
                 acknowledged=acknowledged,
+                task_ids=made.get(m.id or 0, []),
             )
         )
     return answer

@@ -127,6 +127,7 @@ class TaskPublic(Public):
     position: float
     checklist: list[ChecklistItem]
     referral_id: int | None = None
+    message_id: int | None = None
     version: int
 
 

@@ -79,6 +79,8 @@ class Task(SQLModel, table=True):
     # The referral whose acceptance put this task on the board (no foreign key: referrals is a feature
     # above plans, and a task outlives nothing of it).
     referral_id: int | None = Field(default=None, index=True)
+    # The message it was made from ("Make this a task"; no foreign key: messaging is a feature above plans).
+    message_id: int | None = Field(default=None, index=True)
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

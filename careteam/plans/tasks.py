@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -78,10 +79,16 @@ def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
 
 
 async def create_task(
-    session: AsyncSession, plan_id: int, body: TaskCreate, *, actor: Actor, referral_id: int | None = None
+    session: AsyncSession,
+    plan_id: int,
+    body: TaskCreate,
+    *,
+    actor: Actor,
+    referral_id: int | None = None,
+    message_id: int | None = None,
 ) -> Task:
     """Put a task on a plan's board, at the bottom of its column unless a position is given; ``referral_id``
-    links it to the referral whose acceptance put it there."""
+    links it to the referral whose acceptance put it there, ``message_id`` to the message it was made from."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     if body.status not in INITIAL_STATUSES:
         options = ", ".join(sorted(INITIAL_STATUSES))
@@ -104,6 +111,7 @@ async def create_task(
         position=position,
         checklist=[item.model_dump() for item in body.checklist],
         referral_id=referral_id,
+        message_id=message_id,
     )
     session.add(task)
     await session.flush()
@@ -232,17 +240,22 @@ async def update_task(
 
 async def referral_task_ids(session: AsyncSession, referral_ids: Iterable[int]) -> dict[int, list[int]]:
     """The tasks each referral put on its board, by referral id, in one query."""
-    ids = sorted(set(referral_ids))
-    if not ids:
+    return await _linked_task_ids(session, col(Task.referral_id), referral_ids)
+
+
+async def message_task_ids(session: AsyncSession, message_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The tasks made from each message, by message id, in one query."""
+    return await _linked_task_ids(session, col(Task.message_id), message_ids)
+
+
+async def _linked_task_ids(session: AsyncSession, link: Any, ids: Iterable[int]) -> dict[int, list[int]]:
+    wanted = sorted(set(ids))
+    if not wanted:
         return {}
-    rows = await session.exec(
-        select(col(Task.referral_id), col(Task.id))
-        .where(col(Task.referral_id).in_(ids))
-        .order_by(col(Task.id))
-    )
+    rows = await session.exec(select(link, col(Task.id)).where(link.in_(wanted)).order_by(col(Task.id)))
     linked: dict[int, list[int]] = {}
-    for referral_id, task_id in rows:
-        linked.setdefault(int(referral_id or 0), []).append(int(task_id or 0))
+    for source_id, task_id in rows:
+        linked.setdefault(int(source_id or 0), []).append(int(task_id or 0))
     return linked
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careteam.messaging.render import prose, render
+from careteam.messaging.render import first_line, prose, render
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,19 @@ def test_an_autolink_and_a_title_keep_only_safe_attributes() -> None:
 def test_prose_is_the_text_outside_code() -> None:
     body = "@team see `@lead` below\n\n    @nurse in code\n\n> @pt **@ot** [@physio](https://example.org)"
     assert prose(body).split("\n") == ["@team see ", " below", "@pt ", "@ot", " ", "@physio"]
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("**Hold** apixaban _from Monday_\nfor Thursday", "Hold apixaban from Monday"),
+        ("# Sleep diary\n\nworse after PT", "Sleep diary"),
+        ("[the log](https://example.org) and `PEG 6`", "the log and PEG 6"),
+        ("- first item\n- second", "first item"),
+        ("```\ncode only\n```", ""),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+        ("  spaced    out  ", "spaced out"),
+    ],
+)
+def test_the_first_line_as_plain_words(body: str, line: str) -> None:
+    assert first_line(body) == line

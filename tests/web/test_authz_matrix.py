@@ -118,6 +118,8 @@ def expect(route: str, persona: str) -> int:
         else 403
         if on_team
         else 404,
+        # Anyone on the team makes a task of a message on its plan; off the team nothing exists.
+        "POST /api/v1/messages/{message_id}/task": 201 if on_team else 404,
         # Read state: the team marks its threads read and sees who read a message; her own counts and
         # "read all" are hers, whoever she is (one on no team has none).
         "POST /api/v1/plans/{plan_id}/messages/read": 200 if on_team else 404,
@@ -288,6 +290,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/messages/{message_id}": {"body": "PDMP check done, no other prescribers"},
         "POST /api/v1/plans/{plan_id}/messages/read": {},
         "POST /api/v1/tasks/{task_id}/messages/read": {"up_to": w.message_id},
+        "POST /api/v1/messages/{message_id}/task": {"title": "Review the sleep diary"},
     }
     return method, path, bodies.get(route)
 

@@ -10,6 +10,7 @@
 //   and the card goes back to where the server says it is.
 
 import { api, idempotencyKey } from "./api.js";
+import { MONTHS, formatWhen } from "./when.js";
 import { State, sharedLive } from "./live.js";
 
 const root = document.getElementById("board-page");
@@ -36,7 +37,6 @@ const moveMenuHome = moveMenu.parentElement;
 
 const POSITION_STEP = 1024;
 const HISTORY_MAX = 100;
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const FIELD_ORDER = Object.keys(L.fields); // title, description, discipline, assignee_id, status, ...
 const UNKNOWN_NAME = "A former team member";
 
@@ -96,16 +96,6 @@ function dueLabel(iso) {
 
 function isOverdue(task) {
   return Boolean(task.due_date) && task.due_date < localToday() && state.open_columns.includes(columnOf(task.status));
-}
-
-function formatWhen(iso) {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso;
-  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const now = new Date();
-  if (at.toDateString() === now.toDateString()) return `Today ${time}`;
-  const date = `${at.getDate()} ${MONTHS[at.getMonth()]}`;
-  return at.getFullYear() === now.getFullYear() ? `${date}, ${time}` : `${date} ${at.getFullYear()}, ${time}`;
 }
 
 function announce(text) {
@@ -983,6 +973,12 @@ function openEditor(card) {
   taskDialog.returnFocus = card.querySelector('[data-action="edit"]');
   taskDialog.showModal();
   f.title.focus();
+  taskDialogEvent(task.id, true);
+}
+
+// For what other features put in the dialog's slot (data-slot="task-extra"): which task is open, and when not.
+function taskDialogEvent(taskId, open) {
+  document.dispatchEvent(new CustomEvent("careteam:task-dialog", { detail: { task_id: taskId, open } }));
 }
 
 function editorPatch() {
@@ -1121,6 +1117,7 @@ for (const dialog of [taskDialog, addDialog]) {
     if (target?.closest('[data-action="close-dialog"]')) dialog.close();
   });
   dialog.addEventListener("close", () => {
+    if (dialog === taskDialog) taskDialogEvent(Number(taskDialog.dataset.taskId), false);
     if (dialog.returnFocus?.isConnected) dialog.returnFocus.focus();
     if (reloadPending && !taskDialog.open && !addDialog.open) location.reload();
   });
