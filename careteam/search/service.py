@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit import service as audit
 from careteam.core.actor import Actor
 from careteam.messaging import service as messaging
-from careteam.messaging.schemas import MessagePublic
 from careteam.patients import service as patients
 from careteam.plans import board, tasks
 from careteam.plans.access import readable_plan_ids
@@ -80,8 +79,13 @@ def _result(row: Any) -> SearchResultPublic:
         task_id=row.task_id,
         patient=PatientRef(id=row.patient_id, name=row.name),
         snippet=[SnippetPart(text=t, highlighted=h) for t, h in fulltext.parts(row.snippet or "")],
-        link=f"/plans/{row.plan_id}#{kind.value}-{row.id}",
+        link=f"/plans/{row.plan_id}#{_anchor(kind, row.id, row.task_id)}",
     )
+
+
+def _anchor(kind: SearchKind, id_: int, task_id: int | None) -> str:
+    """Where on the board a result is: a message in the team thread, a task comment on its task's card."""
+    return messaging.link_anchor(id_, task_id) if kind is SearchKind.message else f"task-{id_}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,53 +97,23 @@ class Place:
     at: datetime | None = None
 
 
-# A thread's matching messages are read as one page of it when they are at most this many ids apart.
-_SPAN_MOST = 100
-
-
 async def places(
     session: AsyncSession, items: Sequence[SearchResultPublic], *, actor: Actor
 ) -> dict[tuple[SearchKind, int], Place]:
-    """Each result's ``Place``, by (kind, id), through plans' and messaging's public reads (search's fragments
-    carry no author or time): one plan read per plan shown, and one page per thread shown (audited as
-    those reads are). Read in the search's unit of work, so every result is still hers to read."""
+    """Each result's ``Place``, by (kind, id): its plan's title (one read per plan shown) and, for a message,
+    its author and time (messaging's ``bylines``: two queries). Read in the search's unit of work, so every
+    result is still hers to read."""
     titles: dict[int, str] = {}
     for plan_id in dict.fromkeys(item.plan_id for item in items):
         titles[plan_id] = (await board.readable_plan(session, plan_id, actor)).title
-    found: dict[int, MessagePublic] = {}
-    threads: dict[tuple[int, int | None], list[int]] = {}
-    for item in items:
-        if item.kind is SearchKind.message:
-            threads.setdefault((item.plan_id, item.task_id), []).append(item.id)
-    for (plan_id, task_id), ids in threads.items():
-        for first, last in _spans(sorted(ids)):
-            if task_id is None:
-                page = await messaging.list_plan_messages(
-                    session, plan_id, actor=actor, after=first - 1, limit=last - first + 1
-                )
-            else:
-                page = await messaging.list_task_messages(
-                    session, task_id, actor=actor, after=first - 1, limit=last - first + 1
-                )
-            found.update((m.id, m) for m in page.items if m.id in ids)
+    written = await messaging.bylines(
+        session, (item.id for item in items if item.kind is SearchKind.message), actor=actor
+    )
     answer: dict[tuple[SearchKind, int], Place] = {}
     for item in items:
         if item.kind is SearchKind.task:
             answer[(item.kind, item.id)] = Place(titles[item.plan_id])
-        elif item.id in found:
-            message = found[item.id]
-            answer[(item.kind, item.id)] = Place(
-                titles[item.plan_id], author=message.author.display_name, at=message.created_at
-            )
+        elif item.id in written:
+            author, at = written[item.id]
+            answer[(item.kind, item.id)] = Place(titles[item.plan_id], author=author, at=at)
     return answer
-
-
-def _spans(ids: list[int]) -> list[tuple[int, int]]:
-    """Sorted ids as (first, last) runs, each at most ``_SPAN_MOST`` ids wide."""
-    spans: list[tuple[int, int]] = []
-    for i in ids:
-        if spans and i - spans[-1][0] < _SPAN_MOST:
-            spans[-1] = (spans[-1][0], i)
-        else:
-            spans.append((i, i))
-    return spans

@@ -42,7 +42,7 @@ async def test_the_page_finds_her_teams_word_never_another_teams_as_the_api(
     assert item is not None
     row = item.group(0)
     assert ">Task comment<" in row and "Ellen Marsh · " in row
-    assert f'href="/plans/{w.plan_id}#message-{comment["id"]}"' in row
+    assert f'href="/plans/{w.plan_id}#task-{made["task"]["id"]}"' in row  # a comment: its task's card
     assert f"<mark>{WORD}</mark>" in row.lower()
     # Markup in the text is text (PostgreSQL's headline leaves tags out of the snippet; SQLite's keeps them).
     assert HOSTILE not in html

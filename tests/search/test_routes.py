@@ -197,3 +197,17 @@ async def test_invalid_queries_are_422_naming_the_field(
 
 async def test_anonymous_is_401(client: Any) -> None:
     assert (await client.get("/api/v1/search", params={"q": "x"})).status_code == 401
+
+
+async def test_a_task_comment_links_to_its_tasks_card(client: Any, db: Any, login: Any) -> None:
+    """A comment is not in the team thread: its result opens the task's card, where the comment is."""
+    w, made = await _two_teams(client, db, login)
+    task_id = made["task"]["id"]
+    r = await post(client, made["nurse"], f"/tasks/{task_id}", f"Comment on the {WORD} plan")
+    assert r.status_code == 201, r.text
+
+    found = await _search(client, made["nurse"], q=f"comment {WORD}")
+
+    assert [(i["kind"], i["task_id"], i["link"]) for i in found["items"]] == [
+        ("message", task_id, f"/plans/{w.plan_id}#task-{task_id}")
+    ]
