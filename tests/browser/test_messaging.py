@@ -323,8 +323,11 @@ async def test_thread_and_comments_pass_axe_fit_and_work_by_keyboard(
     await page.keyboard.press("Enter")
     await expect(page.locator("#team-thread").get_by_text("Acknowledged by")).to_be_visible()
 
-    # The dialog with comments, opened by a #task-N link.
+    # The dialog with comments, opened by a #task-N link from another page (a notification's, a search
+    # result's): a full load, where the board's own script must neither drop the anchor nor miss the click.
+    await page.goto("/patients")
     await page.goto(f"/plans/{t.plan_id}#task-{task['id']}")
+    await expect(page).to_have_url(re.compile(rf"/plans/{t.plan_id}#task-{task['id']}$"))
     dialog = page.locator("#task-dialog")
     await expect(dialog.locator(".message")).to_contain_text("UDS booked")
     assert await serious_axe_findings(page) == []

@@ -593,7 +593,8 @@ function applyFilters() {
   if (current.closed) query.set("closed", "1");
   if (current.discipline) query.set("discipline", current.discipline);
   const search = query.toString();
-  history.replaceState(null, "", search ? `?${search}` : location.pathname);
+  // The address keeps its #anchor (a link to a message or a task's comments is followed after this runs).
+  history.replaceState(null, "", `${search ? `?${search}` : location.pathname}${location.hash}`);
 }
 
 filterForm.addEventListener("change", applyFilters);

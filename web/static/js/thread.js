@@ -755,6 +755,7 @@ window.addEventListener("hashchange", followHash);
 
 for (const taskId of tasks.keys()) decorateCard(taskId);
 teamRoot.dataset.ready = "true";
-// After board.js has started (it runs after this module): a #task-N link opens the card through it.
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", followHash, { once: true });
-else followHash();
+// After board.js has started (its module runs after this one, and both before the page's "load"): a #task-N
+// link opens the card through board.js's handlers, which a click before then would miss.
+if (document.readyState === "complete") followHash();
+else window.addEventListener("load", followHash, { once: true });
