@@ -145,7 +145,7 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/search": 200,
         # A conversation about the patient: the nurse started it with the physician and the member since
         # removed; only participants on the care team now read it, only its author changes her messages.
-        # Starting one about the patient: for anyone on her team; for anyone else the patient is a field error.
+        # Starting one about the patient: anyone on her team; for anyone else the patient is a field error.
         "POST /api/v1/conversations": 201 if on_team else 422,
         "GET /api/v1/conversations": 200,
         "GET /api/v1/conversations/{conversation_id}": 200 if persona in CONVERSING else 404,
