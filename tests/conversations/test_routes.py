@@ -3,12 +3,18 @@ idempotent retries, audit rows, and the hints on the user streams (SQLite and Po
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlmodel import col, select
 
 from careteam.audit.tables import AuditEntry
-from careteam.conversations.tables import ConversationMessage, ConversationMessageRevision
+from careteam.conversations.tables import (
+    Conversation,
+    ConversationMember,
+    ConversationMessage,
+    ConversationMessageRevision,
+)
 from careteam.events import streams
 from careteam.events.tables import StreamEvent
 from tests.factories import make_user
@@ -331,3 +337,43 @@ async def test_a_plan_message_hints_every_other_team_member(client: Any, db: Any
     assert "messages.unread" not in await user_event_kinds(db, w.id("nurse"))
     unread = (await client.get("/api/v1/me/messages/unread", headers=lead)).json()
     assert unread == {"total": 1, "threads": 1, "conversations": 0}
+
+
+WRITERS = 5
+PER_WRITER = 20
+
+
+async def test_counts_are_exact_with_concurrent_writers_and_readers(client: Any, db: Any, login: Any) -> None:
+    """Five clinicians each write 20 messages in one conversation while marking it read now and then;
+    afterwards each one's count is the others' messages after her position, and its latest activity is its
+    newest message."""
+    async with db() as s:
+        users = [await make_user(s) for _ in range(WRITERS)]
+    ids = [u.id or 0 for u in users]
+    headers = [await login(u.username) for u in users]
+    cid = (await start(client, headers[0], ids[1:], "Conference Thursday: decide on RFA")).json()["id"]
+
+    async def write(n: int) -> None:
+        for i in range(PER_WRITER):
+            r = await say(client, headers[n], cid, f"writer {n} note {i}")
+            assert r.status_code == 201, r.text
+            if i % 7 == n % 7:
+                other = (n + 1) % WRITERS
+                marked = await client.post(f"/api/v1/conversations/{cid}/read", headers=headers[other])
+                assert marked.status_code == 200, marked.text
+
+    await asyncio.gather(*(write(n) for n in range(WRITERS)))
+    stored = await stored_messages(db)
+    assert len(stored) == WRITERS * PER_WRITER + 1
+    async with db() as s:
+        positions = {m.user_id: m.last_read_id for m in await s.exec(select(ConversationMember))}
+        conversation = await s.get(Conversation, cid)
+    assert conversation is not None and conversation.last_message_id == max(m.id or 0 for m in stored)
+    for n, user_id in enumerate(ids):
+        expected = sum(1 for m in stored if m.author_id != user_id and (m.id or 0) > positions[user_id])
+        answer = (await client.get("/api/v1/me/messages/unread", headers=headers[n])).json()
+        assert answer == {"total": expected, "threads": 0, "conversations": expected}
+    # Each other participant got one hint per message of the others, in order.
+    hints = await user_events(db, ids[1], "conversation.unread")
+    theirs = [m.id for m in stored if m.author_id != ids[1]]
+    assert [h["message_id"] for h in hints] == theirs
