@@ -86,7 +86,7 @@ async def _messages_page(
     )
     threads = await conversations.unread_threads(session, actor=actor)
     clinicians = [
-        (uid, f"{name}") for uid, name, _ in await accounts.active_clinicians(session) if uid != actor.user_id
+        (uid, name) for uid, name, _ in await accounts.active_clinicians(session) if uid != actor.user_id
     ]
     context = {
         "section": "messages",

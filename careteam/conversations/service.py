@@ -97,7 +97,7 @@ def conversation_reader_ids(conversation_id: int) -> SelectOfScalar[Any]:
     return (
         select(col(ConversationMember.user_id))
         .join(Conversation, col(Conversation.id) == col(ConversationMember.conversation_id))
-        .where(col(Conversation.id) == conversation_id, _reading(ConversationMember.__table__.c.user_id))  # type: ignore[attr-defined]
+        .where(col(Conversation.id) == conversation_id, _reading(_MEMBERS.c.user_id))
     )
 
 
