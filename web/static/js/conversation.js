@@ -244,7 +244,10 @@ live.subscribe(`conversation:${conversationId}`, {
   after: Number(chat.dataset.seq),
   onEvent,
   onResync: () => location.reload(),
-  onError: () => location.reload(), // no longer readable (taken off the patient's care team): the page says so
+  onError(frame) {
+    // No longer readable (taken off the patient's care team): the page, reloaded, says so.
+    if (frame.code === "forbidden" || frame.code === "not_found") location.reload();
+  },
 });
 live.onState((state) => {
   chat.dataset.state = state;
