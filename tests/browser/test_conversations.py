@@ -190,3 +190,34 @@ async def test_the_messages_list_follows_new_conversations_and_plan_threads(
     await expect(page.locator("#messages-badge .nav-badge__count")).to_have_text("0")
     await expect(page.locator("#thread-list > li")).to_have_count(0)
     assert physician.script_errors == []
+
+
+async def test_a_participant_taken_off_the_team_loses_the_open_conversation(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    r = await client.post(
+        "/api/v1/conversations",
+        json={
+            "participants": [w.id("physician")],
+            "patient_id": w.patient_id,
+            "body": "UDS unexpected result",
+        },
+        headers=await login(w.names["nurse"]),
+    )
+    cid = r.json()["id"]
+    physician = await signed_in(w.names["physician"])
+    page = physician.page
+    await page.goto(f"/messages/{cid}")
+    await expect(page.locator("#chat")).to_have_attribute("data-state", "live")
+    lead = await login(w.names["lead"])
+    team = (await client.get(f"/api/v1/patients/{w.patient_id}/care-team", headers=lead)).json()
+    member = next(m for m in team["members"] if m["user_id"] == w.id("physician"))
+    removed = await client.delete(
+        f"/api/v1/patients/{w.patient_id}/care-team/members/{member['id']}",
+        headers={**lead, "If-Match": f'W/"{team["version"]}"'},
+    )
+    assert removed.status_code == 200
+    # The access re-check ends the subscription; the page reloads and says there is no such page.
+    await expect(page.locator("h1")).to_have_text("Not found")
+    await expect(page.locator(".chat-message")).to_have_count(0)
