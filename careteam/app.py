@@ -37,6 +37,7 @@ from careteam.realtime.hub import Hub
 from careteam.realtime.publish import Publisher
 from careteam.referrals import pages as referrals_pages
 from careteam.referrals import routes as referrals_routes
+from careteam.search import pages as search_pages
 from careteam.search import routes as search_routes
 from careteam.settings import Settings
 from careteam.trail import pages as trail_pages
@@ -57,7 +58,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (referrals_routes, referrals_pages),
     (messaging_routes, None),
     (conversations_routes, conversations_pages),
-    (search_routes, None),
+    (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),
 )

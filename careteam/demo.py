@@ -19,6 +19,10 @@ from careteam.core.actor import actor_of
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.db.types import utcnow
+from careteam.messaging import reads
+from careteam.messaging import service as messaging
+from careteam.messaging.schemas import MessageCreate, MessageUpdate, UrgentCreate
+from careteam.messaging.tables import Message
 from careteam.patients import service as patients
 from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import MemberCreate, PatientCreate
@@ -27,7 +31,7 @@ from careteam.plans import service as plans
 from careteam.plans import tasks
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.schemas import ChecklistItem, GoalCreate, PlanCreate, TaskCreate, TaskUpdate
-from careteam.plans.tables import CarePlan
+from careteam.plans.tables import CarePlan, Task
 from careteam.referrals import service as referrals
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
 from careteam.referrals.schemas import Complete, Decline, ReferralCreate, ReferralUpdate, Revoke
@@ -276,6 +280,9 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
         async with unit_of_work(sessions) as session:
             if (await session.exec(select(Referral.id))).first() is None:
                 created += await _referrals(session, settings, utcnow())
+        async with unit_of_work(sessions) as session:
+            if (await session.exec(select(Message.id))).first() is None:
+                created += await _demo_messages(session, utcnow())
         created += await conversations_demo.seed(sessions)
     finally:
         await engine.dispose()
@@ -542,3 +549,157 @@ async def _referrals(session: AsyncSession, settings: Settings, now: datetime) -
                 )
     await referrals.escalate_overdue(session, now=now)
     return len(REFERRALS)
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    """A message of the demo, posted through the messaging service at a past time (hours ago), so its events,
+    notifications and unread counts are real: in the plan's team thread, or a comment on the plan's task
+    titled ``task``; ``urgent``: usernames asked to acknowledge it; ``edited``: (hours ago, its new text)."""
+
+    mrn: str
+    hours_ago: float
+    author: str
+    body: str
+    task: str | None = None
+    urgent: tuple[str, ...] = ()
+    edited: tuple[float, str] | None = None
+
+
+JAMES, FATIMA = "IPM-100234", "IPM-100235"
+MBB = "Medial branch block L4-L5 (diagnostic): schedule"
+
+# Oldest first (each is posted at its time, so ids follow time).
+MESSAGES: list[DemoMessage] = [
+    DemoMessage(
+        FATIMA,
+        80,
+        "psychologist",
+        "ACT group starts next week, 8 sessions. @socialworker can we sort transport?",
+    ),
+    DemoMessage(
+        FATIMA, 76, "socialworker", "Transport booked for all 8 sessions; taxi from home, 9:15 pickup."
+    ),
+    DemoMessage(
+        FATIMA,
+        75,
+        "socialworker",
+        "Taxi voucher approved through March.",
+        task="Transport to PT sessions arranged",
+    ),
+    DemoMessage(
+        ROBERT,
+        70,
+        "physician",
+        "SCS trial gates: psychological clearance, thoracic MRI reviewed, anticoagulation plan. "
+        "@psychology can you see him before the 20th?",
+    ),
+    DemoMessage(ROBERT, 66, "psychologist", "Pre-SCS evaluation booked for Monday 10:00."),
+    DemoMessage(
+        MARIA, 60, "ot", "Graded motor imagery stage 1 started; allodynia less on the dorsum of the hand."
+    ),
+    DemoMessage(MARIA, 58, "physio", "@ot edema better after mirror therapy; I will add contrast baths."),
+    DemoMessage(
+        MARIA,
+        56,
+        "ot",
+        "Diary returned: 3 flare days this week, all after housework.",
+        task="Pacing and activity diary",
+    ),
+    DemoMessage(ELLEN, 50, "nurse", "@psychology sleep diary uploaded, worse nights after PT days"),
+    DemoMessage(
+        ELLEN,
+        47,
+        "psychologist",
+        "Thanks. I will cover pacing in CBT session 3. @pt could the core sessions move to mornings?",
+    ),
+    DemoMessage(ELLEN, 45, "physio", "Moved to Tuesday and Friday mornings from next week."),
+    DemoMessage(
+        ROBERT,
+        40,
+        "pharmacist",
+        "@physician MME is 110/day: suggest we start the taper before the trial.",
+    ),
+    DemoMessage(
+        ROBERT,
+        39,
+        "pharmacist",
+        "Proposed 10% reduction every 2 weeks; naloxone already at home.",
+        task="Medication review: opioid taper plan",
+    ),
+    DemoMessage(
+        JAMES,
+        36,
+        "physician",
+        "First MBB C3-C4: 80% relief at 30 min. @pt please hold neck strengthening for 48 h.",
+    ),
+    DemoMessage(JAMES, 34, "physio", "Holding until Monday."),
+    DemoMessage(
+        ELLEN, 30, "lead", "@team conference Thursday: decide on RFA. Please update your tasks before then."
+    ),
+    DemoMessage(ELLEN, 28, "nurse", "Patient confirmed Thursday 08:30; her daughter will drive.", task=MBB),
+    DemoMessage(ELLEN, 27, "physician", "Thanks. Baseline NRS 7/10 recorded.", task=MBB),
+    DemoMessage(
+        ELLEN,
+        26,
+        "physician",
+        "MBB L4-L5 booked for Thursday 08:30.",
+        edited=(25, "MBB L4-L5 booked for Thursday 08:30. Please record NRS at 30 min, then hourly for 6 h."),
+    ),
+    DemoMessage(
+        PETER, 26, "physician", "Genicular RFA done, uneventful. @pt start the home programme on Monday."
+    ),
+    DemoMessage(PETER, 22, "physio", "Will do; first review booked for Tuesday."),
+    DemoMessage(
+        ELLEN,
+        20,
+        "psychologist",
+        "Two weeks in: average 4.5 h sleep, waking 3 times on PT nights.",
+        task="Sleep diary review",
+    ),
+    DemoMessage(
+        ELLEN,
+        3,
+        "nurse",
+        "Hold apixaban 48 h before Thursday's medial branch block — please confirm",
+        urgent=("physician",),
+    ),
+]
+
+
+async def _demo_messages(session: AsyncSession, now: datetime) -> int:
+    """The demo's threads (see ``MESSAGES``) as of ``now``, and the lead caught up on Ellen's team thread
+    (so "seen by" shows someone); how many messages."""
+    users = {u.username: u for u in await session.exec(select(User))}
+    actors = {name: actor_of(u) for name, u in users.items()}
+    plan_of = {
+        mrn: plan_id or 0
+        for mrn, plan_id in await session.exec(
+            select(Patient.mrn, CarePlan.id).join(CarePlan, CarePlan.patient_id == Patient.id)  # type: ignore[arg-type]
+        )
+    }
+    for demo in MESSAGES:
+        at, actor = now - timedelta(hours=demo.hours_ago), actors[demo.author]
+        urgent = UrgentCreate(users=[users[u].id or 0 for u in demo.urgent]) if demo.urgent else None
+        body = MessageCreate(body=demo.body, urgent=urgent)
+        if demo.task is None:
+            message = await messaging.post_plan_message(session, plan_of[demo.mrn], body, actor=actor, now=at)
+        else:
+            task = (
+                await session.exec(
+                    select(Task).where(Task.plan_id == plan_of[demo.mrn], Task.title == demo.task)
+                )
+            ).one()
+            message = await messaging.post_task_message(session, task.id or 0, body, actor=actor, now=at)
+        if demo.edited is not None:
+            hours_ago, text = demo.edited
+            await messaging.edit_message(
+                session,
+                message.id,
+                MessageUpdate(body=text),
+                expected_version=message.version,
+                actor=actor,
+                now=now - timedelta(hours=hours_ago),
+            )
+    await reads.mark_plan_read(session, plan_of[ELLEN], up_to=None, actor=actors["lead"])
+    return len(MESSAGES)

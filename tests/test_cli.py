@@ -21,6 +21,7 @@ from careteam.core.actor import actor_of
 from careteam.core.vocab import Discipline
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.events.tables import StreamEvent
+from careteam.messaging import service as messaging
 from careteam.patients.codes import TeamRole
 from careteam.plans import tasks
 from careteam.plans.schemas import TaskCreate
@@ -100,6 +101,40 @@ async def test_demo_seeds_a_clinic_where_teams_differ(tmp_path: Path) -> None:
         board = await c.get(f"/api/v1/plans/{plans['items'][0]['id']}", headers=headers["nurse"])
         assert board.status_code == 200 and board.json()["tasks"]
         await _demo_referrals(c, headers)
+        await _demo_messages(c, headers, url)
+
+
+async def _demo_messages(c: httpx.AsyncClient, headers: dict[str, dict[str, str]], url: str) -> None:
+    """Threads on every plan, task comments, one edited message, one urgent message awaiting the physician."""
+    plans = (await c.get("/api/v1/plans", params={"limit": 200}, headers=headers["lead"])).json()["items"]
+    threads = {
+        p["id"]: (await c.get(f"/api/v1/plans/{p['id']}/messages", headers=headers["lead"])).json()["items"]
+        for p in plans
+    }
+    assert plans and all(len(items) >= 2 for items in threads.values()), threads
+    ellen = next(items for items in threads.values() if any("sleep diary" in m["body"] for m in items))
+    diary = next(m for m in ellen if m["body"].startswith("@psychology sleep diary"))
+    assert diary["mentions"] and diary["author"]["display_name"] == "Grace Mbeki, RN"
+    edited = [m for items in threads.values() for m in items if m["edited_at"]]
+    assert len(edited) == 1 and edited[0]["version"] == 2
+    unread = (await c.get("/api/v1/me/unread", headers=headers["psychologist"])).json()
+    assert unread["total"] > 0 and unread["tasks"]  # task comments, and mentions, reached her
+    # The one urgent message: it awaits the physician, and no one else.
+    engine = make_engine(url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            users = {u.username: u for u in await session.exec(select(User))}
+            awaiting = await messaging.awaiting_acknowledgement(session, actor=actor_of(users["physician"]))
+            assert [a.message.body for a in awaiting] == [
+                "Hold apixaban 48 h before Thursday's medial branch block — please confirm"
+            ]
+            assert awaiting[0].message.author.display_name == "Grace Mbeki, RN"
+            for other in ("lead", "nurse", "psychologist", "physio", "ot"):
+                assert await messaging.awaiting_acknowledgement(session, actor=actor_of(users[other])) == []
+    finally:
+        await engine.dispose()
+    work = (await c.get("/api/v1/me/work", headers=headers["physician"])).json()
+    assert [u["body"] for u in work["urgent"]] == [awaiting[0].message.body]
 
 
 async def _demo_referrals(c: httpx.AsyncClient, headers: dict[str, dict[str, str]]) -> None:

@@ -8,6 +8,9 @@ read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,8 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit import service as audit
 from careteam.core.actor import Actor
 from careteam.messaging import service as messaging
+from careteam.messaging.schemas import MessagePublic
 from careteam.patients import service as patients
-from careteam.plans import tasks
+from careteam.plans import board, tasks
 from careteam.plans.access import readable_plan_ids
 from careteam.search import fulltext
 from careteam.search.codes import SearchKind
@@ -78,3 +82,64 @@ def _result(row: Any) -> SearchResultPublic:
         snippet=[SnippetPart(text=t, highlighted=h) for t, h in fulltext.parts(row.snippet or "")],
         link=f"/plans/{row.plan_id}#{kind.value}-{row.id}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a result is, for the search page: its plan's title and, for a message, who wrote it and when."""
+
+    plan_title: str
+    author: str | None = None
+    at: datetime | None = None
+
+
+# A thread's matching messages are read as one page of it when they are at most this many ids apart.
+_SPAN_MOST = 100
+
+
+async def places(
+    session: AsyncSession, items: Sequence[SearchResultPublic], *, actor: Actor
+) -> dict[tuple[SearchKind, int], Place]:
+    """Each result's ``Place``, by (kind, id), through plans' and messaging's public reads (search's fragments
+    carry no author or time): one plan read per plan shown, and one page per thread shown (audited as
+    those reads are). Read in the search's unit of work, so every result is still hers to read."""
+    titles: dict[int, str] = {}
+    for plan_id in dict.fromkeys(item.plan_id for item in items):
+        titles[plan_id] = (await board.readable_plan(session, plan_id, actor)).title
+    found: dict[int, MessagePublic] = {}
+    threads: dict[tuple[int, int | None], list[int]] = {}
+    for item in items:
+        if item.kind is SearchKind.message:
+            threads.setdefault((item.plan_id, item.task_id), []).append(item.id)
+    for (plan_id, task_id), ids in threads.items():
+        for first, last in _spans(sorted(ids)):
+            if task_id is None:
+                page = await messaging.list_plan_messages(
+                    session, plan_id, actor=actor, after=first - 1, limit=last - first + 1
+                )
+            else:
+                page = await messaging.list_task_messages(
+                    session, task_id, actor=actor, after=first - 1, limit=last - first + 1
+                )
+            found.update((m.id, m) for m in page.items if m.id in ids)
+    answer: dict[tuple[SearchKind, int], Place] = {}
+    for item in items:
+        if item.kind is SearchKind.task:
+            answer[(item.kind, item.id)] = Place(titles[item.plan_id])
+        elif item.id in found:
+            message = found[item.id]
+            answer[(item.kind, item.id)] = Place(
+                titles[item.plan_id], author=message.author.display_name, at=message.created_at
+            )
+    return answer
+
+
+def _spans(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) runs, each at most ``_SPAN_MOST`` ids wide."""
+    spans: list[tuple[int, int]] = []
+    for i in ids:
+        if spans and i - spans[-1][0] < _SPAN_MOST:
+            spans[-1] = (spans[-1][0], i)
+        else:
+            spans.append((i, i))
+    return spans

@@ -94,6 +94,11 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+# SQLSTATEs of a transaction the database rolled back on its own, safe to retry: serialization failure,
+# deadlock detected.
+_TRANSIENT = frozenset({"40001", "40P01"})
+
+
 def _sqlstate(exc: DBAPIError) -> str:
     for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
         code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
@@ -203,6 +208,15 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
             return problem(422, "Invalid input", "A value is out of range or not valid text.")
         # The database dropped the connection (a restart, a failover): this request was rolled back and
         # the pool replaces its connections, so the same request may simply be sent again.
+        # PostgreSQL picked this transaction as a deadlock's victim (40P01) or could not serialise it
+        # (40001): it was rolled back whole, and the same request sent again normally succeeds.
+        if _sqlstate(exc) in _TRANSIENT:
+            return problem(
+                503,
+                "Database busy",
+                "The change collided with another at the database; nothing was saved. Try again.",
+                headers={"Retry-After": "1"},
+            )
         if exc.connection_invalidated:
             return problem(
                 503,

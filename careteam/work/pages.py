@@ -15,12 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
+from careteam.messaging import service as messaging
 from careteam.patients import service as patients
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.worklist import DUE_ORDER, Due
 from careteam.referrals.codes import PHASE_LABELS, Phase
-from careteam.web.deps import Now
-from careteam.web.forms import Db, PageRoute, Viewer
+from careteam.web.deps import Id, Now
+from careteam.web.forms import Db, Editor, PageRoute, Viewer, see_other
 from careteam.web.templating import Pager, page_number, render, status_label
 from careteam.work import service as work
 from careteam.work.schemas import WorkItem, WorkUrgent
@@ -76,6 +77,7 @@ def urgent_view(item: WorkUrgent) -> dict[str, Any]:
     text = " ".join(item.body.split())
     return {
         "key": f"message-{item.message_id}",
+        "id": item.message_id,
         "text": text if len(text) <= URGENT_EXCERPT else text[: URGENT_EXCERPT - 1] + "…",
         "link": item.link,
         "patient": item.patient.name,
@@ -149,7 +151,7 @@ async def work_page(
         "sent": [row_view(item, today) for item in listing.sent],
         "overdue_referrals": [row_view(item, today) for item in listing.overdue_referrals],
         "urgent": [urgent_view(item) for item in listing.urgent],
-        "blank_urgent": dict.fromkeys(("key", "text", "link", "patient", "author"), ""),
+        "blank_urgent": dict.fromkeys(("key", "id", "text", "link", "patient", "author"), ""),
         "patient_choices": choices,
         "filters": {"patient_id": patient or "", "discipline": lane.value if lane else ""},
         "filtered": patient is not None or lane is not None,
@@ -160,3 +162,11 @@ async def work_page(
         | {"overdue": False, "high_priority": False},
     }
     return render(request, "work/work.html", context)
+
+
+@router.post("/work/messages/{message_id}/ack")
+async def acknowledge(message_id: Id, session: Db, actor: Editor) -> Response:
+    """Acknowledge an urgent message from My work (the form without script); back to My work, where it has
+    left the list. The sender sees the acknowledgement live."""
+    await messaging.acknowledge(session, message_id, actor=actor)
+    return see_other("/work")

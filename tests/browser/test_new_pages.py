@@ -34,6 +34,24 @@ async def fits(page: Page) -> None:
     assert widths[0] <= widths[1], f"{page.url} scrolls sideways: {widths[0]} px wide in {widths[1]} px"
 
 
+async def passes_axe_and_fits(page: Page) -> None:
+    """axe finds nothing serious on the page, and it fits a phone and a wall screen (then a tablet again)."""
+    assert await serious_axe_findings(page) == [], page.url
+    for size in SIZES.values():
+        await page.set_viewport_size(size)
+        await fits(page)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def tab_to(page: Page, locator: Any) -> None:
+    """Press Tab until ``locator`` has the focus (at most 40 times)."""
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        if await locator.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {locator}")
+
+
 async def test_the_new_pages_pass_axe_and_fit_a_phone_and_a_wall(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
@@ -68,11 +86,7 @@ async def test_the_new_pages_pass_axe_and_fit_a_phone_and_a_wall(
         page = (await signed_in(w.names[who])).page
         for url in urls:
             await page.goto(url)
-            assert await serious_axe_findings(page) == [], (who, url)
-            for size in SIZES.values():
-                await page.set_viewport_size(size)
-                await fits(page)
-            await page.set_viewport_size({"width": 1280, "height": 900})
+            await passes_axe_and_fits(page)
 
 
 async def test_my_work_and_the_inbox_are_reached_and_used_by_keyboard(
@@ -88,25 +102,18 @@ async def test_my_work_and_the_inbox_are_reached_and_used_by_keyboard(
     page = (await signed_in(w.names["psy1"])).page
     await page.goto("/patients")
 
-    async def tab_to(locator: Any) -> None:
-        for _ in range(40):
-            await page.keyboard.press("Tab")
-            if await locator.evaluate("el => el === document.activeElement"):
-                return
-        raise AssertionError(f"Tab never reached {locator}")
-
     # From the header to My work, and from its row to the referral's card, by keyboard alone.
-    await tab_to(page.get_by_role("link", name="My work"))
+    await tab_to(page, page.get_by_role("link", name="My work"))
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(r"/work$"))
     row_link = page.locator(f'[data-key="referral-{rid}"] a')
-    await tab_to(row_link)
+    await tab_to(page, row_link)
     await page.keyboard.press("Enter")
     await expect(page.locator("h1")).to_contain_text(f"Referral #{rid}")
     # And to her inbox, where "Mark all read" works from the keyboard.
-    await tab_to(page.get_by_role("link", name="Notifications 1 unread"))
+    await tab_to(page, page.get_by_role("link", name="Notifications 1 unread"))
     await page.keyboard.press("Enter")
     mark_all = page.get_by_role("button", name="Mark all read")
-    await tab_to(mark_all)
+    await tab_to(page, mark_all)
     await page.keyboard.press("Enter")
     await expect(page.locator("#unread-badge .nav-badge__count")).to_have_text("0")

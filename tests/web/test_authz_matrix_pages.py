@@ -45,6 +45,15 @@ def expect(route: str, persona: str) -> int:
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
         "GET /admin/audit": 200 if admin else 404,
         "GET /work": 200,
+        # Search: everyone signed in; only what her teams' plans hold is found (tests/search/test_pages.py).
+        "GET /search": 200,
+        # Acknowledging from My work, as the JSON API: those asked (the world's message asks each physician
+        # and physical therapist), 403 for the rest of the team, 404 off it.
+        "POST /work/messages/{message_id}/ack": 303
+        if persona in ("physician", "physical_therapist")
+        else 403
+        if on_team
+        else 404,
         # Referrals, as in the JSON table: the team reads them, the lead and physicians refer and revoke,
         # the psychology pool answers (in route order: accept, then claim what she accepted: 409, complete,
         # then decline what is completed: 409); off the team and out of the pool nothing exists.
@@ -100,6 +109,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         user_id=w.user_id,
         referral_id=w.referral_id,
         conversation_id=w.conversation_id,
+        message_id=w.message_id,
     )
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -125,6 +135,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         "POST /referrals/{referral_id}/revoke": {"reason": "Moved to another clinic."},
         "POST /referrals/{referral_id}/accept": {},
         "POST /referrals/{referral_id}/claim": {},
+        "POST /work/messages/{message_id}/ack": {},
         "POST /logout": {},
         "POST /messages": {
             "participants": [str(u) for u in w.colleague_ids],
@@ -135,7 +146,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         "POST /messages/{conversation_id}": {"body": "Discuss before next prescription"},
     }
     if method == "GET":
-        return method, path, None
+        return method, path + ("?q=UDS" if path == "/search" else ""), None
     return method, path, {**forms[route], "csrf_token": csrf}
 
 

@@ -48,3 +48,23 @@ async def test_a_lost_database_connection_is_503_with_retry_after_not_500(
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.headers["retry-after"] == "1"
     assert r.json()["type"] == "/problems/unavailable" and r.json()["title"] == "Database unavailable"
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+async def test_a_deadlock_victim_is_503_with_retry_after_not_500(
+    client: Any, monkeypatch: pytest.MonkeyPatch, sqlstate: str
+) -> None:
+    async def rolled_back(*_args: Any, **_kwargs: Any) -> None:
+        error = _Deadlock("deadlock detected")
+        error.sqlstate = sqlstate
+        raise DBAPIError("UPDATE event_stream", None, error)
+
+    monkeypatch.setattr(auth_sessions, "resolve", rolled_back)
+    r = await client.get("/api/v1/patients", headers={"Authorization": "Bearer some-token"})
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "1"
+    assert r.json()["title"] == "Database busy"

@@ -182,3 +182,50 @@ async def test_the_patient_list_shows_open_and_overdue_tasks(
     html = (await client.get("/patients", headers=await cookie(app, db, admin.username))).text
     row = re.search(r"<tr>\s*<th scope=\"row\"><a [^>]*>Ellen Marsh</a>.*?</tr>", html, re.S)
     assert row and 'data-fact="Open tasks"><span aria-hidden="true">\u2013</span>' in row.group(0)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match
+    return match.group(1)
+
+
+async def test_acknowledging_on_my_work_without_script_clears_it_for_the_discipline(
+    app: Any, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    from tests.messaging.test_urgent import APIXABAN, add_member, send
+    from tests.messaging.world import make_world, plan_events
+
+    w = await make_world(db)
+    await add_member(db, w, "physician2", Discipline.physician)
+    lead = await login(w.names["lead"])
+    m = (await send(client, lead, w, APIXABAN, disciplines=["physician"], any_of_discipline=True)).json()
+    mine, colleague = [await cookie(app, db, w.names[who]) for who in ("physician", "physician2")]
+    html = (await client.get("/work", headers=mine)).text
+    row = f'data-key="message-{m["id"]}"'
+    form = f'action="/work/messages/{m["id"]}/ack"'
+    assert row in html and form in html
+    # The button says which message it acknowledges.
+    assert "urgent message: Hold apixaban from Monday" in html
+    assert row in (await client.get("/work", headers=colleague)).text
+    # Without the session's CSRF token: refused, nothing recorded.
+    seen = len(await plan_events(db, w.plan_id))
+    r = await client.post(f"/work/messages/{m['id']}/ack", data={"csrf_token": "forged"}, headers=mine)
+    assert r.status_code == 403 and "text/html" in r.headers["content-type"]
+    assert len(await plan_events(db, w.plan_id)) == seen
+    # A message id that cannot be one, or of no message: "not found", as a page, never a 500.
+    for bad in ("abc", str(2**31), "999999"):
+        r = await client.post(f"/work/messages/{bad}/ack", data={"csrf_token": _csrf(html)}, headers=mine)
+        assert r.status_code == 404 and "text/html" in r.headers["content-type"], bad
+    # A nurse was not asked: the error page says so, and nothing is recorded.
+    nurse = await cookie(app, db, w.names["nurse"])
+    token = _csrf((await client.get("/work", headers=nurse)).text)
+    r = await client.post(f"/work/messages/{m['id']}/ack", data={"csrf_token": token}, headers=nurse)
+    assert r.status_code == 403 and "You are not asked to acknowledge this message." in r.text
+    # With it: back to My work, where it is gone; for "any one of the physicians" it left his colleague's too.
+    r = await client.post(f"/work/messages/{m['id']}/ack", data={"csrf_token": _csrf(html)}, headers=mine)
+    assert r.status_code == 303 and r.headers["location"] == "/work"
+    assert row not in (await client.get("/work", headers=mine)).text
+    assert row not in (await client.get("/work", headers=colleague)).text
+    acked = (await plan_events(db, w.plan_id))[-1]
+    assert acked.kind == "message.acknowledged" and acked.actor_id == w.id("physician")

@@ -6,6 +6,9 @@
 // with textContent only (titles and names are user text). Focus stays on the row it was on, or moves to
 // its group's heading if that row left the page.
 //
+// An urgent message's "Acknowledge" button posts POST /api/v1/messages/{id}/ack in place (the form under it
+// works without this script); the row leaves with the next fetch that no longer lists it.
+//
 // One connection per page: the header's inbox (inbox.js) subscribes to `user:<id>` on the page's shared
 // connection and dispatches each event on `document` as "careteam:inbox" (detail: the event), and
 // "careteam:inbox-resync" when events were missed; this script follows those.
@@ -21,6 +24,8 @@ const groupsRoot = document.getElementById("work-groups");
 const rowTemplate = document.getElementById("work-row-template");
 const urgentTemplate = document.getElementById("work-urgent-template");
 const announcer = document.getElementById("work-announce");
+// What became of an acknowledgement: its own region, so the list's "My work updated" does not talk over it.
+const ackAnnouncer = document.getElementById("work-ack-announce");
 const liveStatus = document.getElementById("live-status");
 const pagerStatus = document.querySelector(".pager__status");
 
@@ -69,17 +74,78 @@ function urgentRowFor(item) {
   link.href = item.link;
   field(row, "patient").textContent = item.patient.name;
   field(row, "author").textContent = item.author;
+  field(row, "ack-form").action = `/work/messages/${item.message_id}/ack`;
+  field(row, "ack-what").textContent = ` urgent message: ${link.textContent}`;
   return row;
 }
 
-// "Urgent: please acknowledge", above every group: shown while any urgent message awaits her.
+// "Urgent: please acknowledge", above every group: shown while any urgent message awaits her. A row she
+// was on keeps her focus; if it left (she acknowledged it), focus goes to the row that took its place, the
+// one before it, or the page's heading when none is left.
 function renderUrgent(items) {
   const section = document.getElementById("work-urgent");
   if (!section || !items) return;
+  const rows = field(section, "rows");
+  const active = document.activeElement;
+  const focused = rows.contains(active) ? active.closest("[data-key]") : null;
+  const index = focused ? [...rows.children].indexOf(focused) : -1;
+  const wasButton = active?.dataset.field === "ack";
+  // A row whose acknowledgement is under way or failed is kept as it is (its button, its error).
+  const kept = new Map([...rows.children].map((row) => [row.dataset.key, row]));
+  const drawn = items.map((item) => {
+    const old = kept.get(`message-${item.message_id}`);
+    return old && (old.dataset.busy || !field(old, "ack-error").hidden) ? old : urgentRowFor(item);
+  });
   field(section, "count").textContent = String(items.length);
-  field(section, "rows").replaceChildren(...items.map(urgentRowFor));
+  rows.replaceChildren(...drawn);
   section.hidden = items.length === 0;
+  if (!focused) return;
+  const same = rows.querySelector(`[data-key="${CSS.escape(focused.dataset.key)}"]`);
+  const next = same ?? rows.children[Math.min(index, rows.children.length - 1)];
+  if (next) {
+    field(next, wasButton ? "ack" : "text").focus();
+  } else {
+    const heading = document.querySelector("h1");
+    heading?.setAttribute("tabindex", "-1");
+    heading?.focus();
+  }
 }
+
+// "Acknowledge" on an urgent row: posted in place; the row leaves when the server's answer (its
+// work.changed, or the fetch after the acknowledgement) no longer lists it. An error shows on the row.
+async function acknowledge(form) {
+  const row = form.closest("[data-key]");
+  const id = row.dataset.key.replace("message-", "");
+  const button = field(form, "ack");
+  const error = field(form, "ack-error");
+  // aria-disabled, not disabled: a disabled button would drop her focus to the page's body.
+  row.dataset.busy = "1";
+  button.setAttribute("aria-disabled", "true");
+  error.hidden = true;
+  const answer = await api("POST", `/api/v1/messages/${id}/ack`);
+  delete row.dataset.busy;
+  button.removeAttribute("aria-disabled");
+  if (answer.ok) {
+    ackAnnouncer.textContent = "Acknowledged.";
+  } else {
+    error.textContent =
+      answer.status === 0
+        ? "Could not reach the server: not acknowledged. Try again."
+        : answer.body?.detail ?? "Could not acknowledge this message. Reload and try again.";
+    error.hidden = false;
+    // Also announced: the row itself goes if the message no longer awaits her (say, it was removed).
+    ackAnnouncer.textContent = error.textContent;
+    button.focus();
+  }
+  refresh();
+}
+
+document.getElementById("work-urgent")?.addEventListener("submit", (e) => {
+  // Handled here: forms.js (on document) would disable the button, and with it drop her focus.
+  e.preventDefault();
+  e.stopPropagation();
+  if (!e.target.closest("[data-key]")?.dataset.busy) acknowledge(e.target);
+});
 
 // What the list showed last (as JSON): an answer that changes nothing redraws and announces nothing.
 let shown = null;
