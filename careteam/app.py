@@ -14,6 +14,9 @@ from careteam import __version__, resources
 from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
+from careteam.conversations import feed as conversations_feed
+from careteam.conversations import pages as conversations_pages
+from careteam.conversations import routes as conversations_routes
 from careteam.db.engine import make_engine, make_sessionmaker
 from careteam.events import log as events
 from careteam.events import retention
@@ -55,13 +58,15 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (plans_routes, plans_pages),
     (referrals_routes, referrals_pages),
     (messaging_routes, messaging_pages),
+    (conversations_routes, conversations_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),
 )
 
-# The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12).
-FEEDS = (plans_feed.FEED, accounts_feed.FEED)
+# The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12,
+# conversation:5).
+FEEDS = (plans_feed.FEED, accounts_feed.FEED, conversations_feed.FEED)
 
 _frozen = False
 

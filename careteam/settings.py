@@ -57,6 +57,7 @@ class Settings(DatabaseSettings):
     retention_plan_days: int = Field(default=730, ge=1)
     retention_user_days: int = Field(default=30, ge=1)
     retention_conference_days: int = Field(default=365, ge=1)
+    retention_conversation_days: int = Field(default=730, ge=1)
 
     # Scheduled jobs (careteam/jobs): every serving process runs a runner; each due time runs once overall.
     jobs_enabled: bool = True

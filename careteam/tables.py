@@ -5,6 +5,7 @@ A feature's tables live in its own ``tables.py``; a new feature adds its line he
 
 from careteam.accounts import tables as accounts
 from careteam.audit import tables as audit
+from careteam.conversations import tables as conversations
 from careteam.events import tables as events
 from careteam.jobs import tables as jobs
 from careteam.messaging import tables as messaging
@@ -18,6 +19,7 @@ from careteam.web import tables as web
 __all__ = [
     "accounts",
     "audit",
+    "conversations",
     "events",
     "jobs",
     "messaging",

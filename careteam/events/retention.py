@@ -29,6 +29,7 @@ def retention(settings: Settings) -> dict[str, timedelta]:
         streams.PLAN: timedelta(days=settings.retention_plan_days),
         streams.USER: timedelta(days=settings.retention_user_days),
         streams.CONFERENCE: timedelta(days=settings.retention_conference_days),
+        streams.CONVERSATION: timedelta(days=settings.retention_conversation_days),
     }
 
 

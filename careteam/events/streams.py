@@ -1,8 +1,9 @@
 """Streams: every event belongs to one, each with its own gapless ``seq``.
 
 A stream is named ``<kind>:<id>``: ``plan:42`` (a care plan's board), ``user:12`` (one clinician's inbox:
-notifications, counts, her worklist), ``conference:7`` (a room). The key is what the websocket protocol,
-the broker's channels and the log speak; in the tables it is two columns (``stream_kind``, ``stream_id``).
+notifications, counts, her worklist), ``conference:7`` (a room), ``conversation:5`` (a direct
+conversation). The key is what the websocket protocol, the broker's channels and the log speak; in the
+tables it is two columns (``stream_kind``, ``stream_id``).
 
 Who may read a stream is the business of the feature that owns its kind: it declares a :class:`Feed`
 (the permission filter, what a subscriber gets first, the audit of that read), and the realtime hub asks
@@ -25,6 +26,7 @@ MAX_ID: Final = 2**31 - 1
 PLAN: Final = "plan"
 USER: Final = "user"
 CONFERENCE: Final = "conference"
+CONVERSATION: Final = "conversation"
 _KEY = re.compile(r"([a-z]{1,16}):([1-9][0-9]{0,9})")
 
 
@@ -46,7 +48,7 @@ class Stream:
         return cls(match[1], int(match[2]))
 
 
-KINDS: Final = frozenset({PLAN, USER, CONFERENCE})
+KINDS: Final = frozenset({PLAN, USER, CONFERENCE, CONVERSATION})
 
 
 def plan(plan_id: int) -> Stream:
@@ -55,6 +57,10 @@ def plan(plan_id: int) -> Stream:
 
 def user(user_id: int) -> Stream:
     return Stream(USER, user_id)
+
+
+def conversation(conversation_id: int) -> Stream:
+    return Stream(CONVERSATION, conversation_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,13 @@ class AckMode(StrEnum):
 class ReadEvent(StrEnum):
     """Read positions moving. ``message.seen`` on ``plan:<id>``: ``{"user_id", "thread", "up_to"}`` (who
     read how far, for "seen by"). ``messages.read`` on the reader's own ``user:<id>``: her new position and
-    counts (``ReadPublic``, or ``{"all": true, "total"}``), for her other tabs."""
+    counts (``ReadPublic``, or ``{"all": true, "total"}``), for her other tabs. ``messages.unread`` on each
+    other care team member's ``user:<id>`` when a message is posted: ``{"plan_id", "task_id", "message_id",
+    "thread"}``, no text, so her header's Messages badge moves on any page."""
 
     seen = "message.seen"
     read = "messages.read"
+    unread = "messages.unread"
 
 
 # ``@team`` reaches everyone on the plan's care team.

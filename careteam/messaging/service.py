@@ -24,7 +24,7 @@ from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from careteam.db.types import utcnow
 from careteam.messaging import acks
-from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent
+from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent, ReadEvent
 from careteam.messaging.render import first_line, prose, render
 from careteam.messaging.schemas import (
     AckPublic,
@@ -36,7 +36,7 @@ from careteam.messaging.schemas import (
     MessageUpdate,
     UrgentPublic,
 )
-from careteam.messaging.tables import Message, MessageAck, MessageRevision
+from careteam.messaging.tables import Message, MessageAck, MessageRevision, thread_key
 from careteam.notifications import service as notifications
 from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
@@ -264,6 +264,15 @@ async def _post(
         )
         asked = sorted(urgency.waiting_for(roster, author_id=actor.user_id))
     public = await _changed(session, message, MessageEvent.created, AuditAction.create, actor)
+    # The header's Messages badge of everyone else on the team moves on any page: a hint (no text) on each
+    # one's user:<id>, in ONE pass in user-id order, after the plan's stream and before ``_tell``, whose
+    # work.changed and notifications touch a subset of these same streams (already locked by then). So the
+    # lock order stays: the plan's stream, then user streams in ascending id order, never a lower after a
+    # higher.
+    thread = thread_key(plan.id, task_id)
+    hint = {"plan_id": plan.id, "task_id": task_id, "message_id": message.id, "thread": thread}
+    others = (m.user_id for m in team if m.user_id != actor.user_id)
+    await notifications.tell(session, others, ReadEvent.unread, hint, actor=actor)
     await _tell(
         session, message, plan, actor, MessageEvent.created, mentions=reached, replies=repliers, urgent=asked
     )

@@ -128,9 +128,19 @@ async def work_changed(
     reason: str,
 ) -> None:
     """Tell these clinicians' open "My work" pages that their list changed (an event each, no row)."""
-    data = {"plan_id": plan_id, "reason": reason}
+    await tell(
+        session, user_ids, InboxEvent.work_changed, {"plan_id": plan_id, "reason": reason}, actor=actor
+    )
+
+
+async def tell(
+    session: AsyncSession, user_ids: Iterable[int], kind: str, data: dict[str, Any], *, actor: Actor | None
+) -> None:
+    """The same event (``kind``, ``data``: a hint, no row) on each of these clinicians' streams ``user:<id>``,
+    once each, in id order: the order every write locks user streams in, after its plan's or conversation's
+    stream. ``data`` never has a field ``unread`` (the header's notification count)."""
     for user_id in sorted(set(user_ids)):
-        await events.record(session, streams.user(user_id), InboxEvent.work_changed, data, actor=actor)
+        await events.record(session, streams.user(user_id), kind, data, actor=actor)
 
 
 async def list_notifications(

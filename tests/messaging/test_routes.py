@@ -98,8 +98,10 @@ async def test_mentions_reach_only_the_care_team(client: Any, db: Any, login: An
         (NotificationKind.message_mention, f"/plans/{w.plan_id}#message-{ghost['id']}"),
     ]
     assert told[0].patient_id == w.patient_id and told[0].body.startswith("@")
-    # Her "My work" is told before her inbox, for each message (lock order: work_changed, then notify).
-    assert await user_event_kinds(db, w.id("nurse")) == ["work.changed", "notification.created"] * 2
+    # For each message: the badge's hint first (every team member's stream, in one pass), then her "My work",
+    # then her inbox (lock order: the hints, work_changed, then notify).
+    expected = ["messages.unread", "work.changed", "notification.created"] * 2
+    assert await user_event_kinds(db, w.id("nurse")) == expected
     # A discipline on the team, and @team: never the author; @psychology reaches nobody (none on the team).
     team = (await post(client, lead, path, "@team conference Thursday: decide on RFA. @psychology?")).json()
     assert team["mentions"] == sorted([w.id("nurse"), w.id("physician")])

@@ -134,7 +134,11 @@ async def test_an_urgent_message_stays_on_the_physicians_work_until_he_acknowled
     nurse, physician = await login(w.names["nurse"]), await login(w.names["physician"])
     m = (await send(client, nurse, w, UDS, users=[w.id("physician")])).json()
     # He is told: My work first, then his inbox (lock order), with an urgent notification linking to it.
-    assert await user_event_kinds(db, w.id("physician")) == ["work.changed", "notification.created"]
+    assert await user_event_kinds(db, w.id("physician")) == [
+        "messages.unread",  # the header's Messages badge, as for every message
+        "work.changed",
+        "notification.created",
+    ]
     told = await notified(db, w.id("physician"))
     assert [(n.kind, n.link) for n in told] == [
         (NotificationKind.message_urgent, f"/plans/{w.plan_id}#message-{m['id']}")

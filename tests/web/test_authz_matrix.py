@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from careteam.accounts.tables import User
+from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
@@ -27,6 +28,7 @@ from tests.factories import make_patient, make_plan, make_user
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
 PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
 PLANNERS = {"ipm_lead", "physician"}
+CONVERSING = {"nurse", "physician"}  # the conversation's participants still on the care team
 
 
 @dataclass
@@ -41,6 +43,10 @@ class World:
     referral_id: int
     message_id: int  # the nurse's, which she edits
     removable_id: int  # the nurse's, which she or the lead removes
+    conversation_id: int  # the nurse's with the physician and the removed member, about the patient
+    said_id: int  # the nurse's message in it, which she edits
+    unsaid_id: int  # the nurse's message in it, which she removes
+    colleague_ids: tuple[int, int]  # the nurse and the physician: whom a new conversation names
 
 
 def expect(route: str, persona: str) -> int:
@@ -139,6 +145,27 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/me/work/due": 200,
         # Search: everyone signed in may search; what she finds is filtered (tests/search), never refused.
         "GET /api/v1/search": 200,
+        # A conversation about the patient: the nurse started it with the physician and the member since
+        # removed; only participants on the care team now read it, only its author changes her messages.
+        # Starting one about the patient: anyone on her team; for anyone else the patient is a field error.
+        "POST /api/v1/conversations": 201 if on_team else 422,
+        "GET /api/v1/conversations": 200,
+        "GET /api/v1/conversations/{conversation_id}": 200 if persona in CONVERSING else 404,
+        "GET /api/v1/conversations/{conversation_id}/messages": 200 if persona in CONVERSING else 404,
+        "POST /api/v1/conversations/{conversation_id}/messages": 201 if persona in CONVERSING else 404,
+        "POST /api/v1/conversations/{conversation_id}/read": 200 if persona in CONVERSING else 404,
+        "PATCH /api/v1/conversation-messages/{message_id}": 200
+        if persona == "nurse"
+        else 403
+        if persona in CONVERSING
+        else 404,
+        "DELETE /api/v1/conversation-messages/{message_id}": 200
+        if persona == "nurse"
+        else 403
+        if persona in CONVERSING
+        else 404,
+        "POST /api/v1/me/conversations/read-all": 200,
+        "GET /api/v1/me/messages/unread": 200,
     }
     return table[route]
 
@@ -222,6 +249,25 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             for d in ("physician", "physical_therapist")
         )
         await s.flush()
+        conversation = Conversation(patient_id=patient.id, created_by=users["nurse"].id or 0)
+        s.add(conversation)
+        await s.flush()
+        s.add_all(
+            ConversationMember(conversation_id=conversation.id or 0, user_id=u.id or 0)
+            for u in (users["nurse"], users["physician"], removed)
+        )
+        said = [
+            ConversationMessage(
+                conversation_id=conversation.id or 0,
+                author_id=users["nurse"].id or 0,
+                body=body,
+                html=render(body),
+            )
+            for body in ("Block done, 70% relief", "Hourly diary please")
+        ]
+        s.add_all(said)
+        await s.flush()
+        conversation.last_message_id = said[1].id
         world = World(
             patient.id or 0,
             plan.id or 0,
@@ -233,6 +279,10 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             referral.id or 0,
             notes[0].id or 0,
             notes[1].id or 0,
+            conversation.id or 0,
+            said[0].id or 0,
+            said[1].id or 0,
+            (users["nurse"].id or 0, users["physician"].id or 0),
         )
     username = {
         "anonymous": None,
@@ -253,7 +303,14 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         goal_id=w.goal_id,
         task_id=w.task_id,
         referral_id=w.referral_id,
-        message_id=w.removable_id if method == "DELETE" else w.message_id,
+        message_id=(
+            (w.unsaid_id if method == "DELETE" else w.said_id)
+            if "/conversation-messages/" in path
+            else w.removable_id
+            if method == "DELETE"
+            else w.message_id
+        ),
+        conversation_id=w.conversation_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -291,6 +348,13 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/plans/{plan_id}/messages/read": {},
         "POST /api/v1/tasks/{task_id}/messages/read": {"up_to": w.message_id},
         "POST /api/v1/messages/{message_id}/task": {"title": "Review the sleep diary"},
+        "POST /api/v1/conversations": {
+            "participants": list(w.colleague_ids),
+            "patient_id": w.patient_id,
+            "body": "Lost job, insurance lapse: can you see her this week?",
+        },
+        "POST /api/v1/conversations/{conversation_id}/messages": {"body": "Discuss before next prescription"},
+        "PATCH /api/v1/conversation-messages/{message_id}": {"body": "Block done, 75% relief"},
     }
     return method, path, bodies.get(route)
 
@@ -324,6 +388,10 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
     async with db() as s:
         if "/users/" in route:
             row: Any = await s.get(User, w.user_id)
+        elif route.startswith("DELETE /api/v1/conversation-messages/"):
+            row = await s.get(ConversationMessage, w.unsaid_id)
+        elif "/conversation-messages/" in route:
+            row = await s.get(ConversationMessage, w.said_id)
         elif route.startswith("DELETE /api/v1/messages/"):
             row = await s.get(Message, w.removable_id)
         elif "/messages/" in route:

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from careteam.accounts import sessions as auth_sessions
 from tests.factories import PASSWORD
-from tests.web.test_authz_matrix import ON_TEAM, PERSONAS, World, _world
+from tests.web.test_authz_matrix import CONVERSING, ON_TEAM, PERSONAS, World, _world
 
 PLANNERS = {"ipm_lead", "physician"}
 PUBLIC = {"GET /login", "POST /login", "GET /"}  # signing in, and the redirect to the patient list
@@ -65,6 +65,13 @@ def expect(route: str, persona: str) -> int:
         "POST /referrals/{referral_id}/complete": 303 if psychologist else 403 if on_team else 404,
         "POST /referrals/{referral_id}/decline": 409 if psychologist else 403 if on_team else 404,
         "POST /referrals/{referral_id}/revoke": 303 if persona in PLANNERS else 403 if on_team else 404,
+        # Messages, as in the JSON table: her list for everyone; the conversation about the patient for its
+        # participants on the care team; a new one about the patient from her team (else the form again).
+        "GET /messages": 200,
+        "POST /messages": 303 if on_team else 422,
+        "POST /messages/read-all": 303,
+        "GET /messages/{conversation_id}": 200 if persona in CONVERSING else 404,
+        "POST /messages/{conversation_id}": 303 if persona in CONVERSING else 404,
     }
     return table[route]
 
@@ -93,7 +100,7 @@ def test_table_covers_every_page_route() -> None:
         expect(route, "nurse")  # KeyError names a page the table forgot
 
 
-def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | None]:
+def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | None]:
     method, path = route.split(" ", 1)
     path = path.format(
         patient_id=w.patient_id,
@@ -101,9 +108,10 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | N
         plan_id=w.plan_id,
         user_id=w.user_id,
         referral_id=w.referral_id,
+        conversation_id=w.conversation_id,
         message_id=w.message_id,
     )
-    forms = {
+    forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
         "POST /patients/{patient_id}/members": {"user_id": str(w.candidate_id), "role": "member"},
         "POST /patients/{patient_id}/members/{member_id}/remove": {},
@@ -129,6 +137,13 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, str] | N
         "POST /referrals/{referral_id}/claim": {},
         "POST /work/messages/{message_id}/ack": {},
         "POST /logout": {},
+        "POST /messages": {
+            "participants": [str(u) for u in w.colleague_ids],
+            "patient_id": str(w.patient_id),
+            "body": "Lost job, insurance lapse: can you see her this week?",
+        },
+        "POST /messages/read-all": {},
+        "POST /messages/{conversation_id}": {"body": "Discuss before next prescription"},
     }
     if method == "GET":
         return method, path + ("?q=UDS" if path == "/search" else ""), None

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 
 from careteam.accounts.sessions import open_session
+from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
@@ -1115,6 +1116,190 @@ CASES = [
         json={"username": "lead_b", "password": "x", "remember": True},
         as_="anonymous",
     ),
+    # Conversations (the lead and the nurse, about the patient; the lead's message)
+    c(
+        "conversation-no-participants",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants",
+        json={"body": "hi"},
+    ),
+    c(
+        "conversation-participants-empty",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants",
+        json={"participants": [], "body": "hi"},
+    ),
+    c(
+        "conversation-participant-zero",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants.",
+        json={"participants": [0], "body": "hi"},
+    ),
+    c(
+        "conversation-21-participants",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants",
+        json={"participants": list(range(1, 22)), "body": "hi"},
+    ),
+    c(
+        "conversation-only-herself",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants",
+        json={"participants": ["{lead}"], "body": "hi"},
+    ),
+    c(
+        "conversation-unknown-participant",
+        "POST",
+        "/conversations",
+        422,
+        "body.participants",
+        json={"participants": [999999], "body": "hi"},
+    ),
+    c(
+        "conversation-patient-unknown",
+        "POST",
+        "/conversations",
+        422,
+        "body.patient_id",
+        json={"participants": ["{nurse}"], "patient_id": 999999, "body": "hi"},
+    ),
+    c(
+        "conversation-participant-off-team",
+        "POST",
+        "/conversations",
+        422,
+        "body.patient_id",
+        json={"participants": ["{outsider}"], "patient_id": "{patient}", "body": "hi"},
+    ),
+    c(
+        "conversation-patient-2**31",
+        "POST",
+        "/conversations",
+        422,
+        "body.patient_id",
+        json={"participants": ["{nurse}"], "patient_id": TOO_BIG, "body": "hi"},
+    ),
+    c(
+        "conversation-subject-201",
+        "POST",
+        "/conversations",
+        422,
+        "body.subject",
+        json={"participants": ["{nurse}"], "subject": LONG_NAME, "body": "hi"},
+    ),
+    c(
+        "conversation-body-blank",
+        "POST",
+        "/conversations",
+        422,
+        "body.body",
+        json={"participants": ["{nurse}"], "body": "  "},
+    ),
+    c(
+        "conversation-unknown-field",
+        "POST",
+        "/conversations",
+        422,
+        "body.urgent",
+        json={"participants": ["{nurse}"], "body": "hi", "urgent": {}},
+    ),
+    c(
+        "conversation-bad-idempotency-key",
+        "POST",
+        "/conversations",
+        422,
+        "header.Idempotency-Key",
+        json={"participants": ["{nurse}"], "body": "hi"},
+        headers={"Idempotency-Key": "has space"},
+    ),
+    c(
+        "conversation-say-blank",
+        "POST",
+        "/conversations/{conversation}/messages",
+        422,
+        "body.body",
+        json={"body": ""},
+    ),
+    c("conversation-say-unknown", "POST", "/conversations/999999/messages", 404, json={"body": "hi"}),
+    c(
+        "conversation-say-2**31",
+        "POST",
+        "/conversations/{beyond}/messages",
+        422,
+        "path.conversation_id",
+        json={"body": "hi"},
+    ),
+    c(
+        "conversation-list-both-cursors",
+        "GET",
+        "/conversations/{conversation}/messages",
+        422,
+        "query.after",
+        params={"before": 5, "after": 1},
+    ),
+    c(
+        "conversation-message-patch-no-if-match",
+        "PATCH",
+        "/conversation-messages/{cmessage}",
+        428,
+        json={"body": "x"},
+    ),
+    c(
+        "conversation-message-patch-stale",
+        "PATCH",
+        "/conversation-messages/{cmessage}",
+        412,
+        json={"body": "x"},
+        headers=STALE,
+    ),
+    c(
+        "conversation-message-patch-blank",
+        "PATCH",
+        "/conversation-messages/{cmessage}",
+        422,
+        "body.body",
+        json={"body": ""},
+        headers=V1,
+    ),
+    c(
+        "conversation-message-patch-unknown",
+        "PATCH",
+        "/conversation-messages/999999",
+        404,
+        json={"body": "x"},
+        headers=V1,
+    ),
+    c("conversation-message-delete-no-if-match", "DELETE", "/conversation-messages/{cmessage}", 428),
+    c("conversation-message-delete-stale", "DELETE", "/conversation-messages/{cmessage}", 412, headers=STALE),
+    c(
+        "conversation-message-delete-2**31",
+        "DELETE",
+        "/conversation-messages/{beyond}",
+        422,
+        "path.message_id",
+        headers=V1,
+    ),
+    c(
+        "conversation-read-up-to-zero",
+        "POST",
+        "/conversations/{conversation}/read",
+        422,
+        "body.up_to",
+        json={"up_to": 0},
+    ),
+    c("conversation-read-not-an-object", "POST", "/conversations/{conversation}/read", 422, "body", json=[1]),
+    c("conversation-read-unknown", "POST", "/conversations/999999/read", 404, json={}),
+    c("conversation-read-all-anonymous", "POST", "/me/conversations/read-all", 401, as_="anonymous"),
 ]
 
 
@@ -1170,6 +1355,18 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
         )
         s.add(message)
         await s.flush()
+        conversation = Conversation(patient_id=patient.id, created_by=lead.id or 0)
+        s.add(conversation)
+        await s.flush()
+        s.add_all(
+            ConversationMember(conversation_id=conversation.id or 0, user_id=u.id or 0) for u in (lead, nurse)
+        )
+        said = ConversationMessage(
+            conversation_id=conversation.id or 0, author_id=lead.id or 0, body=note, html=render(note)
+        )
+        s.add(said)
+        await s.flush()
+        conversation.last_message_id = said.id
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
             "patient": patient.id,
@@ -1181,6 +1378,9 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "outsider": outsider.id,
             "referral": referral.id,
             "message": message.id,
+            "lead": lead.id,
+            "conversation": conversation.id,
+            "cmessage": said.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.

@@ -8,7 +8,9 @@
 //   document.addEventListener("careteam:inbox-resync", () => location.reload());
 //
 // Kinds (careteam/notifications/codes.py InboxEvent): notification.created (data: the notification and
-// "unread"), notification.read (data: "ids" or "all", and "unread"), work.changed (data: plan_id, reason).
+// "unread"), notification.read (data: "ids" or "all", and "unread"), work.changed (data: plan_id, reason);
+// messages.unread / messages.read (a plan's thread: someone wrote, she read) and conversation.unread /
+// conversation.read (a conversation), after which the Messages badge asks for its count again.
 
 import { api } from "./api.js";
 import { sharedLive } from "./live.js";
@@ -51,12 +53,43 @@ async function showDue() {
   }
 }
 
+// The Messages badge: unread messages in her plans' threads and her conversations
+// (GET /api/v1/me/messages/unread), asked for on load and whenever her stream says a message arrived or she
+// read some; one request at a time, as for "My work".
+const messagesBadge = document.getElementById("messages-badge");
+const MESSAGE_KINDS = new Set(["messages.unread", "messages.read", "conversation.unread", "conversation.read"]);
+let askingMessages = false;
+let askMessagesAgain = false;
+
+async function showMessages() {
+  if (!messagesBadge) return;
+  if (askingMessages) {
+    askMessagesAgain = true;
+    return;
+  }
+  askingMessages = true;
+  try {
+    do {
+      askMessagesAgain = false;
+      const answer = await api("GET", "/api/v1/me/messages/unread");
+      if (answer.ok && answer.body) {
+        const total = answer.body.total;
+        messagesBadge.querySelector(".nav-badge__count").textContent = String(total);
+        messagesBadge.classList.toggle("nav-badge--zero", total === 0);
+      }
+    } while (askMessagesAgain);
+  } finally {
+    askingMessages = false;
+  }
+}
+
 // The log no longer reaches back to what this page saw: ask for the count, and follow the stream from now.
 async function resync() {
   const answer = await api("GET", "/api/v1/me/notifications?unread=true&limit=1");
   if (answer.ok) showUnread(answer.body.unread);
   follow(null);
   showDue();
+  showMessages();
   document.dispatchEvent(new CustomEvent("careteam:inbox-resync"));
 }
 
@@ -66,6 +99,7 @@ function follow(after) {
     onEvent(event) {
       if (event.data && "unread" in event.data) showUnread(event.data.unread);
       if (event.kind === "work.changed" || event.kind === "notification.created") showDue();
+      if (MESSAGE_KINDS.has(event.kind)) showMessages();
       document.dispatchEvent(new CustomEvent("careteam:inbox", { detail: event }));
     },
     onResync: resync,
@@ -79,7 +113,10 @@ const live = sharedLive();
 live.onState((state) => {
   if (badge) badge.dataset.state = state;
   // Subscribed (again): from here every change arrives as an event, so one count now misses nothing.
-  if (state === "live") showDue();
+  if (state === "live") {
+    showDue();
+    showMessages();
+  }
 });
 if (Number.isInteger(userId) && userId > 0) {
   // A page that rendered the inbox says from which seq (data-inbox-seq); others follow from now on.

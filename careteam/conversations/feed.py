@@ -1,0 +1,34 @@
+"""A conversation's stream ``conversation:<id>`` as the realtime hub sees it: its participants read it, and
+for one about a patient only those on her care team now (taken off it, the hub's re-check ends the
+subscription)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from careteam.conversations import service as conversations
+from careteam.core.actor import Actor
+from careteam.events import log as events
+from careteam.events import streams
+from careteam.events.streams import Opened
+
+
+class ConversationFeed:
+    kind: Final = streams.CONVERSATION
+    missing: Final = "No such conversation."
+    gone: Final = "You can no longer read this conversation."
+
+    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+        """Its newest seq if the actor may read it (else not found); audited as one read (with its patient).
+        No snapshot: the page loads the messages, then follows from the seq it rendered."""
+        await conversations.audited_conversation(session, stream_id, actor=actor)
+        return Opened(await events.last_seq(session, streams.conversation(stream_id)))
+
+    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
+        return conversations.conversation_reader_ids(stream_id)
+
+
+FEED: Final = ConversationFeed()
