@@ -123,6 +123,17 @@ async def list_task_messages(
     )
 
 
+@router.get("/messages/{message_id}", responses={401: {}, 404: _MESSAGE[404], 422: {}})
+async def get_message(
+    message_id: Id, actor: CurrentActor, session: SessionDep, response: Response
+) -> MessagePublic:
+    """One message: which thread it is in (``task_id`` null: the plan's team thread), who wrote it, its
+    version (``ETag``) for an edit."""
+    message = await messaging.get_message(session, message_id, actor=actor)
+    response.headers["ETag"] = etag(message.version)
+    return message
+
+
 @router.patch(
     "/messages/{message_id}", responses={**_MESSAGE, 403: {"description": "Not the message's author"}}
 )

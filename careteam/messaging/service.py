@@ -149,6 +149,19 @@ async def _page(
     )
 
 
+async def get_message(session: AsyncSession, message_id: int, *, actor: Actor) -> MessagePublic:
+    """One message of her plans' threads (a removed one without its text), e.g. to find which thread a
+    link's message is in; an audited read. Not found for anyone off the plan's care team."""
+    query = select(Message).where(
+        col(Message.id) == message_id, col(Message.plan_id).in_(readable_plan_ids(actor))
+    )
+    message = (await session.exec(query)).first()
+    if message is None:
+        raise NotFound("No such message.")
+    audit.record(session, actor, AuditAction.read, "message", message.id, patient_id=message.patient_id)
+    return (await _public(session, [message]))[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Awaiting:
     """An urgent message awaiting the clinician's acknowledgement, and where on its plan's page it is."""

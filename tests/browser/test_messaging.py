@@ -265,6 +265,23 @@ async def test_make_this_a_task_and_links_both_ways(
     target = nurse.page.locator(f"#message-{first.json()['id']}")
     await expect(target).to_have_class(re.compile("is-highlighted"))
     await expect(target).to_be_in_viewport()
+
+    # A task made from a task's comment: its card's "From a message" opens the commented task on the comment.
+    commented = (
+        await client.post(
+            f"/api/v1/plans/{t.plan_id}/tasks", json={"title": "UDS", "discipline": "nurse"}, headers=h
+        )
+    ).json()
+    said = await client.post(
+        f"/api/v1/tasks/{commented['id']}/messages", json={"body": "Book the pharmacy review"}, headers=h
+    )
+    made = await client.post(f"/api/v1/messages/{said.json()['id']}/task", json={}, headers=h)
+    assert made.status_code == 201, made.text
+    follow_up = nurse.page.locator(f"#task-{made.json()['id']}")
+    await follow_up.get_by_role("link", name="From a message").click()
+    comment = nurse.page.locator(f"#task-dialog #message-{said.json()['id']}")
+    await expect(comment).to_have_class(re.compile("is-highlighted"))
+    await expect(comment).to_contain_text("Book the pharmacy review")
     assert nurse.script_errors == []
 
 

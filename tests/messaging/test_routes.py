@@ -351,3 +351,39 @@ async def test_concurrent_retries_with_one_key_store_one_message(client: Any, db
     created = [a.json()["id"] for a in answers if a.status_code == 201]
     assert created and len(set(created)) == 1
     assert len(await messages(db)) == 1 and len(await plan_events(db, w.plan_id)) == 1
+
+
+async def test_one_message_by_id_is_an_audited_read_for_the_team_only(
+    client: Any, db: Any, login: Any
+) -> None:
+    """``GET /messages/{id}`` says which thread a message is in (a card's "From a message" link needs it)."""
+    w = await make_world(db)
+    lead = await login(w.names["lead"])
+    task = await make_task(client, lead, w)
+    nurse = await login(w.names["nurse"])
+    comment = (await post(client, nurse, f"/tasks/{task['id']}", "UDS booked for Friday")).json()
+    before = len(await audit_rows(db, action="read", resource_type="message"))
+
+    r = await client.get(f"/api/v1/messages/{comment['id']}", headers=lead)
+
+    assert r.status_code == 200, r.text
+    assert r.headers["etag"] == 'W/"1"'
+    assert (r.json()["task_id"], r.json()["plan_id"], r.json()["body"]) == (
+        task["id"],
+        w.plan_id,
+        "UDS booked for Friday",
+    )
+    reads = (await audit_rows(db, action="read", resource_type="message"))[before:]
+    assert [(x.resource_id, x.patient_id, x.user_id) for x in reads] == [
+        (str(comment["id"]), w.patient_id, w.id("lead"))
+    ]
+    # Removed: still found (its thread), without its text; off the team: not found, as a message that
+    # does not exist.
+    assert (
+        await client.delete(f"/api/v1/messages/{comment['id']}", headers=if_match(nurse, 1))
+    ).status_code == 200
+    removed = (await client.get(f"/api/v1/messages/{comment['id']}", headers=lead)).json()
+    assert (removed["deleted"], removed["body"], removed["task_id"]) == (True, "", task["id"])
+    await take_off_team(client, lead, w, "nurse")
+    assert (await client.get(f"/api/v1/messages/{comment['id']}", headers=nurse)).status_code == 404
+    assert (await client.get("/api/v1/messages/999999", headers=lead)).status_code == 404

@@ -130,6 +130,7 @@ def expect(route: str, persona: str) -> int:
         # "read all" are hers, whoever she is (one on no team has none).
         "POST /api/v1/plans/{plan_id}/messages/read": 200 if on_team else 404,
         "POST /api/v1/tasks/{task_id}/messages/read": 200 if on_team else 404,
+        "GET /api/v1/messages/{message_id}": 200 if on_team else 404,
         "GET /api/v1/messages/{message_id}/seen": 200 if on_team else 404,
         "GET /api/v1/me/unread": 200,
         "POST /api/v1/me/messages/read-all": 200,

@@ -737,9 +737,24 @@ async function followHash() {
     card.querySelector('[data-action="edit"]')?.click();
     return;
   }
-  const el = await team.find(id);
+  let el = await team.find(id);
   if (!el) {
-    team.status.textContent = "That message was not found in the team thread: it may be a task's comment, or no longer on this plan.";
+    // Not in the team thread: a task's comment (a card's "From a message")? Open its task on it.
+    const asked = await api("GET", `/api/v1/messages/${id}`);
+    if (asked.ok && asked.body.plan_id === planId && asked.body.task_id !== null) {
+      const loaded = new Promise((resolve) => {
+        document.addEventListener("careteam:comments-loaded", resolve, { once: true });
+      });
+      const card = document.getElementById(`task-${asked.body.task_id}`);
+      card?.querySelector('[data-action="edit"]')?.click();
+      if (card) {
+        await loaded;
+        el = (await comment?.find(id)) ?? null;
+      }
+    }
+  }
+  if (!el) {
+    team.status.textContent = "That message was not found: it may have been removed, or is no longer on this plan.";
     teamRoot.scrollIntoView({ block: "start" });
     return;
   }
