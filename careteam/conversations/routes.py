@@ -20,13 +20,11 @@ from careteam.conversations.schemas import (
     ConversationsPublic,
     MessagesUnreadTotal,
 )
-from careteam.core.errors import ValidationFailed
-from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, SessionDep, etag
+from careteam.web.deps import CurrentActor, Cursors, Id, IfMatch, Limit, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["conversations"])
 
-Cursor = Annotated[int | None, Query(gt=0, lt=2**31, description="A message id from the previous page")]
 
 _CONVERSATION: dict[int | str, dict[str, Any]] = {
     401: {},
@@ -43,11 +41,6 @@ _MESSAGE: dict[int | str, dict[str, Any]] = {
     409: {"description": "The message was removed"},
     422: {},
 }
-
-
-def _one_cursor(before: int | None, after: int | None) -> None:
-    if before is not None and after is not None:
-        raise ValidationFailed("Page with before or after, not both.", field="query.after")
 
 
 @router.post(
@@ -110,13 +103,11 @@ async def list_messages(
     actor: CurrentActor,
     session: SessionDep,
     limit: Limit,
-    before: Cursor = None,
-    after: Cursor = None,
+    cursors: Cursors,
 ) -> ConversationMessagesPublic:
     """The conversation: newest first (``before`` pages back), or oldest first from ``after``."""
-    _one_cursor(before, after)
     return await conversations.list_messages(
-        session, conversation_id, actor=actor, before=before, after=after, limit=limit
+        session, conversation_id, actor=actor, before=cursors.before, after=cursors.after, limit=limit
     )
 
 

@@ -51,7 +51,7 @@ from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFoun
 from careteam.db.types import utcnow
 from careteam.events import log as events
 from careteam.events import streams
-from careteam.messaging import reads
+from careteam.messaging import paging, reads
 from careteam.messaging.render import render
 from careteam.messaging.schemas import AuthorPublic
 from careteam.notifications import service as notifications
@@ -177,20 +177,13 @@ async def list_messages(
     while new messages arrive: ``before`` (or none) pages back from the newest, ``after`` forward."""
     await audited_conversation(session, conversation_id, actor=actor)
     query = select(ConversationMessage).where(col(ConversationMessage.conversation_id) == conversation_id)
-    if after is not None:
-        query = query.where(col(ConversationMessage.id) > after).order_by(col(ConversationMessage.id))
-    else:
-        if before is not None:
-            query = query.where(col(ConversationMessage.id) < before)
-        query = query.order_by(col(ConversationMessage.id).desc())
-    rows = list(await session.exec(query.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1].id if more and rows else None
+    page = await paging.by_id(
+        session, query, col(ConversationMessage.id), before=before, after=after, limit=limit
+    )
     return ConversationMessagesPublic(
-        items=await _messages_public(session, rows),
-        next_before=last if after is None else None,
-        next_after=last if after is not None else None,
+        items=await _messages_public(session, page.rows),
+        next_before=page.next_before,
+        next_after=page.next_after,
     )
 
 

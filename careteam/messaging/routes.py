@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from careteam.core.errors import ValidationFailed
 from careteam.messaging import reads
 from careteam.messaging import service as messaging
 from careteam.messaging.schemas import (
@@ -22,12 +21,11 @@ from careteam.messaging.schemas import (
     ThreadReadPublic,
 )
 from careteam.plans.schemas import TaskPublic
-from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, SessionDep, etag
+from careteam.web.deps import CurrentActor, Cursors, Id, IfMatch, Limit, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["messages"])
 
-Cursor = Annotated[int | None, Query(gt=0, lt=2**31, description="A message id from the previous page")]
 
 _THREAD: dict[int | str, dict[str, Any]] = {
     401: {},
@@ -44,11 +42,6 @@ _MESSAGE: dict[int | str, dict[str, Any]] = {
 
 def _created(message: MessagePublic) -> tuple[MessagePublic, dict[str, str]]:
     return message, {"ETag": etag(message.version), "Location": f"/api/v1/messages/{message.id}"}
-
-
-def _one_cursor(before: int | None, after: int | None) -> None:
-    if before is not None and after is not None:
-        raise ValidationFailed("Page with before or after, not both.", field="query.after")
 
 
 @router.post("/plans/{plan_id}/messages", status_code=201, response_model=MessagePublic, responses=_THREAD)
@@ -77,13 +70,11 @@ async def list_plan_messages(
     actor: CurrentActor,
     session: SessionDep,
     limit: Limit,
-    before: Cursor = None,
-    after: Cursor = None,
+    cursors: Cursors,
 ) -> MessagesPublic:
     """The plan's team thread: newest first (``before`` pages back), or oldest first from ``after``."""
-    _one_cursor(before, after)
     return await messaging.list_plan_messages(
-        session, plan_id, actor=actor, before=before, after=after, limit=limit
+        session, plan_id, actor=actor, before=cursors.before, after=cursors.after, limit=limit
     )
 
 
@@ -113,13 +104,11 @@ async def list_task_messages(
     actor: CurrentActor,
     session: SessionDep,
     limit: Limit,
-    before: Cursor = None,
-    after: Cursor = None,
+    cursors: Cursors,
 ) -> MessagesPublic:
     """A task's comments: newest first (``before`` pages back), or oldest first from ``after``."""
-    _one_cursor(before, after)
     return await messaging.list_task_messages(
-        session, task_id, actor=actor, before=before, after=after, limit=limit
+        session, task_id, actor=actor, before=cursors.before, after=cursors.after, limit=limit
     )
 
 

@@ -23,7 +23,7 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from careteam.db.types import utcnow
-from careteam.messaging import acks
+from careteam.messaging import acks, paging
 from careteam.messaging.codes import DISCIPLINE_ALIASES, MENTION, TEAM, MessageEvent, ReadEvent
 from careteam.messaging.render import first_line, prose, render
 from careteam.messaging.schemas import (
@@ -132,20 +132,9 @@ async def _page(
         col(Message.plan_id) == plan_id,
         col(Message.task_id).is_(None) if task_id is None else col(Message.task_id) == task_id,
     )
-    if after is not None:
-        query = query.where(col(Message.id) > after).order_by(col(Message.id))
-    else:
-        if before is not None:
-            query = query.where(col(Message.id) < before)
-        query = query.order_by(col(Message.id).desc())
-    rows = list(await session.exec(query.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1].id if more and rows else None
+    page = await paging.by_id(session, query, col(Message.id), before=before, after=after, limit=limit)
     return MessagesPublic(
-        items=await _public(session, rows),
-        next_before=last if after is None else None,
-        next_after=last if after is not None else None,
+        items=await _public(session, page.rows), next_before=page.next_before, next_after=page.next_after
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.accounts import sessions as auth_sessions
 from careteam.audit import service as audit
 from careteam.core.actor import Actor
-from careteam.core.errors import Conflict, Forbidden, Unauthenticated
+from careteam.core.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from careteam.db.engine import unit_of_work
 from careteam.db.types import utcnow
 from careteam.settings import Settings
@@ -146,6 +147,31 @@ async def page_limit(settings: SettingsDep, limit: Annotated[int, Query(ge=1, lt
 
 
 Limit = Annotated[int, Depends(page_limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class IdCursors:
+    """A thread's page by message id: ``before`` pages back from the newest (none: the newest page),
+    ``after`` forward from an id; not both."""
+
+    before: int | None
+    after: int | None
+
+
+def id_cursors(
+    before: Annotated[
+        int | None, Query(gt=0, lt=2**31, description="A message id: the page older than it")
+    ] = None,
+    after: Annotated[
+        int | None, Query(gt=0, lt=2**31, description="A message id: the page newer than it")
+    ] = None,
+) -> IdCursors:
+    if before is not None and after is not None:
+        raise ValidationFailed("Page with before or after, not both.", field="query.after")
+    return IdCursors(before, after)
+
+
+Cursors = Annotated[IdCursors, Depends(id_cursors)]
 
 
 async def current_time(request: Request) -> datetime:
