@@ -93,11 +93,15 @@ async def test_from_page_load_to_a_moved_ot_card_in_under_10_key_presses(
     await press(number)
     assert await focused(page) == f"task-{splint}"
     await expect(page.locator("#board-announcer")).to_contain_text("Occupational therapy lane, 2 tasks")
-    # M opens the card's Move menu; Tab to "In progress" there; Enter moves it.
+    # M opens the card's Move menu; Tab to its item labelled "In progress" (a column's name); Enter moves.
     await press("m")
-    menu = page.locator(f"#task-{splint} #move-menu")
+    menu = page.locator(f"#task-{splint} [data-part='move-menu']")
     await expect(menu).to_be_visible()
-    while await focused(page) != "In progress":
+    in_progress = menu.get_by_text("In progress", exact=True)
+    await expect(in_progress).to_be_visible()
+    while not await in_progress.evaluate(
+        "el => el.closest('button, a, [role^=menuitem], [tabindex]') === document.activeElement"
+    ):
         assert presses < 9, f"{presses} key presses and still not on In progress (at {await focused(page)!r})"
         await press("Tab")
     await press("Enter")

@@ -1,7 +1,8 @@
 """Every page a clinician or an administrator uses, in a real browser at a desk (1440 px) and on a phone
 (390 px): axe finds nothing serious or critical, no page scrolls sideways on the phone, and the lead's
-patient page keeps its care team's Remove buttons on the screen. On a 1440x900 screen, a 25-task plan with
-every lane collapsed but one shows that lane's cards above the fold."""
+patient page keeps its care team's Remove buttons (the accounts page its Deactivate buttons) on the screen.
+On a 1440x900 screen, a 25-task plan with every lane collapsed but one shows that lane's cards above the
+fold."""
 
 from __future__ import annotations
 
@@ -31,23 +32,73 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 class Clinic:
     lead: str
     lead_id: int
+    nurse: str
+    nurse_id: int
     patient_id: int
     plan_id: int
+    referral_id: int = 0
+    conversation_id: int = 0
 
 
 async def make_clinic(db: Any) -> Clinic:
-    """A lead who is also the administrator, a nurse and an OT on one patient's team, with one plan."""
+    """A lead who is also the administrator, a nurse and an OT on one patient's team, with one plan; a
+    psychologist off the team (for a referral's pool)."""
     async with db() as s:
         lead = await make_user(s, discipline=Discipline.ipm_lead, role=ClinicRole.admin)
         nurse = await make_user(s, discipline=Discipline.nurse)
         ot = await make_user(s, discipline=Discipline.occupational_therapist)
+        await make_user(s, discipline=Discipline.psychologist)
         patient = await make_patient(
             s,
             members=[(lead, TeamRole.lead), (nurse, TeamRole.member), (ot, TeamRole.member)],
             name="Ellen Marsh",
         )
         plan = await make_plan(s, patient, title="Chronic low back pain plan")
-        return Clinic(lead.username, lead.id or 0, patient.id or 0, plan.id or 0)
+        return Clinic(
+            lead.username, lead.id or 0, nurse.username, nurse.id or 0, patient.id or 0, plan.id or 0
+        )
+
+
+async def fill_the_lists(
+    client: httpx.AsyncClient, c: Clinic, lead: dict[str, str], nurse: dict[str, str]
+) -> None:
+    """Something on every page: a referral, a conversation from the nurse, a team-thread message naming the
+    lead (a notification), a task assigned to the lead (My work)."""
+    r = await client.post(
+        "/api/v1/referrals",
+        json={
+            "plan_id": c.plan_id,
+            "discipline": "psychologist",
+            "reason": "Pre-SCS psychological evaluation",
+        },
+        headers=lead,
+    )
+    assert r.status_code == 201, r.text
+    c.referral_id = int(r.json()["id"])
+    r = await client.post(
+        "/api/v1/conversations",
+        json={
+            "participants": [c.lead_id],
+            "subject": "Ellen Marsh after the MBB",
+            "patient_id": c.patient_id,
+            "body": "Pain diary shows **60% relief** for six hours; shall we book the second block?",
+        },
+        headers=nurse,
+    )
+    assert r.status_code == 201, r.text
+    c.conversation_id = int(r.json()["id"])
+    r = await client.post(
+        f"/api/v1/plans/{c.plan_id}/messages",
+        json={"body": f"@{c.lead} the UDS is back: consistent with the prescribed medication."},
+        headers=nurse,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/api/v1/plans/{c.plan_id}/tasks",
+        json={"title": "Opioid agreement renewal", "discipline": "ipm_lead", "assignee_id": c.lead_id},
+        headers=lead,
+    )
+    assert r.status_code == 201, r.text
 
 
 async def add_tasks(
@@ -89,6 +140,12 @@ def signed_in_pages(c: Clinic) -> list[str]:
         "/work",
         "/admin/audit",
         "/admin/users",
+        "/notifications",
+        "/referrals",
+        f"/referrals/{c.referral_id}",
+        "/search?q=UDS",
+        "/messages",
+        f"/messages/{c.conversation_id}",
     ]
 
 
@@ -117,7 +174,9 @@ async def visitors(
     login: Any,
 ) -> AsyncIterator[Visitors]:
     c = await make_clinic(db)
-    await add_tasks(client, await login(c.lead), c.plan_id, {"nurse": 2, "occupational_therapist": 2})
+    lead_headers = await login(c.lead)
+    await add_tasks(client, lead_headers, c.plan_id, {"nurse": 2, "occupational_therapist": 2})
+    await fill_the_lists(client, c, lead_headers, await login(c.nurse))
     lead = await signed_in(c.lead)
     anonymous = await browser.new_context(base_url=live_server.url)
     try:
@@ -147,20 +206,26 @@ async def test_no_page_scrolls_sideways_on_a_phone(visitors: Visitors) -> None:
     await login_page.goto("/login")
     wide = [await scrolls_sideways(login_page)]
     await lead.page.set_viewport_size(PHONE)
-    for path in [*signed_in_pages(c), "/notifications", "/messages", "/search?q=x"]:
+    for path in signed_in_pages(c):
         await ready(lead.page, path)
         wide.append(await scrolls_sideways(lead.page))
     bad = [w for w in wide if w]
     assert not bad, "\n".join(bad)
 
-    # The lead's patient page: every Remove button of the care team is on the screen, whole.
-    await ready(lead.page, f"/patients/{c.patient_id}")
-    removes = lead.page.get_by_role("button", name="Remove")
-    assert await removes.count() >= 2
-    for n in range(await removes.count()):
-        await removes.nth(n).scroll_into_view_if_needed()
-        box = await removes.nth(n).bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    # The lead's patient page: every Remove button of the care team is on the screen, whole; so is every
+    # Deactivate button on the accounts page.
+    for path, name in [(f"/patients/{c.patient_id}", "Remove"), ("/admin/users", "Deactivate")]:
+        await ready(lead.page, path)
+        buttons = lead.page.get_by_role("button", name=re.compile(f"^{name}"))
+        assert await buttons.count() >= 2, path
+        for n in range(await buttons.count()):
+            await buttons.nth(n).scroll_into_view_if_needed()
+            box = await buttons.nth(n).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
+                path,
+                n,
+                box,
+            )
 
     # The board on a phone: one column at a time, chosen with tabs, each showing every lane's cards.
     await ready(lead.page, f"/plans/{c.plan_id}")
