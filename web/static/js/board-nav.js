@@ -6,6 +6,7 @@
 //   and their buttons are tabindex -1. Arrow keys go between cards and lanes, Home/End to a lane's ends.
 // - Shortcuts (never while typing in a field or with a dialog open): 1-9 go to that lane (its number is shown
 //   beside its name), Enter opens the focused card, M opens its Move menu, ? shows the shortcuts.
+// - Every change is said (#board-announcer): what the keys do here, and what the rest of the team does live.
 // - Layout: collapsible lanes and a compact density, remembered per user and plan in localStorage; on a
 //   narrow screen one column at a time, chosen with tabs.
 
@@ -278,6 +279,22 @@ for (const link of document.querySelectorAll(".skip-link[data-skip]")) {
     target.scrollIntoView({ block: "start" });
   });
 }
+
+// --- Others' changes, said as they arrive ----------------------------------------------------------
+// board.js says what you do yourself where you do it (a move, a save, a refusal); what the rest of the team
+// does arrives live and is said here, in the words of its line in the Activity list.
+
+const me = Number(root.dataset.me);
+
+document.addEventListener("careteam:plan-event", (e) => {
+  const event = e.detail;
+  if (!event || event.actor_id === me) return;
+  const item = document.querySelector(`#activity-list > [data-seq="${event.seq}"]`);
+  if (!item) return; // a kind the Activity list leaves out (a read receipt)
+  const who = item.querySelector("[data-field='who']").textContent.trim();
+  const what = item.querySelector("[data-field='text']").textContent.trim();
+  say(`${who} ${what}.`);
+});
 
 // --- Narrow screens: one column at a time, chosen with tabs ------------------------------------------
 
