@@ -139,11 +139,20 @@ async def test_one_tab_stop_per_lane_and_arrow_keys_between_cards_and_lanes(
         "occupational_therapist": [f"task-{o1}"],
     }
 
-    # The skip links come first: "Skip to the board" puts the focus on the first card.
+    # The skip links come first: "Skip to your lane" puts the focus on the OT's card, "Skip to the board" on
+    # the first card.
     await page.keyboard.press("Tab")
     assert await focused(page) == "Skip to main content"
     await page.keyboard.press("Tab")
     assert await focused(page) == "Skip to the board"
+    await page.keyboard.press("Tab")
+    assert await focused(page) == "Skip to your lane, Occupational therapy"
+    await page.keyboard.press("Enter")
+    assert await focused(page) == f"task-{o1}"
+    await expect(page.locator("#board-announcer")).to_have_text("Occupational therapy lane, 1 task.")
+    await page.keyboard.press("Shift+Tab")  # back through the lane's head, not to the skip links
+    assert " ".join((await focused(page)).split()) == "+ Add task to Occupational therapy"
+    await page.locator(".skip-link", has_text="Skip to the board").focus()
     await page.keyboard.press("Enter")
     assert await focused(page) == f"task-{n1}"
 

@@ -270,6 +270,7 @@ for (const link of document.querySelectorAll(".skip-link[data-skip]")) {
     const target = document.getElementById(link.dataset.skip);
     if (!target) return;
     e.preventDefault();
+    if (target.matches(".lane")) return void goToLane(target);
     if (target === boardEl) {
       const first = lanes().map((lane) => lane.querySelector(".card[tabindex='0']")).find((c) => c && shown(c));
       if (first) return void focusCard(first);
