@@ -202,7 +202,7 @@ async def test_one_tab_stop_per_lane_and_arrow_keys_between_cards_and_lanes(
     # A card that arrives live is said, and is not another Tab stop in its lane.
     n4 = await add_task(client, lead, t.plan_id, title="Dressing change", discipline="nurse")
     await expect(page.locator(f"#task-{n4}")).to_have_attribute("tabindex", "-1")
-    await expect(page.locator("#board-announcer")).to_contain_text("added “Dressing change” to Nursing")
+    await expect(page.locator("#board-news")).to_contain_text("added “Dressing change” to Nursing.")
     assert (await tab_stops(page))["nurse"] == [f"task-{n3}"]
 
     # A collapsed lane has no card in the Tab order; its number goes to its toggle, and says so.

@@ -6,7 +6,8 @@
 //   and their buttons are tabindex -1. Arrow keys go between cards and lanes, Home/End to a lane's ends.
 // - Shortcuts (never while typing in a field or with a dialog open): 1-9 go to that lane (its number is shown
 //   beside its name), Enter opens the focused card, M opens its Move menu, ? shows the shortcuts.
-// - Every change is said (#board-announcer): what the keys do here, and what the rest of the team does live.
+// - Every change is said: what the keys do here (#board-announcer), what the rest of the team does live
+//   (#board-news).
 // - Layout: collapsible lanes and a compact density, remembered per user and plan in localStorage; on a
 //   narrow screen one column at a time, chosen with tabs.
 
@@ -282,10 +283,26 @@ for (const link of document.querySelectorAll(".skip-link[data-skip]")) {
 }
 
 // --- Others' changes, said as they arrive ----------------------------------------------------------
-// board.js says what you do yourself where you do it (a move, a save, a refusal); what the rest of the team
-// does arrives live and is said here, in the words of its line in the Activity list.
+// board.js says what you do yourself where you do it (a move, a save, a refusal, "Back online"); what the
+// rest of the team does arrives live and is said here, in the words of its line in the Activity list, in a
+// region of its own (#board-news) so that neither cuts the other off. A burst (catching up after a
+// reconnect) is said once: its last three lines and how many more.
 
 const me = Number(root.dataset.me);
+const news = document.getElementById("board-news");
+let heard = [];
+
+function sayNews(line) {
+  heard.push(line);
+  if (heard.length > 1) return;
+  news.textContent = "";
+  requestAnimationFrame(() => {
+    const lines = heard;
+    heard = [];
+    const more = lines.length > 3 ? ` And ${lines.length - 3} more changes: see the Activity list.` : "";
+    news.textContent = lines.slice(-3).join(" ") + more;
+  });
+}
 
 document.addEventListener("careteam:plan-event", (e) => {
   const event = e.detail;
@@ -294,7 +311,7 @@ document.addEventListener("careteam:plan-event", (e) => {
   if (!item) return; // a kind the Activity list leaves out (a read receipt)
   const who = item.querySelector("[data-field='who']").textContent.trim();
   const what = item.querySelector("[data-field='text']").textContent.trim();
-  say(`${who} ${what}.`);
+  sayNews(`${who} ${what}.`);
 });
 
 // --- Narrow screens: one column at a time, chosen with tabs ------------------------------------------
