@@ -243,6 +243,14 @@ async def test_no_page_scrolls_sideways_on_a_phone(visitors: Visitors) -> None:
         lead.page.locator('#lane-occupational_therapist .cell[data-column="in_progress"]')
     ).to_be_visible()
     assert await scrolls_sideways(lead.page) is None
+    # By keyboard: the arrow keys go from tab to tab, and the column shown follows; the change is said.
+    await lead.page.keyboard.press("ArrowRight")
+    on_hold = lead.page.get_by_role("tab", name="On hold")
+    await expect(on_hold).to_be_focused()
+    await expect(on_hold).to_have_attribute("aria-selected", "true")
+    await expect(lead.page.locator('#lane-nurse .cell[data-column="on_hold"]')).to_be_visible()
+    await expect(in_progress).to_be_hidden()
+    await expect(lead.page.locator("#board-announcer")).to_have_text("On hold: 0 tasks.")
     assert lead.script_errors == []
 
 
