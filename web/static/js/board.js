@@ -12,6 +12,7 @@
 import { api, idempotencyKey } from "./api.js";
 import { MONTHS, formatWhen } from "./when.js";
 import { State, sharedLive } from "./live.js";
+import "./board-nav.js";
 
 const root = document.getElementById("board-page");
 const state = JSON.parse(document.getElementById("board-state").textContent);
