@@ -204,7 +204,11 @@ async def test_board_shows_lanes_columns_and_cards(
     uds = await move(client, api, uds, status="in-progress")
     pdmp = await move(client, api, await move(client, api, pdmp, status="in-progress"), status="completed")
     cancelled = await move(
-        client, api, await add_task(client, api, w.plan_id, title="Old referral"), status="cancelled"
+        client,
+        api,
+        await add_task(client, api, w.plan_id, title="Old referral"),
+        status="cancelled",
+        status_reason="Seen elsewhere.",
     )
 
     r = await client.get(f"/plans/{w.plan_id}", headers=await cookie(app, db, w.nurse))
