@@ -52,7 +52,7 @@ _BY_TARGET: dict[TaskStatus, frozenset[Who]] = {
 # A move to these needs a reason (FHIR Task.statusReason), given as ``status_reason``.
 REASON_REQUIRED = frozenset({TaskStatus.cancelled})
 
-# The refusal, in words: "Only … may <verb> this task."
+# The refusal, in words: "Only … may complete this task."
 _NAMES: dict[Who, str] = {
     Who.assignee: "the assignee",
     Who.lane: "a clinician of the task's discipline",
@@ -61,11 +61,11 @@ _NAMES: dict[Who, str] = {
     Who.author: "whoever added the task",
 }
 _VERBS: dict[TaskStatus, str] = {
-    TaskStatus.completed: "complete",
-    TaskStatus.failed: "mark as failed",
-    TaskStatus.cancelled: "cancel",
-    TaskStatus.rejected: "decline",
-    TaskStatus.entered_in_error: "mark as entered in error",
+    TaskStatus.completed: "complete this task",
+    TaskStatus.failed: "mark this task as failed",
+    TaskStatus.cancelled: "cancel this task",
+    TaskStatus.rejected: "decline this task",
+    TaskStatus.entered_in_error: "mark this task as entered in error",
 }
 
 
@@ -127,7 +127,7 @@ def refusal(
         return None
     names = [_NAMES[w] for w in sorted(rule, key=list(Who).index) if w in _NAMES]
     people = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    return f"Only {people} may {_VERBS.get(to, 'move')} this task."
+    return f"Only {people} may {_VERBS.get(to, 'move this task')}."
 
 
 def transition_refusal(current: TaskStatus, to: TaskStatus) -> str | None:

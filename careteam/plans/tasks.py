@@ -276,9 +276,7 @@ async def undo_task(
     if status not in UNDOABLE or task.undo_status is None or task.status_changed_at is None:
         raise InvalidTransition(f"There is nothing to undo: this task was not just moved to {done}.")
     if task.status_changed_by_id != actor.user_id:
-        raise Forbidden(
-            f"Only whoever moved this task to {done} may undo it; reopen it as a follow-up instead."
-        )
+        raise Forbidden(f"Only whoever moved this task to {done} may undo it; reopen it as a follow-up.")
     if now - task.status_changed_at > timedelta(seconds=window):
         raise InvalidTransition(
             f"Too late to undo: a move to {done} is final after {window:g} seconds. Reopen it as a follow-up."
