@@ -99,7 +99,7 @@ async def _set_status(db: Any, task_id: int, status: str) -> dict[str, Any]:
     """Put the task in a status directly (arranging: no event), as a new version."""
     async with db() as s:
         await s.exec(
-            sa.update(Task).where(col(Task.id) == task_id).values(status=status, version=Task.version + 1)  # type: ignore[call-overload]
+            sa.update(Task).where(col(Task.id) == task_id).values(status=status, version=Task.version + 1)
         )
     async with db() as s:
         task = (await s.exec(select(Task).where(Task.id == task_id))).one()
