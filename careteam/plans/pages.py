@@ -467,6 +467,7 @@ async def board_page(
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
         "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
         "state_json": _script_json(state),
+        "undo_seconds": f"{request.app.state.settings.task_undo_seconds:g}",
         "today": today,
         "panels": [p for p in [await hook(session, board, actor) for hook in _board_panels] if p is not None],
     }

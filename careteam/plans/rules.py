@@ -51,6 +51,12 @@ _BY_TARGET: dict[TaskStatus, frozenset[Who]] = {
 
 # A move to these needs a reason (FHIR Task.statusReason), given as ``status_reason``.
 REASON_REQUIRED = frozenset({TaskStatus.cancelled})
+# Changing a task's lane (its discipline) is an edit, not a move of the state machine: anyone on the team.
+CHANGE_LANE = _ANYONE
+# A final move its maker may undo within the window (``tasks.undo_task``); after it, "Reopen".
+UNDOABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled})
+# What "Reopen" follows up: a task finished or called off (not one entered in error: it never was).
+REOPENABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled, TaskStatus.failed, TaskStatus.rejected})
 
 # The refusal, in words: "Only … may complete this task."
 _NAMES: dict[Who, str] = {
@@ -125,6 +131,11 @@ def refusal(
         matches(w, viewer, discipline=discipline, assignee_id=assignee_id, author_id=author_id) for w in rule
     ):
         return None
+    return rule_words(rule, to)
+
+
+def rule_words(rule: frozenset[Who], to: TaskStatus) -> str:
+    """A rule that is not for everyone, in words: "Only the assignee, … or the plan's lead may …"."""
     names = [_NAMES[w] for w in sorted(rule, key=list(Who).index) if w in _NAMES]
     people = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     return f"Only {people} may {_VERBS.get(to, 'move this task')}."
@@ -152,7 +163,8 @@ def column_label(status: TaskStatus) -> str:
 
 def rules_json() -> dict[str, Any]:
     """The table as the board page ships it (the same for every viewer): transitions by status, each with
-    who may make it, the statuses that need a reason, and the status a column move takes."""
+    who may make it, the statuses that need a reason, the status a column move takes, who may change a
+    task's lane, what Undo and Reopen apply to, and each rule in words (why a column is not offered)."""
     return {
         "transitions": {
             str(current): {str(to): sorted(str(w) for w in who) for to, who in moves.items()}
@@ -160,4 +172,8 @@ def rules_json() -> dict[str, Any]:
         },
         "reason_required": sorted(str(s) for s in REASON_REQUIRED),
         "column_default_status": {str(c): str(s) for c, s in COLUMN_DEFAULT_STATUS.items()},
+        "change_lane": sorted(str(w) for w in CHANGE_LANE),
+        "undoable": sorted(str(s) for s in UNDOABLE),
+        "reopenable": sorted(str(s) for s in REOPENABLE),
+        "words": {str(to): rule_words(who, to) for to, who in _BY_TARGET.items()},
     }

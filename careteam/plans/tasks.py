@@ -57,10 +57,6 @@ _TASK_FOR_UPDATE = (
 
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
 _MOVE_FIELDS = frozenset({"status", "position", "status_reason"})
-# A final move its author may undo within the window (``undo_task``); after it, "Reopen".
-UNDOABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled})
-# What "Reopen" follows up: a task finished or called off (not one entered in error: it never was).
-REOPENABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled, TaskStatus.failed, TaskStatus.rejected})
 _POSITION_STEP = 1024.0
 # Where a task may start: in the To do column, or already in progress; never done, on hold or closed.
 INITIAL_STATUSES = frozenset(
@@ -273,7 +269,7 @@ async def undo_task(
     _ensure_version(task, expected_version, patient_id, actor)
     status = TaskStatus(task.status)
     done = rules.column_label(status)
-    if status not in UNDOABLE or task.undo_status is None or task.status_changed_at is None:
+    if status not in rules.UNDOABLE or task.undo_status is None or task.status_changed_at is None:
         raise InvalidTransition(f"There is nothing to undo: this task was not just moved to {done}.")
     if task.status_changed_by_id != actor.user_id:
         raise Forbidden(f"Only whoever moved this task to {done} may undo it; reopen it as a follow-up.")
@@ -297,7 +293,7 @@ async def reopen_task(session: AsyncSession, task_id: int, *, actor: Actor) -> T
     final, as FHIR requires. Anyone on the care team may reopen, as anyone may add a task."""
     original = await _readable_task(session, task_id, actor)
     status = TaskStatus(original.status)
-    if status not in REOPENABLE:
+    if status not in rules.REOPENABLE:
         raise InvalidTransition(
             f"Only a task in Done or Closed can be reopened; this one is in {rules.column_label(status)}."
         )
