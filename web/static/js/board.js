@@ -57,6 +57,7 @@ const names = new Map(Object.entries(state.names).map(([id, name]) => [Number(id
 const lastChange = new Map(); // task id -> {actorId, version} of the latest change seen live
 const undos = new Map(); // task id -> {until, timer}: your own Done or Closed, undoable until then
 const pending = new Map(); // task id -> {patch, version, say}: your move that did not reach the server
+const previous = new Map(); // task id -> the version before the one shown (your own saves arrive first)
 let reloadPending = false;
 
 // --- Small helpers -----------------------------------------------------------------------------------
@@ -278,6 +279,7 @@ function flash(el) {
 function applyTask(task, { fresh = false } = {}) {
   const known = tasks.get(task.id);
   if (known && known.version > task.version) return;
+  if (known && known.version < task.version) previous.set(task.id, known);
   tasks.set(task.id, task);
   let card = document.getElementById(`task-${task.id}`);
   if (!card) card = clone("task-card-template");
@@ -489,6 +491,8 @@ function applyEvent(event) {
   let before = null;
   if (kind.startsWith("task.")) {
     before = tasks.get(data.id) ?? null;
+    // Your own change was shown from the server's answer before its event: describe it from the one before.
+    if (before && before.version >= data.version) before = previous.get(data.id) ?? null;
     lastChange.set(data.id, { actorId: event.actor_id, version: data.version });
     applyTask(data, { fresh });
   } else if (kind.startsWith("goal.")) {
