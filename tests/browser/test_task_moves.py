@@ -299,20 +299,31 @@ async def physicians_procedure(db: Any, *, nurse_leads: bool = False) -> dict[st
         }
 
 
+COMPLETE_WORDS = (
+    "Only the assignee, a clinician of the task's discipline, a physician or the plan's lead "
+    "may complete this task."
+)
+
+
+async def in_progress_of(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    t: dict[str, Any],
+    owner: str,
+    discipline: str,
+    title: str,
+) -> dict[str, Any]:
+    """A task in progress in ``discipline``'s lane, added by and assigned to ``owner``."""
+    fields = {"discipline": discipline, "assignee_id": t[f"{owner}_id"], "status": "in-progress"}
+    return await add_task(client, headers, t["plan_id"], title=title, **fields)
+
+
 async def test_the_nurse_cannot_complete_the_physicians_procedure(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
     t = await physicians_procedure(db)
     doctor = await login(t["physician"])
-    task = await add_task(
-        client,
-        doctor,
-        t["plan_id"],
-        title="Medial branch block",
-        discipline="physician",
-        assignee_id=t["physician_id"],
-        status="in-progress",
-    )
+    task = await in_progress_of(client, doctor, t, "physician", "physician", "Medial branch block")
     nurse = await signed_in(t["nurse"])
     page = await open_board(nurse, t["plan_id"])
     card = page.locator(f"#task-{task['id']}")
@@ -321,10 +332,7 @@ async def test_the_nurse_cannot_complete_the_physicians_procedure(
     menu = await open_menu(page, task["id"])
     await expect(menu.locator("[data-move-to]:visible")).to_have_text(["On hold"])
     why = menu.locator("[data-field=move-why]")
-    await expect(why).to_contain_text(
-        "Done: Only the assignee, a clinician of the task's discipline, a physician or the plan's lead "
-        "may complete this task."
-    )
+    await expect(why).to_contain_text(f"Done: {COMPLETE_WORDS}")
     await expect(why).to_contain_text("Closed: Only a clinician of the task's discipline")
     await page.keyboard.press("Escape")
     # Nor by dragging: Done is no drop target for her.
@@ -338,10 +346,7 @@ async def test_the_nurse_cannot_complete_the_physicians_procedure(
         headers={**await login(t["nurse"]), "If-Match": 'W/"1"'},
     )
     assert r.status_code == 403
-    assert r.json()["detail"] == (
-        "Only the assignee, a clinician of the task's discipline, a physician or the plan's lead "
-        "may complete this task."
-    )
+    assert r.json()["detail"] == COMPLETE_WORDS
     assert (await get_task(client, doctor, task["id"]))["status"] == "in-progress"
     assert nurse.script_errors == []
 
@@ -351,15 +356,7 @@ async def test_a_refused_move_shows_next_to_the_card(
 ) -> None:
     t = await physicians_procedure(db, nurse_leads=True)
     physio = await login(t["physio"])
-    task = await add_task(
-        client,
-        physio,
-        t["plan_id"],
-        title="Graded walk",
-        discipline="physical_therapist",
-        assignee_id=t["physio_id"],
-        status="in-progress",
-    )
+    task = await in_progress_of(client, physio, t, "physio", "physical_therapist", "Graded walk")
     nurse = await signed_in(t["nurse"])
     page = await open_board(nurse, t["plan_id"])
     card = page.locator(f"#task-{task['id']}")
@@ -377,10 +374,7 @@ async def test_a_refused_move_shows_next_to_the_card(
 
     # The server's refusal, in the rule's words, in the card (not at the top of the page), and said; the
     # card is back in In progress.
-    words = (
-        "Only the assignee, a clinician of the task's discipline, a physician or the plan's lead "
-        "may complete this task."
-    )
+    words = COMPLETE_WORDS
     notice = card.locator("[data-part=notice]")
     await expect(notice).to_contain_text(words)
     await expect(page.locator("#board-announcer")).to_contain_text(words)
