@@ -22,6 +22,7 @@ from careteam.patients.tables import CareTeamMember
 from careteam.plans.codes import COLUMN_DEFAULT_STATUS, COLUMN_OF, TaskStatus
 from careteam.settings import Settings
 from tests.board_world import make_board
+from tests.browser.axe import serious_axe_findings
 from tests.browser.conftest import LiveServer, SignedIn
 from tests.browser.test_live_board import (
     LIVE_DEADLINE_MS,
@@ -146,6 +147,7 @@ async def test_a_cancel_needs_a_reason_and_a_confirmation(
     await expect(dialog).to_be_visible()
     await expect(dialog).to_contain_text("Close “Opioid agreement renewal”?")
     await expect(page.locator("#cancel-reason")).to_be_focused()
+    assert await serious_axe_findings(page) == []
     await page.keyboard.press("Enter")
     # Confirming without a reason: refused in the form, nothing sent, the card stays in To do.
     await dialog.get_by_role("button", name="Close the task").click()
@@ -173,6 +175,7 @@ async def test_a_cancel_needs_a_reason_and_a_confirmation(
         "“Opioid agreement renewal” moved to Closed."
     )
     await expect(page.locator("#undo-bar")).to_contain_text("You moved “Opioid agreement renewal” to Closed.")
+    assert await serious_axe_findings(page) == []
     stored = await get_task(client, api, task["id"])
     assert (stored["status"], stored["status_reason"]) == ("cancelled", "Renewed at the GP's.")
 
@@ -334,6 +337,7 @@ async def test_the_nurse_cannot_complete_the_physicians_procedure(
     why = menu.locator("[data-field=move-why]")
     await expect(why).to_contain_text(f"Done: {COMPLETE_WORDS}")
     await expect(why).to_contain_text("Closed: Only a clinician of the task's discipline")
+    assert await serious_axe_findings(page) == []
     await page.keyboard.press("Escape")
     # Nor by dragging: Done is no drop target for her.
     await card.drag_to(cell(page, "physician", "done"))
@@ -379,6 +383,7 @@ async def test_a_refused_move_shows_next_to_the_card(
     await expect(notice).to_contain_text(words)
     await expect(page.locator("#board-announcer")).to_contain_text(words)
     await expect(page.locator("#board-alert")).to_be_hidden()
+    assert await serious_axe_findings(page) == []
     await expect(cell(page, "physical_therapist", "in_progress").locator(card)).to_have_attribute(
         "data-version", "1"
     )
@@ -412,6 +417,7 @@ async def test_a_pending_move_survives_a_lost_connection_and_is_retried(
         )
         await expect(each.locator("[data-part=notice]")).to_contain_text("Not saved yet")
     await expect(page.locator("#board-announcer")).to_contain_text("sent again when the connection is back")
+    assert await serious_axe_findings(page) == []
 
     # She discards one: it goes back to To do.
     await other.get_by_role("button", name="Discard").click()
