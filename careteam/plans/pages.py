@@ -445,8 +445,8 @@ async def board_page(
         "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
         "high_priorities": sorted(p.value for p in HIGH_PRIORITIES),
         "open_columns": sorted(c.value for c in OPEN_COLUMNS),
-        # Who may make which move (plans.rules), the same for every viewer: board.js offers only the moves
-        # the server takes, for the viewer's place on the team (from "members", which follow live).
+        # Who may make which move (plans.rules), the same for every viewer: task-rules.js offers only the
+        # moves the server takes, for the viewer's place on the team (from "members", which follow live).
         "rules": rules.rules_json(),
         "undo_seconds": request.app.state.settings.task_undo_seconds,
     }

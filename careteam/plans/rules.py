@@ -1,7 +1,7 @@
 """Who may move a task from one status to another: a rule per transition of the FHIR Task state machine.
 
 Pure (no database): the service asks ``refusal`` with what it knows of the user and the task, and the board
-page ships ``rules_json`` so the browser offers only the moves the server will take (board.js ``mayMove``
+page ships ``rules_json`` so the browser offers only the moves the server will take (task-rules.js ``mayMove``
 reads the same table). docs/board.md has the table in words.
 """
 

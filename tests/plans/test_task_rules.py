@@ -70,7 +70,7 @@ async def make_team(db: Any) -> Team:
 def offered(
     rules: dict[str, Any], members: list[dict[str, Any]], me: int, task: dict[str, Any], to: str
 ) -> bool:
-    """board.js ``mayMove``: the page's rules, read for the viewer as her place on the team says."""
+    """task-rules.js ``mayMove``: the page's rules, read for the viewer as her place on the team says."""
     who = rules["transitions"].get(task["status"], {}).get(to)
     if who is None:
         return False
