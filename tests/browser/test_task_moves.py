@@ -439,3 +439,31 @@ async def test_a_pending_move_survives_a_lost_connection_and_is_retried(
     assert (await get_task(client, api, dropped["id"]))["status"] == "ready"
     await never_reloaded(page)
     assert nurse.script_errors == []
+
+
+async def test_the_move_menu_moves_a_card_to_another_lane(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_board(db)
+    api = await login(w.nurse)
+    task = await add_task(client, api, w.plan_id, title="Graded walking plan", status="in-progress")
+    nurse, physio = await signed_in(w.nurse), await signed_in(w.physio)
+    page, watcher = await open_board(nurse, w.plan_id), await open_board(physio, w.plan_id)
+    card = f"#task-{task['id']}"
+
+    # The other lanes on the board, by name; the card's own is not offered.
+    menu = await open_menu(page, task["id"])
+    lanes = menu.locator("[data-move-lane]")
+    await expect(lanes).to_have_text(["IPM lead", "Physical therapy"])
+    await menu.get_by_role("button", name="Physical therapy").click()
+    await expect(page.locator("#board-announcer")).to_have_text(
+        "“Graded walking plan” moved to the Physical therapy lane."
+    )
+    await expect(page.locator(f'{card} [data-action="move-menu"]')).to_be_focused()
+    for board in (page, watcher):
+        await expect(cell(board, "physical_therapist", "in_progress").locator(card)).to_have_attribute(
+            "data-version", "2", timeout=LIVE_DEADLINE_MS
+        )
+    stored = await get_task(client, api, task["id"])
+    assert (stored["discipline"], stored["status"]) == ("physical_therapist", "in-progress")
+    assert nurse.script_errors == [] and physio.script_errors == []
