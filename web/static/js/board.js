@@ -55,7 +55,7 @@ const goals = new Map(state.goals.map((g) => [g.id, g]));
 let members = state.members;
 const names = new Map(Object.entries(state.names).map(([id, name]) => [Number(id), name]));
 const lastChange = new Map(); // task id -> {actorId, version} of the latest change seen live
-const undos = new Map(); // task id -> {until, timer}: your own Done or Closed, undoable until then
+const undos = new Map(); // task id -> {status, timer}: your own Done or Closed, undoable until the timer
 const pending = new Map(); // task id -> {patch, version, say}: your move that did not reach the server
 const previous = new Map(); // task id -> the version before the one shown (your own saves arrive first)
 let reloadPending = false;
@@ -283,10 +283,11 @@ function applyTask(task, { fresh = false } = {}) {
   tasks.set(task.id, task);
   let card = document.getElementById(`task-${task.id}`);
   if (!card) card = clone("task-card-template");
-  fillCard(card, task);
-  // A move of yours still waiting to be sent keeps the card where you put it.
+  // A move of yours still waiting to be sent keeps the card where you put it, showing that move.
   const waiting = pending.get(task.id);
-  placeCard(card, waiting ? { ...task, ...waiting.patch } : task);
+  const shown = waiting ? { ...task, ...waiting.patch } : task;
+  fillCard(card, shown);
+  placeCard(card, shown);
   filterCard(card);
   if (fresh) flash(card);
   if (task.reopened_from_id) {
@@ -795,7 +796,7 @@ function showNotice(card, [title, text], { isPending = false } = {}) {
 
 function keepPending(card, id, patch, version, say) {
   pending.set(id, { patch, version, say, sending: false });
-  card.classList.add("is-pending");
+  fillCard(card, { ...tasks.get(id), ...patch });
   const where = L.columns[columnOf(patch.status ?? tasks.get(id).status)];
   showNotice(card, ["Not saved yet", `The server could not be reached. Your move to ${where} is kept here and `
     + "sent again when the connection is back."], { isPending: true });
