@@ -581,6 +581,12 @@ live.onState((connection) => {
   if (connection === State.live) retryPending();
 });
 window.addEventListener("online", () => retryPending());
+// Leaving the page would lose a move not saved yet: the browser asks first.
+window.addEventListener("beforeunload", (e) => {
+  if (pending.size === 0) return;
+  e.preventDefault();
+  e.returnValue = "";
+});
 const planStream = live.subscribe(`plan:${planId}`, {
   after: Number(root.dataset.lastSeq),
   onEvent(event) {
