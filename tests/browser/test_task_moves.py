@@ -193,14 +193,20 @@ async def test_a_cancel_needs_a_reason_and_a_confirmation(
     assert nurse.script_errors == []
 
 
+async def two_boards(signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any, title: str) -> Any:
+    """The nurse's task in progress, on the nurse's board and on the physio's."""
+    w = await make_board(db)
+    api = await login(w.nurse)
+    task = await add_task(client, api, w.plan_id, title=title, status="in-progress")
+    nurse, physio = await signed_in(w.nurse), await signed_in(w.physio)
+    page, watcher = await open_board(nurse, w.plan_id), await open_board(physio, w.plan_id)
+    return w, api, task, (nurse, physio), (page, watcher)
+
+
 async def test_undo_within_the_window_restores_the_card_for_every_viewer(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
-    w = await make_board(db)
-    api = await login(w.nurse)
-    task = await add_task(client, api, w.plan_id, title="UDS due", status="in-progress")
-    nurse, physio = await signed_in(w.nurse), await signed_in(w.physio)
-    page, watcher = await open_board(nurse, w.plan_id), await open_board(physio, w.plan_id)
+    w, api, task, (nurse, physio), (page, watcher) = await two_boards(signed_in, client, db, login, "UDS due")
     card = f"#task-{task['id']}"
 
     menu = await open_menu(page, task["id"])
@@ -444,11 +450,9 @@ async def test_a_pending_move_survives_a_lost_connection_and_is_retried(
 async def test_the_move_menu_moves_a_card_to_another_lane(
     signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
 ) -> None:
-    w = await make_board(db)
-    api = await login(w.nurse)
-    task = await add_task(client, api, w.plan_id, title="Graded walking plan", status="in-progress")
-    nurse, physio = await signed_in(w.nurse), await signed_in(w.physio)
-    page, watcher = await open_board(nurse, w.plan_id), await open_board(physio, w.plan_id)
+    _, api, task, (nurse, physio), (page, watcher) = await two_boards(
+        signed_in, client, db, login, "Graded walking plan"
+    )
     card = f"#task-{task['id']}"
 
     # The other lanes on the board, by name; the card's own is not offered.
