@@ -95,6 +95,13 @@ async def _patch(client: Any, h: dict[str, str], task: dict[str, Any], **body: A
     )
 
 
+async def _add(client: Any, h: dict[str, str], team: Team, **body: Any) -> dict[str, Any]:
+    """A task on the team's plan, added by whoever ``h`` signs in."""
+    r = await client.post(f"/api/v1/plans/{team.plan_id}/tasks", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 async def _set_status(db: Any, task_id: int, status: str) -> dict[str, Any]:
     """Put the task in a status directly (arranging: no event), as a new version."""
     async with db() as s:
@@ -155,16 +162,15 @@ async def test_every_move_the_page_offers_succeeds_and_every_other_is_refused(
 async def test_the_nurse_cannot_complete_the_physicians_procedure(client: Any, db: Any, login: Any) -> None:
     team = await make_team(db)
     physician, nurse = await login(team.usernames["physician"]), await login(team.usernames["nurse"])
-    r = await client.post(
-        f"/api/v1/plans/{team.plan_id}/tasks",
-        json={
-            "title": "Medial branch block",
-            "discipline": "physician",
-            "assignee_id": team.ids["physician"],
-        },
-        headers=physician,
+    task = await _add(
+        client,
+        physician,
+        team,
+        title="Medial branch block",
+        discipline="physician",
+        assignee_id=team.ids["physician"],
     )
-    task = (await _patch(client, physician, r.json(), status="in-progress")).json()
+    task = (await _patch(client, physician, task, status="in-progress")).json()
     async with db() as s:
         events_before = len(list(await s.exec(select(StreamEvent).where(*of_plan(team.plan_id)))))
     r = await _patch(client, nurse, task, status="completed")
@@ -286,17 +292,15 @@ async def test_undo_within_the_window_by_the_same_person(
 async def test_reopen_creates_a_linked_follow_up(client: Any, db: Any, login: Any) -> None:
     team = await make_team(db)
     nurse, physio = await login(team.usernames["nurse"]), await login(team.usernames["physio"])
-    r = await client.post(
-        f"/api/v1/plans/{team.plan_id}/tasks",
-        json={
-            "title": "Graded walk",
-            "discipline": "nurse",
-            "assignee_id": team.ids["nurse"],
-            "checklist": [{"text": "10 minutes", "done": True}],
-        },
-        headers=nurse,
+    original = await _add(
+        client,
+        nurse,
+        team,
+        title="Graded walk",
+        discipline="nurse",
+        assignee_id=team.ids["nurse"],
+        checklist=[{"text": "10 minutes", "done": True}],
     )
-    original = r.json()
     r = await client.post(f"/api/v1/tasks/{original['id']}/reopen", headers=physio)
     assert r.status_code == 409  # still open: nothing to reopen
     assert r.json()["detail"] == "Only a task in Done or Closed can be reopened; this one is in To do."
