@@ -15,9 +15,9 @@
 //   sent again when the connection is back, or discarded by you.
 
 import { api, idempotencyKey } from "./api.js";
+import { columnMove, columnRefusal, mayChangeLane } from "./task-rules.js";
 import { MONTHS, formatWhen } from "./when.js";
 import { State, sharedLive } from "./live.js";
-import { columnMove, columnRefusal, mayChangeLane } from "./task-rules.js";
 
 const root = document.getElementById("board-page");
 const state = JSON.parse(document.getElementById("board-state").textContent);
