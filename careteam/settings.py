@@ -70,6 +70,9 @@ class Settings(DatabaseSettings):
     referral_respond_hours_asap: int = Field(default=24, ge=1)
     referral_respond_hours_stat: int = Field(default=8, ge=1)
 
+    # How long whoever completed or cancelled a task may undo it (plans.tasks.undo_task); then "Reopen".
+    task_undo_seconds: float = Field(default=10.0, gt=0)
+
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
 

@@ -361,7 +361,7 @@ async def test_task_set_status_refuses_clearly_and_changes_nothing(tmp_path: Pat
     url = sqlite_url(tmp_path)
     task_id, nurse, outsider = await _task_world(url)
     cases = [
-        (["completed", "--as", nurse], "cannot become completed"),  # not from requested
+        (["completed", "--as", nurse], "cannot go straight to Done"),  # not from requested
         (["accepted", "--as", outsider], "error:"),  # not on the care team: no such task for her
         (["accepted", "--as", "nobody"], "No active user 'nobody'"),
         (["accepted", "--as", nurse, "--if-version", "7"], "changed this task first"),

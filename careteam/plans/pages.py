@@ -33,8 +33,8 @@ from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients import pages as patient_pages
+from careteam.plans import rules, worklist
 from careteam.plans import service as plans
-from careteam.plans import worklist
 from careteam.plans.board import Board, read_board
 from careteam.plans.codes import (
     COLUMN_DEFAULT_STATUS,
@@ -237,7 +237,12 @@ def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, nam
     title = _quote(data.get("title", ""))
     column = _column_of(data.get("status"))
     if kind == PlanEvent.task_created:
+        if data.get("reopened_from_id"):
+            return f"reopened {title} as a follow-up"
         return f"added {title} to {_discipline_label(data.get('discipline'))}"
+    if kind == PlanEvent.task_undone:
+        undone = {"completed": "completing", "cancelled": "cancelling"}.get((before or {}).get("status", ""))
+        return f"undid {undone} {title}" if undone else f"undid the last move of {title}"
     if kind == PlanEvent.task_moved:
         if before is None or _column_of(before.get("status")) != column:
             return f"moved {title} to {COLUMN_LABELS[column] if column else 'another column'}"
@@ -440,6 +445,10 @@ async def board_page(
         "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
         "high_priorities": sorted(p.value for p in HIGH_PRIORITIES),
         "open_columns": sorted(c.value for c in OPEN_COLUMNS),
+        # Who may make which move (plans.rules), the same for every viewer: task-rules.js offers only the
+        # moves the server takes, for the viewer's place on the team (from "members", which follow live).
+        "rules": rules.rules_json(),
+        "undo_seconds": request.app.state.settings.task_undo_seconds,
     }
     context = {
         "section": "patients",
@@ -458,6 +467,7 @@ async def board_page(
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
         "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
         "state_json": _script_json(state),
+        "undo_seconds": f"{request.app.state.settings.task_undo_seconds:g}",
         "today": today,
         "panels": [p for p in [await hook(session, board, actor) for hook in _board_panels] if p is not None],
     }

@@ -25,7 +25,7 @@ from careteam.plans.schemas import (
     TaskPublic,
     TaskUpdate,
 )
-from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionDep, etag
+from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, Now, Offset, SessionDep, SettingsDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
 plans_router = APIRouter(tags=["care plans"])
@@ -204,11 +204,52 @@ async def patch_task(
     session: SessionDep,
     version: IfMatch,
     response: Response,
+    now: Now,
 ) -> TaskPublic:
-    """Update or move a task; 412 with the current task if someone changed it first."""
-    task = await tasks.update_task(session, task_id, body, expected_version=version, actor=actor)
+    """Update or move a task; 412 with the current task if someone changed it first. A move follows the
+    state machine (409, in column words) and the board's rules of who may make it (403, the rule in words,
+    docs/board.md); a move to cancelled needs ``status_reason`` (422)."""
+    task = await tasks.update_task(session, task_id, body, expected_version=version, actor=actor, now=now)
     response.headers["ETag"] = etag(task.version)
     return TaskPublic.model_validate(task)
+
+
+@tasks_router.post("/tasks/{task_id}/undo")
+async def undo_task(
+    task_id: Id,
+    actor: CurrentActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    version: IfMatch,
+    response: Response,
+    now: Now,
+) -> TaskPublic:
+    """Take back your own completion or cancel within ``CARETEAM_TASK_UNDO_SECONDS``: the task goes back to
+    its previous status (event ``task.undone``). Someone else: 403; too late or nothing to undo: 409."""
+    task = await tasks.undo_task(
+        session, task_id, expected_version=version, actor=actor, now=now, window=settings.task_undo_seconds
+    )
+    response.headers["ETag"] = etag(task.version)
+    return TaskPublic.model_validate(task)
+
+
+@tasks_router.post("/tasks/{task_id}/reopen", status_code=201, response_model=TaskPublic)
+async def reopen_task(
+    task_id: Id, request: Request, actor: CurrentActor, session: SessionDep, key: IdempotencyKey = None
+) -> Response:
+    """Follow up a task in Done or Closed: a new task in To do linked to it (``reopened_from_id``); the
+    original stays as it is. Send an Idempotency-Key to make retries safe."""
+
+    async def create() -> tuple[TaskPublic, dict[str, str]]:
+        task = await tasks.reopen_task(session, task_id, actor=actor)
+        return TaskPublic.model_validate(task), {
+            "ETag": etag(task.version),
+            "Location": f"/api/v1/tasks/{task.id}",
+        }
+
+    return await once(
+        request, session, key, actor, create, may_replay=lambda: tasks.get_task(session, task_id, actor=actor)
+    )
 
 
 # One router for the app to include (its routes are copied in: no extra level of matching).

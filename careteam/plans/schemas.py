@@ -100,8 +100,13 @@ class TaskCreate(Input):
     checklist: Checklist = []
 
 
+StatusReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class TaskUpdate(Input):
-    """Any subset of fields; ``status`` follows the FHIR Task state machine. A move is status + position."""
+    """Any subset of fields; ``status`` follows the FHIR Task state machine and the board's rules (who may
+    make which move: ``plans.rules``). A move is status + position; a move to cancelled needs a
+    ``status_reason``."""
 
     title: Title | None = None
     description: LongText | None = None
@@ -112,6 +117,7 @@ class TaskUpdate(Input):
     due_date: date | None = None
     position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
     checklist: Checklist | None = None
+    status_reason: StatusReason | None = None
 
 
 class TaskPublic(Public):
@@ -128,6 +134,9 @@ class TaskPublic(Public):
     checklist: list[ChecklistItem]
     referral_id: int | None = None
     message_id: int | None = None
+    author_id: int | None = None
+    status_reason: str | None = None
+    reopened_from_id: int | None = None
     version: int
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import column_property
 from sqlmodel import Field, SQLModel, col
 
-from careteam.db.types import now_column, utcnow
+from careteam.db.types import UTCDateTime, now_column, utcnow
 from careteam.events import streams
 from careteam.events.tables import StreamHead
 
@@ -81,6 +81,19 @@ class Task(SQLModel, table=True):
     referral_id: int | None = Field(default=None, index=True)
     # The message it was made from ("Make this a task"; no foreign key: messaging is a feature above plans).
     message_id: int | None = Field(default=None, index=True)
+    # Who put it on the board (None: older than its task.created event). The ids below have no foreign key:
+    # SQLite cannot drop such a column in place, and a batch copy would drop search's triggers on task.
+    author_id: int | None = Field(default=None)
+    # Why it was cancelled (FHIR Task.statusReason); required by a move to cancelled.
+    status_reason: str | None = Field(default=None, max_length=500)
+    # The finished task this one follows up ("Reopen"): the original stays final, as FHIR requires.
+    reopened_from_id: int | None = Field(default=None, index=True)
+    # The last status change, for its author's Undo within a short window: the status before, by whom, when.
+    undo_status: str | None = Field(default=None, max_length=24)
+    status_changed_by_id: int | None = Field(default=None)
+    status_changed_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

@@ -1,10 +1,12 @@
-"""Tasks on a care plan's board: created, edited and moved by anyone on the care team."""
+"""Tasks on a care plan's board: created and edited by anyone on the care team, moved by the rules of
+``plans.rules`` (who may complete, cancel, …); a final move undone by its author within a short window,
+or reopened as a linked follow-up task."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,18 +17,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
-from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from careteam.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from careteam.core.vocab import Discipline
 from careteam.db.engine import loaded
 from careteam.db.types import utcnow
 from careteam.notifications import service as notifications
 from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
-from careteam.plans import board
+from careteam.plans import board, rules
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
 from careteam.plans.board import readable_plan
-from careteam.plans.codes import COLUMN_OF, Column, TaskStatus, allowed_transitions
+from careteam.plans.codes import COLUMN_OF, Column, TaskPriority, TaskStatus
 from careteam.plans.kinds import PlanEvent
-from careteam.plans.schemas import TaskCreate, TaskPublic, TaskUpdate
+from careteam.plans.schemas import ChecklistItem, TaskCreate, TaskPublic, TaskUpdate
 from careteam.plans.tables import CarePlan, Task
 
 _TASKS = SQLModel.metadata.tables["task"]
@@ -53,7 +56,7 @@ _TASK_FOR_UPDATE = (
 )
 
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
-_MOVE_FIELDS = frozenset({"status", "position"})
+_MOVE_FIELDS = frozenset({"status", "position", "status_reason"})
 _POSITION_STEP = 1024.0
 # Where a task may start: in the To do column, or already in progress; never done, on hold or closed.
 INITIAL_STATUSES = frozenset(
@@ -69,13 +72,38 @@ INITIAL_STATUSES = frozenset(
 
 
 def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
-    """Refuse a move the FHIR Task state machine does not allow, saying which moves are allowed."""
-    if to == current:
-        return
-    allowed = allowed_transitions(current)
-    if to not in allowed:
-        options = ", ".join(sorted(allowed)) or "none (it is final)"
-        raise InvalidTransition(f"A task that is {current} cannot become {to}; allowed: {options}.")
+    """Refuse a move the FHIR Task state machine does not allow, in column words, saying where it can go."""
+    refused = rules.transition_refusal(current, to)
+    if refused is not None:
+        raise InvalidTransition(refused)
+
+
+async def viewer(session: AsyncSession, patient_id: int, actor: Actor) -> rules.Viewer:
+    """The actor as the rules see her: her role and discipline on the patient's care team."""
+    member = await patients.membership(session, patient_id, actor.user_id)
+    if member is None:
+        raise Forbidden("Only the patient's care team moves its tasks.")
+    return rules.Viewer(user_id=actor.user_id, team_role=member[0], discipline=member[1])
+
+
+async def ensure_may_move(
+    session: AsyncSession, task: Task, to: TaskStatus, *, patient_id: int, actor: Actor
+) -> None:
+    """Refuse a move the state machine does not allow (409) or that is not this user's to make (403)."""
+    current = TaskStatus(task.status)
+    ensure_transition(current, to)
+    if to == current or rules.Who.team in rules.who_may(current, to):
+        return  # the task is readable, so she is on its care team: no query
+    refused = rules.refusal(
+        await viewer(session, patient_id, actor),
+        current,
+        to,
+        discipline=task.discipline,
+        assignee_id=task.assignee_id,
+        author_id=task.author_id,
+    )
+    if refused is not None:
+        raise Forbidden(refused)
 
 
 async def create_task(
@@ -86,9 +114,11 @@ async def create_task(
     actor: Actor,
     referral_id: int | None = None,
     message_id: int | None = None,
+    reopened_from_id: int | None = None,
 ) -> Task:
     """Put a task on a plan's board, at the bottom of its column unless a position is given; ``referral_id``
-    links it to the referral whose acceptance put it there, ``message_id`` to the message it was made from."""
+    links it to the referral whose acceptance put it there, ``message_id`` to the message it was made from,
+    ``reopened_from_id`` to the finished task it follows up. The actor is its author."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     if body.status not in INITIAL_STATUSES:
         options = ", ".join(sorted(INITIAL_STATUSES))
@@ -112,6 +142,8 @@ async def create_task(
         checklist=[item.model_dump() for item in body.checklist],
         referral_id=referral_id,
         message_id=message_id,
+        author_id=actor.user_id,
+        reopened_from_id=reopened_from_id,
     )
     session.add(task)
     await session.flush()
@@ -178,10 +210,107 @@ async def list_tasks(
 
 
 async def update_task(
-    session: AsyncSession, task_id: int, body: TaskUpdate, *, expected_version: int, actor: Actor
+    session: AsyncSession,
+    task_id: int,
+    body: TaskUpdate,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime | None = None,
+    by_rules: bool = True,
 ) -> Task:
-    """Edit or move a task; everyone viewing the board sees it at once. 412 if someone changed it first."""
+    """Edit or move a task; everyone viewing the board sees it at once. 412 if someone changed it first.
+
+    A status change follows the state machine (409) and the rules of who may make it (403; ``by_rules``
+    False for the clinic's own moves, e.g. a revoked referral's tasks); a cancel needs ``status_reason``.
+    """
+    now = now or utcnow()
     task, patient_id = await _task_for_update(session, task_id, actor)
+    _ensure_version(task, expected_version, patient_id, actor)
+    changes = body.model_dump(exclude_unset=True)
+    for field in _NOT_NULL & changes.keys():
+        if changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be empty.", field=field)
+    moving = "status" in changes and changes["status"] != task.status
+    if moving:
+        if by_rules:
+            await ensure_may_move(session, task, changes["status"], patient_id=patient_id, actor=actor)
+        else:
+            ensure_transition(TaskStatus(task.status), changes["status"])
+    to = changes["status"] if moving else None
+    if to in rules.REASON_REQUIRED and not changes.get("status_reason"):
+        raise ValidationFailed("Say why the task is cancelled.", field="body.status_reason")
+    if "status_reason" in changes and to not in rules.REASON_REQUIRED:
+        raise ValidationFailed(
+            "A reason is given only with a move to Closed (cancelled).", field="body.status_reason"
+        )
+    if changes.get("assignee_id") is not None:
+        await _ensure_on_team(session, patient_id, changes["assignee_id"])
+    changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
+    if not changed:
+        return task  # nothing to record: same version, no event
+    kind = PlanEvent.task_moved if changed.keys() <= _MOVE_FIELDS else PlanEvent.task_updated
+    if moving:  # its author may undo it for a while (``undo_task``)
+        changed |= {
+            "undo_status": task.status,
+            "status_changed_by_id": actor.user_id,
+            "status_changed_at": now,
+        }
+    await _write(session, task, patient_id, changed, kind, actor=actor, now=now)
+    return task
+
+
+async def undo_task(
+    session: AsyncSession, task_id: int, *, expected_version: int, actor: Actor, now: datetime, window: float
+) -> Task:
+    """Put a task its actor just completed or cancelled back where it was: an explicit, audited exception to
+    the state machine (``task.undone``), for the same person within ``window`` seconds; then "Reopen"."""
+    task, patient_id = await _task_for_update(session, task_id, actor)
+    _ensure_version(task, expected_version, patient_id, actor)
+    status = TaskStatus(task.status)
+    done = rules.column_label(status)
+    if status not in rules.UNDOABLE or task.undo_status is None or task.status_changed_at is None:
+        raise InvalidTransition(f"There is nothing to undo: this task was not just moved to {done}.")
+    if task.status_changed_by_id != actor.user_id:
+        raise Forbidden(f"Only whoever moved this task to {done} may undo it; reopen it as a follow-up.")
+    if now - task.status_changed_at > timedelta(seconds=window):
+        raise InvalidTransition(
+            f"Too late to undo: a move to {done} is final after {window:g} seconds. Reopen it as a follow-up."
+        )
+    changed = {
+        "status": task.undo_status,
+        "status_reason": None,
+        "undo_status": None,
+        "status_changed_by_id": actor.user_id,
+        "status_changed_at": now,
+    }
+    await _write(session, task, patient_id, changed, PlanEvent.task_undone, actor=actor, now=now)
+    return task
+
+
+async def reopen_task(session: AsyncSession, task_id: int, *, actor: Actor) -> Task:
+    """A follow-up of a finished task, linked to it (``reopened_from_id``), in To do: the original stays
+    final, as FHIR requires. Anyone on the care team may reopen, as anyone may add a task."""
+    original = await _readable_task(session, task_id, actor)
+    status = TaskStatus(original.status)
+    if status not in rules.REOPENABLE:
+        raise InvalidTransition(
+            f"Only a task in Done or Closed can be reopened; this one is in {rules.column_label(status)}."
+        )
+    body = TaskCreate(
+        title=original.title,
+        description=original.description,
+        discipline=Discipline(original.discipline),
+        assignee_id=None,
+        status=TaskStatus.ready,
+        priority=TaskPriority(original.priority),
+        due_date=None,
+        checklist=[ChecklistItem(text=str(item["text"])) for item in original.checklist],
+    )
+    return await create_task(session, original.plan_id, body, actor=actor, reopened_from_id=original.id)
+
+
+def _ensure_version(task: Task, expected_version: int, patient_id: int, actor: Actor) -> None:
     if task.version != expected_version:
         raise Conflict(
             "Someone changed this task first.",
@@ -189,23 +318,26 @@ async def update_task(
             actor=actor,
             shown=("task", task.id, patient_id),
         )
-    changes = body.model_dump(exclude_unset=True)
-    for field in _NOT_NULL & changes.keys():
-        if changes[field] is None:
-            raise ValidationFailed(f"{field} cannot be empty.", field=field)
-    if "status" in changes:
-        ensure_transition(TaskStatus(task.status), changes["status"])
-    if changes.get("assignee_id") is not None:
-        await _ensure_on_team(session, patient_id, changes["assignee_id"])
-    changed = {f: v for f, v in changes.items() if getattr(task, f) != v}
-    if not changed:
-        return task  # nothing to record: same version, no event
+
+
+async def _write(
+    session: AsyncSession,
+    task: Task,
+    patient_id: int,
+    changed: dict[str, Any],
+    kind: PlanEvent,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Write the task's changed fields with a new version, its event and its audit entry, and tell the
+    worklists it is on."""
+    task_id = task.id or 0
     assignee_before, discipline_before = task.assignee_id, task.discipline
     for field, value in changed.items():
         setattr(task, field, value)
     task.version += 1
-    task.updated_at = utcnow()
-    kind = PlanEvent.task_moved if changed.keys() <= _MOVE_FIELDS else PlanEvent.task_updated
+    task.updated_at = now
     # The row's update, the audit entry and the event go together, last: from the event's seq to the
     # commit the plan is locked.
     await board.record(
@@ -223,7 +355,7 @@ async def update_task(
                 "new_updated_at": task.updated_at,
             },
         ),
-        audited=audit.row(actor, AuditAction.update, "task", task.id, patient_id=patient_id),
+        audited=audit.row(actor, AuditAction.update, "task", task_id, patient_id=patient_id),
     )
     if changed.keys() != {"position"}:  # a card moved within its column changes nobody's worklist
         await _tell_worklists(
@@ -235,7 +367,6 @@ async def update_task(
             reason=NotificationKind.task_assigned if "assignee_id" in changed else kind,
             actor=actor,
         )
-    return task
 
 
 async def referral_task_ids(session: AsyncSession, referral_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -276,9 +407,10 @@ async def cancel_referral_tasks(session: AsyncSession, referral_id: int, *, acto
             await update_task(
                 session,
                 task.id or 0,
-                TaskUpdate(status=TaskStatus.cancelled),
+                TaskUpdate(status=TaskStatus.cancelled, status_reason="The referral was revoked."),
                 expected_version=task.version,
                 actor=actor,
+                by_rules=False,
             )
         )
     return cancelled

@@ -123,13 +123,12 @@ async def test_keep_theirs_and_an_illegal_move_change_nothing(
     page = await open_board(nurse, w.plan_id)
     card = f"#task-{task['id']}"
 
-    # Requested cannot become completed: the server says why, and the card goes back to To do.
+    # Requested cannot become completed: Done is no drop target (the page offers only legal moves), so the
+    # card stays in To do and nothing is sent.
     await page.locator(card).drag_to(cell(page, "nurse", "done"))
-    alert = page.locator("#board-alert")
-    await expect(alert).to_be_visible()
-    await expect(alert).to_contain_text("A task that is requested cannot become completed")
     await expect(cell(page, "nurse", "todo").locator(card)).to_be_attached()
     await expect(page.locator(card)).to_have_attribute("data-version", "1")
+    await expect(page.locator(f"{card} [data-part=notice]")).to_have_count(0)
     assert (await get_task(client, api, task["id"]))["status"] == "requested"
 
     # The lead makes it STAT while the nurse has it open; the nurse keeps the lead's version.
@@ -165,8 +164,9 @@ async def test_the_keyboard_moves_cards_and_says_so(
     page, watcher = await open_board(nurse, w.plan_id), await open_board(physio, w.plan_id)
     keyboard = page.keyboard
 
-    # Move "UDS due" to In progress: focus its Move button, Enter opens the menu on the first other column.
-    # The page has one menu: it opens inside this card, named for it, with the card's own column disabled.
+    # Move "UDS due" to In progress: focus its Move button, Enter opens the menu on the first move offered.
+    # The page has one menu: it opens inside this card, named for it, offering only the moves she may make
+    # (not its own column, nor Done or On hold: a requested task cannot go there).
     toggle = page.locator(f'#task-{second["id"]} [data-action="move-menu"]')
     await toggle.focus()
     await keyboard.press("Enter")
@@ -174,7 +174,9 @@ async def test_the_keyboard_moves_cards_and_says_so(
     await expect(page.locator("[data-move-to]")).to_have_count(5)
     menu = page.locator(f"#task-{second['id']} #move-menu")
     await expect(menu).to_have_attribute("aria-label", "Move “UDS due”")
-    await expect(menu.locator('[data-move-to="todo"]')).to_have_attribute("aria-disabled", "true")
+    for column in ("todo", "on_hold", "done"):
+        await expect(menu.locator(f'[data-move-to="{column}"]')).to_be_hidden()
+    await expect(menu.locator('[data-move-to="closed"]')).to_be_visible()
     await expect(toggle).to_have_attribute("aria-expanded", "true")
     await keyboard.press("Enter")
     await expect(page.locator("#board-announcer")).to_have_text("“UDS due” moved to In progress.")
@@ -188,7 +190,8 @@ async def test_the_keyboard_moves_cards_and_says_so(
     # Move "PDMP check" down, below the flare-up education: Tab to "Move down" in its menu.
     await page.locator(f'#task-{first["id"]} [data-action="move-menu"]').focus()
     await keyboard.press("Enter")
-    for _ in range(5):  # In progress -> On hold -> Done -> Closed -> Move up -> Move down
+    # In progress -> Closed -> the IPM lead's lane -> Physical therapy's lane -> Move up -> Move down
+    for _ in range(5):
         await keyboard.press("Tab")
     await expect(page.locator(f'#task-{first["id"]} [data-move="down"]')).to_be_focused()
     await keyboard.press("Enter")
@@ -226,16 +229,19 @@ async def test_a_card_that_arrives_live_moves_by_keyboard_too(
     card = page.locator(f"#task-{live['id']}")
     await expect(cell(page, "nurse", "todo").locator(card)).to_be_attached(timeout=LIVE_DEADLINE_MS)
 
-    # Its Move button opens the shared menu in the live card, with To do (its column) disabled.
+    # Its Move button opens the shared menu in the live card, without To do (its column).
     await card.locator('[data-action="move-menu"]').click()
-    await expect(card.locator('[data-move-to="todo"]')).to_have_attribute("aria-disabled", "true")
+    await expect(card.locator('[data-move-to="todo"]')).to_be_hidden()
     await expect(card.locator('[data-move-to="in_progress"]')).to_be_focused()
-    # Opening it on another card moves it there: the live card's menu closes.
+    # Opening it on another card moves it there: the live card's menu closes. The physio may put the
+    # nurse's task in progress on hold, but not complete or close it: the menu says why.
     other = page.locator(f"#task-{loaded['id']}")
     await other.locator('[data-action="move-menu"]').click()
     await expect(card.locator("#move-menu")).to_have_count(0)
-    await expect(other.locator('[data-move-to="in_progress"]')).to_have_attribute("aria-disabled", "true")
-    await expect(other.locator('[data-move-to="todo"]')).to_be_focused()
+    await expect(other.locator('[data-move-to="in_progress"]')).to_be_hidden()
+    await expect(other.locator('[data-move-to="done"]')).to_be_hidden()
+    await expect(other.locator('[data-move-to="on_hold"]')).to_be_focused()
+    await expect(other.locator("[data-field=move-why]")).to_contain_text("Done: Only the assignee,")
     await expect(card.locator('[data-action="move-menu"]')).to_have_attribute("aria-expanded", "false")
     await page.keyboard.press("Escape")
     await expect(other.locator('[data-action="move-menu"]')).to_be_focused()

@@ -150,3 +150,76 @@ def test_one_head_and_dated_migration_files() -> None:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py", name), name
         source = Path(revision.path).read_text()
         assert "def upgrade() -> None:" in source and "def downgrade() -> None:" in source, name
+
+
+async def test_task_author_is_filled_from_its_task_created_event(backend: str, tmp_path: Path) -> None:
+    """0013_task_author: each existing task's author is the actor of its plan's ``task.created`` event with
+    the task's id in its data (not another task's, not another plan's); a task without one keeps none."""
+    async with empty_database(backend, tmp_path) as url:
+        await upgrade(url, "0012_conversations")
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                for uid in (1, 2, 3):
+                    await conn.execute(
+                        sa.text(
+                            "INSERT INTO user_account (id, username, display_name, discipline, role,"
+                            " password_hash, active, version, created_at)"
+                            " VALUES (:id, :u, :u, 'nurse', 'clinician', 'x', true, 1, CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": uid, "u": f"user{uid}"},
+                    )
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO patient (id, mrn, name, birth_date, version, created_at)"
+                        " VALUES (1, 'MRN1', 'Ellen Marsh', '1960-01-01', 1, CURRENT_TIMESTAMP)"
+                    )
+                )
+                for plan_id in (1, 2):
+                    await conn.execute(
+                        sa.text(
+                            "INSERT INTO care_plan (id, patient_id, title, description, status, version,"
+                            " created_at, updated_at)"
+                            " VALUES (:id, 1, 'Plan', '', 'active', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": plan_id},
+                    )
+                for task_id, plan_id in ((1, 1), (2, 1), (3, 2), (4, 2)):
+                    await conn.execute(
+                        sa.text(
+                            "INSERT INTO task (id, plan_id, title, description, discipline, status, priority,"
+                            " position, checklist, version, created_at, updated_at)"
+                            " VALUES (:id, :plan, 'T', '', 'nurse', 'requested', 'routine', 0, '[]', 1,"
+                            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": task_id, "plan": plan_id},
+                    )
+                # plan 1: task 1 by user 1, task 2 by user 2 (then updated by user 3); plan 2: task 3 by
+                # user 3, and an event of plan 1 naming id 4 (task 4 of plan 2 has no event of its own).
+                events = [
+                    (1, 1, "task.created", 1, 1),
+                    (1, 2, "task.created", 2, 2),
+                    (1, 3, "task.updated", 2, 3),
+                    (2, 1, "task.created", 3, 3),
+                    (1, 4, "task.created", 4, 1),
+                ]
+                for plan_id, seq, kind, task_id, actor in events:
+                    await conn.execute(
+                        sa.text(
+                            "INSERT INTO stream_event (stream_kind, stream_id, seq, kind, data, actor_id, at)"
+                            " VALUES ('plan', :plan, :seq, :kind, :data, :actor, CURRENT_TIMESTAMP)"
+                        ),
+                        {
+                            "plan": plan_id,
+                            "seq": seq,
+                            "kind": kind,
+                            "data": f'{{"id": {task_id}, "title": "T"}}',
+                            "actor": actor,
+                        },
+                    )
+            await upgrade(url)
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.text("SELECT id, author_id FROM task ORDER BY id"))
+                assert [tuple(r) for r in rows] == [(1, 1), (2, 2), (3, 3), (4, None)]
+        finally:
+            await engine.dispose()

@@ -204,7 +204,11 @@ async def test_board_shows_lanes_columns_and_cards(
     uds = await move(client, api, uds, status="in-progress")
     pdmp = await move(client, api, await move(client, api, pdmp, status="in-progress"), status="completed")
     cancelled = await move(
-        client, api, await add_task(client, api, w.plan_id, title="Old referral"), status="cancelled"
+        client,
+        api,
+        await add_task(client, api, w.plan_id, title="Old referral"),
+        status="cancelled",
+        status_reason="Seen elsewhere.",
     )
 
     r = await client.get(f"/plans/{w.plan_id}", headers=await cookie(app, db, w.nurse))
@@ -245,7 +249,8 @@ async def test_board_shows_lanes_columns_and_cards(
     walk_card = page.find(id=f"task-{walk['id']}")
     assert walk_card is not None and "Unassigned" in walk_card.all_text()
     # The keyboard alternative: every card's Move button opens the page's one Move menu (board.js puts it
-    # in the card), which offers every column and up/down; no card carries a copy of it.
+    # in the card): one option per column, each hidden until board.js offers it to this user (the rules the
+    # page ships), Reopen, up/down; no card carries a copy of it.
     cards = page.find_all("article")
     assert len(cards) == 4  # UDS, PDMP, walk, the old referral
     for each in cards:
@@ -262,7 +267,9 @@ async def test_board_shows_lanes_columns_and_cards(
         "Done",
         "Closed",
     ]
+    assert all("hidden" in b.attrs for b in menu.find_all("button") if "data-move-to" in b.attrs)
     assert [b.attrs["data-move"] for b in menu.find_all("button") if "data-move" in b.attrs] == [
+        "reopen",
         "up",
         "down",
         "close",

@@ -47,7 +47,9 @@ async def test_move_follows_the_fhir_state_machine(client: Any, db: Any, login: 
     assert r.status_code == 409
     problem = r.json()
     assert problem["type"] == "/problems/invalid-transition"
-    assert "completed cannot become requested" in problem["detail"]
+    assert problem["detail"] == (
+        "A task in Done is final: it cannot move to To do. Reopen it as a follow-up task instead."
+    )
     assert (await client.get(f"/api/v1/tasks/{task['id']}", headers=h)).json()["status"] == "completed"
     assert await _count(db, StreamEvent) == events_before
 

@@ -92,6 +92,10 @@ def expect(route: str, persona: str) -> int:
         "POST /api/v1/plans/{plan_id}/tasks": 201 if on_team else 404,
         "GET /api/v1/tasks/{task_id}": 200 if on_team else 404,
         "PATCH /api/v1/tasks/{task_id}": 200 if on_team else 404,
+        # Undo and Reopen: the team's, but the world's task is open (nothing to undo or reopen: 409); who
+        # may make which move is walked for every role in tests/plans/test_task_rules.py.
+        "POST /api/v1/tasks/{task_id}/undo": 409 if on_team else 404,
+        "POST /api/v1/tasks/{task_id}/reopen": 409 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
         # Referrals: every persona may list (each sees her own); the plan's team reads them; the team's
         # lead and physicians refer, change and revoke; the psychology pool (the referral's discipline)
@@ -372,7 +376,7 @@ async def test_every_route_answers_as_the_table_says(
             continue
         method, path, body = _request(route, world)
         h = dict(headers)
-        if method in ("PATCH", "DELETE"):
+        if method in ("PATCH", "DELETE") or route.endswith("/undo"):
             h["If-Match"] = await _current_etag(db, route, world)
         r = await client.request(method, path, json=body, headers=h)
         if r.status_code != expect(route, persona):

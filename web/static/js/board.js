@@ -6,10 +6,16 @@
 // - Cards are clones of the server-rendered <template id="task-card-template"> (the same Jinja partial as
 //   the cards on load), filled with textContent only: user text is never parsed as HTML.
 // - Moves (drag and drop, or the keyboard "Move" menu) and edits PATCH /api/v1/tasks/{id} with the card's
-//   version in If-Match. 412: the "Changed by …" comparison, nothing overwritten. 409: the server's reason,
-//   and the card goes back to where the server says it is.
+//   version in If-Match. 412: the "Changed by …" comparison, nothing overwritten. 403/409: the server's
+//   reason beside the card, and the card goes back to where the server says it is.
+// - Only legal moves are offered: the Move menu and the drop targets follow the rules the page ships
+//   (careteam/plans/rules.py, read by task-rules.js for this user's place on the team). A move to Closed
+//   asks for a reason first. Your own Done or Closed shows Undo for the undo window; a finished card offers
+//   Reopen (a linked follow-up task). A move that could not reach the server stays on the card as pending,
+//   sent again when the connection is back, or discarded by you.
 
 import { api, idempotencyKey } from "./api.js";
+import { columnMove, columnRefusal, mayChangeLane } from "./task-rules.js";
 import { MONTHS, formatWhen } from "./when.js";
 import { State, sharedLive } from "./live.js";
 import "./board-nav.js";
@@ -35,6 +41,10 @@ const addForm = document.getElementById("add-form");
 // One Move menu for the whole board: it goes into the card whose Move button opened it.
 const moveMenu = document.getElementById("move-menu");
 const moveMenuHome = moveMenu.parentElement;
+const cancelDialog = document.getElementById("cancel-dialog");
+const cancelForm = document.getElementById("cancel-form");
+const RULES = state.rules;
+const UNDO_MS = state.undo_seconds * 1000;
 
 const POSITION_STEP = 1024;
 const HISTORY_MAX = 100;
@@ -46,6 +56,9 @@ const goals = new Map(state.goals.map((g) => [g.id, g]));
 let members = state.members;
 const names = new Map(Object.entries(state.names).map(([id, name]) => [Number(id), name]));
 const lastChange = new Map(); // task id -> {actorId, version} of the latest change seen live
+const undos = new Map(); // task id -> {status, timer}: your own Done or Closed, undoable until the timer
+const pending = new Map(); // task id -> {patch, version, say}: your move that did not reach the server
+const previous = new Map(); // task id -> the version before the one shown (your own saves arrive first)
 let reloadPending = false;
 
 // --- Small helpers -----------------------------------------------------------------------------------
@@ -205,7 +218,24 @@ function fillCard(card, task) {
   setText(card, "referral", referral === null ? "" : String(referral));
   part(card, "referral").hidden = referral === null;
 
+  fillLinks(card, task);
+  refreshUndo(task);
+  card.classList.toggle("is-pending", pending.has(task.id));
   if (moveMenu.parentElement === card) fillMoveMenu(task);
+}
+
+// "Reopen" links a follow-up and the task it follows up, both ways: each card names the other.
+function fillLink(card, name, other) {
+  part(card, name).hidden = other === null;
+  field(card, `${name}-link`).href = other === null ? "" : `#task-${other.id}`;
+  setText(card, name, other === null ? "" : `${quote(other.title)} (${L.columns[columnOf(other.status)]})`);
+}
+
+function fillLinks(card, task) {
+  const from = task.reopened_from_id ? tasks.get(task.reopened_from_id) ?? null : null;
+  const followUps = [...tasks.values()].filter((t) => t.reopened_from_id === task.id);
+  fillLink(card, "reopened-from", from);
+  fillLink(card, "followed-up-by", followUps.length ? followUps[followUps.length - 1] : null);
 }
 
 function comesBefore(a, b) {
@@ -250,13 +280,21 @@ function flash(el) {
 function applyTask(task, { fresh = false } = {}) {
   const known = tasks.get(task.id);
   if (known && known.version > task.version) return;
+  if (known && known.version < task.version) previous.set(task.id, known);
   tasks.set(task.id, task);
   let card = document.getElementById(`task-${task.id}`);
   if (!card) card = clone("task-card-template");
-  fillCard(card, task);
-  placeCard(card, task);
+  // A move of yours still waiting to be sent keeps the card where you put it, showing that move.
+  const waiting = pending.get(task.id);
+  const shown = waiting ? { ...task, ...waiting.patch } : task;
+  fillCard(card, shown);
+  placeCard(card, shown);
   filterCard(card);
   if (fresh) flash(card);
+  if (task.reopened_from_id) {
+    const original = document.getElementById(`task-${task.reopened_from_id}`);
+    if (original && tasks.has(task.reopened_from_id)) fillCard(original, tasks.get(task.reopened_from_id));
+  }
   updateCounts();
   if (taskDialog.open && Number(taskDialog.dataset.taskId) === task.id && fresh) {
     const notice = field(taskForm, "changed-notice");
@@ -392,6 +430,7 @@ function describe(kind, data, before) {
     case "task.created":
     case "task.moved":
     case "task.updated":
+    case "task.undone":
       break;
     default: {
       const words = OTHER_WORDS[kind];
@@ -402,7 +441,14 @@ function describe(kind, data, before) {
   }
   const title = quote(data.title ?? "");
   const column = columnOf(data.status);
-  if (kind === "task.created") return `added ${title} to ${L.disciplines[data.discipline] ?? data.discipline}`;
+  if (kind === "task.created") {
+    if (data.reopened_from_id) return `reopened ${title} as a follow-up`;
+    return `added ${title} to ${L.disciplines[data.discipline] ?? data.discipline}`;
+  }
+  if (kind === "task.undone") {
+    const undone = { completed: "completing", cancelled: "cancelling" }[before?.status];
+    return undone ? `undid ${undone} ${title}` : `undid the last move of ${title}`;
+  }
   if (kind === "task.moved") {
     if (!before || columnOf(before.status) !== column) return `moved ${title} to ${L.columns[column] ?? "another column"}`;
     if (before.status !== data.status) return `set ${title} to ${statusLabel(data.status)}`;
@@ -447,6 +493,8 @@ function applyEvent(event) {
   let before = null;
   if (kind.startsWith("task.")) {
     before = tasks.get(data.id) ?? null;
+    // Your own change was shown from the server's answer before its event: describe it from the one before.
+    if (before && before.version >= data.version) before = previous.get(data.id) ?? null;
     lastChange.set(data.id, { actorId: event.actor_id, version: data.version });
     applyTask(data, { fresh });
   } else if (kind.startsWith("goal.")) {
@@ -509,19 +557,37 @@ function showConnection(connection, { reason } = {}) {
 }
 
 function requestReload() {
-  if (taskDialog.open || addDialog.open) {
+  if (taskDialog.open || addDialog.open || cancelDialog.open || pending.size > 0) {
     reloadPending = true;
     setText(banner, "banner-title", "The board needs a reload");
-    setText(banner, "banner-text", "It will reload when you close the form you are working in.");
+    setText(banner, "banner-text", pending.size > 0
+      ? "It will reload once your move that is not saved yet is sent or discarded."
+      : "It will reload when you close the form you are working in.");
     banner.hidden = false;
     return;
   }
   location.reload();
 }
 
+// A reload waited for a form or a move not saved yet: it happens once none is left.
+function reloadIfWaiting() {
+  if (reloadPending && !taskDialog.open && !addDialog.open && !cancelDialog.open && pending.size === 0) location.reload();
+}
+
 // The page's one connection, shared with the header's inbox (inbox.js).
 const live = sharedLive();
 live.onState(showConnection);
+// Back online: the moves that could not reach the server are sent again (after the missed events).
+live.onState((connection) => {
+  if (connection === State.live) retryPending();
+});
+window.addEventListener("online", () => retryPending());
+// Leaving the page would lose a move not saved yet: the browser asks first.
+window.addEventListener("beforeunload", (e) => {
+  if (pending.size === 0) return;
+  e.preventDefault();
+  e.returnValue = "";
+});
 const planStream = live.subscribe(`plan:${planId}`, {
   after: Number(root.dataset.lastSeq),
   onEvent(event) {
@@ -622,11 +688,16 @@ function describeMove(task, column) {
   return `${quote(task.title)} moved to ${L.columns[column]}.`;
 }
 
-// Put the card where the user put it at once, save, and put it back if the server says no.
+// Put the card where the user put it at once, save, and put it back if the server says no (the reason
+// beside the card). A move to Closed asks why first: without a reason nothing moves.
 async function moveCard(card, cell, before, say = (moved) => describeMove(moved, columnOf(moved.status))) {
   const id = Number(card.dataset.taskId);
   const task = tasks.get(id);
   if (!task) return;
+  if (pending.has(id)) {
+    announce(`${quote(task.title)} has a move that is not saved yet: send it again or discard it first.`);
+    return;
+  }
   const cards = cardsIn(cell, card);
   const index = before ? cards.indexOf(before) : cards.length;
   const prev = cards[index - 1] ?? null;
@@ -640,25 +711,62 @@ async function moveCard(card, cell, before, say = (moved) => describeMove(moved,
   const newPosition = positionBetween(prev, next, task.position);
   if (newPosition !== task.position) patch.position = newPosition;
   if (Object.keys(patch).length === 0) return;
+  if (RULES.reason_required.includes(patch.status)) {
+    const reason = await askReason(task);
+    if (reason === null) {
+      announce(`${quote(task.title)} was not closed.`);
+      return;
+    }
+    patch.status_reason = reason;
+  }
 
   hideAlert();
+  clearNotice(card);
   moveElement(card, cell, next);
   card.dataset.position = String(newPosition);
+  await sendMove(card, id, patch, task.version, say);
+}
+
+// Did the server's task take this change already (a send whose answer was lost)?
+function hasChange(task, patch) {
+  return Object.entries(patch).every(([key, value]) => JSON.stringify(task[key] ?? null) === JSON.stringify(value));
+}
+
+async function sendMove(card, id, patch, version, say) {
+  const base = structuredClone(tasks.get(id));
   card.classList.add("is-saving");
-  const base = structuredClone(task);
-  const result = await patchTask(id, patch, task.version);
+  const result = await patchTask(id, patch, version);
   card.classList.remove("is-saving");
-  if (result.ok) {
-    applyTask(result.body);
-    announce(say(result.body));
+  if (result.ok || (result.status === 412 && result.body?.current && hasChange(result.body.current, patch))) {
+    pending.delete(id);
+    clearNotice(card);
+    const saved = result.ok ? result.body : result.body.current;
+    applyTask(saved);
+    let text = say(saved);
+    if ("status" in patch && RULES.undoable.includes(saved.status)) {
+      startUndo(saved);
+      text += ` You can undo it for ${state.undo_seconds} seconds.`;
+    }
+    announce(text);
+    reloadIfWaiting();
     return;
   }
+  if (result.status === 0) {
+    keepPending(card, id, patch, version, say);
+    return;
+  }
+  pending.delete(id);
   putBack(id);
+  reloadIfWaiting();
   if (result.status === 412 && result.body?.current) {
+    clearNotice(card);
     applyTask(result.body.current);
     await showConflict({ host: conflictBanner, base, current: result.body.current, patch, focusAfter: card });
-  } else {
+  } else if (result.status === 401) {
+    clearNotice(card);
     reportFailure(result);
+  } else {
+    showNotice(card, failureMessage(result));
   }
 }
 
@@ -672,7 +780,200 @@ function putBack(taskId) {
   updateCounts();
 }
 
+// --- What happened to your move, beside its card --------------------------------------------------
+
+function clearNotice(card) {
+  part(card, "notice")?.remove();
+}
+
+// A refusal (the server's words) or a move kept as pending, in the card, and said.
+function showNotice(card, [title, text], { isPending = false } = {}) {
+  clearNotice(card);
+  const notice = clone("card-notice-template");
+  notice.dataset.kind = isPending ? "pending" : "refused";
+  setText(notice, "notice-title", title);
+  setText(notice, "notice-text", text);
+  notice.querySelector('[data-action="retry-move"]').hidden = !isPending;
+  notice.querySelector('[data-action="discard-move"]').hidden = !isPending;
+  notice.querySelector('[data-action="dismiss-notice"]').hidden = isPending;
+  card.append(notice);
+  const task = tasks.get(Number(card.dataset.taskId));
+  announce(`${title}: ${quote(task?.title ?? "")}. ${text}`);
+}
+
+function keepPending(card, id, patch, version, say) {
+  pending.set(id, { patch, version, say, sending: false });
+  fillCard(card, { ...tasks.get(id), ...patch });
+  const where = L.columns[columnOf(patch.status ?? tasks.get(id).status)];
+  showNotice(card, ["Not saved yet", `The server could not be reached. Your move to ${where} is kept here and `
+    + "sent again when the connection is back."], { isPending: true });
+}
+
+// Send every move kept as pending again (the connection is back, or the user asked).
+async function retryPending(only = null) {
+  for (const [id, waiting] of [...pending]) {
+    if ((only !== null && id !== only) || waiting.sending) continue;
+    const card = document.getElementById(`task-${id}`);
+    if (!card) {
+      pending.delete(id);
+      continue;
+    }
+    waiting.sending = true;
+    await sendMove(card, id, waiting.patch, waiting.version, waiting.say);
+    waiting.sending = false;
+  }
+}
+
+function discardPending(card) {
+  const id = Number(card.dataset.taskId);
+  pending.delete(id);
+  clearNotice(card);
+  putBack(id);
+  const task = tasks.get(id);
+  if (task) announce(`Discarded your move: ${quote(task.title)} is back in ${L.columns[columnOf(task.status)]}.`);
+  focusMoveToggle(card);
+  reloadIfWaiting();
+}
+
+// --- A move to Closed: why, and a confirmation ---------------------------------------------------
+
+let reasonAnswer = null;
+
+function askReason(task) {
+  return new Promise((resolve) => {
+    clearFormErrors(cancelForm);
+    cancelForm.reset();
+    setText(cancelForm, "task-title", quote(task.title));
+    reasonAnswer = resolve;
+    cancelDialog.returnFocus = document.activeElement;
+    cancelDialog.showModal();
+    cancelForm.elements.reason.focus();
+  });
+}
+
+cancelForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  clearFormErrors(cancelForm);
+  const reason = cancelForm.elements.reason.value.trim();
+  if (!reason) {
+    showFormErrors(cancelForm, { status: 422, body: { errors: [{ field: "reason", message: "Say why the task is closed: the team and the record need it." }] } });
+    cancelForm.elements.reason.focus();
+    announce("Not closed: say why the task is closed.");
+    return;
+  }
+  const resolve = reasonAnswer;
+  reasonAnswer = null;
+  cancelDialog.close();
+  resolve?.(reason);
+});
+
+cancelDialog.addEventListener("close", () => {
+  const resolve = reasonAnswer;
+  reasonAnswer = null;
+  resolve?.(null); // closed without confirming: nothing moves
+});
+
+// --- Undo (your own Done or Closed, for a while) and Reopen (a linked follow-up) -------------------
+
+const undoBar = document.getElementById("undo-bar");
+const undoList = field(undoBar, "undo-list");
+
+function startUndo(task) {
+  clearTimeout(undos.get(task.id)?.timer);
+  // Ends a little before the server's window (it started when the server saved the move).
+  const timer = setTimeout(() => endUndo(task.id), UNDO_MS * 0.95);
+  undos.set(task.id, { status: task.status, timer });
+  refreshUndo(task);
+}
+
+function endUndo(taskId) {
+  clearTimeout(undos.get(taskId)?.timer);
+  undos.delete(taskId);
+  const task = tasks.get(taskId);
+  if (task) refreshUndo(task);
+  else document.getElementById(`undo-${taskId}`)?.remove();
+}
+
+// The Undo for a task in the bar at the foot of the window (seen whatever the filters hide), while it is
+// still in the status you moved it to.
+function refreshUndo(task) {
+  const undo = undos.get(task.id);
+  let item = document.getElementById(`undo-${task.id}`);
+  if (undo && undo.status !== task.status) {
+    clearTimeout(undo.timer);
+    undos.delete(task.id);
+  }
+  if (!undos.has(task.id)) {
+    const hadFocus = item?.contains(document.activeElement);
+    item?.remove();
+    undoBar.hidden = undoList.children.length === 0;
+    if (hadFocus) focusMoveToggle(document.getElementById(`task-${task.id}`) ?? root);
+    return;
+  }
+  if (!item) {
+    item = clone("undo-template");
+    item.id = `undo-${task.id}`;
+    item.dataset.taskId = String(task.id);
+    undoList.append(item);
+  }
+  const column = L.columns[columnOf(task.status)];
+  setText(item, "undo-text", `You moved ${quote(task.title)} to ${column}.`);
+  setText(item, "undo-what", ` moving ${quote(task.title)} to ${column}`);
+  undoBar.hidden = false;
+}
+
+async function undoMove(taskId) {
+  const task = tasks.get(taskId);
+  const card = document.getElementById(`task-${taskId}`);
+  if (!task) return;
+  const result = await api("POST", `/api/v1/tasks/${taskId}/undo`, { headers: { "If-Match": `W/"${task.version}"` } });
+  if (result.ok) {
+    endUndo(taskId);
+    applyTask(result.body);
+    announce(`Undone: ${quote(result.body.title)} is back in ${L.columns[columnOf(result.body.status)]}.`);
+    if (card) focusMoveToggle(card);
+    return;
+  }
+  if (result.status === 0) {
+    showNotice(card, ["Not undone yet", "The server could not be reached. Try Undo again when the connection is back."]);
+    return;
+  }
+  endUndo(taskId);
+  if (result.status === 412 && result.body?.current) applyTask(result.body.current);
+  if (card) {
+    showNotice(card, failureMessage(result));
+    focusMoveToggle(card);
+  }
+}
+
+const reopenKeys = new Map(); // task id -> Idempotency-Key of a reopen not yet answered (a retry makes one)
+
+async function reopenTask(card) {
+  const id = Number(card.dataset.taskId);
+  const task = tasks.get(id);
+  if (!task) return;
+  closeMoveMenus();
+  focusMoveToggle(card);
+  if (!reopenKeys.has(id)) reopenKeys.set(id, idempotencyKey());
+  const result = await api("POST", `/api/v1/tasks/${id}/reopen`, { headers: { "Idempotency-Key": reopenKeys.get(id) } });
+  if (!result.ok) {
+    showNotice(card, failureMessage(result));
+    return;
+  }
+  reopenKeys.delete(id);
+  applyTask(result.body);
+  const copy = document.getElementById(`task-${result.body.id}`);
+  if (copy) {
+    flash(copy);
+    copy.scrollIntoView({ block: "nearest", inline: "nearest" });
+    focusMoveToggle(copy);
+  }
+  announce(`Reopened ${quote(task.title)} as a follow-up task in To do, linked to the original.`);
+}
+
 // --- Drag and drop -----------------------------------------------------------------------------------
+//
+// Only the cells this user may move the card to take the drop (its own cell too, to reorder it).
 
 let dragged = null;
 const marker = document.createElement("div");
@@ -687,17 +988,27 @@ function cardAtPointer(cell, y) {
   }) ?? null;
 }
 
+function mayDropIn(task, cell) {
+  const column = cell.dataset.column;
+  const columnOk = column === columnOf(task.status) || columnMove(RULES, viewer(), task, column, state.column_of) !== null;
+  const laneOk = cell.dataset.discipline === task.discipline || mayChangeLane(RULES, viewer(), task);
+  return columnOk && laneOk;
+}
+
 function endDrag() {
   dragged?.classList.remove("is-dragging");
   dragged = null;
   marker.remove();
   boardEl.classList.remove("is-dragging");
-  for (const cell of boardEl.querySelectorAll(".cell.is-drop-target")) cell.classList.remove("is-drop-target");
+  for (const cell of boardEl.querySelectorAll(".cell.is-drop-target, .cell.is-drop-allowed")) {
+    cell.classList.remove("is-drop-target", "is-drop-allowed");
+  }
 }
 
 boardEl.addEventListener("dragstart", (e) => {
   const card = e.target instanceof Element ? e.target.closest(".card") : null;
-  if (!card || card.classList.contains("is-saving")) {
+  const task = card ? tasks.get(Number(card.dataset.taskId)) : null;
+  if (!card || !task || card.classList.contains("is-saving") || pending.has(task.id)) {
     e.preventDefault();
     return;
   }
@@ -706,18 +1017,22 @@ boardEl.addEventListener("dragstart", (e) => {
   e.dataTransfer.setData("text/plain", card.dataset.taskId);
   closeMoveMenus();
   boardEl.classList.add("is-dragging");
+  for (const cell of boardEl.querySelectorAll(".cell")) cell.classList.toggle("is-drop-allowed", mayDropIn(task, cell));
   requestAnimationFrame(() => card.classList.add("is-dragging"));
 });
 
 boardEl.addEventListener("dragover", (e) => {
   if (!dragged) return;
   const cell = e.target instanceof Element ? e.target.closest(".cell") : null;
-  if (!cell) return;
-  e.preventDefault();
-  e.dataTransfer.dropEffect = "move";
   for (const other of boardEl.querySelectorAll(".cell.is-drop-target")) {
     if (other !== cell) other.classList.remove("is-drop-target");
   }
+  if (!cell?.classList.contains("is-drop-allowed")) {
+    marker.remove();
+    return; // not a drop target: the browser shows "no drop"
+  }
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "move";
   cell.classList.add("is-drop-target");
   const before = cardAtPointer(cell, e.clientY);
   if (marker.parentElement !== cell || marker.nextElementSibling !== before) cell.insertBefore(marker, before);
@@ -726,7 +1041,7 @@ boardEl.addEventListener("dragover", (e) => {
 boardEl.addEventListener("drop", (e) => {
   if (!dragged) return;
   const cell = e.target instanceof Element ? e.target.closest(".cell") : null;
-  if (!cell) return;
+  if (!cell?.classList.contains("is-drop-allowed")) return;
   e.preventDefault();
   const card = dragged;
   const before = cardAtPointer(cell, e.clientY);
@@ -739,15 +1054,49 @@ boardEl.addEventListener("dragend", endDrag);
 // --- The keyboard alternative: the "Move" menu ----------------------------------------------------
 //
 // The page has one menu (#move-menu), not one per card: opening it on a card moves it into that card,
-// right after the card's buttons (so Tab goes from "Move" into it), with the card's own column disabled.
-// Closed, it goes back, hidden, to where the page put it.
+// right after the card's buttons (so Tab goes from "Move" into it). It shows only the moves this user may
+// make: the columns the state machine and the rules allow her, the other lanes, Reopen on a finished task;
+// a column the rules keep from her is named with the rule's words. Closed, it goes back, hidden, to where
+// the page put it.
+
+function viewer() {
+  return { members, me };
+}
 
 function fillMoveMenu(task) {
-  const column = columnOf(task.status);
+  const v = viewer();
+  const why = field(moveMenu, "move-why");
+  why.replaceChildren();
+  let offered = 0;
   for (const option of moveMenu.querySelectorAll("[data-move-to]")) {
-    if (option.dataset.moveTo === column) option.setAttribute("aria-disabled", "true");
-    else option.removeAttribute("aria-disabled");
+    const column = option.dataset.moveTo;
+    option.hidden = columnMove(RULES, v, task, column, state.column_of) === null;
+    if (!option.hidden) offered += 1;
+    const refused = columnRefusal(RULES, v, task, column, state.column_of);
+    if (refused) {
+      const li = document.createElement("li");
+      li.textContent = `${L.columns[column]}: ${refused}`;
+      why.append(li);
+    }
   }
+  part(moveMenu, "move-columns-label").hidden = offered === 0;
+  why.hidden = why.children.length === 0;
+  const lanes = field(moveMenu, "move-lanes");
+  lanes.replaceChildren();
+  if (mayChangeLane(RULES, v, task)) {
+    for (const lane of lanesEl.querySelectorAll(":scope > .lane")) {
+      if (lane.dataset.discipline === task.discipline) continue;
+      const option = document.createElement("button");
+      option.type = "button";
+      option.className = "card__move-option";
+      option.dataset.moveLane = lane.dataset.discipline;
+      option.textContent = L.disciplines[lane.dataset.discipline] ?? lane.dataset.discipline;
+      lanes.append(option);
+    }
+  }
+  part(moveMenu, "move-lanes").hidden = lanes.children.length === 0;
+  const onTeam = members.some((m) => m.user_id === me);
+  moveMenu.querySelector('[data-move="reopen"]').hidden = !(onTeam && RULES.reopenable.includes(task.status) && !undos.has(task.id));
   moveMenu.setAttribute("aria-label", `Move ${quote(task.title)}`);
 }
 
@@ -767,11 +1116,18 @@ function toggleMoveMenu(card) {
   card.querySelector(".card__actions").after(moveMenu);
   moveMenu.hidden = false;
   card.querySelector('[data-action="move-menu"]').setAttribute("aria-expanded", "true");
-  moveMenu.querySelector('[data-move-to]:not([aria-disabled="true"])')?.focus();
+  [...moveMenu.querySelectorAll("button")].find((b) => !b.closest("[hidden]"))?.focus();
 }
 
 function focusMoveToggle(card) {
   card.querySelector('[data-action="move-menu"]')?.focus();
+}
+
+// After a move by keyboard: the focus on the card's Move button, or, if the card left the visible board
+// (e.g. Closed while "Show closed" is off), in its lane rather than lost to the page.
+function keepFocus(card) {
+  if (card.offsetParent !== null) focusMoveToggle(card);
+  else card.closest(".lane")?.querySelector('[data-action="add-task"]')?.focus();
 }
 
 async function keyboardMove(card, how) {
@@ -801,12 +1157,21 @@ async function keyboardMove(card, how) {
     const hidden = card.offsetParent === null; // e.g. Closed while "Show closed" is off
     return describeMove(moved, columnOf(moved.status)) + (hidden ? " It is hidden by the filters." : "");
   });
-  if (card.offsetParent !== null) {
-    focusMoveToggle(card);
-  } else {
-    // The card left the visible board: keep focus in its lane rather than losing it to the page.
-    card.closest(".lane")?.querySelector('[data-action="add-task"]')?.focus();
-  }
+  keepFocus(card);
+}
+
+// Another lane (discipline), same column, at its bottom.
+async function laneMove(card, discipline) {
+  const task = tasks.get(Number(card.dataset.taskId));
+  if (!task) return;
+  closeMoveMenus();
+  focusMoveToggle(card);
+  const label = L.disciplines[discipline] ?? discipline;
+  await moveCard(card, cellFor(columnOf(task.status), discipline), null, (moved) => {
+    const hidden = card.offsetParent === null;
+    return `${quote(moved.title)} moved to the ${label} lane.` + (hidden ? " It is hidden by the filters." : "");
+  });
+  keepFocus(card);
 }
 
 // --- Conflicts ---------------------------------------------------------------------------------------
@@ -1113,7 +1478,7 @@ addForm.addEventListener("submit", async (e) => {
   announce(`Added ${quote(result.body.title)} to ${L.disciplines[result.body.discipline]}.`);
 });
 
-for (const dialog of [taskDialog, addDialog]) {
+for (const dialog of [taskDialog, addDialog, cancelDialog]) {
   dialog.addEventListener("click", (e) => {
     const target = e.target instanceof Element ? e.target : null;
     if (target?.closest('[data-action="close-dialog"]')) dialog.close();
@@ -1121,7 +1486,7 @@ for (const dialog of [taskDialog, addDialog]) {
   dialog.addEventListener("close", () => {
     if (dialog === taskDialog) taskDialogEvent(Number(taskDialog.dataset.taskId), false);
     if (dialog.returnFocus?.isConnected) dialog.returnFocus.focus();
-    if (reloadPending && !taskDialog.open && !addDialog.open) location.reload();
+    reloadIfWaiting();
   });
 }
 
@@ -1130,17 +1495,22 @@ for (const dialog of [taskDialog, addDialog]) {
 root.addEventListener("click", (e) => {
   const target = e.target instanceof Element ? e.target : null;
   if (!target) return;
-  const actionEl = target.closest("[data-action], [data-move-to], [data-move]");
+  const actionEl = target.closest("[data-action], [data-move-to], [data-move], [data-move-lane]");
   const card = target.closest(".card");
   if (actionEl?.dataset.moveTo && card) {
-    if (actionEl.getAttribute("aria-disabled") === "true") return;
     keyboardMove(card, actionEl.dataset.moveTo);
+    return;
+  }
+  if (actionEl?.dataset.moveLane && card) {
+    laneMove(card, actionEl.dataset.moveLane);
     return;
   }
   if (actionEl?.dataset.move && card) {
     if (actionEl.dataset.move === "close") {
       closeMoveMenus();
       focusMoveToggle(card);
+    } else if (actionEl.dataset.move === "reopen") {
+      reopenTask(card);
     } else {
       keyboardMove(card, actionEl.dataset.move);
     }
@@ -1159,11 +1529,26 @@ root.addEventListener("click", (e) => {
     case "dismiss-alert":
       hideAlert();
       return;
+    case "undo":
+      undoMove(Number(actionEl.closest("[data-task-id]")?.dataset.taskId));
+      return;
+    case "retry-move":
+      if (card) retryPending(Number(card.dataset.taskId));
+      return;
+    case "discard-move":
+      if (card) discardPending(card);
+      return;
+    case "dismiss-notice":
+      if (card) {
+        clearNotice(card);
+        focusMoveToggle(card);
+      }
+      return;
     default:
       break;
   }
   // A click on the body of a card (not on its buttons) opens it, as on any task board.
-  if (card && !target.closest("button, a, input, select, textarea") && !card.classList.contains("is-saving")) {
+  if (card && !target.closest('button, a, input, select, textarea, [data-part="notice"]') && !card.classList.contains("is-saving")) {
     openEditor(card);
   } else if (!target.closest('[data-part="move-menu"]')) {
     closeMoveMenus();
