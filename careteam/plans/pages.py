@@ -553,7 +553,9 @@ def _plan_errors(exc: ValidationError) -> dict[str, str]:
             )
             errors.setdefault(f"plan_{loc[0]}", message)
         elif loc[0] == "goals" and len(loc) > 2:
-            errors.setdefault(f"goal_{loc[1]}_{loc[2]}", f"Goal {int(loc[1]) + 1}: {GOAL_HINTS[str(loc[2])]}")
+            # A due date that is there but no date (the empty one is caught before).
+            hint = "Enter a valid due date." if loc[2] == "due_date" else GOAL_HINTS[str(loc[2])]
+            errors.setdefault(f"goal_{loc[1]}_{loc[2]}", f"Goal {int(loc[1]) + 1}: {hint}")
     return errors
 
 
