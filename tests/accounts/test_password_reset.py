@@ -91,35 +91,16 @@ async def test_the_accounts_page_resets_and_she_must_choose_her_own_at_sign_in(a
         form = await client.get("/account/password")
         assert form.status_code == 200 and "An administrator reset your password" in form.text
         token = csrf(form.text)
-        wrong = await client.post(
-            "/account/password",
-            data={
-                "csrf_token": token,
-                "current_password": "not it",
-                "new_password": "my own passphrase",
-                "confirm_password": "my own passphrase",
-            },
-        )
+
+        async def choose(current: str, new: str, again: str) -> Any:
+            data = {"current_password": current, "new_password": new, "confirm_password": again}
+            return await client.post("/account/password", data={"csrf_token": token, **data})
+
+        wrong = await choose("not it", "my own passphrase", "my own passphrase")
         assert wrong.status_code == 422 and "Your current password is wrong." in wrong.text
-        differ = await client.post(
-            "/account/password",
-            data={
-                "csrf_token": token,
-                "current_password": shown,
-                "new_password": "my own passphrase",
-                "confirm_password": "my own passphrase!",
-            },
-        )
+        differ = await choose(shown, "my own passphrase", "my own passphrase!")
         assert differ.status_code == 422 and "The two new passwords differ." in differ.text
-        done = await client.post(
-            "/account/password",
-            data={
-                "csrf_token": token,
-                "current_password": shown,
-                "new_password": "my own passphrase",
-                "confirm_password": "my own passphrase",
-            },
-        )
+        done = await choose(shown, "my own passphrase", "my own passphrase")
         assert done.status_code == 303 and done.headers["location"] == "/patients"
         assert (await client.get("/patients")).status_code == 200  # this browser stays signed in
     async with unit_of_work(app.state.sessions) as session:
