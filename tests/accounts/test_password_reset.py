@@ -56,7 +56,7 @@ async def test_an_admin_resets_a_password_over_the_api(client: Any, db: Any, log
         updates = list(
             await s.exec(
                 select(AuditEntry).where(
-                    AuditEntry.resource_type == "user", AuditEntry.resource_id == nurse.id
+                    AuditEntry.resource_type == "user", AuditEntry.resource_id == str(nurse.id)
                 )
             )
         )
