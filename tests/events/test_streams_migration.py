@@ -43,7 +43,13 @@ async def _old_clinic(url: str) -> tuple[str, int, list[dict[str, Any]]]:
                     params={"hash": hash_password(PASSWORD), "at": datetime(2026, 11, 20, tzinfo=UTC)},
                 )
             ).scalar_one()
-            nurse = User(id=nurse_id, username="old.nurse", discipline="nurse", password_hash="")
+            nurse = User(
+                id=nurse_id,
+                username="old.nurse",
+                display_name="Old Nurse",
+                discipline="nurse",
+                password_hash="",
+            )
             patient = await make_patient(s, members=[(nurse, TeamRole.lead)])
             at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
             plan_id = (
