@@ -56,17 +56,36 @@ ACCOUNTS: list[tuple[str, str, Discipline, ClinicRole]] = [
 ACCOUNT_SUMMARY = [(u, n, d.value + (" (admin)" if r is ClinicRole.admin else "")) for u, n, d, r in ACCOUNTS]
 
 
+# A demo task: (title, lane, status, priority, due in days from today (None: no date), assignee username or
+# None). The lane's clinician must be on the patient's team (the lead's lane always is).
+DemoTask = tuple[str, Discipline, TaskStatus, TaskPriority, int | None, str | None]
+S, P = TaskStatus, TaskPriority
+
+
 @dataclass(frozen=True)
 class DemoPatient:
+    """A patient of the demo and her plan, which fits her condition (../shared/DOMAIN.md): goals as
+    (description, target, due in days from today), tasks as ``DemoTask``."""
+
     mrn: str
     name: str
     birth_date: date
     team: tuple[str, ...]  # usernames besides the lead
     plan: str
-    goals: tuple[tuple[str, str], ...]
+    goals: tuple[tuple[str, str, int], ...]
+    tasks: tuple[DemoTask, ...]
 
+
+MBB = "Medial branch block L4-L5 (diagnostic): schedule"
+
+# Every plan ends with the lead's tasks: the team's goals are reviewed with the patient and at conference.
+LEAD_TASKS: tuple[DemoTask, ...] = (
+    ("Update goals with the patient", D.ipm_lead, S.requested, P.routine, 14, "lead"),
+    ("Case conference: review progress against goals", D.ipm_lead, S.requested, P.routine, 3, "lead"),
+)
 
 PATIENTS = [
+    # Chronic low back pain on long-term opioids: the clinic's fullest board (25 tasks and more).
     DemoPatient(
         "IPM-100231",
         "Ellen Marsh",
@@ -74,12 +93,63 @@ PATIENTS = [
         ("physician", "psychologist", "nurse", "physio", "ot"),
         "Chronic low back pain: lumbar facet arthropathy",
         (
-            ("PEG from 7 to 4 or less in 12 weeks", "PEG <= 4 by 2027-02-15"),
-            ("Walk 30 minutes daily", "30 min/day, 5 days a week"),
-            ("Taper to under 50 MME/day", "MME < 50 by 2027-03-01"),
-            ("Return to part-time work", "20 h/week by 2027-04-01"),
+            ("PEG from 7 to 4 or less in 12 weeks", "PEG <= 4", 77),
+            ("Walk 30 minutes daily", "30 min/day, 5 days a week", 42),
+            ("Taper to under 50 MME/day", "MME < 50", 90),
+            ("Return to part-time work", "20 h/week", 120),
+        ),
+        (
+            ("Review lumbar MRI", D.physician, S.completed, P.routine, -20, "physician"),
+            (MBB, D.physician, S.in_progress, P.urgent, 5, "physician"),
+            (
+                "Second diagnostic block: schedule if the first is positive",
+                D.physician,
+                S.requested,
+                P.routine,
+                21,
+                None,
+            ),
+            ("Decide on RFA after second block", D.physician, S.requested, P.routine, 30, None),
+            ("Monthly medication review", D.physician, S.ready, P.routine, -3, "physician"),
+            ("Opioid reassessment (3-monthly)", D.physician, S.requested, P.routine, 25, "physician"),
+            (
+                "Intake assessment, PHQ-9 and GAD-7",
+                D.psychologist,
+                S.completed,
+                P.routine,
+                -14,
+                "psychologist",
+            ),
+            ("CBT for pain, session 3 of 8", D.psychologist, S.in_progress, P.routine, 2, "psychologist"),
+            ("Sleep diary review", D.psychologist, S.ready, P.routine, -1, None),
+            ("PHQ-9 repeat at 6 weeks", D.psychologist, S.requested, P.routine, 28, "psychologist"),
+            ("Opioid agreement renewal", D.nurse, S.ready, P.urgent, -5, "nurse"),
+            ("UDS due", D.nurse, S.requested, P.routine, 7, "nurse"),
+            ("PDMP check", D.nurse, S.completed, P.routine, -7, "nurse"),
+            ("Follow-up call after block", D.nurse, S.on_hold, P.routine, 9, None),
+            ("Education: flare-up plan", D.nurse, S.requested, P.routine, 11, "nurse"),
+            ("Naloxone offered and documented", D.nurse, S.completed, P.routine, -6, "nurse"),
+            ("Initial evaluation and ODI", D.physical_therapist, S.completed, P.routine, -21, "physio"),
+            (
+                "Core stabilisation programme, 2x weekly",
+                D.physical_therapist,
+                S.in_progress,
+                P.routine,
+                40,
+                "physio",
+            ),
+            ("Graded walking plan", D.physical_therapist, S.requested, P.routine, -2, None),
+            ("Home exercise programme review", D.physical_therapist, S.ready, P.routine, 10, "physio"),
+            ("ODI repeat at 6 weeks", D.physical_therapist, S.requested, P.routine, 27, "physio"),
+            ("Workstation assessment", D.occupational_therapist, S.requested, P.routine, 12, "ot"),
+            ("Pacing and activity diary", D.occupational_therapist, S.in_progress, P.routine, 6, "ot"),
+            ("Return-to-work graded schedule", D.occupational_therapist, S.requested, P.routine, 35, None),
+            ("Assign referrals after intake", D.ipm_lead, S.completed, P.routine, -10, "lead"),
+            ("Review referral clocks before conference", D.ipm_lead, S.ready, P.urgent, 1, "lead"),
+            *LEAD_TASKS,
         ),
     ),
+    # Failed back surgery syndrome: the gates before a spinal cord stimulator trial.
     DemoPatient(
         "IPM-100232",
         "Robert Chen",
@@ -87,10 +157,39 @@ PATIENTS = [
         ("physician", "psychologist", "nurse", "pharmacist"),
         "Persistent radicular pain after laminectomy: SCS trial work-up",
         (
-            ("Psychological clearance for SCS trial", "Cleared by 2026-12-20"),
-            ("NRS leg pain 4 or less", "NRS <= 4 by 2027-03-01"),
+            ("Psychological clearance for SCS trial", "Cleared before the trial", 19),
+            ("NRS leg pain 4 or less", "NRS <= 4", 90),
+        ),
+        (
+            ("Review thoracic spine MRI", D.physician, S.completed, P.routine, -8, "physician"),
+            (
+                "Anticoagulation plan: hold apixaban 3 days, no bridging",
+                D.physician,
+                S.in_progress,
+                P.urgent,
+                4,
+                "physician",
+            ),
+            ("Infection screen before SCS trial", D.physician, S.ready, P.routine, 10, "physician"),
+            ("SCS trial: schedule once the gates are met", D.physician, S.requested, P.routine, 30, None),
+            (
+                "Pre-SCS psychological evaluation",
+                D.psychologist,
+                S.in_progress,
+                P.routine,
+                12,
+                "psychologist",
+            ),
+            ("PHQ-9 and GAD-7 before the trial", D.psychologist, S.completed, P.routine, -5, "psychologist"),
+            ("Trial education and dressing plan", D.nurse, S.requested, P.routine, 20, "nurse"),
+            ("UDS due", D.nurse, S.requested, P.routine, 6, "nurse"),
+            ("PDMP check", D.nurse, S.completed, P.routine, -4, "nurse"),
+            ("Medication review: opioid taper plan", D.pharmacist, S.in_progress, P.urgent, 4, "pharmacist"),
+            ("Naloxone offered and documented", D.pharmacist, S.requested, P.routine, -4, None),
+            *LEAD_TASKS,
         ),
     ),
+    # CRPS of the right hand after a wrist fracture: a CRPS pathway, no lumbar procedures.
     DemoPatient(
         "IPM-100233",
         "Maria Alvarez",
@@ -98,18 +197,85 @@ PATIENTS = [
         ("physician", "nurse", "physio", "ot"),
         "Complex regional pain syndrome, right hand",
         (
-            ("Regain grip for daily tasks", "Grip strength +30% in 10 weeks"),
-            ("Sleep 6 hours most nights", "6 h on 5 of 7 nights"),
+            ("Regain grip for daily tasks", "Grip strength +30%", 70),
+            ("Sleep 6 hours most nights", "6 h on 5 of 7 nights", 42),
+            ("Touch the dorsum of the hand without allodynia", "Tolerates light touch", 56),
+        ),
+        (
+            ("Stellate ganglion block 1 of 3", D.physician, S.completed, P.routine, -12, "physician"),
+            (
+                "Stellate ganglion block series (3): schedule blocks 2 and 3",
+                D.physician,
+                S.in_progress,
+                P.urgent,
+                5,
+                "physician",
+            ),
+            ("Consider SCS trial if blocks fail", D.physician, S.requested, P.routine, 45, None),
+            ("Neuropathic medication review", D.physician, S.ready, P.routine, 8, "physician"),
+            ("Graded motor imagery, stage 1", D.occupational_therapist, S.in_progress, P.routine, 7, "ot"),
+            ("Graded motor imagery, stage 2", D.occupational_therapist, S.requested, P.routine, 21, None),
+            ("Desensitisation programme", D.occupational_therapist, S.in_progress, P.routine, 14, "ot"),
+            ("Splint review", D.occupational_therapist, S.requested, P.routine, -1, "ot"),
+            ("Pacing and activity diary", D.occupational_therapist, S.in_progress, P.routine, 6, "ot"),
+            ("Mirror therapy", D.physical_therapist, S.in_progress, P.routine, 10, "physio"),
+            ("Edema control", D.physical_therapist, S.ready, P.routine, 3, "physio"),
+            ("Education: CRPS flare-up plan", D.nurse, S.requested, P.routine, 9, "nurse"),
+            ("Follow-up call after stellate ganglion block", D.nurse, S.completed, P.routine, -11, "nurse"),
+            *LEAD_TASKS,
         ),
     ),
+    # Cervical facet pain: two diagnostic medial branch blocks, then the RFA decision.
     DemoPatient(
         "IPM-100234",
         "James O'Neill",
         date(1959, 11, 8),
         ("physician", "physio"),
         "Cervical facet pain: diagnostic blocks then RFA",
-        (("Decide on RFA after two positive blocks", "Decision by 2027-01-15"),),
+        (
+            ("Decide on RFA after two positive blocks", "Decision at conference", 45),
+            ("Turn the head to reverse the car", "Full rotation both sides", 90),
+        ),
+        (
+            (
+                "Medial branch block C3-C4 (first diagnostic)",
+                D.physician,
+                S.completed,
+                P.routine,
+                -2,
+                "physician",
+            ),
+            (
+                "Medial branch block C3-C4 (second diagnostic): schedule",
+                D.physician,
+                S.in_progress,
+                P.urgent,
+                12,
+                "physician",
+            ),
+            ("Decide on RFA after two positive blocks", D.physician, S.requested, P.routine, 30, None),
+            ("Pain diary review after block", D.physician, S.ready, P.routine, 1, "physician"),
+            ("Initial evaluation and NDI", D.physical_therapist, S.completed, P.routine, -15, "physio"),
+            (
+                "Neck strengthening: hold 48 h after each block",
+                D.physical_therapist,
+                S.on_hold,
+                P.routine,
+                4,
+                "physio",
+            ),
+            (
+                "Posture and cervical mobility programme",
+                D.physical_therapist,
+                S.in_progress,
+                P.routine,
+                20,
+                "physio",
+            ),
+            *LEAD_TASKS,
+        ),
     ),
+    # Fibromyalgia: no procedures; self-management, sleep and activity.
     DemoPatient(
         "IPM-100235",
         "Fatima Haddad",
@@ -117,139 +283,59 @@ PATIENTS = [
         ("psychologist", "nurse", "socialworker"),
         "Fibromyalgia: self-management and return to activity",
         (
-            ("PEG from 8 to 5 in 12 weeks", "PEG <= 5 by 2027-02-28"),
-            ("Transport arranged for sessions", "In place by 2026-12-15"),
+            ("FIQR down by 14 points", "FIQR <= 50", 84),
+            ("PEG from 8 to 5 in 12 weeks", "PEG <= 5", 84),
+            ("Transport arranged for sessions", "In place for every session", 14),
+        ),
+        (
+            ("FIQR baseline", D.psychologist, S.completed, P.routine, -9, "psychologist"),
+            ("ACT group, 8 weeks", D.psychologist, S.in_progress, P.routine, 56, "psychologist"),
+            ("Sleep hygiene", D.psychologist, S.ready, P.routine, 5, "psychologist"),
+            ("Education: fibromyalgia and pacing", D.nurse, S.completed, P.routine, -6, "nurse"),
+            ("Follow-up call: duloxetine side effects", D.nurse, S.requested, P.routine, 2, "nurse"),
+            ("Benefits and transport assessment", D.social_worker, S.ready, P.routine, 8, "socialworker"),
+            (
+                "Transport to PT sessions arranged",
+                D.social_worker,
+                S.in_progress,
+                P.routine,
+                3,
+                "socialworker",
+            ),
+            ("Caregiver support referral", D.social_worker, S.requested, P.routine, 15, None),
+            *LEAD_TASKS,
         ),
     ),
+    # Knee osteoarthritis: genicular nerve RFA done, rehabilitation now.
     DemoPatient(
         "IPM-100236",
         "Peter Novak",
         date(1951, 3, 30),
         ("physician", "physio", "ot", "pharmacist"),
         "Knee osteoarthritis: genicular nerve RFA and rehabilitation",
-        (("Walk to the shops without a stick", "500 m unaided by 2027-03-01"),),
+        (
+            ("Walk to the shops without a stick", "500 m unaided", 90),
+            ("Climb the stairs at home", "One flight, one rail", 60),
+        ),
+        (
+            ("Genicular nerve block (diagnostic)", D.physician, S.completed, P.routine, -30, "physician"),
+            ("Genicular nerve RFA, right knee", D.physician, S.completed, P.routine, -2, "physician"),
+            ("Follow-up after RFA at 6 weeks", D.physician, S.requested, P.routine, 40, None),
+            ("Home exercise programme review", D.physical_therapist, S.in_progress, P.routine, 5, "physio"),
+            ("Quadriceps strengthening, 2x weekly", D.physical_therapist, S.requested, P.routine, 14, None),
+            ("Gait assessment", D.physical_therapist, S.ready, P.routine, 7, "physio"),
+            (
+                "Home assessment: stair rail and bathroom",
+                D.occupational_therapist,
+                S.requested,
+                P.routine,
+                10,
+                "ot",
+            ),
+            ("Review NSAID use and kidney function", D.pharmacist, S.ready, P.routine, -1, "pharmacist"),
+            *LEAD_TASKS,
+        ),
     ),
-]
-
-# (title, lane, status, priority, due in days from today (None: no date), assignee username or None)
-TASKS: list[tuple[str, Discipline, TaskStatus, TaskPriority, int | None, str | None]] = [
-    ("Review lumbar MRI", D.physician, TaskStatus.completed, TaskPriority.routine, -20, "physician"),
-    (
-        "Medial branch block L4-L5 (diagnostic): schedule",
-        D.physician,
-        TaskStatus.in_progress,
-        TaskPriority.urgent,
-        5,
-        "physician",
-    ),
-    ("Decide on RFA after second block", D.physician, TaskStatus.requested, TaskPriority.routine, 30, None),
-    (
-        "Second diagnostic block: schedule if the first is positive",
-        D.physician,
-        TaskStatus.requested,
-        TaskPriority.routine,
-        21,
-        None,
-    ),
-    ("Monthly medication review", D.physician, TaskStatus.ready, TaskPriority.routine, -3, "physician"),
-    (
-        "Intake assessment, PHQ-9 and GAD-7",
-        D.psychologist,
-        TaskStatus.completed,
-        TaskPriority.routine,
-        -14,
-        "psychologist",
-    ),
-    (
-        "CBT for pain, session 3 of 8",
-        D.psychologist,
-        TaskStatus.in_progress,
-        TaskPriority.routine,
-        2,
-        "psychologist",
-    ),
-    ("Sleep diary review", D.psychologist, TaskStatus.ready, TaskPriority.routine, -1, None),
-    ("Opioid agreement renewal", D.nurse, TaskStatus.ready, TaskPriority.urgent, -5, "nurse"),
-    ("UDS due", D.nurse, TaskStatus.requested, TaskPriority.routine, 7, "nurse"),
-    ("PDMP check", D.nurse, TaskStatus.completed, TaskPriority.routine, -7, "nurse"),
-    ("Follow-up call after block", D.nurse, TaskStatus.on_hold, TaskPriority.routine, 9, None),
-    (
-        "Initial evaluation and ODI",
-        D.physical_therapist,
-        TaskStatus.completed,
-        TaskPriority.routine,
-        -21,
-        "physio",
-    ),
-    (
-        "Core stabilisation programme, 2x weekly",
-        D.physical_therapist,
-        TaskStatus.in_progress,
-        TaskPriority.routine,
-        40,
-        "physio",
-    ),
-    ("Graded walking plan", D.physical_therapist, TaskStatus.requested, TaskPriority.routine, -2, None),
-    (
-        "Workstation assessment",
-        D.occupational_therapist,
-        TaskStatus.requested,
-        TaskPriority.routine,
-        12,
-        "ot",
-    ),
-    (
-        "Pacing and activity diary",
-        D.occupational_therapist,
-        TaskStatus.in_progress,
-        TaskPriority.routine,
-        6,
-        "ot",
-    ),
-    (
-        "Home exercise programme review",
-        D.physical_therapist,
-        TaskStatus.ready,
-        TaskPriority.routine,
-        10,
-        "physio",
-    ),
-    (
-        "Medication review: opioid taper plan",
-        D.pharmacist,
-        TaskStatus.in_progress,
-        TaskPriority.urgent,
-        4,
-        "pharmacist",
-    ),
-    ("Naloxone offered and documented", D.pharmacist, TaskStatus.requested, TaskPriority.routine, -4, None),
-    (
-        "Benefits and transport assessment",
-        D.social_worker,
-        TaskStatus.ready,
-        TaskPriority.routine,
-        8,
-        "socialworker",
-    ),
-    ("Caregiver support referral", D.social_worker, TaskStatus.requested, TaskPriority.routine, 15, None),
-    (
-        "Transport to PT sessions arranged",
-        D.social_worker,
-        TaskStatus.in_progress,
-        TaskPriority.routine,
-        3,
-        "socialworker",
-    ),
-    ("Assign referrals after intake", D.ipm_lead, TaskStatus.completed, TaskPriority.routine, -10, "lead"),
-    (
-        "Review referral clocks before conference",
-        D.ipm_lead,
-        TaskStatus.ready,
-        TaskPriority.urgent,
-        1,
-        "lead",
-    ),
-    ("Update goals with the patient", D.ipm_lead, TaskStatus.requested, TaskPriority.routine, 14, "lead"),
 ]
 
 # How to walk a fresh (requested) task to each demo status along legal FHIR transitions.
@@ -316,22 +402,23 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
             expected_version=None,
             actor=lead,
         )
+    today = date.today()
     plan = await plans.create_plan(
         session,
         PlanCreate(
             patient_id=pid,
             title=demo.plan,
-            period_start=date.today() - timedelta(days=30),
-            period_end=date.today() + timedelta(days=90),
-            goals=[GoalCreate(description=d, target=t) for d, t in demo.goals],
+            period_start=today - timedelta(days=30),
+            period_end=today + timedelta(days=120),
+            goals=[
+                GoalCreate(description=d, target=t, due_date=today + timedelta(days=due_in))
+                for d, t, due_in in demo.goals
+            ],
         ),
         actor=lead,
     )
-    lanes = {users[u].discipline for u in demo.team} | {Discipline.ipm_lead}
     on_team = {"lead", *demo.team}
-    for title, lane, status, priority, due_in, assignee in TASKS:
-        if lane not in lanes:
-            continue
+    for title, lane, status, priority, due_in, assignee in demo.tasks:
         task = await tasks.create_task(
             session,
             plan.id or 0,
@@ -339,7 +426,7 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
                 title=title,
                 discipline=lane,
                 priority=priority,
-                due_date=date.today() + timedelta(days=due_in) if due_in is not None else None,
+                due_date=today + timedelta(days=due_in) if due_in is not None else None,
                 assignee_id=users[assignee].id if assignee in on_team and assignee else None,
                 checklist=[
                     ChecklistItem(text="Document in EMR", done=status is TaskStatus.completed),
@@ -354,18 +441,6 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
             task = await tasks.update_task(
                 session, task.id or 0, TaskUpdate(status=step), expected_version=task.version, actor=lead
             )
-    await tasks.create_task(
-        session,
-        plan.id or 0,
-        TaskCreate(
-            title="Case conference: review progress against goals",
-            discipline=Discipline.ipm_lead,
-            priority=TaskPriority.routine,
-            due_date=date.today() + timedelta(days=3),
-            assignee_id=lead.user_id,
-        ),
-        actor=lead,
-    )
 
 
 @dataclass(frozen=True)
@@ -567,7 +642,6 @@ class DemoMessage:
 
 
 JAMES, FATIMA = "IPM-100234", "IPM-100235"
-MBB = "Medial branch block L4-L5 (diagnostic): schedule"
 
 # Oldest first (each is posted at its time, so ids follow time).
 MESSAGES: list[DemoMessage] = [

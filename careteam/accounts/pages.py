@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import service as accounts
 from careteam.accounts import sessions as auth_sessions
-from careteam.accounts.schemas import UserCreate, UserUpdate
+from careteam.accounts.schemas import PasswordChange, UserCreate, UserUpdate
 from careteam.core.actor import Actor
 from careteam.core.errors import (
     Conflict,
@@ -26,6 +26,7 @@ from careteam.core.vocab import ClinicRole
 from careteam.settings import Settings
 from careteam.web.deps import Id, OptionalActor, SettingsDep, client_ip, request_id
 from careteam.web.forms import (
+    PASSWORD_PAGE,
     STALE_FORM,
     BadCsrfToken,
     Db,
@@ -222,6 +223,7 @@ async def _users_page(
     form: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     problem: str | None = None,
+    reset: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     pager = Pager("/admin/users", page, USERS_PER_PAGE, 0)
@@ -239,8 +241,11 @@ async def _users_page(
         },
         "errors": dict(errors or {}),
         "problem": problem,
+        "reset": reset,
     }
-    return render(request, "accounts/users.html", context, status_code=status)
+    # A temporary password on the page: never kept by a cache or the browser's history.
+    headers = {"Cache-Control": "no-store"} if reset else None
+    return render(request, "accounts/users.html", context, status_code=status, headers=headers)
 
 
 @router.get("/admin/users")
@@ -309,3 +314,73 @@ async def set_user_active(
             request, session, actor, page=page_no, problem=STALE_ACCOUNT, status=status_of(exc)
         )
     return see_other(Pager("/admin/users", page_no, USERS_PER_PAGE, 0).url(page_no) + f"#user-{user_id}")
+
+
+@router.post("/admin/users/{user_id}/password-reset")
+async def reset_password(
+    request: Request,
+    user_id: Id,
+    session: Db,
+    actor: Editor,
+    page: Annotated[str, Form()] = "1",
+) -> Response:
+    """Reset a clinician's password (administrators): the page shows the generated temporary password this
+    once (answered, not redirected to, so it is in no address); she is signed out everywhere at once."""
+    require_admin(actor)
+    page_no = page_number(page)
+    try:
+        async with session.begin_nested():
+            user, password = await accounts.reset_password(session, user_id, actor=actor)
+    except ValidationFailed as exc:
+        return await _users_page(request, session, actor, page=page_no, problem=exc.detail, status=422)
+    reset = {"display_name": user.display_name, "username": user.username, "password": password}
+    return await _users_page(request, session, actor, page=page_no, reset=reset)
+
+
+PASSWORD_HINTS = {
+    "current_password": "Enter your current password.",
+    "new_password": "At least 8 characters (a passphrase is best), at most 256.",
+}
+
+
+def _password_page(request: Request, errors: Mapping[str, str] | None = None, status: int = 200) -> Response:
+    return render(request, "accounts/password.html", {"errors": dict(errors or {})}, status_code=status)
+
+
+@router.get(PASSWORD_PAGE)
+async def password_form(request: Request, actor: Viewer) -> Response:
+    """Choose a new password; after an administrator's reset, every page leads here until it is done."""
+    return _password_page(request)
+
+
+@router.post(PASSWORD_PAGE)
+async def change_password(
+    request: Request,
+    session: Db,
+    actor: Editor,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    """Check the current password and set the new one; this browser stays signed in, every other session
+    and token of hers ends."""
+    try:
+        body = PasswordChange.model_validate(
+            {"current_password": current_password, "new_password": new_password}
+        )
+    except ValidationError as exc:
+        return _password_page(request, field_errors(exc, PASSWORD_HINTS), status=422)
+    if new_password != confirm_password:
+        return _password_page(request, {"confirm_password": "The two new passwords differ."}, status=422)
+    try:
+        async with session.begin_nested():
+            await accounts.change_own_password(
+                session,
+                body.current_password,
+                body.new_password,
+                actor=actor,
+                keep_session=actor.session_id,
+            )
+    except ValidationFailed as exc:
+        return _password_page(request, {exc.field: exc.detail}, status=422)
+    return see_other("/patients")

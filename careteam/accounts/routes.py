@@ -7,7 +7,13 @@ from pydantic import BaseModel, Field
 
 from careteam.accounts import service as accounts
 from careteam.accounts import sessions as auth_sessions
-from careteam.accounts.schemas import UserCreate, UserPublic, UserUpdate
+from careteam.accounts.schemas import (
+    PasswordChange,
+    PasswordResetPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from careteam.accounts.tables import User
 from careteam.core.schemas import Input, Page
 from careteam.core.vocab import Discipline
@@ -76,6 +82,18 @@ async def patch_user(
     return UserPublic.model_validate(user)
 
 
+@users_router.post("/users/{user_id}/password-reset")
+async def reset_password(
+    user_id: Id, actor: CurrentActor, session: SessionDep, response: Response
+) -> PasswordResetPublic:
+    """Reset a clinician's password (administrators): the answer holds a temporary password, this once; she
+    must change it at next sign-in, and all her sessions and tokens end now."""
+    user, password = await accounts.reset_password(session, user_id, actor=actor)
+    response.headers["ETag"] = etag(user.version)
+    response.headers["Cache-Control"] = "no-store"
+    return PasswordResetPublic(user=UserPublic.model_validate(user), temporary_password=password)
+
+
 auth_router = APIRouter(tags=["auth"])
 
 
@@ -115,6 +133,20 @@ async def me(actor: CurrentActor, session: SessionDep) -> UserPublic:
     """The signed-in clinician."""
     user = await session.get(User, actor.user_id)
     return UserPublic.model_validate(user)
+
+
+@auth_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordChange, actor: CurrentActor, session: SessionDep) -> Response:
+    """Choose a new password (the current one must be right); the only write allowed after a reset. Your
+    other sessions and tokens end; this one stays."""
+    await accounts.change_own_password(
+        session,
+        body.current_password,
+        body.new_password,
+        actor=actor,
+        keep_session=actor.session_id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # One router for the app to include (its routes are copied in: no extra level of matching).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import (
+    Field,
     StringConstraints,
 )
 
@@ -41,3 +42,18 @@ class UserPublic(Public):
     discipline: Discipline
     role: ClinicRole
     active: bool
+    # Signs in with the temporary password of an administrator's reset: must choose her own first.
+    temporary_credentials: bool = Field(default=False, validation_alias="must_change_password")
+
+
+class PasswordResetPublic(Public):
+    """The answer to an administrator's reset: the temporary password, shown this once (only its hash is
+    kept). She must change it at her next sign-in."""
+
+    user: UserPublic
+    temporary_password: str
+
+
+class PasswordChange(Input):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    new_password: Password

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.accounts.passwords import hash_password
+from careteam.accounts.passwords import hash_password, verify_password
 from careteam.accounts.schemas import UserCreate, UserPublic, UserUpdate
 from careteam.accounts.tables import AuthSession, User
 from careteam.audit import service as audit
@@ -111,6 +112,65 @@ async def update_user(
         await close_all_sessions(session, user_id)
     user.version += 1
     session.add(user)
+    await session.flush()
+    audit.record(session, actor, AuditAction.update, "user", user.id)
+    return user
+
+
+def temporary_password() -> str:
+    """A one-time password for a reset: 15 characters from an alphabet without look-alikes (no 0/O, 1/l/I),
+    in groups of five for reading aloud or typing from the screen (about 77 bits)."""
+    groups = ("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(5)) for _ in range(3))
+    return "-".join(groups)
+
+
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+async def reset_password(session: AsyncSession, user_id: int, *, actor: Actor) -> tuple[User, str]:
+    """An administrator resets a clinician's password: a generated temporary password (returned once, to
+    show her; only its hash is kept), which she must change at next sign-in; all her sessions and tokens end
+    at once. Audited as an update of the account."""
+    _require_admin(actor)
+    if user_id == actor.user_id:
+        raise ValidationFailed(
+            "You cannot reset your own password here: choose a new one on your account's password page.",
+            field="user_id",
+        )
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("No such user.")
+    password = temporary_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.version += 1
+    session.add(user)
+    await close_all_sessions(session, user_id)
+    await session.flush()
+    audit.record(session, actor, AuditAction.update, "user", user.id)
+    return user, password
+
+
+async def change_own_password(
+    session: AsyncSession, current: str, new: str, *, actor: Actor, keep_session: str | None
+) -> User:
+    """The signed-in clinician chooses a new password (after a reset, before anything else): the current one
+    must be right and the new one differ. Her other sessions and tokens end; ``keep_session`` (this
+    browser's) stays. Audited."""
+    user = await session.get(User, actor.user_id, with_for_update=True)
+    if user is None or not verify_password(current, user.password_hash):
+        raise ValidationFailed("Your current password is wrong.", field="current_password")
+    if verify_password(new, user.password_hash):
+        raise ValidationFailed("Choose a password different from the current one.", field="new_password")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.version += 1
+    session.add(user)
+    await session.exec(
+        delete(AuthSession).where(
+            col(AuthSession.user_id) == user.id, col(AuthSession.id) != (keep_session or "")
+        )
+    )
     await session.flush()
     audit.record(session, actor, AuditAction.update, "user", user.id)
     return user

@@ -41,6 +41,7 @@ _RESOLVE = (
         _USERS.c.discipline,
         _USERS.c.role,
         _USERS.c.active,
+        _USERS.c.must_change_password,
     )
     .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
     .where(_SESSIONS.c.id == sa.bindparam("session_id"), _SESSIONS.c.kind == sa.bindparam("kind"))

@@ -20,6 +20,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16, default="clinician")
     password_hash: str = Field(max_length=255)
     active: bool = True
+    # Set by an administrator's password reset: until she chooses her own, she may only change it.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
 

@@ -18,6 +18,8 @@ class Actor:
     session_id: str | None = None
     request_id: str | None = None
     client_ip: str | None = None
+    # An administrator reset her password: until she chooses her own, she may only do that (web.deps).
+    must_change_password: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -59,4 +61,5 @@ def actor_of(
         session_id=session_id,
         request_id=request_id,
         client_ip=client_ip,
+        must_change_password=bool(getattr(user, "must_change_password", False)),
     )

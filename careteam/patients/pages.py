@@ -8,10 +8,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam import resources
 from careteam.accounts import service as accounts
 from careteam.core.actor import Actor
 from careteam.core.errors import (
@@ -60,6 +61,16 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @router.get("/")
 async def home() -> Response:
     return see_other("/patients")
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page links: the same icon as ``<link rel="icon">``."""
+    return FileResponse(
+        resources.STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 async def _patients_page(
@@ -179,11 +190,13 @@ async def patient_page(
     actor: Actor,
     patient_id: int,
     *,
-    form: Mapping[str, str] | None = None,
+    form: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> Response:
+    """The patient's page; ``form`` holds what a failed form sent (team: ``user_ids``, ``roles``; plans:
+    ``plan_*``), shown again with ``errors``."""
     patient = await patients.get_patient(session, patient_id, actor=actor)
     team = await patients.get_team(session, patient_id, actor=actor)
     manages = await patients.may_manage_team(session, patient_id, actor=actor)
@@ -198,7 +211,16 @@ async def patient_page(
         "team": team,
         "manages": manages,
         "candidates": candidates,
-        "form": {"user_id": "", "role": TeamRole.member.value, "plan_title": "", **(form or {})},
+        "form": {
+            "user_ids": [],
+            "roles": {},
+            "role": TeamRole.member.value,
+            "plan_title": "",
+            "plan_start": "",
+            "plan_end": "",
+            "plan_goals": [],
+            **(form or {}),
+        },
         "errors": dict(errors or {}),
         "problem": problem,
         "today": date.today(),
@@ -220,37 +242,41 @@ async def add_member(
     patient_id: Id,
     session: Db,
     actor: Editor,
-    user_id: Annotated[str, Form()] = "",
+    user_id: Annotated[list[str] | None, Form()] = None,
     role: Annotated[str, Form()] = TeamRole.member.value,
     version: Annotated[str, Form()] = "",
 ) -> Response:
-    """Put a clinician on the care team, unless someone changed the team since the page was loaded."""
-    form = {"user_id": user_id, "role": role}
+    """Put the clinicians ticked on the care team, each with her role (``role_<id>``, else ``role``), in one
+    unit of work, unless someone changed the team since the page was loaded."""
+    chosen = [u.strip() for u in user_id or [] if u.strip()]
+    submitted = await request.form()
+    roles = {u: str(submitted.get(f"role_{u}", role)) for u in chosen}
+    form = {"user_ids": chosen, "roles": roles, "role": role}
     expected = form_version(version)
     if expected is None:
         return await patient_page(
             request, session, actor, patient_id, form=form, problem=STALE_FORM, status=422
         )
+    if not chosen:
+        errors = {"user_id": "Choose at least one clinician."}
+        return await patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     try:
-        body = MemberCreate.model_validate({"user_id": user_id or None, "role": role})
+        bodies = [MemberCreate.model_validate({"user_id": u, "role": roles[u]}) for u in chosen]
     except ValidationError as exc:
         errors = field_errors(exc, MEMBER_HINTS)
         return await patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     try:
         async with session.begin_nested():
-            await patients.add_member(session, patient_id, body, expected_version=expected, actor=actor)
+            await patients.add_members(session, patient_id, bodies, expected_version=expected, actor=actor)
     except Conflict as exc:
         return await patient_page(
             request, session, actor, patient_id, form=form, problem=STALE_TEAM, status=status_of(exc)
         )
-    except Duplicate as exc:
+    except (Duplicate, ValidationFailed) as exc:
         errors = {exc.field: exc.detail}
         return await patient_page(
             request, session, actor, patient_id, form=form, errors=errors, status=status_of(exc)
         )
-    except ValidationFailed as exc:
-        errors = {exc.field: exc.detail}
-        return await patient_page(request, session, actor, patient_id, form=form, errors=errors, status=422)
     return see_other(f"/patients/{patient_id}#care-team")
 
 

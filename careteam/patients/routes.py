@@ -12,6 +12,7 @@ from careteam.patients.schemas import (
     CareTeamPublic,
     CareTeamUpdate,
     MemberCreate,
+    MembersCreate,
     PatientCreate,
     PatientPublic,
     PatientUpdate,
@@ -99,6 +100,16 @@ async def add_member(
 ) -> CareTeamPublic:
     """Put a clinician on the care team."""
     team = await patients.add_member(session, patient_id, body, expected_version=None, actor=actor)
+    response.headers["ETag"] = etag(team.version)
+    return team
+
+
+@router.post("/patients/{patient_id}/care-team/members/batch", status_code=status.HTTP_201_CREATED)
+async def add_members(
+    patient_id: Id, body: MembersCreate, actor: CurrentActor, session: SessionDep, response: Response
+) -> CareTeamPublic:
+    """Put several clinicians on the care team at once: all of them, or none (the first problem is named)."""
+    team = await patients.add_members(session, patient_id, body.members, expected_version=None, actor=actor)
     response.headers["ETag"] = etag(team.version)
     return team
 

@@ -53,6 +53,12 @@ class MemberCreate(Input):
     discipline: Discipline | None = None  # defaults to the user's own discipline
 
 
+class MembersCreate(Input):
+    """Several clinicians at once (the patient page's "Add to team"): all are added, or none."""
+
+    members: Annotated[list[MemberCreate], Field(min_length=1, max_length=50)]
+
+
 class MemberPublic(Public):
     id: int
     user_id: int

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
 
 import sqlalchemy as sa
@@ -133,29 +133,44 @@ async def add_member(
     session: AsyncSession, patient_id: int, body: MemberCreate, *, expected_version: int | None, actor: Actor
 ) -> CareTeamPublic:
     """Put a clinician on the team; from now on she sees the patient."""
+    return await add_members(session, patient_id, [body], expected_version=expected_version, actor=actor)
+
+
+async def add_members(
+    session: AsyncSession,
+    patient_id: int,
+    bodies: Sequence[MemberCreate],
+    *,
+    expected_version: int | None,
+    actor: Actor,
+) -> CareTeamPublic:
+    """Put several clinicians on the team at once: all of them or none, one team version, one audit row and
+    one ``team.updated`` per board. From now on they see the patient."""
     await _visible_patient(session, patient_id, actor)
     team = await _team_of(session, patient_id, for_update=True)
     await _ensure_manages(session, team, actor)
     if expected_version is not None:
         await _ensure_version(session, team, expected_version, actor)
-    user = await accounts.active_user(session, body.user_id)
-    if user is None:
-        raise ValidationFailed("No active clinician with this id.", field="user_id")
-    existing = (
-        await session.exec(
-            select(CareTeamMember).where(CareTeamMember.team_id == team.id, CareTeamMember.user_id == user.id)
+    if not bodies:
+        raise ValidationFailed("Choose at least one clinician.", field="user_id")
+    if len({body.user_id for body in bodies}) != len(bodies):
+        raise ValidationFailed("Each clinician can be added once.", field="user_id")
+    on_team = set(await session.exec(select(CareTeamMember.user_id).where(CareTeamMember.team_id == team.id)))
+    for body in bodies:
+        user = await accounts.active_user(session, body.user_id)
+        if user is None:
+            raise ValidationFailed("No active clinician with this id.", field="user_id")
+        if user.id in on_team:
+            name = user.display_name if len(bodies) > 1 else "This clinician"
+            raise Duplicate(f"{name} is already on the team.", field="user_id")
+        session.add(
+            CareTeamMember(
+                team_id=team.id or 0,
+                user_id=user.id or 0,
+                role=body.role,
+                discipline=body.discipline or Discipline(user.discipline),
+            )
         )
-    ).first()
-    if existing is not None:
-        raise Duplicate("This clinician is already on the team.", field="user_id")
-    session.add(
-        CareTeamMember(
-            team_id=team.id or 0,
-            user_id=user.id or 0,
-            role=body.role,
-            discipline=body.discipline or Discipline(user.discipline),
-        )
-    )
     return await _changed(session, team, actor, patient_id)
 
 
@@ -277,6 +292,26 @@ def patient_names() -> sa.Subquery:
     """Every patient's ``id`` and ``name`` as a subquery, for other features to join (a worklist's rows name
     their patient) without touching this feature's tables. Not access-checked: join it behind a filter."""
     return select(col(Patient.id), col(Patient.name)).subquery("patient_names")
+
+
+async def patient_labels(
+    session: AsyncSession, patient_ids: Iterable[int], *, actor: Actor
+) -> dict[int, tuple[str, str]]:
+    """MRN and name by patient id, for the patients among ``patient_ids`` the actor may see (an
+    administrator: all), in one query; each one answered is audited as read, in one statement (the audit
+    trail's page names the patients of its entries)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(col(Patient.id), col(Patient.mrn), col(Patient.name)).where(
+                col(Patient.id).in_(ids), col(Patient.id).in_(visible_patient_ids(actor))
+            )
+        )
+    ).all()
+    await audit.insert_reads(session, actor, "patient", ((pid, pid) for pid, _, _ in rows))
+    return {int(pid or 0): (mrn, name) for pid, mrn, name in rows}
 
 
 async def clinical_patient_choices(session: AsyncSession, *, actor: Actor) -> list[tuple[int, str]]:

@@ -65,6 +65,14 @@ PRIORITY_LABELS: dict[TaskPriority, str] = {
     TaskPriority.asap: "ASAP",
     TaskPriority.stat: "STAT",
 }
+# Goals still being worked towards: past their due date, they are marked overdue (board.js: OPEN_GOALS).
+OPEN_GOALS = frozenset(
+    s.value
+    for s in GoalStatus
+    if s not in (GoalStatus.completed, GoalStatus.cancelled, GoalStatus.rejected)
+    and s is not GoalStatus.entered_in_error
+)
+GOAL_CHOICES = [(s.value, status_label(s.value)) for s in GoalStatus]
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Words for the fields of a task, in the order an edit is described ("changed “UDS due”: priority, due date").
 FIELD_WORDS = {
@@ -176,6 +184,23 @@ def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date
         "has_referral": referral is not None,
         "referral_id": referral if referral is not None else "",
         "filtered": False,
+    }
+
+
+def goal_view(goal: Mapping[str, Any] | None, today: date) -> dict[str, Any]:
+    """What the goal partial shows (``plans/board_parts.html``); ``None`` gives the empty goal board.js
+    clones. A goal still being worked towards (not completed, cancelled, rejected or in error) is overdue
+    after its due date."""
+    if goal is None:
+        blank = dict.fromkeys(
+            ("id", "version", "lifecycle_status", "description", "target", "due_date", "due_label"), ""
+        )
+        return blank | {"overdue": False}
+    due = goal["due_date"]
+    return dict(goal) | {
+        "due_date": due.isoformat() if due else "",
+        "due_label": due_label(due, today) if due else "",
+        "overdue": due is not None and due < today and goal["lifecycle_status"] in OPEN_GOALS,
     }
 
 
@@ -449,7 +474,12 @@ async def board_page(
         # moves the server takes, for the viewer's place on the team (from "members", which follow live).
         "rules": rules.rules_json(),
         "undo_seconds": request.app.state.settings.task_undo_seconds,
+        "open_goals": sorted(OPEN_GOALS),
     }
+    # From the team the board already read (no extra query): the lead and the physicians edit goals.
+    may_plan = any(
+        m.user_id == actor.user_id and plans.shapes_plans(m.role, m.discipline) for m in board.members
+    )
     context = {
         "section": "patients",
         "board": board,
@@ -461,7 +491,9 @@ async def board_page(
         "filters": filters,
         "history": history(log, names),
         "blank_card": card_view(None, names, today),
-        "blank_goal": {"id": "", "version": "", "lifecycle_status": "", "description": "", "target": ""},
+        "goals": [goal_view(g.model_dump(), today) for g in board.goals],
+        "blank_goal": goal_view(None, today),
+        "goal_choices": GOAL_CHOICES if may_plan else None,
         "blank_lane": {"discipline": "", "label": "", "hidden": False, "cells": dict.fromkeys(counts, "")},
         "blank_entry": {"seq": "", "at_iso": "", "at_text": "", "who": "", "text": ""},
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
@@ -505,6 +537,38 @@ async def _task_facts(
 patient_pages.add_patient_list_facts(_task_facts, labels=(OPEN_TASKS, OVERDUE_TASKS))
 
 
+# The new-plan form shows this many goal rows without JavaScript; "Add another goal" adds more (up to
+# PlanCreate's limit).
+GOAL_ROWS = 3
+MAX_GOALS = 20
+GOAL_HINTS = {
+    "description": "Describe the goal (up to 500 characters), or leave the whole row empty.",
+    "target": "Keep the target to 200 characters.",
+    "due_date": "Give the goal a due date.",
+}
+
+
+def _plan_errors(exc: ValidationError) -> dict[str, str]:
+    """The form's fields named in a PlanCreate's validation errors, in words for the form."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        loc = error["loc"]
+        if loc[0] == "title":
+            errors.setdefault("plan_title", "Give the plan a title (up to 200 characters).")
+        elif loc[0] in ("period_start", "period_end"):
+            message = (
+                "The period must not end before it starts."
+                if "before" in error["msg"]
+                else "Enter a valid date."
+            )
+            errors.setdefault(f"plan_{loc[0]}", message)
+        elif loc[0] == "goals" and len(loc) > 2:
+            # A due date that is there but no date (the empty one is caught before).
+            hint = "Enter a valid due date." if loc[2] == "due_date" else GOAL_HINTS[str(loc[2])]
+            errors.setdefault(f"goal_{loc[1]}_{loc[2]}", f"Goal {int(loc[1]) + 1}: {hint}")
+    return errors
+
+
 @router.post("/patients/{patient_id}/plans")
 async def create_plan(
     request: Request,
@@ -512,15 +576,55 @@ async def create_plan(
     session: Db,
     actor: Editor,
     title: Annotated[str, Form()] = "",
+    period_start: Annotated[str, Form()] = "",
+    period_end: Annotated[str, Form()] = "",
+    goal_description: Annotated[list[str] | None, Form()] = None,
+    goal_target: Annotated[list[str] | None, Form()] = None,
+    goal_due: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Open a care plan (a board) for the patient; the team's lead and physicians may."""
-    form = {"plan_title": title}
+    """Open a care plan (a board) for the patient, with its period and first goals, in one unit of work;
+    the team's lead and physicians may. A goal row left empty is no goal; a goal needs a due date."""
+    rows = _goal_rows(goal_description or [], goal_target or [], goal_due or [])
+    form = {"plan_title": title, "plan_start": period_start, "plan_end": period_end, "plan_goals": rows}
+    goals = [row for row in rows if any(row.values())]
+    errors: dict[str, str] = {}
+    if len(goals) > MAX_GOALS:
+        errors["goal_0_description"] = f"A plan starts with at most {MAX_GOALS} goals."
+    for index, goal in enumerate(goals):
+        if not goal["due_date"]:
+            errors[f"goal_{index}_due_date"] = f"Goal {index + 1}: {GOAL_HINTS['due_date']}"
     try:
-        body = PlanCreate.model_validate({"patient_id": patient_id, "title": title})
-    except ValidationError:
-        errors = {"plan_title": "Give the plan a title (up to 200 characters)."}
+        body = PlanCreate.model_validate(
+            {
+                "patient_id": patient_id,
+                "title": title,
+                "period_start": period_start.strip() or None,
+                "period_end": period_end.strip() or None,
+                "goals": [{k: v or None for k, v in g.items()} | {"target": g["target"]} for g in goals],
+            }
+        )
+    except ValidationError as exc:
+        errors = _plan_errors(exc) | errors
+    if errors:
+        form["plan_goals"] = goals + [_BLANK_GOAL] * max(0, GOAL_ROWS - len(goals))
         return await patient_pages.patient_page(
             request, session, actor, patient_id, form=form, errors=errors, status=422
         )
     plan = await plans.create_plan(session, body, actor=actor)
     return see_other(f"/plans/{plan.id}")
+
+
+_BLANK_GOAL = {"description": "", "target": "", "due_date": ""}
+
+
+def _goal_rows(descriptions: list[str], targets: list[str], dues: list[str]) -> list[dict[str, str]]:
+    """The form's goal rows, as typed (one value per row and field; a missing value is empty)."""
+    count = min(max(len(descriptions), len(targets), len(dues)), MAX_GOALS + 1)
+
+    def at(values: list[str], index: int) -> str:
+        return values[index].strip() if index < len(values) else ""
+
+    return [
+        {"description": at(descriptions, i), "target": at(targets, i), "due_date": at(dues, i)}
+        for i in range(count)
+    ]

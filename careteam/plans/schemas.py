@@ -31,6 +31,7 @@ class GoalCreate(Input):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     lifecycle_status: GoalStatus = GoalStatus.active
+    due_date: date | None = None
 
 
 class GoalUpdate(Input):
@@ -39,6 +40,8 @@ class GoalUpdate(Input):
     ) = None
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     lifecycle_status: GoalStatus | None = None
+    # null clears the due date (the other fields cannot be emptied).
+    due_date: date | None = None
 
 
 class GoalPublic(Public):
@@ -47,6 +50,7 @@ class GoalPublic(Public):
     description: str
     target: str
     lifecycle_status: GoalStatus
+    due_date: date | None
     version: int
 
 

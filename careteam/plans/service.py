@@ -117,7 +117,7 @@ async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, act
 async def update_goal(
     session: AsyncSession, goal_id: int, body: GoalUpdate, *, expected_version: int, actor: Actor
 ) -> Goal:
-    """Change a goal's wording, target or lifecycle status."""
+    """Change a goal's wording, target, due date or lifecycle status; 412 if someone changed it first."""
     goal = (
         await session.exec(
             select(Goal)
@@ -137,7 +137,7 @@ async def update_goal(
             shown=("goal", goal.id, plan.patient_id),
         )
     for field, value in body.model_dump(exclude_unset=True).items():
-        if value is None:
+        if value is None and field != "due_date":
             raise ValidationFailed(f"{field} cannot be empty.", field=field)
         setattr(goal, field, value)
     goal.version += 1
@@ -151,7 +151,12 @@ async def update_goal(
 async def may_shape_plans(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
     """Plans are shaped by the team's leads and its IPM physicians; others work the tasks."""
     member = await patients.membership(session, patient_id, actor.user_id)
-    return member is not None and (member[0] == TeamRole.lead or member[1] in _PLANNING_DISCIPLINES)
+    return member is not None and shapes_plans(member[0], member[1])
+
+
+def shapes_plans(role: str, discipline: str) -> bool:
+    """Whether a team member with this role and discipline shapes the plan (its goals, period, title)."""
+    return role == TeamRole.lead or discipline in _PLANNING_DISCIPLINES
 
 
 async def _ensure_plans(session: AsyncSession, patient_id: int, actor: Actor) -> None:

@@ -57,6 +57,7 @@ class Goal(SQLModel, table=True):
     description: str = Field(max_length=500)
     target: str = Field(default="", max_length=200)
     lifecycle_status: str = Field(max_length=24, default="active")
+    due_date: date | None = None
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
 

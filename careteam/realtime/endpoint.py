@@ -51,6 +51,10 @@ async def live_updates(websocket: WebSocket) -> None:
     if actor is None:
         await _refuse(websocket, 401, protocol.CLOSE_UNAUTHENTICATED, "Sign in, or send a bearer token.")
         return
+    if actor.must_change_password:
+        # An administrator reset her password: nothing streams until she chooses her own (as web.deps).
+        await _refuse(websocket, 403, protocol.CLOSE_FORBIDDEN_ORIGIN, "Password change required.")  # 4403
+        return
 
     await websocket.accept()
     reader = _Reader(websocket)

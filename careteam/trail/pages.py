@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from careteam.accounts import service as accounts
 from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
+from careteam.patients import service as patients
 from careteam.web.forms import Db, PageRoute, Viewer, optional_date, optional_id, require_admin
 from careteam.web.templating import Pager, page_number, render
 
@@ -78,7 +79,12 @@ async def audit_trail(
             limit=pager.size,
         )
     users, _ = await accounts.list_users(session, actor=actor, limit=DIRECTORY_LIMIT)
+    # Each entry's patient by MRN and name: a read of those patients, audited (one row per patient shown).
+    shown = await patients.patient_labels(
+        session, (e.patient_id for e in entries if e.patient_id is not None), actor=actor
+    )
     context = {
+        "patients": shown,
         "section": "audit",
         "entries": entries,
         "pager": replace(pager, total=total),

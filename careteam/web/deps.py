@@ -101,9 +101,19 @@ async def optional_actor(request: Request, session: SessionDep, settings: Settin
     return actor
 
 
-async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+# What an account whose password an administrator reset may still call: who am I, and change it.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/me", "/api/v1/me/password"})
+MUST_CHANGE_DETAIL = (
+    "Password change required: an administrator reset your password. "
+    "Choose your own (POST /api/v1/me/password, or sign in on the web) before anything else."
+)
+
+
+async def current_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
     if actor is None:
         raise Unauthenticated("Sign in, or send a valid bearer token.")
+    if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden(MUST_CHANGE_DETAIL)
     return actor
 
 

@@ -41,7 +41,22 @@ class BadCsrfToken(Exception):
     """A form without the session's CSRF token: refused, nothing changed."""
 
 
-_FAILURES = (DomainError, RequestValidationError, IntegrityError, SignInRequired, BadCsrfToken)
+class PasswordChangeRequired(Exception):
+    """An administrator reset her password: every page sends her to choose her own first."""
+
+
+# The pages an account that must change its password may still open.
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a page address, not a secret
+_PASSWORD_CHANGE_PAGES = frozenset({PASSWORD_PAGE, "/logout"})
+
+_FAILURES = (
+    DomainError,
+    RequestValidationError,
+    IntegrityError,
+    SignInRequired,
+    BadCsrfToken,
+    PasswordChangeRequired,
+)
 
 
 class PageRoute(APIRoute):
@@ -81,6 +96,8 @@ def _failure_page(request: Request, exc: Exception) -> Response:
             if settings.session_cookie_name in request.cookies:
                 forget_session_cookie(response, settings)
             return response
+        case PasswordChangeRequired():
+            return see_other(PASSWORD_PAGE)
         case BadCsrfToken():
             return page_error(
                 request,
@@ -125,6 +142,8 @@ async def _viewer(request: Request, session: Db, actor: OptionalActor) -> Actor:
     kept on the request."""
     if actor is None or actor.session_id is None:
         raise SignInRequired
+    if actor.must_change_password and request.url.path not in _PASSWORD_CHANGE_PAGES:
+        raise PasswordChangeRequired
     request.state.actor = actor
     request.state.csrf_token = await auth_sessions.csrf_token_for(session, actor.session_id)
     request.state.unread = await notifications.unread_count(session, actor.user_id)

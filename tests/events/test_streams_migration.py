@@ -13,12 +13,14 @@ import orjson
 import sqlalchemy as sa
 from websockets.asyncio.client import connect
 
+from careteam.accounts.passwords import hash_password
+from careteam.accounts.tables import User
 from careteam.app import create_app
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.patients.codes import TeamRole
 from careteam.settings import Settings
 from tests.db.test_migrations import empty_database, upgrade
-from tests.factories import PASSWORD, make_patient, make_user
+from tests.factories import PASSWORD, make_patient
 from tests.live import LiveServer
 
 BEFORE = "0003"  # the last revision with plan_event and care_plan.last_seq
@@ -29,7 +31,25 @@ async def _old_clinic(url: str) -> tuple[str, int, list[dict[str, Any]]]:
     engine = make_engine(url)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as s:
-            nurse = await make_user(s)
+            # The account as 0003 stored it (the model has columns added since: must_change_password).
+            nurse_id = (
+                await s.exec(
+                    sa.text(
+                        "INSERT INTO user_account (username, display_name, discipline, role, password_hash, "
+                        "active, version, created_at) "
+                        "VALUES ('old.nurse', 'Old Nurse', 'nurse', 'clinician', :hash, true, 1, :at) "
+                        "RETURNING id"
+                    ),
+                    params={"hash": hash_password(PASSWORD), "at": datetime(2026, 11, 20, tzinfo=UTC)},
+                )
+            ).scalar_one()
+            nurse = User(
+                id=nurse_id,
+                username="old.nurse",
+                display_name="Old Nurse",
+                discipline="nurse",
+                password_hash="",
+            )
             patient = await make_patient(s, members=[(nurse, TeamRole.lead)])
             at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
             plan_id = (

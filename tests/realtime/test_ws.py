@@ -118,6 +118,20 @@ async def test_the_pages_own_origin_is_allowed_without_configuration(
     assert refused.value.response.status_code == 403
 
 
+async def test_an_account_that_must_change_its_password_gets_no_stream(
+    app: Any, db: Any, live_server: str, team: Team, login: Any
+) -> None:
+    headers = await login(team.nurse.username)
+    async with db() as session:
+        user = await session.get(User, team.nurse.id)
+        assert user is not None
+        user.must_change_password = True  # as an administrator's reset leaves it (its sessions aside)
+        session.add(user)
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(live_server, additional_headers=headers)
+    assert refused.value.response.status_code == 403
+
+
 # --- Subscribing --------------------------------------------------------------------------------------
 
 

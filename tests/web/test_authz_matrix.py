@@ -23,7 +23,7 @@ from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
 from careteam.referrals.tables import Referral
-from tests.factories import make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_user
 
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
 PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
@@ -47,6 +47,7 @@ class World:
     said_id: int  # the nurse's message in it, which she edits
     unsaid_id: int  # the nurse's message in it, which she removes
     colleague_ids: tuple[int, int]  # the nurse and the physician: whom a new conversation names
+    batch_ids: tuple[int, int]  # two clinicians on no team, whom the batch route adds at once
 
 
 def expect(route: str, persona: str) -> int:
@@ -64,6 +65,8 @@ def expect(route: str, persona: str) -> int:
         "POST /api/v1/users": 201 if admin else 403,
         "GET /api/v1/users/{user_id}": 200,
         "PATCH /api/v1/users/{user_id}": 200 if admin else 403,
+        "POST /api/v1/users/{user_id}/password-reset": 200 if admin else 403,
+        "POST /api/v1/me/password": 204,  # her own, whoever she is (the current password is checked)
         "GET /api/v1/patients": 200,
         "POST /api/v1/patients": 201 if (admin or lead) else 403,
         "GET /api/v1/patients/{patient_id}": 200 if (on_team or admin) else 404,
@@ -71,6 +74,11 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/patients/{patient_id}/care-team": 200 if (on_team or admin) else 404,
         "PATCH /api/v1/patients/{patient_id}/care-team": 200 if (lead or admin) else 403 if on_team else 404,
         "POST /api/v1/patients/{patient_id}/care-team/members": 201
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        "POST /api/v1/patients/{patient_id}/care-team/members/batch": 201
         if (lead or admin)
         else 403
         if on_team
@@ -208,6 +216,10 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         await make_user(s, "admin1", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
         spare = await make_user(s, "spare_sw", discipline=Discipline.social_worker)
         candidate = await make_user(s, "candidate_ot", discipline=Discipline.occupational_therapist)
+        batch = [
+            await make_user(s, "batch_pharm", discipline=Discipline.pharmacist),
+            await make_user(s, "batch_psych", discipline=Discipline.psychologist),
+        ]
         members = [(u, TeamRole.lead if d == "ipm_lead" else TeamRole.member) for d, u in users.items()]
         patient = await make_patient(
             s, members=[*members, (removed, TeamRole.member), (spare, TeamRole.member)]
@@ -288,6 +300,7 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             said[0].id or 0,
             said[1].id or 0,
             (users["nurse"].id or 0, users["physician"].id or 0),
+            (batch[0].id or 0, batch[1].id or 0),
         )
     username = {
         "anonymous": None,
@@ -331,6 +344,10 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/patients/{patient_id}": {"name": "Renamed Patient"},
         "PATCH /api/v1/patients/{patient_id}/care-team": {"name": "Renamed team"},
         "POST /api/v1/patients/{patient_id}/care-team/members": {"user_id": w.candidate_id},
+        "POST /api/v1/patients/{patient_id}/care-team/members/batch": {
+            "members": [{"user_id": w.batch_ids[0]}, {"user_id": w.batch_ids[1], "role": "lead"}]
+        },
+        "POST /api/v1/me/password": {"current_password": PASSWORD, "new_password": "a new passphrase"},
         "POST /api/v1/plans": {"patient_id": w.patient_id, "title": "Second plan"},
         "PATCH /api/v1/plans/{plan_id}": {"title": "Renamed plan"},
         "POST /api/v1/plans/{plan_id}/goals": {"description": "Sleep 6 hours"},

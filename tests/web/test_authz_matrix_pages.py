@@ -13,7 +13,8 @@ from tests.factories import PASSWORD
 from tests.web.test_authz_matrix import CONVERSING, ON_TEAM, PERSONAS, World, _world
 
 PLANNERS = {"ipm_lead", "physician"}
-PUBLIC = {"GET /login", "POST /login", "GET /"}  # signing in, and the redirect to the patient list
+# Signing in, the redirect to the patient list, and the icon every browser asks for (tests/web/test_pages.py).
+PUBLIC = {"GET /login", "POST /login", "GET /", "GET /favicon.ico"}
 
 
 def expect(route: str, persona: str) -> int:
@@ -43,6 +44,11 @@ def expect(route: str, persona: str) -> int:
         "GET /admin/users": 200 if admin else 404,
         "POST /admin/users": 303 if admin else 404,
         "POST /admin/users/{user_id}/active": 303 if admin else 404,
+        # The reset answers the accounts page with the temporary password (not a redirect: in no address).
+        "POST /admin/users/{user_id}/password-reset": 200 if admin else 404,
+        # Her own password, whoever she is (the current one is checked); this session stays signed in.
+        "GET /account/password": 200,
+        "POST /account/password": 303,
         "GET /admin/audit": 200 if admin else 404,
         "GET /work": 200,
         # Search: everyone signed in; only what her teams' plans hold is found (tests/search/test_pages.py).
@@ -124,6 +130,12 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "password": "long enough",
         },
         "POST /admin/users/{user_id}/active": {"active": "false"},
+        "POST /admin/users/{user_id}/password-reset": {"page": "1"},
+        "POST /account/password": {
+            "current_password": PASSWORD,
+            "new_password": "a new passphrase",
+            "confirm_password": "a new passphrase",
+        },
         "POST /notifications/read": {"all": "1"},
         "POST /plans/{plan_id}/referrals": {
             "discipline": "physical_therapist",

@@ -27,7 +27,7 @@ from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
 from careteam.referrals.tables import Referral
 from careteam.settings import Settings
-from tests.factories import make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_user
 
 LONG_NAME = "x" * 201
 LONG_TEXT = "x" * 5000
@@ -347,6 +347,51 @@ CASES = [
         headers=V1,
         as_="admin",
     ),
+    # An administrator's password reset; changing one's own
+    c("reset-own-password", "POST", "/users/{admin}/password-reset", 422, "user_id", as_="admin"),
+    c("reset-unknown-user", "POST", "/users/999999/password-reset", 404, as_="admin"),
+    c("reset-id-2**31", "POST", f"/users/{TOO_BIG}/password-reset", 422, "path.user_id", as_="admin"),
+    c("reset-id-text", "POST", "/users/abc/password-reset", 422, "path.user_id", as_="admin"),
+    c(
+        "password-wrong-current",
+        "POST",
+        "/me/password",
+        422,
+        "current_password",
+        json={"current_password": "not it", "new_password": "a new passphrase"},
+    ),
+    c(
+        "password-new-short",
+        "POST",
+        "/me/password",
+        422,
+        "body.new_password",
+        json={"current_password": PASSWORD, "new_password": "short"},
+    ),
+    c(
+        "password-same-as-current",
+        "POST",
+        "/me/password",
+        422,
+        "new_password",
+        json={"current_password": PASSWORD, "new_password": PASSWORD},
+    ),
+    c(
+        "password-missing-current",
+        "POST",
+        "/me/password",
+        422,
+        "body.current_password",
+        json={"new_password": "a new passphrase"},
+    ),
+    c(
+        "password-extra-field",
+        "POST",
+        "/me/password",
+        422,
+        "body.username",
+        json={"current_password": PASSWORD, "new_password": "a new passphrase", "username": "admin"},
+    ),
     c("user-id-2**31", "GET", f"/users/{TOO_BIG}", 422, "path.user_id", as_="admin"),
     c("user-id-negative", "GET", "/users/-3", 422, "path.user_id", as_="admin"),
     c("user-unknown", "GET", "/users/999999", 404, as_="admin"),
@@ -422,6 +467,62 @@ CASES = [
         "/patients/999999/care-team/members",
         404,
         json={"user_id": "{outsider}"},
+    ),
+    # Several members at once: all or none
+    c(
+        "members-none",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "body.members",
+        json={"members": []},
+    ),
+    c(
+        "members-not-a-list",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "body.members",
+        json={"members": {"user_id": "{outsider}"}},
+    ),
+    c(
+        "members-id-text",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "body.members.1.user_id",
+        json={"members": [{"user_id": "{outsider}"}, {"user_id": "abc"}]},
+    ),
+    c(
+        "members-twice",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "user_id",
+        json={"members": [{"user_id": "{outsider}"}, {"user_id": "{outsider}"}]},
+    ),
+    c(
+        "members-one-unknown",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "user_id",
+        json={"members": [{"user_id": "{outsider}"}, {"user_id": 999999}]},
+    ),
+    c(
+        "members-one-already-on-team",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        409,
+        json={"members": [{"user_id": "{outsider}"}, {"user_id": "{nurse}"}]},
+    ),
+    c(
+        "members-51",
+        "POST",
+        "/patients/{patient}/care-team/members/batch",
+        422,
+        "body.members",
+        json={"members": [{"user_id": i + 1} for i in range(51)]},
     ),
     c("member-remove-no-if-match", "DELETE", "/patients/{patient}/care-team/members/{member}", 428),
     c(
@@ -552,6 +653,21 @@ CASES = [
         json={"patient_id": "{patient}", "title": "P", "goals": [{"description": "x" * 501}]},
     ),
     c(
+        "plan-goal-due-impossible",
+        "POST",
+        "/plans",
+        422,
+        "body.goals.1.due_date",
+        json={
+            "patient_id": "{patient}",
+            "title": "P",
+            "goals": [
+                {"description": "Walk 30 minutes daily"},
+                {"description": "Sleep", "due_date": "2027-02-30"},
+            ],
+        },
+    ),
+    c(
         "plan-idempotency-key-spaces",
         "POST",
         "/plans",
@@ -626,6 +742,15 @@ CASES = [
         422,
         "description",
         json={"description": None},
+        headers=V1,
+    ),
+    c(
+        "goal-patch-due-not-a-date",
+        "PATCH",
+        "/goals/{goal}",
+        422,
+        "body.due_date",
+        json={"due_date": "next week"},
         headers=V1,
     ),
     c("goal-patch-stale", "PATCH", "/goals/{goal}", 412, json={"target": "soon"}, headers=STALE),
@@ -1414,6 +1539,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "referral": referral.id,
             "message": message.id,
             "lead": lead.id,
+            "admin": admin.id,
             "conversation": conversation.id,
             "cmessage": said.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape

@@ -357,8 +357,95 @@ function applyGoal(goal, { fresh = false } = {}) {
   const status = field(item, "status");
   status.textContent = statusLabel(goal.lifecycle_status);
   status.className = `goal__status badge badge--goal-${goal.lifecycle_status}`;
+  const due = field(item, "goal-due");
+  due.dateTime = goal.due_date ?? "";
+  due.textContent = goal.due_date ? dueLabel(goal.due_date) : "";
+  part(item, "goal-due").hidden = !goal.due_date;
+  const overdue = isGoalOverdue(goal);
+  item.classList.toggle("is-overdue", overdue);
+  part(item, "goal-overdue").hidden = !overdue;
   if (fresh) flash(item);
 }
+
+// Overdue against the viewer's own calendar day, as cards are (pages.py: goal_view).
+function isGoalOverdue(goal) {
+  return Boolean(goal.due_date) && goal.due_date < localToday() && state.open_goals.includes(goal.lifecycle_status);
+}
+
+// --- Goal editing: Edit opens the goal's inline form; Save PATCHes the goal with its version -----------
+
+const goalList = document.getElementById("goal-list");
+
+function openGoalForm(item) {
+  const goal = goals.get(Number(item.dataset.goalId));
+  const form = part(item, "goal-form");
+  if (!goal || !form) return;
+  form.elements.description.value = goal.description;
+  form.elements.target.value = goal.target;
+  form.elements.due_date.value = goal.due_date ?? "";
+  form.elements.lifecycle_status.value = goal.lifecycle_status;
+  field(form, "goal-error").hidden = true;
+  form.hidden = false;
+  item.querySelector('[data-action="edit-goal"]').setAttribute("aria-expanded", "true");
+  form.elements.description.focus();
+}
+
+function closeGoalForm(item) {
+  part(item, "goal-form").hidden = true;
+  const edit = item.querySelector('[data-action="edit-goal"]');
+  edit.setAttribute("aria-expanded", "false");
+  edit.focus();
+}
+
+async function saveGoal(item) {
+  const form = part(item, "goal-form");
+  const error = field(form, "goal-error");
+  const body = {
+    description: form.elements.description.value.trim(),
+    target: form.elements.target.value.trim(),
+    due_date: form.elements.due_date.value || null,
+    lifecycle_status: form.elements.lifecycle_status.value,
+  };
+  if (!body.description) {
+    error.textContent = "Describe the goal.";
+    error.hidden = false;
+    form.elements.description.focus();
+    return;
+  }
+  const goalId = Number(item.dataset.goalId);
+  const result = await api("PATCH", `/api/v1/goals/${goalId}`, { body, headers: { "If-Match": `W/"${item.dataset.version}"` } });
+  if (result.ok) {
+    applyGoal(result.body);
+    closeGoalForm(item);
+    announce(`Goal saved: ${result.body.description}`);
+    return;
+  }
+  if (result.status === 412 && result.body?.current) applyGoal(result.body.current);
+  error.textContent = result.status === 412
+    ? "Someone changed this goal first: the goal now shows their version. Check it and save again."
+    : result.body?.detail ?? "The goal could not be saved: the connection is down. Try again.";
+  error.hidden = false;
+}
+
+goalList.addEventListener("click", (e) => {
+  const actionEl = e.target instanceof Element ? e.target.closest("[data-action]") : null;
+  const item = actionEl?.closest(".goal");
+  if (!item) return;
+  if (actionEl.dataset.action === "edit-goal") openGoalForm(item);
+  else if (actionEl.dataset.action === "cancel-goal") closeGoalForm(item);
+});
+
+goalList.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const item = e.target.closest(".goal");
+  if (item) saveGoal(item);
+});
+
+goalList.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  const item = e.target instanceof Element ? e.target.closest(".goal") : null;
+  if (item && !part(item, "goal-form").hidden) closeGoalForm(item);
+});
 
 function applyPlan(plan) {
   for (const el of document.querySelectorAll('[data-plan-field="title"]')) el.textContent = plan.title;
