@@ -343,14 +343,18 @@ PASSWORD_HINTS = {
 }
 
 
-def _password_page(request: Request, errors: Mapping[str, str] | None = None, status: int = 200) -> Response:
-    return render(request, "accounts/password.html", {"errors": dict(errors or {})}, status_code=status)
+def _password_page(
+    request: Request, errors: Mapping[str, str] | None = None, status: int = 200, *, changed: bool = False
+) -> Response:
+    context = {"errors": dict(errors or {}), "changed": changed}
+    return render(request, "accounts/password.html", context, status_code=status)
 
 
 @router.get(PASSWORD_PAGE)
-async def password_form(request: Request, actor: Viewer) -> Response:
-    """Choose a new password; after an administrator's reset, every page leads here until it is done."""
-    return _password_page(request)
+async def password_form(request: Request, actor: Viewer, changed: bool = False) -> Response:
+    """Choose a new password (her name in the header leads here); after an administrator's reset, every
+    page leads here until it is done. ``changed`` says a change she chose herself went through."""
+    return _password_page(request, changed=changed and not actor.must_change_password)
 
 
 @router.post(PASSWORD_PAGE)
@@ -383,4 +387,5 @@ async def change_password(
             )
     except ValidationFailed as exc:
         return _password_page(request, {exc.field: exc.detail}, status=422)
-    return see_other("/patients")
+    # After a reset she goes on to her work; a change she chose herself is confirmed where she made it.
+    return see_other("/patients" if actor.must_change_password else f"{PASSWORD_PAGE}?changed=true")

@@ -107,3 +107,24 @@ async def test_the_accounts_page_resets_and_she_must_choose_her_own_at_sign_in(a
         user = (await session.exec(select(User).where(User.username == "nina.nurse"))).one()
         sessions = list(await session.exec(select(AuthSession).where(AuthSession.user_id == user.id)))
     assert user.must_change_password is False and len(sessions) == 1
+
+
+async def test_a_clinician_changes_her_own_password_from_her_name_in_the_header(app: FastAPI) -> None:
+    nurse = await make_page_user(app, "nina.nurse", Discipline.nurse)
+    async with signed_in(app, nurse) as client:
+        page = await client.get("/patients")
+        assert 'href="/account/password"' in page.text  # her name in the header
+        form = await client.get("/account/password")
+        assert "Current password" in form.text and "Temporary password" not in form.text
+        assert "Your password is changed" not in form.text
+        data = {"current_password": "pw-nina.nurse", "new_password": "my own passphrase"}
+        done = await client.post(
+            "/account/password",
+            data={"csrf_token": csrf(form.text), **data, "confirm_password": "my own passphrase"},
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/account/password?changed=true"
+        confirmed = await client.get(done.headers["location"])
+        assert "Your password is changed" in confirmed.text
+    async with browser(app) as other:
+        assert (await post_login(other, "nina.nurse", "pw-nina.nurse")).status_code == 401
+        assert (await post_login(other, "nina.nurse", "my own passphrase")).status_code == 303
