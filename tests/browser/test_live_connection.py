@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, WebSocketRoute, expect
+from playwright.async_api import Page, Route, WebSocketRoute, expect
 
 from tests.board_world import make_board
 from tests.browser.conftest import SignedIn
+from tests.referrals.world import make_world
 
 pytestmark = pytest.mark.browser
 
@@ -174,3 +175,78 @@ async def test_a_resync_reloads_the_board_and_a_lost_plan_stops_it(
     await expect(page.locator("#connection-banner")).to_be_hidden()
     assert len(server.sockets) == 2
     assert physio.script_errors == []
+
+
+# --- A page script that runs after the socket went live ------------------------------------------------
+#
+# The header's inbox.js and the page's own module script share one connection and run one after the other;
+# the browser handles the socket's events in between. When the page's script arrives late (a loaded machine,
+# a slow network), the inbox's stream is already granted and the connection live before the page's script
+# subscribes and listens: the page must still learn that it is live, and not before its own stream is
+# granted. Holding the page's script until the inbox is live plays that order every time.
+
+
+async def goto_with_script_held(page: Page, url: str, script: str) -> None:
+    """Open ``url`` with its module ``script`` held back until the header's inbox is live on the socket."""
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold(route: Route) -> None:
+        held.set_result(route)
+
+    await page.route(f"**/static/js/{script}", hold)
+    await page.goto(url, wait_until="commit")  # "load" waits for the held script
+    route = await asyncio.wait_for(held, DEADLINE_S)
+    await expect(page.locator("#unread-badge")).to_have_attribute("data-state", "live")
+    await route.continue_()
+
+
+async def test_a_board_whose_script_runs_after_the_socket_went_live_goes_live(
+    signed_in: SignedIn, db: Any
+) -> None:
+    w = await make_board(db)
+    physio = await signed_in(w.physio)
+    page = physio.page
+    await goto_with_script_held(page, f"/plans/{w.plan_id}", "board.js")
+    await expect(page.locator("#board-page")).to_have_attribute("data-ready", "true")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#unread-badge")).to_have_attribute("data-state", "live")
+    # Live for the first time: nothing to announce ("Back online" is for after a drop).
+    await expect(page.locator("#board-announcer")).to_have_text("")
+    assert physio.script_errors == []
+
+
+async def test_live_only_once_the_late_scripts_stream_is_granted_too(signed_in: SignedIn, db: Any) -> None:
+    w = await make_board(db)
+    physio = await signed_in(w.physio)
+    page = physio.page
+    server = ScriptedServer()  # grants the inbox's stream at once; the board's only when told
+    await page.route_web_socket("**/ws", server.accept)
+    await goto_with_script_held(page, f"/plans/{w.plan_id}", "board.js")
+    seq = int(await page.locator("#board-page").get_attribute("data-last-seq") or "")
+
+    assert await server.frame(0, 0) == {"type": "subscribe", "plan_id": w.plan_id, "after": seq}
+    # The board's stream is not granted yet: neither the board nor the shared badge may say "live".
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "connecting")
+    await expect(page.locator("#unread-badge")).to_have_attribute("data-state", "connecting")
+    server.send(0, {"type": "subscribed", "plan_id": w.plan_id, "last_seq": seq})
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#unread-badge")).to_have_attribute("data-state", "live")
+    assert len(server.sockets) == 1
+    assert physio.script_errors == []
+
+
+async def test_a_conversation_whose_script_runs_after_the_socket_went_live_goes_live(
+    signed_in: SignedIn, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    w = await make_world(db)
+    r = await client.post(
+        "/api/v1/conversations",
+        json={"participants": [w.id("physician")], "patient_id": w.patient_id, "body": "UDS result"},
+        headers=await login(w.names["nurse"]),
+    )
+    assert r.status_code == 201, r.text
+    physician = await signed_in(w.names["physician"])
+    page = physician.page
+    await goto_with_script_held(page, f"/messages/{r.json()['id']}", "conversation.js")
+    await expect(page.locator("#chat")).to_have_attribute("data-state", "live")
+    assert physician.script_errors == []

@@ -602,7 +602,8 @@ function applyEvent(event) {
 
 // --- Live: this plan's events, and the connection's state on screen -----------------------------------
 
-let wasLive = false;
+// "Back online" is said after a drop only, not when the connection goes live (again) for another reason.
+let wasOffline = false;
 
 function setLive(stateName, text) {
   liveStatus.dataset.state = stateName;
@@ -619,10 +620,14 @@ function showConnection(connection, { reason } = {}) {
       banner.hidden = true;
       root.classList.remove("is-offline");
       setLive("live", "Live");
-      if (wasLive) announce("Back online. The board is up to date.");
-      wasLive = true;
+      if (wasOffline) announce("Back online. The board is up to date.");
+      wasOffline = false;
+      return;
+    case State.connecting:
+      setLive("connecting", "Connecting…");
       return;
     case State.reconnecting:
+      wasOffline = true;
       setLive("reconnecting", "Reconnecting…");
       setText(banner, "banner-title", "Reconnecting…");
       setText(banner, "banner-text",

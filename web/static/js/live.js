@@ -8,13 +8,14 @@
 //   connecting   --every stream subscribed-->  live
 //   connecting   --socket closed------------>  reconnecting  (retries with backoff, stays there)
 //   live         --socket closed------------>  reconnecting
+//   live         --subscribe(another)------->  connecting    (live again once that stream is subscribed too)
 //   reconnecting --every stream subscribed-->  live
 //   any          --stop(), 4401, signed out->  stopped       (final)
 //
 // The page owns what the events mean. Usage:
 //
 //   const live = sharedLive();                       // the page's one connection (one websocket per page)
-//   live.onState((state, { reason }) => ...);
+//   live.onState((state, { reason }) => ...);         // called at once with the current state, then on changes
 //   const plan = live.subscribe("plan:42", { after: 917, onEvent, onResync, onError });
 //   live.start();            // plan.lastSeq: the last seq handed to onEvent; a second start() does nothing
 //
@@ -83,6 +84,7 @@ export class LiveConnection {
   #stateListeners = [];
   #started = false;
   #state = State.connecting;
+  #stateDetail = {};
   #socket = null;
   #subscriptions = new Map(); // stream -> Subscription
   #attempt = 0; // failed connects since the last `subscribed`: the backoff's exponent
@@ -96,9 +98,13 @@ export class LiveConnection {
     this.#stateListeners.push(onState);
   }
 
-  // Also call `listener(state, detail)` on every change of state (several scripts share one connection).
+  // Call `listener(state, detail)` now with the current state, then on every change of state. Several scripts
+  // share one connection and run one after the other, with the socket's events in between: the one that
+  // runs last may find the connection already live (on the streams subscribed before it) and would never
+  // hear of it otherwise.
   onState(listener) {
     this.#stateListeners.push(listener);
+    listener(this.#state, this.#stateDetail);
   }
 
   get state() {
@@ -111,6 +117,9 @@ export class LiveConnection {
   subscribe(stream, handlers = {}) {
     const subscription = new Subscription(stream, handlers);
     this.#subscriptions.set(stream, subscription);
+    // "live" means every stream of the page is subscribed: not this one yet. A page script that runs after
+    // the socket went live (on the inbox's stream) must not be told "live" before the server answers it.
+    if (this.#state === State.live) this.#setState(State.connecting);
     if (this.#isOpen()) this.#sendSubscribe(subscription);
     return {
       stream,
@@ -158,6 +167,7 @@ export class LiveConnection {
   #setState(state, detail = {}) {
     if (this.#state === state) return;
     this.#state = state;
+    this.#stateDetail = detail;
     for (const listener of this.#stateListeners) listener(state, detail);
   }
 

@@ -260,5 +260,4 @@ function onEvent(frame) {
 document.addEventListener("careteam:inbox", (e) => onEvent(e.detail));
 document.addEventListener("careteam:inbox-resync", () => refresh());
 const live = sharedLive();
-live.onState(onState);
-onState(live.state);
+live.onState(onState); // called at once with the current state too
