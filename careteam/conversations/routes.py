@@ -20,7 +20,7 @@ from careteam.conversations.schemas import (
     ConversationsPublic,
     MessagesUnreadTotal,
 )
-from careteam.web.deps import CurrentActor, Cursors, Id, IfMatch, Limit, SessionDep, etag
+from careteam.web.deps import CurrentActor, Cursors, Digits, Id, IfMatch, Limit, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["conversations"])
@@ -82,7 +82,7 @@ async def list_conversations(
     session: SessionDep,
     limit: Limit,
     before: Annotated[
-        int | None, Query(gt=0, lt=2**31, description="``next_before`` of the previous page")
+        int | None, Query(gt=0, lt=2**31, description="``next_before`` of the previous page"), Digits
     ] = None,
 ) -> ConversationsPublic:
     """Your conversations, latest activity first, each with your unread count."""

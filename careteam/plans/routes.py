@@ -25,7 +25,18 @@ from careteam.plans.schemas import (
     TaskPublic,
     TaskUpdate,
 )
-from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, Now, Offset, SessionDep, SettingsDep, etag
+from careteam.web.deps import (
+    CurrentActor,
+    Digits,
+    Id,
+    IfMatch,
+    Limit,
+    Now,
+    Offset,
+    SessionDep,
+    SettingsDep,
+    etag,
+)
 from careteam.web.idempotent import IdempotencyKey, once
 
 plans_router = APIRouter(tags=["care plans"])
@@ -37,7 +48,7 @@ async def list_plans(
     session: SessionDep,
     limit: Limit,
     offset: Offset = 0,
-    patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
+    patient_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
 ) -> Page[PlanPublic]:
     """The care plans of your patients."""
     rows, total = await plans.list_plans(
@@ -126,8 +137,8 @@ async def list_events(
     plan_id: Id,
     actor: CurrentActor,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, lt=2**31)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    after: Annotated[int, Query(ge=0, lt=2**31), Digits] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), Digits] = 500,
 ) -> EventsPublic:
     """Events with seq > after, in order (the activity history, and catch-up after a reconnect).
 
@@ -149,7 +160,7 @@ async def list_tasks(
     discipline: Discipline | None = None,
     column: Column | None = None,
     overdue: bool = False,
-    assignee_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
+    assignee_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
 ) -> Page[TaskPublic]:
     """A plan's tasks in board order; filter by lane, column, assignee or overdue."""
     rows, total = await tasks.list_tasks(

@@ -21,7 +21,7 @@ from careteam.referrals.schemas import (
     Revoke,
 )
 from careteam.settings import Settings
-from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, Now, Offset, SessionDep, etag
+from careteam.web.deps import CurrentActor, Digits, Id, IfMatch, Limit, Now, Offset, SessionDep, etag
 from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["referrals"])
@@ -87,9 +87,11 @@ async def list_referrals(
     offset: Offset = 0,
     status: ReferralStatus | None = None,
     discipline: Discipline | None = None,
-    requester: Annotated[int | None, Query(gt=0, lt=2**31, description="The requester's user id")] = None,
-    plan_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
-    patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
+    requester: Annotated[
+        int | None, Query(gt=0, lt=2**31, description="The requester's user id"), Digits
+    ] = None,
+    plan_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
+    patient_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
     mine: Annotated[bool, Query(description="Sent to me by name, or claimed by me")] = False,
     pool: Annotated[bool, Query(description="Waiting unclaimed in my discipline's pool")] = False,
     overdue: Annotated[bool, Query(description="Past respond-by without an answer")] = False,

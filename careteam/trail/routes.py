@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -10,7 +11,7 @@ from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
 from careteam.audit.schemas import AuditEntryPublic
 from careteam.core.schemas import Page
-from careteam.web.deps import CurrentActor, Limit, Offset, SessionDep
+from careteam.web.deps import CurrentActor, Digits, Limit, Offset, SessionDep
 
 router = APIRouter(tags=["audit"])
 
@@ -20,8 +21,8 @@ async def list_audit(
     actor: CurrentActor,
     session: SessionDep,
     limit: Limit,
-    user_id: int | None = Query(default=None, gt=0, lt=2**31),
-    patient_id: int | None = Query(default=None, gt=0, lt=2**31),
+    user_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
+    patient_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
     action: AuditAction | None = None,
     since: datetime | None = None,
     until: datetime | None = None,

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -136,12 +137,22 @@ async def if_match(if_match: Annotated[str | None, Header(alias=IF_MATCH)] = Non
 
 IfMatch = Annotated[int, Depends(if_match)]
 
+
 # Ids are 32-bit positive integers: larger ones are refused with 422, never passed to the database.
-Id = Annotated[int, Path(gt=0, lt=2**31)]
-Offset = Annotated[int, Query(ge=0, lt=2**31)]
+def _digits(value: object) -> object:
+    """A number in a path or query string is written with the digits 0-9 only: ``int()`` would also read
+    "+1", " 1", "1_0" or full-width digits as numbers, and docs/api.md says anything else is a 422."""
+    if isinstance(value, str) and not (value.isascii() and value.isdecimal()):
+        raise ValueError("Write it with the digits 0-9 only.")
+    return value
 
 
-async def page_limit(settings: SettingsDep, limit: Annotated[int, Query(ge=1, lt=2**31)] = 50) -> int:
+Digits = BeforeValidator(_digits)
+Id = Annotated[int, Path(gt=0, lt=2**31), Digits]
+Offset = Annotated[int, Query(ge=0, lt=2**31), Digits]
+
+
+async def page_limit(settings: SettingsDep, limit: Annotated[int, Query(ge=1, lt=2**31), Digits] = 50) -> int:
     """Page size: 50 by default, at most CARETEAM_PAGE_SIZE_MAX."""
     if limit > settings.page_size_max:
         raise RequestValidationError(
@@ -170,10 +181,10 @@ class IdCursors:
 
 def id_cursors(
     before: Annotated[
-        int | None, Query(gt=0, lt=2**31, description="A message id: the page older than it")
+        int | None, Query(gt=0, lt=2**31, description="A message id: the page older than it"), Digits
     ] = None,
     after: Annotated[
-        int | None, Query(gt=0, lt=2**31, description="A message id: the page newer than it")
+        int | None, Query(gt=0, lt=2**31, description="A message id: the page newer than it"), Digits
     ] = None,
 ) -> IdCursors:
     if before is not None and after is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from careteam.core.vocab import Discipline
-from careteam.web.deps import CurrentActor, Now, Offset, SessionDep
+from careteam.web.deps import CurrentActor, Digits, Now, Offset, SessionDep
 from careteam.work import service as work
 from careteam.work.schemas import WorkDue, WorkPublic
 
@@ -20,8 +20,8 @@ async def get_my_work(
     session: SessionDep,
     now: Now,
     offset: Offset = 0,
-    limit: Annotated[int, Query(ge=1, le=work.PAGE_SIZE)] = work.PAGE_SIZE,
-    patient_id: Annotated[int | None, Query(gt=0, lt=2**31)] = None,
+    limit: Annotated[int, Query(ge=1, le=work.PAGE_SIZE), Digits] = work.PAGE_SIZE,
+    patient_id: Annotated[int | None, Query(gt=0, lt=2**31), Digits] = None,
     discipline: Discipline | None = None,
 ) -> WorkPublic:
     """Your open tasks (assigned to you, or unassigned in your discipline's lane) and the referrals awaiting

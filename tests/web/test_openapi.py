@@ -56,10 +56,15 @@ def test_if_match_is_required_on_every_patch_and_delete(document: Any) -> None:
         assert headers["If-Match"]["schema"]["type"] == "string", (method, path)
 
 
+def _conditional(method: str, path: str) -> bool:
+    """Changes of a version: PATCH, PUT, DELETE, and Undo (it restores the move the caller saw)."""
+    return method in {"patch", "put", "delete"} or (method == "post" and path.endswith("/undo"))
+
+
 def test_if_match_is_declared_only_where_it_is_needed(document: Any) -> None:
     for method, path, op in operations(document):
         names = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
-        assert ("If-Match" in names) == (method in {"patch", "put", "delete"}), (method, path)
+        assert ("If-Match" in names) == _conditional(method, path), (method, path)
 
 
 def test_every_error_status_has_the_problem_json_schema(document: Any) -> None:
@@ -69,7 +74,7 @@ def test_every_error_status_has_the_problem_json_schema(document: Any) -> None:
         errors = {status: r for status, r in op["responses"].items() if int(status) >= 400}
         for status, response in errors.items():
             assert response["content"] == problem, (method, path, status)
-        if method in {"patch", "put", "delete"}:
+        if _conditional(method, path):
             assert {"412", "428"} <= errors.keys(), (method, path)
     token = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
     assert {"401", "422", "429"} <= token.keys()
