@@ -54,12 +54,17 @@ STALE_ACCOUNT = (
     "the list below is up to date, check it and try again."
 )
 
+# What a chosen password must be (the strength rule is zxcvbn: accounts/passwords.py).
+CHOSEN_PASSWORD_RULE = (
+    "At least 8 characters, not easy to guess (a few uncommon words are best), at most 256."  # noqa: S105
+)
+
 USER_HINTS = {
     "username": "2 to 64 characters: lowercase letters, digits, dot, hyphen or underscore.",
     "display_name": "Enter the name colleagues know this clinician by (up to 200 characters).",
     "discipline": "Choose a discipline.",
     "role": "Choose clinician or administrator.",
-    "password": "At least 8 characters (a passphrase is best), at most 256.",
+    "password": CHOSEN_PASSWORD_RULE,
 }
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -339,7 +344,7 @@ async def reset_password(
 
 PASSWORD_HINTS = {
     "current_password": "Enter your current password.",
-    "new_password": "At least 8 characters (a passphrase is best), at most 256.",
+    "new_password": CHOSEN_PASSWORD_RULE,
 }
 
 
