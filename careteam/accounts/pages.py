@@ -171,7 +171,7 @@ async def login_submit(
             client_ip=client_ip(request),
         )
     except Throttled as exc:
-        minutes = max(1, exc.retry_after // 60)
+        wait = f"{exc.retry_after} seconds" if exc.retry_after < 120 else f"{exc.retry_after // 60} minutes"
         return _login_page(
             request,
             settings,
@@ -180,8 +180,8 @@ async def login_submit(
             status=429,
             headers={"Retry-After": str(exc.retry_after)},
             error=(
-                f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
-                "or ask an administrator to reset your password."
+                f"Too many failed sign-ins from this computer. Wait {wait} and try again; "
+                "if you forgot your password, ask an administrator to reset it."
             ),
         )
     if issued is None:
