@@ -171,7 +171,8 @@ async def login_submit(
             client_ip=client_ip(request),
         )
     except Throttled as exc:
-        wait = f"{exc.retry_after} seconds" if exc.retry_after < 120 else f"{exc.retry_after // 60} minutes"
+        seconds = exc.retry_after
+        wait = f"{seconds} second{'s' * (seconds != 1)}" if seconds < 120 else f"{seconds // 60} minutes"
         return _login_page(
             request,
             settings,

@@ -226,7 +226,7 @@ async def test_spraying_many_usernames_from_one_address_is_slowed(
     async with browser(app) as c:  # the same address, through the sign-in page
         page = await form_login(c, "sprayed0", "one more")
     assert page.status_code == 429 and page.headers["Retry-After"]
-    assert "Too many failed sign-ins from this computer. Wait 1 seconds" in page.text
+    assert "Too many failed sign-ins from this computer. Wait 1 second and" in page.text
     async with from_address(app, "10.0.0.3") as colleague:
         assert (
             await colleague.post(TOKEN, json={"username": "sprayed0", "password": PASSWORD})
