@@ -176,7 +176,8 @@ def user_create(
     try:
         user_id = asyncio.run(run())
     except DomainError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        named = getattr(exc, "field", None)
+        typer.echo(f"error: {named}: {exc.detail}" if named else f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created user {username} (id {user_id})")
 

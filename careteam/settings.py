@@ -40,7 +40,12 @@ class Settings(DatabaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     token_hours: int = Field(default=12, ge=1)
+    # Sign-in throttling (accounts/sessions.py): failures within the window count. Beyond this many for one
+    # username from one client address, and beyond login_max_failures_per_address from one address across
+    # usernames, each further try waits 1, 2, 4... seconds after the last failure, at most the window. No
+    # hard lock: the right password from another address signs in at once.
     login_max_failures: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
 
     # Realtime

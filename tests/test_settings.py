@@ -27,6 +27,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SESSION_ABSOLUTE_HOURS": ("3", 3),
     "TOKEN_HOURS": ("2", 2),
     "LOGIN_MAX_FAILURES": ("4", 4),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": ("25", 25),
     "LOGIN_WINDOW_MINUTES": ("5", 5),
     "WS_QUEUE_SIZE": ("17", 17),
     "WS_MAX_FRAME_BYTES": ("2048", 2048),
@@ -86,6 +87,7 @@ def test_dotenv_file_is_read_and_the_environment_wins(clean_env: pytest.MonkeyPa
     [
         ("SESSION_IDLE_MINUTES", "0"),
         ("LOGIN_MAX_FAILURES", "-1"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "0"),
         ("WS_MAX_FRAME_BYTES", "10"),
         ("WS_HEARTBEAT_SECONDS", "0"),
         ("TOKEN_HOURS", "soon"),

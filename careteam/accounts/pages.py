@@ -54,12 +54,17 @@ STALE_ACCOUNT = (
     "the list below is up to date, check it and try again."
 )
 
+# What a chosen password must be (the strength rule is zxcvbn: accounts/passwords.py).
+CHOSEN_PASSWORD_RULE = (
+    "At least 8 characters, not easy to guess (a few uncommon words are best), at most 256."  # noqa: S105
+)
+
 USER_HINTS = {
     "username": "2 to 64 characters: lowercase letters, digits, dot, hyphen or underscore.",
     "display_name": "Enter the name colleagues know this clinician by (up to 200 characters).",
     "discipline": "Choose a discipline.",
     "role": "Choose clinician or administrator.",
-    "password": "At least 8 characters (a passphrase is best), at most 256.",
+    "password": CHOSEN_PASSWORD_RULE,
 }
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -166,7 +171,8 @@ async def login_submit(
             client_ip=client_ip(request),
         )
     except Throttled as exc:
-        minutes = max(1, exc.retry_after // 60)
+        seconds = exc.retry_after
+        wait = f"{seconds} second{'s' * (seconds != 1)}" if seconds < 120 else f"{seconds // 60} minutes"
         return _login_page(
             request,
             settings,
@@ -175,8 +181,8 @@ async def login_submit(
             status=429,
             headers={"Retry-After": str(exc.retry_after)},
             error=(
-                f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
-                "or ask an administrator to reset your password."
+                f"Too many failed sign-ins from this computer. Wait {wait} and try again; "
+                "if you forgot your password, ask an administrator to reset it."
             ),
         )
     if issued is None:
@@ -339,7 +345,7 @@ async def reset_password(
 
 PASSWORD_HINTS = {
     "current_password": "Enter your current password.",
-    "new_password": "At least 8 characters (a passphrase is best), at most 256.",
+    "new_password": CHOSEN_PASSWORD_RULE,
 }
 
 

@@ -15,6 +15,7 @@ from careteam.accounts.schemas import (
     UserUpdate,
 )
 from careteam.accounts.tables import User
+from careteam.core.errors import Throttled
 from careteam.core.schemas import Input, Page
 from careteam.core.vocab import Discipline
 from careteam.web.deps import (
@@ -112,16 +113,21 @@ class TokenPublic(BaseModel):
 async def create_token(
     body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response | TokenPublic:
-    """Exchange a username and password for a bearer token; 429 after too many failures."""
-    issued = await auth_sessions.login(
-        session,
-        body.username,
-        body.password,
-        kind="bearer",
-        settings=settings,
-        request_id=request_id(request),
-        client_ip=client_ip(request),
-    )
+    """Exchange a username and password for a bearer token; 429 with a growing ``Retry-After`` after too
+    many failures from this address (for this username, or across usernames)."""
+    try:
+        issued = await auth_sessions.login(
+            session,
+            body.username,
+            body.password,
+            kind="bearer",
+            settings=settings,
+            request_id=request_id(request),
+            client_ip=client_ip(request),
+        )
+    except Throttled as exc:
+        # Returned, not raised: the throttled attempt's audit row commits.
+        return problem(429, "Too many attempts", exc.detail, headers={"Retry-After": str(exc.retry_after)})
     if issued is None:
         # Returned, not raised: the failed attempt must commit so throttling counts it.
         return problem(401, "Sign-in failed", "Unknown username or wrong password.")

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.accounts.passwords import hash_password, verify_password
+from careteam.accounts.passwords import hash_password, verify_password, weak_password_reason
 from careteam.accounts.schemas import UserCreate, UserPublic, UserUpdate
 from careteam.accounts.tables import AuthSession, User
 from careteam.audit import service as audit
@@ -31,11 +31,25 @@ def _require_admin(actor: Actor | None) -> None:
         raise Forbidden("Only administrators manage accounts.")
 
 
-async def create_user(session: AsyncSession, body: UserCreate, *, actor: Actor | None) -> User:
-    """A new clinician account; the username must be free."""
+def require_strong_password(password: str, *, field: str, username: str, display_name: str) -> None:
+    """A password someone chooses must not be easy to guess (common, breached, patterned or built from her
+    names): ValidationFailed on ``field`` saying why."""
+    if (reason := weak_password_reason(password, context=(username, display_name))) is not None:
+        raise ValidationFailed(reason, field=field)
+
+
+async def create_user(
+    session: AsyncSession, body: UserCreate, *, actor: Actor | None, seeded: bool = False
+) -> User:
+    """A new clinician account; the username must be free and the password not easy to guess, unless the
+    account is ``seeded`` (the demo's and the tests' accounts: nobody chose that password)."""
     _require_admin(actor)
     if (await session.exec(select(User.id).where(User.username == body.username))).first() is not None:
         raise Duplicate("That username is taken.", field="username")
+    if not seeded:
+        require_strong_password(
+            body.password, field="password", username=body.username, display_name=body.display_name
+        )
     user = User(
         username=body.username,
         display_name=body.display_name,
@@ -104,6 +118,8 @@ async def update_user(
             "You cannot deactivate your own account or drop your own admin role.", field="active"
         )
     if (password := changes.pop("password", None)) is not None:
+        display_name = changes.get("display_name", user.display_name)
+        require_strong_password(password, field="password", username=user.username, display_name=display_name)
         user.password_hash = hash_password(password)
         await close_all_sessions(session, user_id)
     for field, value in changes.items():
@@ -162,6 +178,7 @@ async def change_own_password(
         raise ValidationFailed("Your current password is wrong.", field="current_password")
     if verify_password(new, user.password_hash):
         raise ValidationFailed("Choose a password different from the current one.", field="new_password")
+    require_strong_password(new, field="new_password", username=user.username, display_name=user.display_name)
     user.password_hash = hash_password(new)
     user.must_change_password = False
     user.version += 1

@@ -7,9 +7,10 @@ credential. Logout, deactivation or an elapsed timeout delete the row, so a repl
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func
@@ -77,39 +78,69 @@ async def login(
 ) -> Issued | None:
     """Check the password and open a new session (``kind`` "cookie") or token ("bearer").
 
-    Returns None for a wrong password and for an unknown or inactive user alike; raises Throttled
-    after too many failures for that username in the window, whatever the password.
+    Returns None for a wrong password and for an unknown or inactive user alike. Raises Throttled, without
+    checking the password, while this username from this client address, or this address across
+    usernames, must still wait after its last failure (``throttle_wait``); the caller returns the refusal
+    so that its audit row commits.
     """
     now = utcnow()
-    window_start = now - timedelta(minutes=settings.login_window_minutes)
-    failures = (
-        await session.exec(
-            select(func.count()).where(
-                col(LoginAttempt.username) == username,
-                col(LoginAttempt.succeeded).is_(False),
-                col(LoginAttempt.at) >= window_start,
-            )
+    client = (client_ip or "")[:64]
+    wait = await throttle_wait(session, username, client, now=now, settings=settings)
+    if wait > 0:
+        user = (await session.exec(select(User).where(User.username == username))).first()
+        values = audit.row(
+            _actor_for(user, None, request_id, client_ip) if user else None,
+            AuditAction.login,
+            "session",
+            outcome=AuditOutcome.throttled,
         )
-    ).one()
-    if failures >= settings.login_max_failures:
-        raise Throttled(
-            "Too many failed sign-ins for this account; try again later.",
-            retry_after=settings.login_window_minutes * 60,
-        )
+        await audit.insert_row(session, {**values, "request_id": request_id, "client_ip": client_ip})
+        raise Throttled("Too many failed sign-ins from here; wait and try again.", retry_after=wait)
     user = (await session.exec(select(User).where(User.username == username))).first()
     ok = verify_password(password, user.password_hash if user else None) and bool(user and user.active)
-    session.add(LoginAttempt(username=username, succeeded=ok, at=now))
-    actor = _actor_for(user, None, request_id, client_ip) if user else None
-    audit.record(
-        session,
-        actor,
+    session.add(LoginAttempt(username=username, client=client, succeeded=ok, at=now))
+    values = audit.row(
+        _actor_for(user, None, request_id, client_ip) if user else None,
         AuditAction.login,
         "session",
         outcome=AuditOutcome.success if ok else AuditOutcome.failure,
     )
+    # An unknown username's failure is audited with its address too (never the username or password).
+    await audit.insert_row(session, {**values, "request_id": request_id, "client_ip": client_ip})
     if not ok or user is None:
         return None
     return await open_session(session, user, kind=kind, settings=settings)
+
+
+async def throttle_wait(
+    session: AsyncSession, username: str, client: str, *, now: datetime, settings: Settings
+) -> int:
+    """Seconds this sign-in must still wait (0: go ahead). Failures within the window count, per (username,
+    client address) beyond ``login_max_failures`` and per address beyond ``login_max_failures_per_address``:
+    the n-th failure over the limit makes the next try wait 2^(n-1) seconds after it, at most the window.
+    The counts are rows in the database, shared by every process (two racing processes may each let one
+    extra try through)."""
+    window = settings.login_window_minutes * 60
+    since = now - timedelta(seconds=window)
+    failed = (col(LoginAttempt.succeeded).is_(False), col(LoginAttempt.at) >= since)
+    by_client = col(LoginAttempt.client) == client
+    waits = [0]
+    for where, limit in (
+        ((col(LoginAttempt.username) == username, by_client), settings.login_max_failures),
+        ((by_client,), settings.login_max_failures_per_address),
+    ):
+        failures, last = (
+            await session.exec(select(func.count(), func.max(col(LoginAttempt.at))).where(*where, *failed))
+        ).one()
+        if failures >= limit and last is not None:
+            delay = min(2 ** min(failures - limit, 30), window)
+            waits.append(math.ceil(delay - (now - _aware(last)).total_seconds()))
+    return max(waits)
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they are UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def open_session(session: AsyncSession, user: User, *, kind: str, settings: Settings) -> Issued:

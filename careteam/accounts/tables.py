@@ -41,10 +41,18 @@ class AuthSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
+    """One checked password (throttled attempts check none and are only audited): throttling counts the
+    failures per username and client address, and per address across usernames."""
+
     __tablename__ = "login_attempt"
-    __table_args__ = (sa.Index("ix_login_attempt_username_at", "username", "at"),)
+    __table_args__ = (
+        sa.Index("ix_login_attempt_username_client_at", "username", "client", "at"),
+        sa.Index("ix_login_attempt_client_at", "client", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64)
+    # The ASGI client host ("" when unknown).
+    client: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     succeeded: bool
     at: datetime = Field(default_factory=utcnow, sa_column=now_column())

@@ -17,3 +17,5 @@ class AuditAction(StrEnum):
 class AuditOutcome(StrEnum):
     success = "success"
     failure = "failure"
+    # A sign-in refused before its password was checked (throttling).
+    throttled = "throttled"

@@ -10,12 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event, func, update
 from sqlmodel import col, select
 
 from careteam.accounts import sessions as auth_sessions
 from careteam.accounts.sessions import Issued
 from careteam.accounts.tables import AuthSession, LoginAttempt, User
+from careteam.audit.tables import AuditEntry
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.patients.codes import TeamRole
@@ -24,8 +26,34 @@ from careteam.settings import Settings
 from tests.factories import PASSWORD, make_patient, make_user
 
 TOKEN = "/api/v1/auth/token"
-MAX_FAILURES = 10  # the contract: the 11th attempt within 15 minutes is refused
+MAX_FAILURES = 10  # the contract: the 11th attempt within 15 minutes from the same address waits
+PER_ADDRESS = 30  # ... and the 31st failure from one address across usernames
 WINDOW_SECONDS = 15 * 60
+
+
+class Clock:
+    """Sign-in's clock, stopped: throttling's waits depend on no machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    stopped = Clock()
+    monkeypatch.setattr(auth_sessions, "utcnow", lambda: stopped.now)
+    return stopped
+
+
+@asynccontextmanager
+async def from_address(app: Any, host: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests come from ``host`` (the ASGI client address)."""
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
 
 
 @asynccontextmanager
@@ -76,7 +104,9 @@ async def count(db: Any, table: Any) -> int:
 # --- Throttling -----------------------------------------------------------------------------------
 
 
-async def test_eleventh_attempt_is_refused_even_with_the_right_password(client: Any, db: Any) -> None:
+async def test_eleventh_attempt_from_the_same_address_waits_even_with_the_right_password(
+    client: Any, db: Any, clock: Clock
+) -> None:
     async with db() as s:
         await make_user(s, "nurse_t")
         await make_user(s, "bystander")
@@ -94,7 +124,7 @@ async def test_eleventh_attempt_is_refused_even_with_the_right_password(client: 
     assert r.status_code == 200
 
 
-async def test_failures_older_than_the_window_no_longer_count(client: Any, db: Any) -> None:
+async def test_failures_older_than_the_window_no_longer_count(client: Any, db: Any, clock: Clock) -> None:
     async with db() as s:
         await make_user(s, "nurse_w")
     for _ in range(MAX_FAILURES):
@@ -109,7 +139,9 @@ async def test_failures_older_than_the_window_no_longer_count(client: Any, db: A
     assert (await client.post(TOKEN, json={"username": "nurse_w", "password": PASSWORD})).status_code == 200
 
 
-async def test_unknown_username_gets_the_same_answers_as_a_wrong_password(client: Any, db: Any) -> None:
+async def test_unknown_username_gets_the_same_answers_as_a_wrong_password(
+    client: Any, db: Any, clock: Clock
+) -> None:
     async with db() as s:
         await make_user(s, "nurse_k")
         await make_user(s, "nurse_off", active=False)
@@ -130,7 +162,9 @@ async def test_unknown_username_gets_the_same_answers_as_a_wrong_password(client
     assert known_429.headers["Retry-After"] == unknown_429.headers["Retry-After"]
 
 
-async def test_sign_in_page_is_throttled_by_the_same_count(app: Any, client: Any, db: Any) -> None:
+async def test_sign_in_page_is_throttled_by_the_same_count(
+    app: Any, client: Any, db: Any, clock: Clock
+) -> None:
     async with db() as s:
         await make_user(s, "nurse_p")
     for _ in range(MAX_FAILURES):
@@ -140,6 +174,70 @@ async def test_sign_in_page_is_throttled_by_the_same_count(app: Any, client: Any
     assert r.status_code == 429
     assert 0 < int(r.headers["Retry-After"]) <= WINDOW_SECONDS
     assert not any("careteam_session" in h for h in r.headers.get_list("set-cookie"))
+
+
+async def test_fifty_wrong_passwords_do_not_lock_the_owner_out(
+    app: Any, client: Any, db: Any, clock: Clock
+) -> None:
+    """Done when (#17): 50 wrong passwords for the nurse from one address; the right password from another
+    address signs in at once. The attacker's waits grow: 1, 2, 4 seconds..."""
+    async with db() as s:
+        await make_user(s, "nurse")
+    answers = [
+        (await client.post(TOKEN, json={"username": "nurse", "password": f"guess {i}"})) for i in range(50)
+    ]
+    assert [r.status_code for r in answers] == [401] * MAX_FAILURES + [429] * (50 - MAX_FAILURES)
+    for r in answers[MAX_FAILURES:]:
+        assert r.headers["content-type"].startswith("application/problem+json") and r.json()["status"] == 429
+        assert r.headers["Retry-After"] == "1" and "access_token" not in r.text
+    async with from_address(app, "10.0.0.2") as owner:
+        r = await owner.post(TOKEN, json={"username": "nurse", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    # The attacker waits, fails again, and waits longer each time.
+    waits = []
+    for _ in range(4):
+        clock.advance(int(waits[-1]) if waits else 1)
+        assert (await client.post(TOKEN, json={"username": "nurse", "password": "again"})).status_code == 401
+        refused = await client.post(TOKEN, json={"username": "nurse", "password": "again"})
+        assert refused.status_code == 429
+        waits.append(refused.headers["Retry-After"])
+    assert waits == ["2", "4", "8", "16"]
+
+
+async def test_spraying_many_usernames_from_one_address_is_slowed(
+    app: Any, client: Any, db: Any, clock: Clock
+) -> None:
+    """Done when (#17): 40 usernames x 3 tries from one address are refused beyond the per-address limit,
+    with 429 problem+json and Retry-After on the API and a friendly message on the form; another address
+    is not slowed; each refusal is audited with its address, never a password."""
+    names = [f"sprayed{i}" for i in range(40)]
+    async with db() as s:
+        for name in names:
+            await make_user(s, name)
+    statuses = []
+    for attempt in range(3):
+        for name in names:
+            r = await client.post(TOKEN, json={"username": name, "password": f"Spring2026 {attempt}"})
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                assert r.headers["content-type"].startswith("application/problem+json")
+                assert 0 < int(r.headers["Retry-After"]) <= WINDOW_SECONDS
+    assert statuses == [401] * PER_ADDRESS + [429] * (120 - PER_ADDRESS)
+    async with browser(app) as c:  # the same address, through the sign-in page
+        page = await form_login(c, "sprayed0", "one more")
+    assert page.status_code == 429 and page.headers["Retry-After"]
+    assert "Too many failed sign-ins from this computer. Wait 1 second and" in page.text
+    async with from_address(app, "10.0.0.3") as colleague:
+        assert (
+            await colleague.post(TOKEN, json={"username": "sprayed0", "password": PASSWORD})
+        ).status_code == 200
+    async with db() as s:
+        rows = list(await s.exec(select(AuditEntry).where(AuditEntry.action == "login")))
+    outcomes = [(r.outcome, r.client_ip) for r in rows]
+    assert outcomes.count(("failure", "127.0.0.1")) == PER_ADDRESS
+    assert outcomes.count(("throttled", "127.0.0.1")) == 120 - PER_ADDRESS + 1
+    assert outcomes.count(("success", "10.0.0.3")) == 1
+    assert not any("Spring2026" in str(r.model_dump()) for r in rows)
 
 
 # --- A new session at every login ---------------------------------------------------------------

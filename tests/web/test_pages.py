@@ -56,6 +56,7 @@ async def make_user(
                 password=f"pw-{username}",
             ),
             actor=None,
+            seeded=True,  # pw-<username> is built from her name: a test's account, not a choice
         )
     return Actor(
         user_id=user.id or 0,
@@ -457,7 +458,7 @@ async def test_an_admin_opens_an_account_and_deactivating_it_signs_it_out(app: F
                 "display_name": "Paul Therapist",
                 "discipline": "physical_therapist",
                 "role": "clinician",
-                "password": "pw-paul.pt",
+                "password": "paul's own passphrase",  # pw-paul.pt: built from his name, refused,
             },
         )
         assert created.status_code == 303
@@ -481,7 +482,8 @@ async def test_an_admin_opens_an_account_and_deactivating_it_signs_it_out(app: F
             discipline=Discipline.physical_therapist,
             role=ClinicRole.clinician,
         )
-        async with signed_in(app, paul) as paul_client:
+        async with browser(app) as paul_client:
+            assert (await post_login(paul_client, paul.username, "paul's own passphrase")).status_code == 303
             page = await client.get("/admin/users")
             assert "Paul Therapist" in page.text and "Physical therapy" in page.text
             paul_row = r'<tr id="user-(\d+)">\s*<th scope="row">Paul Therapist<.*?</tr>'
