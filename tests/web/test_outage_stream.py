@@ -72,6 +72,10 @@ async def proxied(settings: Settings, proxy: PgProxy) -> AsyncIterator[LiveServe
         await server.stop()
 
 
+def _request_id(title: str) -> str:
+    return title.replace(" ", "-")
+
+
 async def _writer(
     client: httpx.AsyncClient, stream: _Stream, plan_id: int, me: int, headers: dict[str, str]
 ) -> None:
@@ -83,7 +87,7 @@ async def _writer(
             r = await client.post(
                 f"/api/v1/plans/{plan_id}/tasks",
                 json={"title": title, "discipline": "nurse"},
-                headers={**headers, "X-Request-ID": f"outage-{me}-{n:06d}"},
+                headers={**headers, "X-Request-ID": _request_id(title)},
             )
         except httpx.HTTPError as exc:
             stream.failures[title] = repr(exc)
@@ -138,15 +142,13 @@ async def test_postgresql_cut_during_a_write_stream(
 
     async with db() as s:
         tasks = {t.title: t for t in (await s.exec(select(Task).where(col(Task.plan_id) == b.plan_id))).all()}
-        audited = {
-            a.resource_id
-            for a in (await s.exec(select(AuditEntry).where(col(AuditEntry.resource_type) == "task"))).all()
-            if a.action == "create"
-        }
+        audits = (await s.exec(select(AuditEntry).where(col(AuditEntry.resource_type) == "task"))).all()
         events = (await s.exec(select(StreamEvent).where(col(StreamEvent.stream_id) == b.plan_id))).all()
     # Every 2xx write is stored whole; no 503 write left anything (the task, its event, its audit row).
     assert set(tasks) == written
-    assert {str(t.id) for t in tasks.values()} <= audited
+    created = {(a.resource_id, a.request_id) for a in audits if a.action == "create"}
+    assert created == {(str(tasks[t].id), _request_id(t)) for t in written}
+    assert not {a.request_id for a in audits} & {_request_id(t) for t in refused}
     evented = {
         title for title in written | refused for e in events if f'"{title}"' in orjson.dumps(e.data).decode()
     }
