@@ -107,6 +107,7 @@ async def test_postgresql_cut_during_a_write_stream(
     db: Any, proxy: PgProxy, proxied: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     outage.note_up()
+    caplog.clear()
     b = await make_board(db)
     stream = _Stream()
     async with httpx.AsyncClient(base_url=proxied.url, timeout=30) as client:
