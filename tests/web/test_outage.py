@@ -3,6 +3,7 @@ a refused socket the client retries, and one log line for the outage, whatever t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -28,10 +29,31 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@pytest.fixture(params=["postgres-refused", "sqlite-unopenable"])
+@pytest.fixture
+async def starting_up() -> AsyncIterator[int]:
+    """A port where "PostgreSQL" answers every connection as a starting server does: FATAL 57P03."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        length = int.from_bytes(await reader.readexactly(4))
+        await reader.readexactly(length - 4)  # the startup message
+        fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
+        writer.write(b"E" + (4 + len(fields)).to_bytes(4) + fields)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture(params=["postgres-refused", "postgres-starting-up", "sqlite-unopenable"])
 def unreachable_url(request: pytest.FixtureRequest, closed_port: int, tmp_path: Path) -> str:
     if request.param == "postgres-refused":
         return f"postgresql+asyncpg://careteam@127.0.0.1:{closed_port}/careteam"
+    if request.param == "postgres-starting-up":
+        port = request.getfixturevalue("starting_up")
+        return f"postgresql+asyncpg://careteam@127.0.0.1:{port}/careteam?ssl=disable"
     return f"sqlite+aiosqlite:///{tmp_path}/no-such-directory/careteam.db"
 
 
