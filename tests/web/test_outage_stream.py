@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
+from websockets.asyncio.client import connect
 
 from careteam.app import create_app
 from careteam.audit.tables import AuditEntry
@@ -26,6 +27,7 @@ from tests.board_world import make_board
 from tests.factories import PASSWORD
 from tests.live import LiveServer
 from tests.pg_proxy import PgProxy
+from tests.realtime.conftest import RECV_TIMEOUT
 
 WRITERS = 4
 BEFORE, DURING, AFTER = 20, 20, 20  # answers to wait for: 2xx before the cut, 503 during, 2xx after
@@ -165,3 +167,31 @@ async def test_postgresql_cut_during_a_write_stream(
         (r.name, r.getMessage()) for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR
     ]
     assert tracebacks == []
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_an_open_socket_is_told_unavailable_and_subscribes_once_the_database_is_back(
+    db: Any, proxy: PgProxy, proxied: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    outage.note_up()
+    caplog.clear()
+    b = await make_board(db)
+    async with httpx.AsyncClient(base_url=proxied.url) as client:
+        r = await client.post("/api/v1/auth/token", json={"username": b.nurse, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    subscribe = orjson.dumps({"type": "subscribe", "plan_id": b.plan_id, "after": 0}).decode()
+    async with connect(f"ws://127.0.0.1:{proxied.port}/ws", additional_headers=headers) as ws:
+        await proxy.cut()
+        await ws.send(subscribe)
+        async with asyncio.timeout(RECV_TIMEOUT):
+            frame = orjson.loads(await ws.recv())
+        assert (frame["type"], frame["code"]) == ("error", "unavailable")
+        await proxy.restore()
+        await ws.send(subscribe)
+        async with asyncio.timeout(RECV_TIMEOUT):
+            frame = orjson.loads(await ws.recv())
+        assert frame["type"] == "subscribed", frame
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [r.getMessage().split(" since ")[0] for r in caplog.records if r.name == "careteam.db.outage"][
+        :1
+    ] == ["database unavailable"]
