@@ -179,7 +179,8 @@ def unavailable_response(request: Request, html_page: HtmlErrorPage | None) -> R
 
 
 def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
-    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races.
+    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races, and the
+    database being unreachable (503 with Retry-After, ``careteam.db.outage`` deciding what that is).
 
     ``html_page`` renders the HTTP errors of non-API paths for browsers (an unknown page, a wrong method).
     """
