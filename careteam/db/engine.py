@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from careteam.db import sqlite_writer
+from careteam.db import outage, sqlite_writer
 from careteam.settings import DatabaseSettings
 
 
@@ -178,6 +178,7 @@ async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         try:
             yield session
             await session.commit()
+            outage.note_up()
         except BaseException:
             await session.rollback()
             raise

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam.db import outage
 from careteam.db.engine import unit_of_work
 from careteam.events import log as events
 from careteam.jobs.clock import Clock
@@ -128,9 +129,10 @@ class Runner:
             started = self._clock.now()
             try:
                 await self.run_due()
-            except Exception:
-                # The database is away, most likely: every job stays due, the next poll tries again.
-                log.exception("scheduled jobs: poll failed")
+            except Exception as exc:
+                # The database is away, most likely (one log line per outage): every job stays due, the next
+                # poll tries again.
+                outage.report(exc, log, "scheduled jobs: poll failed")
             self._polls += 1
             self._wake_poll_waiters()
             await self._clock.sleep_until(started + self._poll)
@@ -178,7 +180,7 @@ class Runner:
                 async with session.begin_nested():
                     await job.run(session, now=now)
             except Exception as exc:
-                log.exception("scheduled job %s failed; next try at its next due time", job.name)
+                outage.report(exc, log, "scheduled job %s failed; next try at its next due time", job.name)
                 # Rolled back with the savepoint: nothing of it may be announced after the commit.
                 events.discard_unpublished(session)
                 error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from careteam.accounts.sessions import resolve
 from careteam.core.actor import Actor
+from careteam.db import outage
 from careteam.db.engine import unit_of_work
 from careteam.realtime import protocol
 from careteam.realtime.direct import direct_writer
@@ -47,7 +48,15 @@ async def live_updates(websocket: WebSocket) -> None:
         # A browser always sends its Origin; a cookie without one is replayed by something else.
         await _refuse(websocket, 403, protocol.CLOSE_FORBIDDEN_ORIGIN, "A browser socket needs an Origin.")
         return
-    actor = await _authenticate(websocket, settings, authorization, cookie)
+    try:
+        actor = await _authenticate(websocket, settings, authorization, cookie)
+    except Exception as exc:
+        if not outage.is_unavailable(exc):
+            raise
+        # The database is away: refused with a code the client retries on (live.js backs off and reconnects).
+        outage.note_down(exc)
+        await _refuse(websocket, 503, protocol.CLOSE_UNAVAILABLE, "The database cannot be reached.")
+        return
     if actor is None:
         await _refuse(websocket, 401, protocol.CLOSE_UNAUTHENTICATED, "Sign in, or send a bearer token.")
         return
@@ -162,9 +171,16 @@ async def _refuse(websocket: WebSocket, status: int, close_code: int, detail: st
     if "websocket.http.response" not in websocket.scope.get("extensions", {}):
         await websocket.close(close_code, detail)
         return
-    slug, title = ("unauthenticated", "Sign-in required") if status == 401 else ("forbidden", "Forbidden")
+    slug, title = _REFUSALS[status]
     body = orjson.dumps({"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": str(outage.RETRY_AFTER_SECONDS)}}
     await websocket.send_denial_response(
-        Response(body, status_code=status, media_type="application/problem+json", headers=headers)
+        Response(body, status_code=status, media_type="application/problem+json", headers=headers.get(status))
     )
+
+
+_REFUSALS = {
+    401: ("unauthenticated", "Sign-in required"),
+    403: ("forbidden", "Forbidden"),
+    503: ("unavailable", "Database unavailable"),
+}

@@ -43,6 +43,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.accounts.sessions import live_session_ids
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
+from careteam.db import outage
 from careteam.db.engine import unit_of_work
 from careteam.events import log as events
 from careteam.events.streams import Feed, Stream
@@ -446,8 +447,8 @@ class Hub:
             missing = feed.missing if feed is not None else f"No {stream.kind} streams here."
             self.reply(conn, protocol.error(ErrorCode.not_found, missing, stream))
             return
-        except Exception:
-            log.exception("subscribe to %s failed", stream)
+        except Exception as exc:
+            outage.report(exc, log, "subscribe to %s failed", stream)
             self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not subscribe.", stream))
             return
         if reason is not None:
@@ -460,8 +461,8 @@ class Hub:
         try:
             async with self._reads() as session:
                 replay = [protocol.event_frame(e) for e in await events.read_after(session, stream, start)]
-        except Exception:
-            log.exception("replay of %s failed", stream)
+        except Exception as exc:
+            outage.report(exc, log, "replay of %s failed", stream)
             if (emptied := self._remove(sub)) is not None:
                 await self._sync_broker(emptied)
             self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not read the log.", stream))
@@ -497,9 +498,9 @@ class Hub:
                 try:
                     async with self._reads() as session:
                         rows = await events.read_after(session, stream, watched.cursor, limit=limit)
-                except Exception:
+                except Exception as exc:
                     # The log is the truth and the next notice reads from the same cursor: nothing is lost.
-                    log.exception("reading events of %s failed", stream)
+                    outage.report(exc, log, "reading events of %s failed", stream)
                     return
                 if not rows:
                     return
@@ -613,8 +614,8 @@ class Hub:
                 result = job()
                 if result is not None:
                     await result
-            except Exception:
-                log.exception("realtime hub: periodic %s failed", getattr(job, "__name__", job))
+            except Exception as exc:
+                outage.report(exc, log, "realtime hub: periodic %s failed", getattr(job, "__name__", job))
 
     # --- For tests and metrics ----------------------------------------------------------------------
 

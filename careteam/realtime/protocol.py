@@ -30,6 +30,7 @@ MAX_SEQ: Final = 2**63 - 1
 CLOSE_UNAUTHENTICATED: Final = 4401  # session logged out, user deactivated, token gone
 CLOSE_FORBIDDEN_ORIGIN: Final = 4403
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the client fell behind; resync then reconnect
+CLOSE_UNAVAILABLE: Final = 1013  # "try again later": the database cannot be reached; the client reconnects
 
 
 class ErrorCode:

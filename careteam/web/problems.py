@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careteam.core.errors import (
@@ -25,6 +25,7 @@ from careteam.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from careteam.db import outage
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -99,14 +100,6 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 _TRANSIENT = frozenset({"40001", "40P01"})
 
 
-def _sqlstate(exc: DBAPIError) -> str:
-    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
-        if isinstance(code, str):
-            return code
-    return ""
-
-
 @dataclass(frozen=True, slots=True)
 class ErrorKind:
     """How the edge answers one kind of error, for the JSON API and the HTML pages alike."""
@@ -171,8 +164,23 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
+UNAVAILABLE_TITLE = "Database unavailable"
+UNAVAILABLE_DETAIL = "The database cannot be reached just now; nothing was saved. Try again shortly."
+
+
+def unavailable_response(request: Request, html_page: HtmlErrorPage | None) -> Response:
+    """The answer to a request the database could not serve: 503 with Retry-After, a page for a browser."""
+    headers = {"Retry-After": str(outage.RETRY_AFTER_SECONDS)}
+    if html_page is not None and _wants_html(request):
+        response = html_page(request, 503, UNAVAILABLE_DETAIL)
+        response.headers.update(headers)
+        return response
+    return problem(503, UNAVAILABLE_TITLE, UNAVAILABLE_DETAIL, type_="unavailable", headers=headers)
+
+
 def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
-    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races.
+    """Map every error to problem+json: domain errors, validation, HTTP errors, integrity races, and the
+    database being unreachable (503 with Retry-After, ``careteam.db.outage`` deciding what that is).
 
     ``html_page`` renders the HTTP errors of non-API paths for browsers (an unknown page, a wrong method).
     """
@@ -202,29 +210,33 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def _data(_request: Request, exc: DBAPIError) -> Response:
+    async def _data(request: Request, exc: DBAPIError) -> Response:
+        code = outage.sqlstate(exc)
         # A value the database refuses (SQLSTATE class 22: out of range, bad encoding): the client's input.
-        if _sqlstate(exc).startswith("22"):
+        if code.startswith("22"):
             return problem(422, "Invalid input", "A value is out of range or not valid text.")
-        # The database dropped the connection (a restart, a failover): this request was rolled back and
-        # the pool replaces its connections, so the same request may simply be sent again.
         # PostgreSQL picked this transaction as a deadlock's victim (40P01) or could not serialise it
         # (40001): it was rolled back whole, and the same request sent again normally succeeds.
-        if _sqlstate(exc) in _TRANSIENT:
+        if code in _TRANSIENT:
             return problem(
                 503,
                 "Database busy",
                 "The change collided with another at the database; nothing was saved. Try again.",
                 headers={"Retry-After": "1"},
             )
-        if exc.connection_invalidated:
-            return problem(
-                503,
-                "Database unavailable",
-                "The database connection was lost; nothing was saved. Try again.",
-                headers={"Retry-After": "1"},
-            )
-        raise exc
+        return await _unavailable(request, exc)
+
+    # The database cannot be reached (refused, reset, timed out, shutting down, pool exhausted): the request's
+    # transaction was rolled back whole, so the same request may simply be sent again. One log line per
+    # outage (careteam.db.outage), not a traceback per request.
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        if not outage.is_unavailable(exc):
+            raise exc
+        outage.note_down(exc)
+        return unavailable_response(request, html_page)
+
+    app.add_exception_handler(OSError, _unavailable)
+    app.add_exception_handler(SQLAlchemyError, _unavailable)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> Response:

@@ -209,7 +209,12 @@ def stamp(template: str, macro: str, *, flags: Iterable[str]) -> Stamp:
     return cached[1]
 
 
-_HTTP_TITLES = {404: "Page not found", 405: "Not allowed here", 401: "Please sign in"}
+_HTTP_TITLES = {
+    404: "Page not found",
+    405: "Not allowed here",
+    401: "Please sign in",
+    503: "Temporarily unavailable",
+}
 
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
