@@ -43,7 +43,7 @@ from careteam.search import routes as search_routes
 from careteam.settings import Settings
 from careteam.trail import pages as trail_pages
 from careteam.trail import routes as trail_routes
-from careteam.web import openapi, problems
+from careteam.web import health, openapi, problems
 from careteam.web.middleware import RequestContext
 from careteam.web.templating import error_page
 from careteam.work import pages as work_pages
@@ -162,6 +162,7 @@ def create_app(
         if pages is not None:
             app.include_router(pages.router)
     app.include_router(realtime_endpoint.router)
+    app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     openapi.install(app)
     app.add_middleware(RequestContext, hsts=settings.production)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from careteam import resources
 
@@ -22,3 +25,12 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration this code ships (what a database at head has in ``alembic_version``)."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head

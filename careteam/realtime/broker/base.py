@@ -51,6 +51,11 @@ class Broker(ABC):
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Disconnect."""
 
+    @property
+    def reachable(self) -> bool:
+        """Whether notices can travel now (``/readyz``): a backend with a connection says if it has one."""
+        return True
+
     @abstractmethod
     async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         """Announce committed events: (stream, last seq) pairs. Never raises for a broker outage."""

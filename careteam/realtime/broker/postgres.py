@@ -71,6 +71,10 @@ class PostgresBroker(Broker):
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=1)
 
+    @property
+    def reachable(self) -> bool:
+        return self.connected.is_set()
+
     async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         if not self.connected.is_set():
             return  # down: listeners catch up from the log when the link is back

@@ -73,6 +73,10 @@ class RedisBroker(Broker):
         if self._client is not None:
             await self._client.aclose()
 
+    @property
+    def reachable(self) -> bool:
+        return self.connected.is_set()
+
     async def publish_many(self, notices: Iterable[tuple[Stream, int]]) -> None:
         if self._client is None or not self.connected.is_set():
             return  # down: subscribers catch up from the log when the link is back
