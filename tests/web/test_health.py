@@ -14,15 +14,22 @@ from careteam.app import create_app
 from careteam.db import outage
 from careteam.db.migrate import head_revision
 from careteam.settings import Settings
+from tests.live import LiveServer
+from tests.pg_proxy import PgProxy
 from tests.web.test_outage import away, away_client, closed_port, starting_up, unreachable_url
+from tests.web.test_outage_stream import proxied, proxy
 
-__all__ = ["away", "away_client", "closed_port", "starting_up", "unreachable_url"]
+__all__ = ["away", "away_client", "closed_port", "proxied", "proxy", "starting_up", "unreachable_url"]
 
 
 @pytest.fixture
 async def stamped(app: Any) -> None:
     """The test database is made from the models (tests/conftest.py), not by Alembic: record it at head, as
     ``careteam db upgrade`` would have."""
+    await _stamp(app)
+
+
+async def _stamp(app: Any) -> None:
     async with app.state.engine.begin() as conn:
         await conn.execute(
             sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL)")
@@ -90,3 +97,20 @@ async def test_readyz_is_not_ready_without_the_broker(brokerless: httpx.AsyncCli
     r = await brokerless.get("/readyz")
     assert r.status_code == 503
     assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "broker": "unavailable"}
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_readyz_follows_postgresql_going_away_and_coming_back(
+    db: Any, proxy: PgProxy, proxied: LiveServer
+) -> None:
+    """The first /readyz after the cut is 503 and the first after the return is 200: nothing lingers."""
+    await _stamp(proxied.app)
+    async with httpx.AsyncClient(base_url=proxied.url) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        await proxy.cut()
+        gone = await client.get("/readyz")
+        assert gone.status_code == 503 and gone.json()["checks"]["database"] == "unavailable"
+        await proxy.restore()
+        back = await client.get("/readyz")
+        assert back.status_code == 200, back.text
+    outage.note_up()
