@@ -14,6 +14,8 @@ from careteam import __version__, resources
 from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
+from careteam.conferences import feed as conferences_feed
+from careteam.conferences import routes as conferences_routes
 from careteam.conversations import feed as conversations_feed
 from careteam.conversations import pages as conversations_pages
 from careteam.conversations import routes as conversations_routes
@@ -59,14 +61,15 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (referrals_routes, referrals_pages),
     (messaging_routes, messaging_pages),
     (conversations_routes, conversations_pages),
+    (conferences_routes, None),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),
 )
 
 # The kinds of stream a socket may subscribe to, each with its owner's access rule (plan:42, user:12,
-# conversation:5).
-FEEDS = (plans_feed.FEED, accounts_feed.FEED, conversations_feed.FEED)
+# conversation:5, conference:7).
+FEEDS = (plans_feed.FEED, accounts_feed.FEED, conversations_feed.FEED, conferences_feed.FEED)
 
 _frozen = False
 

@@ -64,6 +64,9 @@ class Settings(DatabaseSettings):
     retention_conference_days: int = Field(default=365, ge=1)
     retention_conversation_days: int = Field(default=730, ge=1)
 
+    # A case conference's room says "still here" this often; missing three in a row drops one from presence.
+    conference_heartbeat_seconds: int = Field(default=10, ge=1, le=300)
+
     # Scheduled jobs (careteam/jobs): every serving process runs a runner; each due time runs once overall.
     jobs_enabled: bool = True
     # How often a runner looks for due jobs: a job runs at most this late.

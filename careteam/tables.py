@@ -5,6 +5,7 @@ A feature's tables live in its own ``tables.py``; a new feature adds its line he
 
 from careteam.accounts import tables as accounts
 from careteam.audit import tables as audit
+from careteam.conferences import tables as conferences
 from careteam.conversations import tables as conversations
 from careteam.events import tables as events
 from careteam.jobs import tables as jobs
@@ -19,6 +20,7 @@ from careteam.web import tables as web
 __all__ = [
     "accounts",
     "audit",
+    "conferences",
     "conversations",
     "events",
     "jobs",

@@ -38,6 +38,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "RETENTION_PLAN_DAYS": ("400", 400),
     "RETENTION_USER_DAYS": ("14", 14),
     "RETENTION_CONFERENCE_DAYS": ("90", 90),
+    "CONFERENCE_HEARTBEAT_SECONDS": ("5", 5),
     "RETENTION_CONVERSATION_DAYS": ("180", 180),
     "JOBS_ENABLED": ("false", False),
     "JOBS_POLL_SECONDS": ("0.5", 0.5),

@@ -235,3 +235,17 @@ async def display_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[
         return {}
     rows = await session.exec(select(col(User.id), col(User.display_name)).where(col(User.id).in_(ids)))
     return {int(user_id or 0): name for user_id, name in rows}
+
+
+async def identities(
+    session: AsyncSession, user_ids: Iterable[int], *, active: bool = False
+) -> dict[int, tuple[str, str]]:
+    """Display name and discipline by user id, in one query (``active``: deactivated accounts left out)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    query = select(col(User.id), col(User.display_name), col(User.discipline)).where(col(User.id).in_(ids))
+    if active:
+        query = query.where(col(User.active))
+    rows = await session.exec(query)
+    return {int(user_id or 0): (name, str(discipline)) for user_id, name, discipline in rows}

@@ -184,6 +184,16 @@ async def read_after(
     return list(await session.exec(query))
 
 
+async def read_since(
+    session: AsyncSession, stream: Stream, since: datetime, *, until: datetime | None = None, limit: int
+) -> list[StreamEvent]:
+    """Events of a stream recorded after ``since`` (and, with ``until``, not after it), in seq order."""
+    query = select(StreamEvent).where(*_of(stream), col(StreamEvent.at) > since)
+    if until is not None:
+        query = query.where(col(StreamEvent.at) <= until)
+    return list(await session.exec(query.order_by(col(StreamEvent.seq)).limit(limit)))
+
+
 async def last_seq(session: AsyncSession, stream: Stream) -> int:
     """The stream's newest seq (0 if it has had no event)."""
     return (await last_seqs(session, [stream])).get(stream, 0)

@@ -17,6 +17,7 @@ class NotificationKind(StrEnum):
     message_mention = "message.mention"
     message_reply = "message.reply"
     message_urgent = "message.urgent"
+    conference_invited = "conference.invited"
 
 
 class InboxEvent(StrEnum):

@@ -2,10 +2,19 @@
 
 Built on the patients' filters (``patients.access``); reads join these selects, and a plan outside them is
 "not found", never "forbidden".
+
+A higher feature may also lend a plan for reading only, for a while (a case conference lends its agenda's
+plans to invitees off the care team and to observers): it registers a ``ReadGrant`` with
+``add_read_grant``. Lent plans are *viewable* (``viewable_plan_ids``: the board and its stream), never
+writable: every write, and every other read (threads, tasks one by one, search), stays on the care team.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import union
 from sqlmodel import col, select
 
 from careteam.core.actor import Actor
@@ -24,5 +33,45 @@ def readable_plan_ids_of(user_id: UserId) -> Ids:
 
 
 def plan_reader_ids(plan_id: int) -> Ids:
-    """Users who may read a plan right now (the realtime hub re-checks its viewers against this)."""
+    """Users on a plan's care team right now (who may read and write it)."""
     return member_ids_of_patients(select(col(CarePlan.patient_id)).where(col(CarePlan.id) == plan_id))
+
+
+class ReadGrant(Protocol):
+    """Plans lent for reading, by a higher feature, both ways round; ``now`` bounds the loan in time."""
+
+    def plan_ids(self, user_id: int, now: datetime) -> Ids:
+        """The plans lent to this user at ``now``."""
+        ...
+
+    def user_ids(self, plan_id: int, now: datetime) -> Ids:
+        """The users this plan is lent to at ``now``."""
+        ...
+
+
+_GRANTS: list[ReadGrant] = []
+
+
+def add_read_grant(grant: ReadGrant) -> None:
+    """Register a lender of plans (at import of the lending feature's service; once per grant)."""
+    if grant not in _GRANTS:
+        _GRANTS.append(grant)
+
+
+def viewable_plan_ids(actor: Actor, now: datetime) -> Ids:
+    """Plans whose board the actor may see at ``now``: her care teams' (``readable_plan_ids``) and those lent
+    to her. Read only: never use it for a write."""
+    readable = readable_plan_ids(actor)
+    if not _GRANTS:
+        return readable
+    lent = union(readable, *(grant.plan_ids(actor.user_id, now) for grant in _GRANTS)).subquery()
+    return select(lent.c[0])
+
+
+def plan_viewer_ids(plan_id: int, now: datetime) -> Ids:
+    """Users who may see a plan's board at ``now`` (the realtime hub re-checks the plan's viewers with it)."""
+    team = plan_reader_ids(plan_id)
+    if not _GRANTS:
+        return team
+    viewers = union(team, *(grant.user_ids(plan_id, now) for grant in _GRANTS)).subquery()
+    return select(viewers.c[0])

@@ -8,6 +8,7 @@ write's events applied equals the board read after.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -27,7 +28,8 @@ from careteam.events.schemas import EventPublic, EventsPublic
 from careteam.events.tables import StreamEvent
 from careteam.patients import service as patients
 from careteam.patients.schemas import MemberPublic, PatientPublic
-from careteam.plans.access import readable_plan_ids
+from careteam.patients.access import Ids
+from careteam.plans.access import readable_plan_ids, viewable_plan_ids
 from careteam.plans.kinds import TASK_EVENTS, PlanEvent
 from careteam.plans.schemas import BoardPublic, GoalPublic, PlanPublic, TaskPublic
 from careteam.plans.tables import CarePlan, Goal, Task
@@ -43,11 +45,22 @@ _TASK_ROWS = (
 _TASKS = TypeAdapter(list[TaskPublic])
 
 
+def _plan_ids(actor: Actor, viewing_at: datetime | None) -> Ids:
+    """The care team's plans, or (``viewing_at``: a read only) those the actor may see then, lent ones too."""
+    return readable_plan_ids(actor) if viewing_at is None else viewable_plan_ids(actor, viewing_at)
+
+
 async def readable_plan(
-    session: AsyncSession, plan_id: int, actor: Actor, *, for_update: bool = False
+    session: AsyncSession,
+    plan_id: int,
+    actor: Actor,
+    *,
+    for_update: bool = False,
+    viewing_at: datetime | None = None,
 ) -> CarePlan:
-    """The plan if the actor is on its patient's care team; otherwise not found (never forbidden)."""
-    query = select(CarePlan).where(CarePlan.id == plan_id, col(CarePlan.id).in_(readable_plan_ids(actor)))
+    """The plan if the actor is on its patient's care team (or, ``viewing_at``, may see it then: a plan lent
+    to her for reading); otherwise not found (never forbidden)."""
+    query = select(CarePlan).where(CarePlan.id == plan_id, col(CarePlan.id).in_(_plan_ids(actor, viewing_at)))
     if for_update:
         query = query.with_for_update()
     plan = (await session.exec(query)).first()
@@ -56,9 +69,11 @@ async def readable_plan(
     return plan
 
 
-async def audited_plan(session: AsyncSession, plan_id: int, *, actor: Actor) -> CarePlan:
+async def audited_plan(
+    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+) -> CarePlan:
     """The plan, if the actor may read it (else not found), with one audited read."""
-    plan = await readable_plan(session, plan_id, actor)
+    plan = await readable_plan(session, plan_id, actor, viewing_at=viewing_at)
     audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
     return plan
 
@@ -146,14 +161,17 @@ class Board:
         )
 
 
-async def read_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> Board:
-    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read."""
+async def read_board(
+    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+) -> Board:
+    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read.
+    ``viewing_at``: a plan lent to the actor then is readable too (``plans.access.viewable_plan_ids``)."""
     # The plan, its patient and its goals in one query: a row per goal (one, with no goal, if it has none).
     rows = (
         await session.exec(
             select(CarePlan, Goal)
             .outerjoin(Goal, Goal.plan_id == CarePlan.id)  # type: ignore[arg-type]
-            .where(CarePlan.id == plan_id, col(CarePlan.id).in_(readable_plan_ids(actor)))
+            .where(CarePlan.id == plan_id, col(CarePlan.id).in_(_plan_ids(actor, viewing_at)))
             .order_by(col(Goal.id))
         )
     ).all()
@@ -174,9 +192,11 @@ async def read_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> Bo
     )
 
 
-async def get_board(session: AsyncSession, plan_id: int, *, actor: Actor) -> BoardPublic:
+async def get_board(
+    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+) -> BoardPublic:
     """The board as one validated model (``read_board``, then ``Board.public``); audited as one read."""
-    return (await read_board(session, plan_id, actor=actor)).public()
+    return (await read_board(session, plan_id, actor=actor, viewing_at=viewing_at)).public()
 
 
 def apply_event(board: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:

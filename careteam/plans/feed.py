@@ -1,5 +1,6 @@
-"""A plan's stream ``plan:<id>`` as the realtime hub sees it: the board's care team reads it, and a subscriber
-without ``after`` gets the board first."""
+"""A plan's stream ``plan:<id>`` as the realtime hub sees it: the board's care team reads it (and whoever the
+plan is lent to for reading then: ``plans.access.viewable_plan_ids``), and a subscriber without ``after``
+gets the board first."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.core.actor import Actor
+from careteam.db.types import utcnow
 from careteam.events import streams
 from careteam.events.streams import Opened
-from careteam.plans.access import plan_reader_ids
+from careteam.plans.access import plan_viewer_ids
 from careteam.plans.board import audited_plan, get_board
 
 
@@ -22,14 +24,15 @@ class PlanFeed:
 
     async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
         """The board (or only its seq) if the actor is on the patient's care team; audited as one read."""
+        now = utcnow()
         if snapshot:
-            board = await get_board(session, stream_id, actor=actor)
+            board = await get_board(session, stream_id, actor=actor, viewing_at=now)
             return Opened(board.last_seq, board.model_dump(mode="json"))
-        plan = await audited_plan(session, stream_id, actor=actor)
+        plan = await audited_plan(session, stream_id, actor=actor, viewing_at=now)
         return Opened(plan.last_seq)
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        return plan_reader_ids(stream_id)
+        return plan_viewer_ids(stream_id, utcnow())
 
 
 FEED: Final = PlanFeed()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import (
@@ -88,6 +88,7 @@ class PlanPublic(Public):
     status: PlanStatus
     period_start: date | None
     period_end: date | None
+    last_reviewed_at: datetime | None = None
     version: int
     last_seq: int
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -14,14 +19,16 @@ from careteam.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from careteam.core.vocab import Discipline
 from careteam.db.types import utcnow
 from careteam.patients import service as patients
+from careteam.patients.access import Ids
 from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import CareTeamPublic
 from careteam.plans import board
 from careteam.plans.access import readable_plan_ids
 from careteam.plans.board import readable_plan
+from careteam.plans.codes import COLUMN_OF, Column, GoalStatus, PlanStatus
 from careteam.plans.kinds import PlanEvent
 from careteam.plans.schemas import GoalCreate, GoalPublic, GoalUpdate, PlanCreate, PlanPublic, PlanUpdate
-from careteam.plans.tables import CarePlan, Goal
+from careteam.plans.tables import CarePlan, Goal, Task
 
 # Who shapes a plan (its title, status, goals); every team member works its tasks.
 _PLANNING_DISCIPLINES = (Discipline.ipm_lead, Discipline.physician)
@@ -177,3 +184,86 @@ async def _show_team_change(
 
 
 patients.on_team_changed(_show_team_change)
+
+
+# --- For case conferences (no audit here: the caller checks access and audits what it shows) --------------
+
+
+async def plan_labels(session: AsyncSession, plan_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """Title and patient id by plan id, in one query."""
+    ids = sorted(set(plan_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(col(CarePlan.id), col(CarePlan.title), col(CarePlan.patient_id)).where(
+            col(CarePlan.id).in_(ids)
+        )
+    )
+    return {int(pid or 0): (title, int(patient_id)) for pid, title, patient_id in rows}
+
+
+async def mark_reviewed(session: AsyncSession, plan_ids: Iterable[int], *, at: datetime) -> None:
+    """These plans were discussed at a case conference that ended ``at``."""
+    ids = sorted(set(plan_ids))
+    if ids:
+        await session.exec(
+            sa.update(CarePlan).where(col(CarePlan.id).in_(ids)).values(last_reviewed_at=at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGlance:
+    id: int
+    patient_id: int
+    title: str
+    created_at: datetime
+    last_reviewed_at: datetime | None
+
+
+async def active_plans(session: AsyncSession, plan_ids: Ids) -> list[PlanGlance]:
+    """The active plans among ``plan_ids`` (a select), by id."""
+    rows = await session.exec(
+        select(CarePlan)
+        .where(col(CarePlan.id).in_(plan_ids), col(CarePlan.status) == PlanStatus.active)
+        .order_by(col(CarePlan.id))
+    )
+    return [PlanGlance(p.id or 0, p.patient_id, p.title, p.created_at, p.last_reviewed_at) for p in rows]
+
+
+async def overdue_counts(
+    session: AsyncSession, plan_ids: list[int], *, today: date
+) -> dict[int, tuple[int, int]]:
+    """Per plan: open tasks past their due date, and goals still being worked towards past theirs."""
+    if not plan_ids:
+        return {}
+    open_statuses = [
+        s for s, c in COLUMN_OF.items() if c in (Column.todo, Column.in_progress, Column.on_hold)
+    ]
+    late_tasks = await session.exec(
+        select(col(Task.plan_id), func.count())
+        .where(
+            col(Task.plan_id).in_(plan_ids), col(Task.due_date) < today, col(Task.status).in_(open_statuses)
+        )
+        .group_by(col(Task.plan_id))
+    )
+    done_goals = [
+        GoalStatus.completed,
+        GoalStatus.cancelled,
+        GoalStatus.rejected,
+        GoalStatus.entered_in_error,
+    ]
+    late_goals = await session.exec(
+        select(col(Goal.plan_id), func.count())
+        .where(
+            col(Goal.plan_id).in_(plan_ids),
+            col(Goal.due_date) < today,
+            col(Goal.lifecycle_status).not_in(done_goals),
+        )
+        .group_by(col(Goal.plan_id))
+    )
+    counts: dict[int, tuple[int, int]] = {}
+    for plan_id, n in late_tasks:
+        counts[int(plan_id)] = (int(n), 0)
+    for plan_id, n in late_goals:
+        counts[int(plan_id)] = (counts.get(int(plan_id), (0, 0))[0], int(n))
+    return counts

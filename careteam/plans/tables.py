@@ -27,6 +27,9 @@ class CarePlan(SQLModel, table=True):
     status: str = Field(max_length=24, default="active")
     period_start: date | None = None
     period_end: date | None = None
+    # When a case conference last discussed it (set as that conference ends): "changed since the last
+    # conference" starts here, and "Suggest agenda" proposes plans not reviewed for 3 months.
+    last_reviewed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=True))
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

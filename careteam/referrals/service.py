@@ -843,3 +843,39 @@ async def check_replayed_create(session: AsyncSession, plan_id: int, *, actor: A
     """A retried "refer" (same Idempotency-Key) is answered again only while the actor still reads the plan;
     the answer shows the referral, so it is an audited read."""
     await board.audited_plan(session, plan_id, actor=actor)
+
+
+async def plan_attention(
+    session: AsyncSession, plan_ids: list[int], *, now: datetime
+) -> dict[int, tuple[int, list[datetime]]]:
+    """Per plan: its overdue referrals (sent, unanswered, past respond-by), and when each of its referrals
+    still open was declined (a case conference discusses a declined referral). Not audited."""
+    if not plan_ids:
+        return {}
+    overdue = await session.exec(
+        select(col(Referral.plan_id), func.count())
+        .where(col(Referral.plan_id).in_(plan_ids), _overdue_clause(now))
+        .group_by(col(Referral.plan_id))
+    )
+    found: dict[int, tuple[int, list[datetime]]] = {int(pid): (int(n), []) for pid, n in overdue}
+    declined = await session.exec(
+        select(col(Referral.plan_id), col(Referral.updated_at)).where(
+            col(Referral.plan_id).in_(plan_ids),
+            col(Referral.answer) == ReferralAnswer.declined,
+            col(Referral.status).in_(OPEN_STATUSES),
+        )
+    )
+    for plan_id, at in declined:
+        found.setdefault(int(plan_id), (0, []))[1].append(at)
+    return found
+
+
+async def referral_disciplines(session: AsyncSession, referral_ids: Iterable[int]) -> dict[int, str]:
+    """The discipline each referral went to, by id, in one query. Not audited."""
+    ids = sorted(set(referral_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(col(Referral.id), col(Referral.discipline)).where(col(Referral.id).in_(ids))
+    )
+    return {int(rid or 0): discipline for rid, discipline in rows}

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from careteam.accounts.tables import User
+from careteam.conferences.tables import Conference, ConferenceItem, ConferenceMember
 from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
@@ -29,6 +30,9 @@ ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
 PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
 PLANNERS = {"ipm_lead", "physician"}
 CONVERSING = {"nurse", "physician"}  # the conversation's participants still on the care team
+# The conference's participants: the lead facilitates, the nurse and a clinician of another team attend
+# (the agenda's plan is lent to her for the conference), the physical therapist observes.
+CONFERRING = {"ipm_lead", "nurse", "other_team", "physical_therapist"}
 
 
 @dataclass
@@ -48,6 +52,8 @@ class World:
     unsaid_id: int  # the nurse's message in it, which she removes
     colleague_ids: tuple[int, int]  # the nurse and the physician: whom a new conversation names
     batch_ids: tuple[int, int]  # two clinicians on no team, whom the batch route adds at once
+    conference_id: int = 0  # running now, with the plan on its agenda
+    item_id: int = 0
 
 
 def expect(route: str, persona: str) -> int:
@@ -179,6 +185,31 @@ def expect(route: str, persona: str) -> int:
         else 404,
         "POST /api/v1/me/conversations/read-all": 200,
         "GET /api/v1/me/messages/unread": 200,
+        # Conferences: participants read; the facilitator (the lead) runs it, observers and attendees are
+        # refused; scheduling is an IPM lead's, and the admin (an IPM lead off the team) may not put the
+        # plan on an agenda. Presence is every participant's.
+        "GET /api/v1/conferences": 200,
+        "GET /api/v1/conferences/suggestions": 200,
+        "POST /api/v1/conferences": 201 if lead else 422 if admin else 403,
+        **{
+            f"GET /api/v1/conferences/{{conference_id}}{tail}": 200 if persona in CONFERRING else 404
+            for tail in ("", "/attendance", "/items/{item_id}/changes", "/presence", "/summary")
+        },
+        **{
+            route: 200 if lead else 403 if persona in CONFERRING else 404
+            for route in (
+                "PATCH /api/v1/conferences/{conference_id}",
+                "PATCH /api/v1/conferences/{conference_id}/items/{item_id}",
+                "POST /api/v1/conferences/{conference_id}/advance",
+            )
+        },
+        "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": 201
+        if lead
+        else 403
+        if persona in CONFERRING
+        else 404,
+        "POST /api/v1/conferences/{conference_id}/leave": 200 if persona in CONFERRING else 404,
+        "POST /api/v1/conferences/{conference_id}/presence": 200 if persona in CONFERRING else 404,
     }
     return table[route]
 
@@ -285,6 +316,36 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         s.add_all(said)
         await s.flush()
         conversation.last_message_id = said[1].id
+        now = utcnow()
+        conference = Conference(
+            title="Spine MDT",
+            team="Spine MDT",
+            starts_at=now,
+            facilitator_id=users["ipm_lead"].id or 0,
+            created_by_id=users["ipm_lead"].id or 0,
+            access_from=now - timedelta(minutes=30),
+            access_until=now + timedelta(hours=2),
+        )
+        s.add(conference)
+        await s.flush()
+        s.add_all(
+            ConferenceMember(conference_id=conference.id or 0, user_id=u.id or 0, role=role)
+            for u, role in (
+                (users["ipm_lead"], "facilitator"),
+                (users["nurse"], "attendee"),
+                (other, "attendee"),
+                (users["physical_therapist"], "observer"),
+            )
+        )
+        item = ConferenceItem(
+            conference_id=conference.id or 0,
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            position=1,
+            reason="Decide on RFA after two positive MBBs",
+        )
+        s.add(item)
+        await s.flush()
         world = World(
             patient.id or 0,
             plan.id or 0,
@@ -301,6 +362,8 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             said[1].id or 0,
             (users["nurse"].id or 0, users["physician"].id or 0),
             (batch[0].id or 0, batch[1].id or 0),
+            conference.id or 0,
+            item.id or 0,
         )
     username = {
         "anonymous": None,
@@ -329,6 +392,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
             else w.message_id
         ),
         conversation_id=w.conversation_id,
+        conference_id=w.conference_id,
+        item_id=w.item_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -377,6 +442,15 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         },
         "POST /api/v1/conversations/{conversation_id}/messages": {"body": "Discuss before next prescription"},
         "PATCH /api/v1/conversation-messages/{message_id}": {"body": "Block done, 75% relief"},
+        "POST /api/v1/conferences": {
+            "title": "Spine MDT, next week",
+            "starts_at": (utcnow() + timedelta(days=7)).isoformat(),
+            "items": [{"plan_id": w.plan_id, "reason": "SCS trial candidate: gates"}],
+        },
+        "PATCH /api/v1/conferences/{conference_id}": {"title": "Spine MDT, room 2"},
+        "PATCH /api/v1/conferences/{conference_id}/items/{item_id}": {"minutes": "Two positive MBBs."},
+        "POST /api/v1/conferences/{conference_id}/advance": {},
+        "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": {"text": "Proceed to RFA"},
     }
     return method, path, bodies.get(route)
 
@@ -428,6 +502,10 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Task, w.task_id)
         elif "/referrals/" in route:
             row = await s.get(Referral, w.referral_id)
+        elif "/conferences/{conference_id}/items/" in route:
+            row = await s.get(ConferenceItem, w.item_id)
+        elif "/conferences/" in route:
+            row = await s.get(Conference, w.conference_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

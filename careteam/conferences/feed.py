@@ -1,0 +1,32 @@
+"""A conference's stream ``conference:<id>`` as the realtime hub sees it: its participants read it (taken
+off the conference, the hub's re-check ends the subscription), and a subscriber without ``after`` gets the
+conference first."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from careteam.conferences import service as conferences
+from careteam.core.actor import Actor
+from careteam.events import streams
+from careteam.events.streams import Opened
+
+
+class ConferenceFeed:
+    kind: Final = streams.CONFERENCE
+    missing: Final = "No such conference."
+    gone: Final = "You are no longer invited to this conference."
+
+    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+        """The conference (or only its seq) if the actor takes part; one audited read per agenda patient."""
+        public = await conferences.get_conference(session, stream_id, actor=actor)
+        return Opened(public.last_seq, public.model_dump(mode="json") if snapshot else None)
+
+    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
+        return conferences.reader_ids(stream_id)
+
+
+FEED: Final = ConferenceFeed()
