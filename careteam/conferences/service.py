@@ -182,9 +182,10 @@ async def _for_update(
     return conference
 
 
-def _ensure_version(conference: Conference, expected_version: int, actor: Actor) -> None:
-    if conference.version != expected_version:
-        raise Conflict("Someone changed this conference first.", actor=actor, shown=None)
+async def _stale(session: AsyncSession, conference: Conference, detail: str, actor: Actor) -> Conflict:
+    """412 with the conference as it is now (its agenda names patients: the edge audits it as shown)."""
+    current = await _public(session, conference)
+    return Conflict(detail, current=current, actor=actor, shown=("conference", conference.id, None))
 
 
 # --- Reads ----------------------------------------------------------------------------------------------
@@ -585,7 +586,8 @@ async def update_conference(
 ) -> ConferencePublic:
     """Change what is planned, start, end or cancel (the facilitator; If-Match)."""
     conference = await _for_update(session, conference_id, actor)
-    _ensure_version(conference, expected_version, actor)
+    if conference.version != expected_version:
+        raise await _stale(session, conference, "Someone changed this conference first.", actor)
     fields = body.model_fields_set
     if "title" in fields and body.title is not None:
         conference.title = body.title
@@ -813,7 +815,7 @@ async def update_item(
     conference = await _for_update(session, conference_id, actor)
     item = await _item(session, conference_id, item_id)
     if item.version != expected_version:
-        raise Conflict("Someone changed this item first.", actor=actor, shown=None)
+        raise await _stale(session, conference, "Someone changed this item first.", actor)
     fields = body.model_fields_set
     if "status" in fields and body.status is not None:
         item.status = body.status

@@ -27,8 +27,8 @@ from careteam.events import streams
 from careteam.events.schemas import EventPublic, EventsPublic
 from careteam.events.tables import StreamEvent
 from careteam.patients import service as patients
-from careteam.patients.schemas import MemberPublic, PatientPublic
 from careteam.patients.access import Ids
+from careteam.patients.schemas import MemberPublic, PatientPublic
 from careteam.plans.access import readable_plan_ids, viewable_plan_ids
 from careteam.plans.kinds import TASK_EVENTS, PlanEvent
 from careteam.plans.schemas import BoardPublic, GoalPublic, PlanPublic, TaskPublic

@@ -33,7 +33,9 @@ async def make_clinic(db: Any) -> Clinic:
         psy = await make_user(s, discipline=Discipline.psychologist)
         trainee = await make_user(s, discipline=Discipline.nurse)
         outsider = await make_user(s, discipline=Discipline.ipm_lead)
-        p1 = await make_patient(s, members=[(lead, TeamRole.lead), (doc, TeamRole.member)], name="Ellen Marsh")
+        p1 = await make_patient(
+            s, members=[(lead, TeamRole.lead), (doc, TeamRole.member)], name="Ellen Marsh"
+        )
         p2 = await make_patient(s, members=[(lead, TeamRole.lead)], name="Omar Haddad")
         plan1 = await make_plan(s, p1, title="Lumbar facet pain")
         plan2 = await make_plan(s, p2, title="CRPS upper limb")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 
 from careteam.accounts.sessions import open_session
+from careteam.conferences.tables import Conference, ConferenceItem, ConferenceMember
 from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
@@ -72,6 +73,7 @@ def c(id: str, method: str, path: str, status: int, field: str | None = None, **
 
 
 V1 = {"If-Match": 'W/"1"'}
+CONFERENCE = {"title": "Spine MDT", "starts_at": "2026-12-03T13:00:00Z", "items": []}
 STALE = {"If-Match": 'W/"7"'}
 
 CASES = [
@@ -1476,6 +1478,165 @@ CASES = [
     c("conversation-read-not-an-object", "POST", "/conversations/{conversation}/read", 422, "body", json=[1]),
     c("conversation-read-unknown", "POST", "/conversations/999999/read", 404, json={}),
     c("conversation-read-all-anonymous", "POST", "/me/conversations/read-all", 401, as_="anonymous"),
+    # Conferences
+    c("conference-untitled", "POST", "/conferences", 422, "body.title", json={**CONFERENCE, "title": " "}),
+    c(
+        "conference-naive-start",
+        "POST",
+        "/conferences",
+        422,
+        "body.starts_at",
+        json={**CONFERENCE, "starts_at": "2026-12-03T13:00:00"},
+    ),
+    c(
+        "conference-5-minutes",
+        "POST",
+        "/conferences",
+        422,
+        "body.duration_minutes",
+        json={**CONFERENCE, "duration_minutes": 5},
+    ),
+    c(
+        "conference-plan-off-team",
+        "POST",
+        "/conferences",
+        422,
+        "items[0].plan_id",
+        json={**CONFERENCE, "items": [{"plan_id": 999999, "reason": "SCS trial candidate"}]},
+    ),
+    c(
+        "conference-plan-twice",
+        "POST",
+        "/conferences",
+        422,
+        "items[1].plan_id",
+        json={
+            **CONFERENCE,
+            "items": [{"plan_id": "{plan}", "reason": "a"}, {"plan_id": "{plan}", "reason": "b"}],
+        },
+    ),
+    c(
+        "conference-observer-attends",
+        "POST",
+        "/conferences",
+        422,
+        "observer_ids",
+        json={**CONFERENCE, "attendee_ids": ["{nurse}"], "observer_ids": ["{nurse}"]},
+    ),
+    c(
+        "conference-unknown-attendee",
+        "POST",
+        "/conferences",
+        422,
+        "attendee_ids",
+        json={**CONFERENCE, "attendee_ids": [999999]},
+    ),
+    c(
+        "conference-facilitator-not-a-lead",
+        "POST",
+        "/conferences",
+        422,
+        "facilitator_id",
+        json={**CONFERENCE, "facilitator_id": "{nurse}"},
+    ),
+    c("conference-patch-no-if-match", "PATCH", "/conferences/{conference}", 428, json={"title": "x"}),
+    c(
+        "conference-patch-stale",
+        "PATCH",
+        "/conferences/{conference}",
+        412,
+        json={"title": "x"},
+        headers=STALE,
+        current="/conferences/{conference}",
+    ),
+    c(
+        "conference-patch-unknown-status",
+        "PATCH",
+        "/conferences/{conference}",
+        422,
+        "body.status",
+        json={"status": "over"},
+        headers=V1,
+    ),
+    c(
+        "conference-patch-2**31",
+        "PATCH",
+        "/conferences/{beyond}",
+        422,
+        "path.conference_id",
+        json={},
+        headers=V1,
+    ),
+    c(
+        "conference-advance-foreign-item",
+        "POST",
+        "/conferences/{conference}/advance",
+        422,
+        "item_id",
+        json={"item_id": 999999},
+    ),
+    c("conference-advance-not-an-object", "POST", "/conferences/{conference}/advance", 422, "body", json=[1]),
+    c("conference-advance-unknown", "POST", "/conferences/999999/advance", 404, json={}),
+    c(
+        "conference-item-no-if-match",
+        "PATCH",
+        "/conferences/{conference}/items/{item}",
+        428,
+        json={"minutes": "x"},
+    ),
+    c(
+        "conference-item-stale",
+        "PATCH",
+        "/conferences/{conference}/items/{item}",
+        412,
+        json={"minutes": "x"},
+        headers=STALE,
+        current="/conferences/{conference}",
+    ),
+    c(
+        "conference-item-unknown-status",
+        "PATCH",
+        "/conferences/{conference}/items/{item}",
+        422,
+        "body.status",
+        json={"status": "skipped"},
+        headers=V1,
+    ),
+    c(
+        "conference-decision-blank",
+        "POST",
+        "/conferences/{conference}/items/{item}/decisions",
+        422,
+        "body.text",
+        json={"text": ""},
+    ),
+    c(
+        "conference-decision-task-and-referral",
+        "POST",
+        "/conferences/{conference}/items/{item}/decisions",
+        422,
+        "body",
+        json={"text": "x", "task": {"discipline": "nurse"}, "referral": {"discipline": "nurse"}},
+    ),
+    c(
+        "conference-decision-unknown-lane",
+        "POST",
+        "/conferences/{conference}/items/{item}/decisions",
+        422,
+        "body.task.discipline",
+        json={"text": "x", "task": {"discipline": "surgeon"}},
+    ),
+    c(
+        "conference-decision-unknown-item",
+        "POST",
+        "/conferences/{conference}/items/999999/decisions",
+        404,
+        json={"text": "x"},
+    ),
+    c("conference-presence-unknown", "POST", "/conferences/999999/presence", 404),
+    c("conference-presence-2**31", "POST", "/conferences/{beyond}/presence", 422, "path.conference_id"),
+    c("conference-leave-unknown", "POST", "/conferences/999999/leave", 404),
+    c("conference-leave-2**31", "POST", "/conferences/{beyond}/leave", 422, "path.conference_id"),
 ]
 
 
@@ -1543,6 +1704,30 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
         s.add(said)
         await s.flush()
         conversation.last_message_id = said.id
+        conference = Conference(
+            title="Spine MDT",
+            team="Spine MDT",
+            starts_at=utcnow(),
+            facilitator_id=lead.id or 0,
+            created_by_id=lead.id or 0,
+            access_from=utcnow() - timedelta(minutes=30),
+            access_until=utcnow() + timedelta(hours=2),
+        )
+        s.add(conference)
+        await s.flush()
+        s.add_all(
+            ConferenceMember(conference_id=conference.id or 0, user_id=u.id or 0, role=role)
+            for u, role in ((lead, "facilitator"), (nurse, "attendee"))
+        )
+        item = ConferenceItem(
+            conference_id=conference.id or 0,
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            position=1,
+            reason="Decide on RFA",
+        )
+        s.add(item)
+        await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
             "patient": patient.id,
@@ -1558,6 +1743,8 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "admin": admin.id,
             "conversation": conversation.id,
             "cmessage": said.id,
+            "conference": conference.id,
+            "item": item.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.
