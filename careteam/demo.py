@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.accounts import service as accounts
 from careteam.accounts.schemas import UserCreate
 from careteam.accounts.tables import User
+from careteam.conferences import demo as conferences_demo
 from careteam.conversations import demo as conversations_demo
 from careteam.core.actor import actor_of
 from careteam.core.vocab import ClinicRole, Discipline
@@ -370,6 +371,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
             if (await session.exec(select(Message.id))).first() is None:
                 created += await _demo_messages(session, utcnow())
         created += await conversations_demo.seed(sessions)
+        created += await conferences_demo.seed(sessions)
     finally:
         await engine.dispose()
     return created

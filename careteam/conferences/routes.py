@@ -121,12 +121,19 @@ async def patch_conference(
     session: SessionDep,
     version: IfMatch,
     now: Now,
+    settings: SettingsDep,
     response: Response,
 ) -> ConferencePublic:
     """Change title, team, time, participants or agenda; start (``in-progress``), end (``ended``: pending
     items become not reached and roll over) or cancel it. The facilitator; If-Match."""
     conference = await conferences.update_conference(
-        session, conference_id, body, expected_version=version, actor=actor, now=now
+        session,
+        conference_id,
+        body,
+        expected_version=version,
+        actor=actor,
+        now=now,
+        heartbeat_seconds=_heartbeat(settings),
     )
     response.headers["ETag"] = etag(conference.version)
     return conference
@@ -134,11 +141,19 @@ async def patch_conference(
 
 @router.post("/conferences/{conference_id}/advance", responses=_RUN)
 async def advance(
-    conference_id: Id, body: Advance, actor: CurrentActor, session: SessionDep, now: Now, response: Response
+    conference_id: Id,
+    body: Advance,
+    actor: CurrentActor,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    response: Response,
 ) -> ConferencePublic:
     """Put an item on every participant's screen (``item_id``, or the next pending one). Sending
     ``item_id`` makes a retry harmless."""
-    conference = await conferences.advance(session, conference_id, body, actor=actor, now=now)
+    conference = await conferences.advance(
+        session, conference_id, body, actor=actor, now=now, heartbeat_seconds=_heartbeat(settings)
+    )
     response.headers["ETag"] = etag(conference.version)
     return conference
 

@@ -91,6 +91,8 @@ LEND_AFTER: Final = timedelta(minutes=30)
 FIRST_LOOK: Final = timedelta(days=30)
 # Someone is in the room while her heartbeats arrive: she is dropped after this many missed ones.
 MISSED_HEARTBEATS: Final = 3
+# How often a room says "still here" (CARETEAM_CONFERENCE_HEARTBEAT_SECONDS; the routes pass the setting).
+DEFAULT_HEARTBEAT: Final = 10
 _ROLE_ORDER: Final = {Role.facilitator: 0, Role.attendee: 1, Role.observer: 2}
 
 
@@ -583,6 +585,7 @@ async def update_conference(
     expected_version: int,
     actor: Actor,
     now: datetime,
+    heartbeat_seconds: int = DEFAULT_HEARTBEAT,
 ) -> ConferencePublic:
     """Change what is planned, start, end or cancel (the facilitator; If-Match)."""
     conference = await _for_update(session, conference_id, actor)
@@ -633,7 +636,14 @@ async def update_conference(
     elif invited:
         await _audit_lending(session, conference, roles, actor=actor)
     if body.status is not None and body.status != conference.status:
-        await _change_status(session, conference, ConferenceStatus(body.status), actor=actor, now=now)
+        await _change_status(
+            session,
+            conference,
+            ConferenceStatus(body.status),
+            actor=actor,
+            now=now,
+            window=presence_window(heartbeat_seconds),
+        )
     conference.version += 1
     conference.updated_at = now
     session.add(conference)
@@ -658,12 +668,18 @@ def _having(roles: Mapping[int, Role], role: Role) -> list[int]:
 
 
 async def _change_status(
-    session: AsyncSession, conference: Conference, status: ConferenceStatus, *, actor: Actor, now: datetime
+    session: AsyncSession,
+    conference: Conference,
+    status: ConferenceStatus,
+    *,
+    actor: Actor,
+    now: datetime,
+    window: timedelta,
 ) -> None:
     if status is ConferenceStatus.scheduled:
         raise InvalidTransition("A conference that has started cannot be scheduled again.")
     if status is ConferenceStatus.in_progress:
-        await _start(session, conference, now)
+        await _start(session, conference, now, window)
     elif status is ConferenceStatus.cancelled:
         if conference.status != ConferenceStatus.scheduled:
             raise InvalidTransition("A conference that has started is ended, not cancelled.")
@@ -673,7 +689,7 @@ async def _change_status(
         await _end(session, conference, actor=actor, now=now)
 
 
-async def _start(session: AsyncSession, conference: Conference, now: datetime) -> None:
+async def _start(session: AsyncSession, conference: Conference, now: datetime, window: timedelta) -> None:
     conference.status = ConferenceStatus.in_progress
     conference.started_at = conference.started_at or now
     if conference.current_item_id is None:
@@ -689,7 +705,7 @@ async def _start(session: AsyncSession, conference: Conference, now: datetime) -
         ).first()
         conference.current_item_id = first
         if first is not None:
-            await _record_item_attendance(session, conference, first, now)
+            await _record_item_attendance(session, conference, first, now, window)
     # The lending runs at least until the room closes.
     conference.access_from = min(conference.access_from, now)
 
@@ -746,7 +762,13 @@ async def _end(session: AsyncSession, conference: Conference, *, actor: Actor, n
 
 
 async def advance(
-    session: AsyncSession, conference_id: int, body: Advance, *, actor: Actor, now: datetime
+    session: AsyncSession,
+    conference_id: int,
+    body: Advance,
+    *,
+    actor: Actor,
+    now: datetime,
+    heartbeat_seconds: int = DEFAULT_HEARTBEAT,
 ) -> ConferencePublic:
     """Put an item on every screen: ``item_id``, or the next pending one after the current (then the first
     pending one). The item left, if still pending, counts as discussed. Starts a scheduled conference."""
@@ -785,7 +807,9 @@ async def advance(
     conference.updated_at = now
     session.add(conference)
     await session.flush()
-    await _record_item_attendance(session, conference, target.id or 0, now)
+    await _record_item_attendance(
+        session, conference, target.id or 0, now, presence_window(heartbeat_seconds)
+    )
     audit.record(session, actor, AuditAction.update, "conference", conference_id)
     return await _changed(session, conference, ConferenceEvent.advanced, actor)
 
@@ -936,10 +960,10 @@ async def _changed(
 
 
 async def _record_item_attendance(
-    session: AsyncSession, conference: Conference, item_id: int, now: datetime
+    session: AsyncSession, conference: Conference, item_id: int, now: datetime, window: timedelta
 ) -> None:
     """Everyone in the room now was there for this item (kept once per person and item)."""
-    present = await _present_rows(session, conference.id or 0, now, window=None)
+    present = await _present_rows(session, conference.id or 0, now, window=window)
     await _attend_item(session, conference.id or 0, item_id, [a.user_id for a in present], now)
 
 
@@ -964,17 +988,15 @@ async def _attend_item(
 
 # --- Presence and attendance ----------------------------------------------------------------------------
 
-_DEFAULT_HEARTBEAT: Final = 10
-
 
 def presence_window(heartbeat_seconds: int) -> timedelta:
     return timedelta(seconds=heartbeat_seconds * MISSED_HEARTBEATS)
 
 
 async def _present_rows(
-    session: AsyncSession, conference_id: int, now: datetime, *, window: timedelta | None
+    session: AsyncSession, conference_id: int, now: datetime, *, window: timedelta
 ) -> list[ConferenceAttendance]:
-    since = now - (window or presence_window(_DEFAULT_HEARTBEAT))
+    since = now - window
     return list(
         (
             await session.exec(
