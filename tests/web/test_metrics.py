@@ -207,3 +207,10 @@ def test_serve_with_several_workers_gives_them_one_fresh_metrics_directory(
     assert one == (1, None, False), "one process needs no files"
     assert directory is not None and not Path(directory).exists(), "removed when the server stops"
     assert metrics.MULTIPROC_DIR not in os.environ
+
+
+async def test_a_made_up_method_is_counted_as_other(client: httpx.AsyncClient) -> None:
+    await client.request("BREW", "/no/such/page")
+    text = (await client.get("/metrics")).text
+    assert sample(text, "careteam_http_requests_total", method="other", route=metrics.UNMATCHED) >= 1
+    assert "BREW" not in text
