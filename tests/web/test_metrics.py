@@ -91,6 +91,8 @@ async def test_a_board_move_moves_the_request_fanout_and_subscription_counters(
     assert moved("careteam_http_requests_total", **route, status="200") == 1
     assert moved("careteam_http_request_duration_seconds_count", **route) == 1
     assert moved("careteam_fanout_latency_seconds_count") >= 1
+    # Timed from the event's own time in the log: seconds at most, never hours (a time zone) or decades.
+    assert 0 <= moved("careteam_fanout_latency_seconds_sum") < 60
     assert (
         sample(subscribed, "careteam_websocket_subscriptions", kind="plan")
         - sample(before, "careteam_websocket_subscriptions", kind="plan")
