@@ -53,7 +53,7 @@ SOCKETS: Final = Gauge(
 )
 SUBSCRIPTIONS: Final = Gauge(
     "careteam_websocket_subscriptions",
-    "Live subscriptions now, by stream kind (plan, user, conversation).",
+    "Live subscriptions now, by stream kind (plan, user, conversation, conference).",
     ("kind",),
     multiprocess_mode="livesum",
 )
