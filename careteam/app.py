@@ -46,6 +46,7 @@ from careteam.settings import Settings
 from careteam.trail import pages as trail_pages
 from careteam.trail import routes as trail_routes
 from careteam.web import health, openapi, problems
+from careteam.web import metrics as metrics_endpoint
 from careteam.web.middleware import RequestContext
 from careteam.web.templating import error_page
 from careteam.work import pages as work_pages
@@ -166,6 +167,8 @@ def create_app(
             app.include_router(pages.router)
     app.include_router(realtime_endpoint.router)
     app.include_router(health.router)
+    if settings.metrics:
+        app.include_router(metrics_endpoint.router)
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     openapi.install(app)
     app.add_middleware(RequestContext, hsts=settings.production)

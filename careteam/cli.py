@@ -7,6 +7,10 @@ import contextlib
 import copy
 import getpass
 import logging
+import logging.config
+import os
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -80,21 +84,44 @@ def serve(
         )
         raise typer.Exit(2)
     migrate.upgrade(settings.database_url)
-    uvicorn.run(
-        "careteam.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **websocket_options(settings),
-        proxy_headers=True,
-        server_header=False,
-        # uvicorn's access log prints query strings (a patient search would land in the log); careteam's own
-        # access log (careteam/middleware.py) prints paths only.
-        access_log=False,
-        log_config=_log_config(),
-        log_level="info",
-    )
+    with _metrics_directory(settings, workers):
+        uvicorn.run(
+            "careteam.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **websocket_options(settings),
+            proxy_headers=True,
+            server_header=False,
+            # uvicorn's access log prints query strings (a patient search would land in the log); careteam's
+            # own (careteam/web/middleware.py) prints route templates only.
+            access_log=False,
+            log_config=log_config(settings.log_format),
+            log_level="info",
+        )
+
+
+@contextlib.contextmanager
+def _metrics_directory(settings: Settings, workers: int) -> Iterator[None]:
+    """Several workers answer /metrics on one port: each writes its values to files in one directory
+    (prometheus-client's multiprocess mode) and a scrape sums them, whichever worker it reaches.
+
+    A fresh directory per start, removed at exit, so a previous run's counts never add to this one's; an
+    operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is. The workers inherit it from this process's
+    environment.
+    """
+    from careteam.metrics import MULTIPROC_DIR
+
+    if not settings.metrics or workers == 1 or os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="careteam-metrics-") as directory:
+        os.environ[MULTIPROC_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_DIR]
 
 
 class DeniedHandshakeNoise(logging.Filter):
@@ -109,13 +136,18 @@ class DeniedHandshakeNoise(logging.Filter):
         return record.getMessage() != "ASGI callable returned without completing handshake."
 
 
-def _log_config() -> dict[str, Any]:
+def log_config(log_format: str) -> dict[str, Any]:
+    """uvicorn's logging, with careteam's loggers on its handler, as text or one JSON object a line
+    (``CARETEAM_LOG_FORMAT``); other libraries' warnings go the same way."""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["careteam"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     config.setdefault("filters", {})["denied_handshake"] = {"()": DeniedHandshakeNoise}
     config["handlers"]["default"]["filters"] = ["denied_handshake"]
+    if log_format == "json":
+        config["formatters"]["default"] = {"()": "careteam.logs.JsonFormatter"}
     return config
 
 
@@ -255,4 +287,18 @@ async def _as_user(username: str, work: Any) -> Any:
 
 
 def main() -> None:
+    configure_logging()
     app()
+
+
+def configure_logging() -> None:
+    """The one-off commands (demo, db upgrade, user, task) log as the server does (``CARETEAM_LOG_FORMAT``);
+    ``serve`` hands the same configuration to uvicorn. Not applied by ``app`` itself, which tests invoke
+    in-process."""
+    from pydantic import ValidationError
+
+    try:
+        log_format = Settings().log_format
+    except ValidationError:
+        return  # the command reports the bad setting itself
+    logging.config.dictConfig(log_config(log_format))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,13 @@ class Settings(DatabaseSettings):
 
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
+
+    # Operations (docs/operations.md). Prometheus metrics at GET /metrics, off by default; with a token set a
+    # scrape must send it as a bearer token (else bind the server to a private interface).
+    metrics: bool = False
+    metrics_token: str = ""
+    # Log lines as JSON objects, one per line, for a log shipper; text for a developer's terminal.
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -53,6 +53,9 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "DB_MAX_OVERFLOW": ("0", 0),
     "DB_POOL_RECYCLE_SECONDS": ("60", 60),
     "DB_POOL_PRE_PING": ("true", True),
+    "METRICS": ("true", True),
+    "METRICS_TOKEN": ("scrape-token", "scrape-token"),
+    "LOG_FORMAT": ("json", "json"),
 }
 
 
@@ -93,6 +96,8 @@ def test_dotenv_file_is_read_and_the_environment_wins(clean_env: pytest.MonkeyPa
         ("WS_HEARTBEAT_SECONDS", "0"),
         ("TOKEN_HOURS", "soon"),
         ("PRODUCTION", "perhaps"),
+        ("METRICS", "perhaps"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_nonsense_values_are_refused(clean_env: pytest.MonkeyPatch, name: str, raw: str) -> None:

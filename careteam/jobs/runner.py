@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam import metrics
 from careteam.db import outage
 from careteam.db.engine import unit_of_work
 from careteam.events import log as events
@@ -176,6 +177,7 @@ class Runner:
             job = self._jobs[claimed.name]
             due = claimed.next_run_at
             outcome: dict[str, object]
+            result = "ok"
             try:
                 async with session.begin_nested():
                     await job.run(session, now=now)
@@ -184,6 +186,7 @@ class Runner:
                 # Rolled back with the savepoint: nothing of it may be announced after the commit.
                 events.discard_unpublished(session)
                 error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+                result = "failed"
                 outcome = {"failures": col(ScheduledJob.failures) + 1, "last_error": error}
             else:
                 outcome = {"failures": 0, "last_error": None, "last_run_at": now}
@@ -193,4 +196,6 @@ class Runner:
                 .where(col(ScheduledJob.name) == job.name)
                 .values(next_run_at=job.schedule.next_after(due, now), **outcome)
             )
+        # Counted once committed: a run rolled back with its poll (the database went away) did not happen.
+        metrics.job_ran(job.name, result)
         return job.name

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from careteam import metrics
 from careteam.accounts.sessions import live_session_ids
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
@@ -388,12 +390,14 @@ class Hub:
             epoch=self._epoch,
         )
         self._connections.add(conn)
+        metrics.socket_opened()
         return conn
 
     async def disconnect(self, conn: Connection) -> None:
         """Forget a socket and every one of its subscriptions; returns once nothing writes to it."""
         conn.ending = True
         self._connections.discard(conn)
+        metrics.socket_closed()
         # Unsubscribed first, so no fan-out can start a new writer while the old one finishes.
         emptied = [stream for sub in list(conn.subs.values()) if (stream := self._remove(sub)) is not None]
         await conn.drop()
@@ -452,6 +456,7 @@ class Hub:
             self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not subscribe.", stream))
             return
         if reason is not None:
+            metrics.resyncs(reason)
             self.reply(conn, protocol.resync(stream, reason))
             return
         if conn.ending or stream in conn.subs:
@@ -544,6 +549,8 @@ class Hub:
         if full:
             for conn in full:
                 self._cut_off(conn)
+        # Once per batch, never per viewer: from its oldest event's recording to every viewer served.
+        metrics.fanned_out(time.time() - (batch.at if isinstance(batch, EventFrame) else batch[0].at))
 
     # --- Access re-check, heartbeats ------------------------------------------------------------------
 
@@ -638,6 +645,7 @@ class Hub:
             watched = self._streams[stream] = _Watched(cursor=last_seq)
         watched.subs[conn] = sub
         conn.subs[stream] = sub
+        metrics.subscribed(stream.kind)
         return sub
 
     def _remove(self, sub: Subscription) -> Stream | None:
@@ -650,6 +658,7 @@ class Hub:
         if watched is None or watched.subs.get(conn) is not sub:
             return None
         del watched.subs[conn]
+        metrics.unsubscribed(stream.kind)
         if watched.subs:
             return None
         del self._streams[stream]
@@ -684,6 +693,8 @@ class Hub:
             return
         streams = list(conn.subs)
         log.info("closing a websocket of user %s: %s frames behind", conn.actor.user_id, conn.backlog)
+        metrics.cut_off(ResyncReason.too_slow)
+        metrics.resyncs(ResyncReason.too_slow, len(streams))
         resyncs = [protocol.resync(p, ResyncReason.too_slow) for p in streams]
         self._end(conn, protocol.CLOSE_TOO_SLOW, "too slow", resyncs)
 

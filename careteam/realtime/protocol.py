@@ -159,6 +159,8 @@ class EventFrame:
     seq: int
     message: Message
     wire: bytes
+    # When the event was recorded (its ``at``, seconds since the epoch): the fan-out latency metric's start.
+    at: float
 
     @property
     def text(self) -> str:
@@ -199,7 +201,7 @@ def event_frame(event: StreamEvent) -> EventFrame:
             "at": event.at,
         }
     )
-    return EventFrame(stream, event.seq, message(data.decode()), wire(data))
+    return EventFrame(stream, event.seq, message(data.decode()), wire(data), event.at.timestamp())
 
 
 def snapshot(stream: Stream, last_seq: int, body: dict[str, Any]) -> str:

@@ -70,6 +70,14 @@ def client_ip(request: Request) -> str | None:
 
 async def optional_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor | None:
     """The signed-in actor from a bearer token or the session cookie; None if neither is valid."""
+    actor = await _signed_in(request, session, settings)
+    if actor is not None:
+        # For the access log (web.middleware): who asked, by id only.
+        request.state.user_id = actor.user_id
+    return actor
+
+
+async def _signed_in(request: Request, session: AsyncSession, settings: Settings) -> Actor | None:
     authz = request.headers.get("authorization", "")
     if authz:
         scheme, _, token = authz.partition(" ")

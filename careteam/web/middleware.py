@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every request, and the security headers on every response."""
+"""ASGI middleware: a request id on every request, the security headers on every response, and one access
+log line and the request metrics per request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from careteam import metrics
 from careteam.realtime.direct import SERVER_SEND
 
 access_log = logging.getLogger("careteam.access")
@@ -27,11 +29,13 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 class RequestContext:
-    """Sets ``scope["state"]["request_id"]`` (kept from X-Request-ID when well-formed), adds the headers, and
-    writes the access log.
+    """Sets ``scope["state"]["request_id"]`` (kept from X-Request-ID when well-formed), adds the headers,
+    writes the access log and counts the request (``careteam.metrics``).
 
-    The access log has the method, the path without its query string (a search for a patient's name must
-    not land in a log file), the status, the time taken and the request id: no patient data.
+    The access log has the method, the route's template (``/api/v1/patients/{patient_id}``: never the path,
+    whose ids and query string could identify a patient), the status, the time taken, the request id and
+    the signed-in user's id (``web.deps.optional_actor`` sets it): no patient data. It is one line per
+    request, JSON with ``CARETEAM_LOG_FORMAT=json`` (careteam/logs.py).
     """
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
@@ -71,12 +75,50 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
+            method, route = scope["method"], route_template(scope)
+            metrics.request_done(method, route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
+                user_id = scope["state"].get("user_id")
+                duration_ms = round(seconds * 1000, 1)
                 access_log.info(
-                    "%s %s %s %.1fms rid=%s",
-                    scope["method"],
-                    scope["path"],
+                    "%s %s %s %.1fms rid=%s user=%s",
+                    method,
+                    route,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    duration_ms,
                     rid,
+                    user_id,
+                    extra={
+                        "request_id": rid,
+                        "user_id": user_id,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                    },
                 )
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/plans/{plan_id}``, ``/static/{path}``), or
+    ``unmatched``: never the path a client sent.
+
+    A route knows its template relative to the router it is declared on (``/plans/{plan_id}``); the
+    prefixes it was included under (``/api/v1``) are the part of the path before what the route matched,
+    literal text by construction, so they are read back from the path. Only public ASGI and Starlette
+    scope keys are read (``route``, ``path_params``, ``root_path``), not FastAPI's routing internals.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str):
+        # A mounted app (the static files) is named by its mount point, which the router appended to
+        # ``root_path``: literal text as well.
+        root, app_root = scope.get("root_path", ""), scope.get("app_root_path", "")
+        return f"{root[len(app_root) :]}/{{path}}" if len(root) > len(app_root) else metrics.UNMATCHED
+    path: str = scope["path"]
+    try:
+        matched = template.format_map(scope.get("path_params") or {})
+    except (KeyError, IndexError, ValueError):
+        return template
+    return path[: -len(matched)] + template if matched and path.endswith(matched) else template

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,6 +85,25 @@ async def test_a_failing_job_is_logged_rolled_back_and_retried_at_its_next_time(
     assert (row.failures, row.last_error, row.last_run_at) == (0, None, T0 + 2 * EVERY + timedelta(seconds=1))
     async with db() as session:
         assert (await session.get(CarePlan, plan_id)).last_seq == 1  # type: ignore[union-attr]
+
+
+async def test_job_runs_are_counted_by_outcome_for_operators(
+    app: Any, clock: ManualClock, probe: Probe
+) -> None:
+    def runs(outcome: str) -> float:
+        labels = {"job": "probe", "outcome": outcome}
+        return REGISTRY.get_sample_value("careteam_job_runs_total", labels) or 0.0
+
+    async def fail_once(session: AsyncSession, now: datetime) -> None:
+        if len(probe.runs) == 1:
+            raise RuntimeError("referral service unreachable")
+
+    probe.work = fail_once
+    ok, failed = runs("ok"), runs("failed")
+    await tick(app, clock, EVERY)
+    assert (runs("ok") - ok, runs("failed") - failed) == (0, 1)
+    await tick(app, clock, EVERY)
+    assert (runs("ok") - ok, runs("failed") - failed) == (1, 1)
 
 
 async def test_a_jobs_events_reach_live_viewers(

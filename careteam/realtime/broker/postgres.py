@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from careteam import metrics
 from careteam.events.streams import Stream
 from careteam.realtime.broker.base import BACKOFF_FIRST, BACKOFF_MAX, Broker, latest
 
@@ -143,6 +144,7 @@ class PostgresBroker(Broker):
                 self.connected.set()
                 if not first:
                     log.info("NOTIFY broker reconnected; catching up %d streams", len(self._streams))
+                    metrics.broker_reconnected("postgres")
                     await self.catch_up()
                 first, backoff = False, BACKOFF_FIRST
                 while not lost.is_set() and not self._stopping:

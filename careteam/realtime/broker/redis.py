@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from careteam import metrics
 from careteam.events.streams import Stream
 from careteam.realtime.broker.base import BACKOFF_FIRST, BACKOFF_MAX, Broker, latest
 
@@ -173,6 +174,7 @@ class RedisBroker(Broker):
                 self.connected.set()
                 if not first:
                     log.info("redis broker reconnected; catching up %d streams", len(self._streams))
+                    metrics.broker_reconnected("redis")
                     await self.catch_up()
                 first, backoff = False, BACKOFF_FIRST
                 while not self._stopping:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from careteam.events import streams
 from careteam.events.streams import Stream
@@ -141,6 +142,8 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
     """The server drops the listening connections: the broker reconnects by itself and tells the hub to
     read whatever is new from the log, since notices may have been lost meanwhile."""
     sender, receiver, recorder = pair
+    backend = "redis" if broker_url.startswith("redis") else "postgres"
+    reconnects = REGISTRY.get_sample_value("careteam_broker_reconnects_total", {"backend": backend}) or 0
     plan, sent_plan = streams.plan(PLAN + 77), streams.plan(PLAN + 78)
     await receiver.subscribe(plan)
     # The sender's listening link is dropped too, and it publishes nothing until it is back: it says so
@@ -185,6 +188,9 @@ async def test_lost_link_reconnects_and_asks_for_catch_up(pair: Any, broker_url:
         await sent.wait_for(lambda n: (sent_plan, CATCH_UP) in n, seconds=10)
     await sender.publish_many([(plan, 5)])
     await recorder.wait_for(lambda n: (plan, 5) in n, seconds=10)
+    # Counted for operators (docs/operations.md): both brokers came back.
+    now = REGISTRY.get_sample_value("careteam_broker_reconnects_total", {"backend": backend}) or 0
+    assert now - reconnects >= 2
 
 
 async def _subscribers(admin: Any, channel: str) -> bool:
