@@ -835,12 +835,15 @@ async def update_item(
     now: datetime,
 ) -> ConferencePublic:
     """The facilitator's record of an item: outcome (discussed, deferred, not reached), minutes, reason,
-    presenter (If-Match: the item's version)."""
-    conference = await _for_update(session, conference_id, actor)
+    presenter (If-Match: the item's version). Once the conference has ended only the minutes may still be
+    completed (its outcomes have been acted on: reviews set, items rolled over)."""
+    conference = await _for_update(session, conference_id, actor, open_only=False)
+    fields = body.model_fields_set
+    if conference.status in CLOSED_STATUSES and fields - {"minutes"}:
+        raise InvalidTransition(f"The conference is {conference.status}: only the minutes can still change.")
     item = await _item(session, conference_id, item_id)
     if item.version != expected_version:
         raise await _stale(session, conference, "Someone changed this item first.", actor)
-    fields = body.model_fields_set
     if "status" in fields and body.status is not None:
         item.status = body.status
     if "minutes" in fields and body.minutes is not None:

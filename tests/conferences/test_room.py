@@ -15,6 +15,7 @@ from careteam.conferences.schemas import Advance, ConferenceCreate, ConferenceUp
 from careteam.core.actor import Actor, actor_of
 from careteam.events import streams
 from careteam.events.tables import StreamEvent
+from careteam.plans.tables import CarePlan, Goal, Task
 from tests.conferences.world import Clinic, make_clinic
 from tests.factories import emit
 
@@ -138,3 +139,57 @@ async def test_presence_drops_within_the_window_and_at_once_on_leaving_attendanc
             )
         )
     assert kinds == ["conference.updated", *["conference.presence"] * 4]
+
+
+async def test_suggest_agenda_names_why_each_plan_needs_discussion(db: Any) -> None:
+    c = await make_clinic(db)
+    lead = await _actor(db, c.lead)
+    now = datetime.now(UTC)
+    today = now.date()
+    async with db() as s:
+        s.add(Task(plan_id=c.plan1, title="UDS due", discipline="nurse", due_date=today - timedelta(days=2)))
+        s.add(
+            Task(plan_id=c.plan1, title="PDMP check", discipline="nurse", due_date=today - timedelta(days=9))
+        )
+        # Done late is not overdue.
+        s.add(
+            Task(
+                plan_id=c.plan2,
+                title="MRI review",
+                discipline="physician",
+                status="completed",
+                due_date=today - timedelta(days=5),
+            )
+        )
+        s.add(Goal(plan_id=c.plan2, description="Walk 30 minutes daily", due_date=today - timedelta(days=1)))
+        plan2 = await s.get(CarePlan, c.plan2)
+        assert plan2 is not None
+        plan2.created_at = now - timedelta(days=200)
+        s.add(plan2)
+    async with db() as s:
+        found = await conferences.suggest_agenda(s, actor=lead, now=now, today=today)
+    by_plan = {item.plan_id: item for item in found.items}
+    assert [item.plan_id for item in found.items] == [c.plan2, c.plan1]  # most reasons first
+    assert by_plan[c.plan1].reasons == ["overdue-task"] and by_plan[c.plan1].reason == "2 overdue tasks"
+    assert by_plan[c.plan2].reasons == ["goal-overdue", "not-reviewed"]
+    assert by_plan[c.plan2].reason == "1 goal past due; Never reviewed at conference"
+    # Discussed at a conference now: no longer "not reviewed".
+    first = await _conference(db, c, lead, now)
+    async with db() as s:
+        conf = await conferences.get_conference(s, first, actor=lead)
+        await conferences.update_conference(
+            s,
+            first,
+            ConferenceUpdate(items=[ItemCreate(plan_id=c.plan2, reason="Walking goal missed")]),
+            expected_version=conf.version,
+            actor=lead,
+            now=now,
+        )
+    await _end(db, first, lead, now)
+    async with db() as s:
+        found = await conferences.suggest_agenda(s, actor=lead, now=now, today=today)
+    assert {i.plan_id: i.reasons for i in found.items}[c.plan2] == ["goal-overdue"]
+    # Another IPM lead off these teams is suggested none of them.
+    outsider = await _actor(db, c.outsider)
+    async with db() as s:
+        assert (await conferences.suggest_agenda(s, actor=outsider, now=now, today=today)).items == []

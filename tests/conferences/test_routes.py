@@ -211,6 +211,21 @@ async def test_ending_marks_what_was_not_reached_and_it_rolls_over(client: Any, 
     # Carried once: the one after gets nothing more.
     again = await _schedule(client, lead, c, items=[])
     assert again["items"] == []
+    # After the meeting the minutes can still be completed, nothing else.
+    item = ended["items"][0]
+    r = await client.patch(
+        f"/api/v1/conferences/{cid}/items/{item['id']}",
+        json={"minutes": "RFA agreed; PT after."},
+        headers={**lead, "If-Match": f'"{item["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["minutes"] == "RFA agreed; PT after."
+    r = await client.patch(
+        f"/api/v1/conferences/{cid}/items/{item['id']}",
+        json={"status": "deferred"},
+        headers={**lead, "If-Match": f'"{item["version"] + 1}"'},
+    )
+    assert r.status_code == 409
     # A stale If-Match changes nothing.
     r = await client.patch(
         f"/api/v1/conferences/{nxt['id']}", json={"title": "x"}, headers={**lead, "If-Match": '"9"'}
