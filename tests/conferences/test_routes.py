@@ -58,6 +58,11 @@ async def test_a_lead_schedules_a_conference_that_its_participants_read(
     listed = (await client.get("/api/v1/conferences", headers=trainee)).json()
     assert [(i["id"], i["role"], i["items"]) for i in listed["items"]] == [(conf["id"], "observer", 2)]
     assert (await client.get("/api/v1/conferences", headers=outsider)).json()["total"] == 0
+    # Invitees are told, with a link to the room; the lead who scheduled it is not.
+    for h, told in ((doc, True), (trainee, True), (lead, False)):
+        inbox = (await client.get("/api/v1/me/notifications", headers=h)).json()["items"]
+        invited = [n for n in inbox if n["kind"] == "conference.invited"]
+        assert [n["link"] for n in invited] == ([f"/conferences/{conf['id']}"] if told else [])
 
 
 async def test_only_an_ipm_lead_schedules_and_the_agenda_must_be_on_her_care_teams(
