@@ -57,6 +57,14 @@ class Settings(DatabaseSettings):
     # The safety net under the broker: how often a process compares its plans' cursors with the log.
     ws_sweep_seconds: float = Field(default=5.0, gt=0)
     replay_window: int = Field(default=1000, ge=1)
+    # Per socket: more than ws_max_client_frames client frames within ws_client_frames_seconds gets an
+    # error frame and close 1008. A board or a conference room sends a handful a minute; 200 in 10 s is a
+    # runaway client or a flood.
+    ws_max_client_frames: int = Field(default=200, ge=1)
+    ws_client_frames_seconds: float = Field(default=10.0, gt=0)
+    # One audit row per (session, stream, outcome) within this window: a client that subscribes to the same
+    # board again and again (reconnects, a flood) is audited once per window, not once per frame.
+    ws_audit_window_seconds: float = Field(default=300.0, gt=0)
 
     # How long each kind of stream keeps its events (careteam/events/retention.py); a reader behind a
     # pruned range gets resync. A board's history is kept long, an inbox's shortly.

@@ -25,12 +25,18 @@ class UserFeed:
     missing: Final = "No such inbox: yours is user:<your id>."
     gone: Final = "This account can no longer read this inbox."
 
-    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+    async def open(
+        self, session: AsyncSession, stream_id: int, *, snapshot: bool, audited: bool, actor: Actor
+    ) -> Opened:
         """Her own inbox only (anyone else's is "not found"); its newest seq, audited as a read."""
         if stream_id != actor.user_id:
             raise NotFound("No such stream.")
-        audit.record(session, actor, AuditAction.read, "inbox", stream_id)
+        if audited:
+            audit.record(session, actor, AuditAction.read, "inbox", stream_id)
         return Opened(await events.last_seq(session, streams.user(stream_id)))
+
+    async def exists(self, session: AsyncSession, stream_id: int) -> bool:
+        return (await session.exec(select(col(User.id)).where(col(User.id) == stream_id))).first() is not None
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:
         return select(col(User.id)).where(col(User.id) == stream_id, col(User.active))

@@ -19,3 +19,6 @@ class AuditOutcome(StrEnum):
     failure = "failure"
     # A sign-in refused before its password was checked (throttling).
     throttled = "throttled"
+    # A read refused (a websocket subscribe): the resource does not exist, or exists and is not the actor's.
+    not_found = "not_found"
+    forbidden = "forbidden"

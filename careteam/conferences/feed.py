@@ -20,10 +20,15 @@ class ConferenceFeed:
     missing: Final = "No such conference."
     gone: Final = "You are no longer invited to this conference."
 
-    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+    async def open(
+        self, session: AsyncSession, stream_id: int, *, snapshot: bool, audited: bool, actor: Actor
+    ) -> Opened:
         """The conference (or only its seq) if the actor takes part; one audited read per agenda patient."""
-        public = await conferences.get_conference(session, stream_id, actor=actor)
+        public = await conferences.get_conference(session, stream_id, actor=actor, audited=audited)
         return Opened(public.last_seq, public.model_dump(mode="json") if snapshot else None)
+
+    async def exists(self, session: AsyncSession, stream_id: int) -> bool:
+        return await conferences.conference_exists(session, stream_id)
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:
         return conferences.reader_ids(stream_id)

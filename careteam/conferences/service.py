@@ -247,13 +247,22 @@ async def _item_counts(session: AsyncSession, conference_ids: list[int]) -> dict
     return {int(cid): int(n) for cid, n in rows}
 
 
-async def get_conference(session: AsyncSession, conference_id: int, *, actor: Actor) -> ConferencePublic:
+async def get_conference(
+    session: AsyncSession, conference_id: int, *, actor: Actor, audited: bool = True
+) -> ConferencePublic:
     """The conference with its agenda, if the actor takes part (else not found); one audited read per
-    patient on the agenda."""
+    patient on the agenda (``audited=False`` only for a read the caller has audited already: the realtime
+    hub's window)."""
     conference, _ = await _readable(session, conference_id, actor)
     public = await _public(session, conference)
-    _audit_items(session, actor, public.items)
+    if audited:
+        _audit_items(session, actor, public.items)
     return public
+
+
+async def conference_exists(session: AsyncSession, conference_id: int) -> bool:
+    """Whether the conference exists, whoever takes part: for the audit of a refused read only."""
+    return await session.get(Conference, conference_id) is not None
 
 
 async def conference_role(session: AsyncSession, conference_id: int, *, actor: Actor) -> Role:

@@ -21,11 +21,16 @@ class ConversationFeed:
     missing: Final = "No such conversation."
     gone: Final = "You can no longer read this conversation."
 
-    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+    async def open(
+        self, session: AsyncSession, stream_id: int, *, snapshot: bool, audited: bool, actor: Actor
+    ) -> Opened:
         """Its newest seq if the actor may read it (else not found); audited as one read (with its patient).
         No snapshot: the page loads the messages, then follows from the seq it rendered."""
-        await conversations.audited_conversation(session, stream_id, actor=actor)
+        await conversations.audited_conversation(session, stream_id, actor=actor, audited=audited)
         return Opened(await events.last_seq(session, streams.conversation(stream_id)))
+
+    async def exists(self, session: AsyncSession, stream_id: int) -> bool:
+        return await conversations.conversation_exists(session, stream_id)
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:
         return conversations.conversation_reader_ids(stream_id)

@@ -116,11 +116,22 @@ async def _readable(
     return conversation
 
 
-async def audited_conversation(session: AsyncSession, conversation_id: int, *, actor: Actor) -> Conversation:
-    """The conversation, if the actor may read it (else not found); audited as one read (with its patient)."""
+async def audited_conversation(
+    session: AsyncSession, conversation_id: int, *, actor: Actor, audited: bool = True
+) -> Conversation:
+    """The conversation, if the actor may read it (else not found); audited as one read (with its patient).
+
+    ``audited=False`` only for a read the caller has audited already (the realtime hub's window)."""
     conversation = await _readable(session, conversation_id, actor)
-    _audit_read(session, actor, conversation)
+    if audited:
+        _audit_read(session, actor, conversation)
     return conversation
+
+
+async def conversation_exists(session: AsyncSession, conversation_id: int) -> bool:
+    """Whether the conversation exists, whoever may read it: for the audit of a refused read only."""
+    found = await session.exec(select(col(Conversation.id)).where(col(Conversation.id) == conversation_id))
+    return found.first() is not None
 
 
 def _audit_read(session: AsyncSession, actor: Actor, conversation: Conversation) -> None:

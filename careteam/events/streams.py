@@ -87,9 +87,17 @@ class Feed(Protocol):
         """The detail of ``forbidden``: the actor could read the stream and no longer can."""
         ...
 
-    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
-        """Check that ``actor`` may read the stream (else ``NotFound``, whatever the reason), audit the read,
-        and return its newest seq, with a snapshot when asked for one (if the kind has snapshots)."""
+    async def open(
+        self, session: AsyncSession, stream_id: int, *, snapshot: bool, audited: bool, actor: Actor
+    ) -> Opened:
+        """Check that ``actor`` may read the stream (else ``NotFound``, whatever the reason), audit the read
+        unless ``audited`` is False (the hub audited this session's read of it within its window), and return
+        its newest seq, with a snapshot when asked for one (if the kind has snapshots)."""
+        ...
+
+    async def exists(self, session: AsyncSession, stream_id: int) -> bool:
+        """Whether the stream exists, whoever may read it: only to audit why a subscribe was refused (not
+        found, or forbidden), never to answer the client, who gets ``not_found`` either way."""
         ...
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:

@@ -70,12 +70,25 @@ async def readable_plan(
 
 
 async def audited_plan(
-    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    viewing_at: datetime | None = None,
+    audited: bool = True,
 ) -> CarePlan:
-    """The plan, if the actor may read it (else not found), with one audited read."""
+    """The plan, if the actor may read it (else not found), with one audited read.
+
+    ``audited=False`` only for a read the caller has audited already (the realtime hub's window)."""
     plan = await readable_plan(session, plan_id, actor, viewing_at=viewing_at)
-    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    if audited:
+        audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
     return plan
+
+
+async def plan_exists(session: AsyncSession, plan_id: int) -> bool:
+    """Whether the plan exists, whoever may read it: for the audit of a refused read only."""
+    return (await session.exec(select(col(CarePlan.id)).where(CarePlan.id == plan_id))).first() is not None
 
 
 async def record(
@@ -162,9 +175,15 @@ class Board:
 
 
 async def read_board(
-    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    viewing_at: datetime | None = None,
+    audited: bool = True,
 ) -> Board:
-    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read.
+    """The whole board in a constant number of queries, whatever the number of tasks; audited as one read
+    (``audited=False``: the caller has audited it already).
     ``viewing_at``: a plan lent to the actor then is readable too (``plans.access.viewable_plan_ids``)."""
     # The plan, its patient and its goals in one query: a row per goal (one, with no goal, if it has none).
     rows = (
@@ -182,7 +201,8 @@ async def read_board(
     connection = await session.connection()  # Core rows: no ORM instances, no identity map
     tasks = await connection.execute(_TASK_ROWS, {"plan_id": plan_id})
     patient, members = await patients.patient_and_team(session, plan.patient_id)
-    audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
+    if audited:
+        audit.record(session, actor, AuditAction.read, "care_plan", plan_id, patient_id=plan.patient_id)
     return Board(
         plan=PlanPublic.model_validate(plan),
         patient=patient,
@@ -193,10 +213,15 @@ async def read_board(
 
 
 async def get_board(
-    session: AsyncSession, plan_id: int, *, actor: Actor, viewing_at: datetime | None = None
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    viewing_at: datetime | None = None,
+    audited: bool = True,
 ) -> BoardPublic:
     """The board as one validated model (``read_board``, then ``Board.public``); audited as one read."""
-    return (await read_board(session, plan_id, actor=actor, viewing_at=viewing_at)).public()
+    return (await read_board(session, plan_id, actor=actor, viewing_at=viewing_at, audited=audited)).public()
 
 
 def apply_event(board: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from careteam.db.types import utcnow
 from careteam.events import streams
 from careteam.events.streams import Opened
 from careteam.plans.access import plan_viewer_ids
-from careteam.plans.board import audited_plan, get_board
+from careteam.plans.board import audited_plan, get_board, plan_exists
 
 
 class PlanFeed:
@@ -22,14 +22,19 @@ class PlanFeed:
     missing: Final = "No such care plan."
     gone: Final = "You are no longer on this plan's care team."
 
-    async def open(self, session: AsyncSession, stream_id: int, *, snapshot: bool, actor: Actor) -> Opened:
+    async def open(
+        self, session: AsyncSession, stream_id: int, *, snapshot: bool, audited: bool, actor: Actor
+    ) -> Opened:
         """The board (or only its seq) if the actor is on the patient's care team; audited as one read."""
         now = utcnow()
         if snapshot:
-            board = await get_board(session, stream_id, actor=actor, viewing_at=now)
+            board = await get_board(session, stream_id, actor=actor, viewing_at=now, audited=audited)
             return Opened(board.last_seq, board.model_dump(mode="json"))
-        plan = await audited_plan(session, stream_id, actor=actor, viewing_at=now)
+        plan = await audited_plan(session, stream_id, actor=actor, viewing_at=now, audited=audited)
         return Opened(plan.last_seq)
+
+    async def exists(self, session: AsyncSession, stream_id: int) -> bool:
+        return await plan_exists(session, stream_id)
 
     def readers(self, stream_id: int) -> SelectOfScalar[Any]:
         return plan_viewer_ids(stream_id, utcnow())

@@ -206,9 +206,7 @@ async def mark_reviewed(session: AsyncSession, plan_ids: Iterable[int], *, at: d
     """These plans were discussed at a case conference that ended ``at``."""
     ids = sorted(set(plan_ids))
     if ids:
-        await session.exec(
-            sa.update(CarePlan).where(col(CarePlan.id).in_(ids)).values(last_reviewed_at=at)
-        )
+        await session.exec(sa.update(CarePlan).where(col(CarePlan.id).in_(ids)).values(last_reviewed_at=at))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ hijacking). API clients send
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 
 import orjson
 from fastapi import APIRouter, WebSocket
@@ -66,7 +68,7 @@ async def live_updates(websocket: WebSocket) -> None:
         return
 
     await websocket.accept()
-    reader = _Reader(websocket)
+    reader = _Reader(websocket, settings)
     conn = hub.connect(
         actor,
         send=websocket.send,
@@ -76,7 +78,7 @@ async def live_updates(websocket: WebSocket) -> None:
     )
     try:
         # Until the client leaves, or the hub has closed the socket (or given up on it) and stops us.
-        await reader.run(hub, conn, settings.ws_max_frame_bytes)
+        await reader.run(hub, conn)
     finally:
         await hub.disconnect(conn)
 
@@ -84,13 +86,17 @@ async def live_updates(websocket: WebSocket) -> None:
 class _Reader:
     """The handler's read loop, which the hub can stop while it waits for a frame."""
 
-    __slots__ = ("reading", "stopped", "task", "websocket")
+    __slots__ = ("arrivals", "max_bytes", "reading", "stopped", "task", "websocket", "window")
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, settings: Settings) -> None:
         self.websocket = websocket
         self.task = asyncio.current_task()
         self.reading = False
         self.stopped = False
+        self.max_bytes = settings.ws_max_frame_bytes
+        # When the last CARETEAM_WS_MAX_CLIENT_FRAMES frames were read: one more within the window is a flood.
+        self.arrivals: deque[float] = deque(maxlen=settings.ws_max_client_frames)
+        self.window = settings.ws_client_frames_seconds
 
     def stop(self) -> None:
         """Called by the hub once the socket is closed or given up on: end the read loop.
@@ -105,8 +111,17 @@ class _Reader:
         if self.reading and self.task is not None:
             self.task.cancel()
 
-    async def run(self, hub: Hub, conn: Connection, max_bytes: int) -> None:
-        """One client frame at a time; a bad frame is answered, never raised."""
+    def flooded(self) -> bool:
+        """Count a frame; True if it is one too many for the window (per socket, whatever the frame)."""
+        now, arrivals = time.monotonic(), self.arrivals
+        over = len(arrivals) == arrivals.maxlen and now - arrivals[0] < self.window
+        arrivals.append(now)
+        return over
+
+    async def run(self, hub: Hub, conn: Connection) -> None:
+        """One client frame at a time; a bad frame is answered, never raised. A flood is answered with an
+        error and a close (the hub's writer sends them); what the client sends meanwhile is read and dropped
+        until the close is through, so the flood costs this socket nothing more and the others nothing."""
         websocket = self.websocket
         while not self.stopped:
             self.reading = True
@@ -121,7 +136,12 @@ class _Reader:
                 self.reading = False
             if message["type"] == "websocket.disconnect":
                 return
-            frame = parse_client_frame(message.get("text"), max_bytes=max_bytes)
+            if conn.ending:
+                continue  # being closed (a flood, a slow consumer, a logout): nothing more is answered
+            if self.flooded():
+                hub.too_many_frames(conn)
+                continue
+            frame = parse_client_frame(message.get("text"), max_bytes=self.max_bytes)
             match frame:
                 case Subscribe(stream=stream, after=after):
                     await hub.subscribe(conn, stream, after)

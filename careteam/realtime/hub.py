@@ -6,7 +6,10 @@ to every viewer. Nothing is awaited per viewer and nothing is read per viewer, s
 cannot slow the others: when its bounded backlog is full it is sent ``resync`` (best effort) and closed.
 
 Who may read a stream, and what a subscriber gets first, is the owning feature's ``Feed`` (``plans.feed``,
-``accounts.feed``): the hub neither reads a feature's tables nor writes audit rows itself.
+``accounts.feed``): the hub never reads a feature's tables. The feed audits the read; the hub decides
+whether this one needs it: one audit row per session, stream and outcome within
+``CARETEAM_WS_AUDIT_WINDOW_SECONDS`` (a client subscribing again and again, by reconnecting or flooding, is
+one read), and it audits a refused subscribe itself (the stream key, and why: not found or forbidden).
 
 An idle socket (nothing pending, the kernel taking bytes) is written to directly from the fan-out loop: the
 frame's wire bytes, built once per event, go to its transport with no task wake-up and no await, as
@@ -43,6 +46,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam import metrics
 from careteam.accounts.sessions import live_session_ids
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction, AuditOutcome
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
 from careteam.db import outage
@@ -98,6 +103,8 @@ class Close:
 
 
 Outgoing = str | EventFrame | tuple[EventFrame, ...] | Start | Close
+# Whose read of which stream, and how it ended: the unit the hub audits once per window.
+AuditKey = tuple[str, Stream, AuditOutcome]
 Send = Callable[[protocol.Message], Awaitable[None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
 # Writes one or more whole frames (wire bytes) to an idle socket at once; False if the socket is not idle
@@ -344,6 +351,8 @@ class Hub:
         self._broker_streams: set[Stream] = set()
         self._broker_lock = asyncio.Lock()
         self._epoch = 0
+        # When a (session, stream, outcome) read was last audited (time.monotonic()); pruned by recheck.
+        self._audited: dict[AuditKey, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -427,12 +436,18 @@ class Hub:
             return
         feed = self._feeds.get(stream.kind)
         reason: str | None = None
+        # Audited once per window: a read audited already runs on a read-only session and writes nothing
+        # (on SQLite it does not queue for the write lock behind other users' writes).
+        key: AuditKey = (_who(conn.actor), stream, AuditOutcome.success)
+        audited = self._audit_due(key)
         try:
             if feed is None:
                 raise NotFound(f"No {stream.kind} streams here.")
-            async with unit_of_work(self._sessions) as session:
+            async with unit_of_work(self._sessions) if audited else self._reads() as session:
                 # The feature's own check and audit of the read (NotFound whatever the reason).
-                opened = await feed.open(session, stream.id, snapshot=after is None, actor=conn.actor)
+                opened = await feed.open(
+                    session, stream.id, snapshot=after is None, audited=audited, actor=conn.actor
+                )
                 last_seq = opened.last_seq
                 if after is None:
                     start = last_seq
@@ -450,11 +465,14 @@ class Hub:
             # The same answer for a stream that does not exist and one the actor may not read.
             missing = feed.missing if feed is not None else f"No {stream.kind} streams here."
             self.reply(conn, protocol.error(ErrorCode.not_found, missing, stream))
+            await self._audit_refusal(conn.actor, stream, feed)
             return
         except Exception as exc:
             outage.report(exc, log, "subscribe to %s failed", stream)
             self.reply(conn, protocol.error(ErrorCode.unavailable, "Could not subscribe.", stream))
             return
+        if audited:
+            self._audited[key] = time.monotonic()  # committed: only now is the read on record
         if reason is not None:
             metrics.resyncs(reason)
             self.reply(conn, protocol.resync(stream, reason))
@@ -479,10 +497,55 @@ class Hub:
         held, sub.held = sub.held, None
         self._put(conn, Start(sub, (prefix,), replay, held))
 
+    def too_many_frames(self, conn: Connection) -> None:
+        """The client sent more frames than the window allows: an error frame, then close 1008."""
+        settings = self._settings
+        log.info("closing a websocket of user %s: too many frames", conn.actor.user_id)
+        detail = (
+            f"More than {settings.ws_max_client_frames} frames in {settings.ws_client_frames_seconds:g} s;"
+            " the connection is closed."
+        )
+        self._end(
+            conn,
+            protocol.CLOSE_TOO_MANY_FRAMES,
+            "too many frames",
+            [protocol.error(ErrorCode.rate_limited, detail)],
+        )
+
     async def unsubscribe(self, conn: Connection, stream: Stream) -> None:
         sub = conn.subs.get(stream)
         if sub is not None and (emptied := self._remove(sub)) is not None:
             await self._sync_broker(emptied)
+
+    def _audit_due(self, key: AuditKey) -> bool:
+        """Whether this read must be audited: not audited for the same session within the window."""
+        last = self._audited.get(key)
+        return last is None or time.monotonic() - last >= self._settings.ws_audit_window_seconds
+
+    async def _audit_refusal(self, actor: Actor, stream: Stream, feed: Feed | None) -> None:
+        """Audit a refused subscribe (who, the stream key, and why), once per session, stream and reason per
+        window. The client was told ``not_found`` either way; only the audit says which it was."""
+        try:
+            if feed is None:
+                outcome = AuditOutcome.not_found
+            else:
+                async with self._reads() as session:
+                    exists = await feed.exists(session, stream.id)
+                outcome = AuditOutcome.forbidden if exists else AuditOutcome.not_found
+            key: AuditKey = (_who(actor), stream, outcome)
+            if not self._audit_due(key):
+                return
+            async with unit_of_work(self._sessions) as session:
+                audit.record(session, actor, AuditAction.read, "stream", str(stream), outcome=outcome)
+            self._audited[key] = time.monotonic()
+        except Exception as exc:
+            outage.report(exc, log, "auditing a refused subscribe to %s failed", stream)
+
+    def _forget_audits(self) -> None:
+        """Drop the audit window's entries that have run out (the dict stays as small as the window)."""
+        horizon = time.monotonic() - self._settings.ws_audit_window_seconds
+        for key in [k for k, at in self._audited.items() if at < horizon]:
+            del self._audited[key]
 
     # --- Fan-out ----------------------------------------------------------------------------------
 
@@ -561,6 +624,7 @@ class Hub:
         One query per watched stream (its feed's readers) and one for all sessions, whatever the number of
         viewers.
         """
+        self._forget_audits()
         if not self._connections:
             return
         self._epoch += 1
@@ -715,3 +779,8 @@ class Hub:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _who(actor: Actor) -> str:
+    """The audit window's unit: the actor's session (a browser session or a bearer token)."""
+    return actor.session_id or f"user:{actor.user_id}"

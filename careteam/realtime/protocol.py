@@ -31,6 +31,7 @@ CLOSE_UNAUTHENTICATED: Final = 4401  # session logged out, user deactivated, tok
 CLOSE_FORBIDDEN_ORIGIN: Final = 4403
 CLOSE_TOO_SLOW: Final = 1013  # "try again later": the client fell behind; resync then reconnect
 CLOSE_UNAVAILABLE: Final = 1013  # "try again later": the database cannot be reached; the client reconnects
+CLOSE_TOO_MANY_FRAMES: Final = 1008  # "policy violation": over CARETEAM_WS_MAX_CLIENT_FRAMES in the window
 
 
 class ErrorCode:
@@ -43,6 +44,7 @@ class ErrorCode:
     forbidden: Final = "forbidden"  # you could read this stream and no longer can
     too_many_subscriptions: Final = "too_many_subscriptions"
     unavailable: Final = "unavailable"  # the server could not read the log; try again
+    rate_limited: Final = "rate_limited"  # too many frames: the socket is closed (1008) after this one
 
 
 class ResyncReason:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from typing import Any
@@ -211,7 +212,8 @@ async def test_reconnect_gets_exactly_the_missed_events(
                 )
             )
         ).all()
-    assert len(reads) == 2  # each subscription is one audited read of the plan
+    # The same session (one token) read the plan twice within CARETEAM_WS_AUDIT_WINDOW_SECONDS: one read.
+    assert len(reads) == 1
 
 
 async def test_too_far_behind_gets_resync(
@@ -429,6 +431,124 @@ async def test_a_frame_beyond_the_transport_limit_closes_only_that_socket(
     assert await _closed(rude) == 1009
     await polite.send({"type": "ping"})
     assert await polite.recv() == {"type": "pong"}
+
+
+# --- Floods: a frame limit per socket, one audit row per stream and window -----------------------------
+
+
+async def _audit_rows(db: Any, user_id: int | None) -> list[tuple[str, str | None, str]]:
+    async with db() as session:
+        rows = await session.exec(
+            select(AuditEntry).where(AuditEntry.user_id == user_id, AuditEntry.action == "read")
+        )
+        return sorted((r.resource_type, r.resource_id, r.outcome) for r in rows)
+
+
+async def test_a_subscribe_flood_is_audited_once_per_stream_closed_and_slows_no_one(
+    monkeypatch: pytest.MonkeyPatch, app: Any, db: Any, open_viewer: Open, team: Team, login: Any
+) -> None:
+    settings = app.state.settings
+    limit = settings.ws_max_client_frames
+    assert limit == 200  # the default: the flood below is five times over it
+    # The whole flood within one window however slowly a loaded machine reads it (the limit is under
+    # test, not the machine's speed); a queue the answers cannot fill, so the frame limit is what closes it.
+    monkeypatch.setattr(settings, "ws_client_frames_seconds", 600.0)
+    monkeypatch.setattr(settings, "ws_queue_size", 4 * limit)
+    other = await open_viewer(await login(team.therapist.username))
+    await _subscribed(other, team.plan_id, after=None)
+    flooder = await open_viewer(await login(team.nurse.username))
+    missing = 2**31 - 1
+    streams_asked = [
+        {"type": "subscribe", "stream": f"plan:{team.plan_id}"},  # hers: a snapshot each time
+        {"type": "subscribe", "stream": f"user:{team.nurse.id}", "after": 0},  # her inbox
+        {"type": "subscribe", "stream": f"plan:{team.other_plan_id}"},  # another team's: refused
+        {"type": "subscribe", "stream": f"plan:{missing}"},  # no such plan: refused
+    ]
+
+    async def flood() -> int:
+        sent = 0
+        with contextlib.suppress(ConnectionClosed):
+            for i in range(1000):
+                await flooder.send(streams_asked[i % len(streams_asked)])
+                sent += 1
+        return sent
+
+    async def answers() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                got.append(await flooder.recv(within=60))
+        return got
+
+    flooding, reading = asyncio.create_task(flood()), asyncio.create_task(answers())
+    # Meanwhile the other user's round trips (a ping answered by a pong) while the flood lasts: paced, and
+    # fewer than the limit, since the same limit applies to her socket too.
+    round_trips: list[float] = []
+    while len(round_trips) < 5 or (not reading.done() and len(round_trips) < limit // 2):
+        started = time.monotonic()
+        await other.send({"type": "ping"})
+        assert await other.recv() == {"type": "pong"}
+        round_trips.append(time.monotonic() - started)
+        await asyncio.sleep(0.01)
+    got, _ = await reading, await flooding
+
+    assert flooder.ws.close_code == 1008
+    assert got[-1]["type"] == "error" and got[-1]["code"] == "rate_limited", got[-1]
+    # Only the frames within the limit were answered (one frame each), the rest dropped unread.
+    assert len(got) - 1 <= limit
+    assert {f["type"] for f in got[:-1]} == {"snapshot", "subscribed", "error"}
+    # One audit row per stream: the two reads, and the two refusals with why (the client saw not_found).
+    assert await _audit_rows(db, team.nurse.id) == sorted(
+        [
+            ("care_plan", str(team.plan_id), "success"),
+            ("inbox", str(team.nurse.id), "success"),
+            ("stream", f"plan:{team.other_plan_id}", "forbidden"),
+            ("stream", f"plan:{missing}", "not_found"),
+        ]
+    )
+    # Bound: 2 s for the other socket's p99, generous for a loaded 2-core machine; before the limit and
+    # the audit window, the flood's own answers took 7-18 s.
+    round_trips.sort()
+    p99 = round_trips[max(0, -(-len(round_trips) * 99 // 100) - 1)]
+    assert p99 < 2.0, f"p99 {p99:.3f} s over {len(round_trips)} round trips"
+    # And the other socket is still served.
+    await other.send({"type": "ping"})
+    assert await other.recv() == {"type": "pong"}
+
+
+async def test_frames_within_the_limit_are_all_answered(
+    monkeypatch: pytest.MonkeyPatch, app: Any, open_viewer: Open, team: Team, login: Any
+) -> None:
+    monkeypatch.setattr(app.state.settings, "ws_max_client_frames", 5)
+    monkeypatch.setattr(app.state.settings, "ws_client_frames_seconds", 600.0)
+    viewer = await open_viewer(await login(team.nurse.username))
+    for _ in range(5):
+        await viewer.send({"type": "ping"})
+        assert await viewer.recv() == {"type": "pong"}
+    await viewer.send({"type": "ping"})  # the sixth within the window
+    frame = await viewer.recv()
+    assert frame["type"] == "error" and frame["code"] == "rate_limited"
+    assert "More than 5 frames" in frame["detail"]
+    assert await _closed(viewer) == 1008
+
+
+async def test_a_session_is_audited_once_per_stream_and_window(
+    monkeypatch: pytest.MonkeyPatch, app: Any, db: Any, open_viewer: Open, team: Team, login: Any
+) -> None:
+    headers = await login(team.nurse.username)
+    first = await open_viewer(headers)
+    await _subscribed(first, team.plan_id, after=None)
+    await first.send({"type": "unsubscribe", "plan_id": team.plan_id})
+    await _subscribed(first, team.plan_id, after=0)
+    await _subscribed(await open_viewer(headers), team.plan_id, after=0)  # another socket, same token
+    assert await _audit_rows(db, team.nurse.id) == [("care_plan", str(team.plan_id), "success")]
+    # Another session of hers is audited on its own.
+    await _subscribed(await open_viewer(await login(team.nurse.username)), team.plan_id, after=0)
+    assert len(await _audit_rows(db, team.nurse.id)) == 2
+    # Once the window has passed, the same session's read is audited again.
+    monkeypatch.setattr(app.state.settings, "ws_audit_window_seconds", 1e-6)
+    await _subscribed(first, team.plan_id, after=0)
+    assert len(await _audit_rows(db, team.nurse.id)) == 3
 
 
 async def test_idle_sockets_get_heartbeats(open_viewer: Open, settings: Any, team: Team, login: Any) -> None:
