@@ -1,4 +1,5 @@
-"""Accounts' HTML pages: sign-in and sign-out, and the administrators' account list."""
+"""Accounts' HTML pages: sign-in and sign-out, her account (password, sessions), and the administrators'
+account list."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import service as accounts
 from careteam.accounts import sessions as auth_sessions
-from careteam.accounts.schemas import PasswordChange, UserCreate, UserUpdate
+from careteam.accounts.schemas import PasswordChange, SessionPublic, UserCreate, UserUpdate
 from careteam.core.actor import Actor
 from careteam.core.errors import (
     Conflict,
     Duplicate,
+    NotFound,
     Throttled,
     ValidationFailed,
 )
@@ -343,24 +345,65 @@ async def reset_password(
     return await _users_page(request, session, actor, page=page_no, reset=reset)
 
 
+SESSION_GONE = "That session had already ended: the list below is up to date."
+
 PASSWORD_HINTS = {
     "current_password": "Enter your current password.",
     "new_password": CHOSEN_PASSWORD_RULE,
 }
 
 
-def _password_page(
-    request: Request, errors: Mapping[str, str] | None = None, status: int = 200, *, changed: bool = False
+async def _password_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+    *,
+    changed: bool = False,
+    revoked: bool = False,
+    problem: str | None = None,
 ) -> Response:
-    context = {"errors": dict(errors or {}), "changed": changed}
+    """Her account page: the password form, then where she is signed in (each session or token revocable)."""
+    settings: Settings = request.app.state.settings
+    rows = await auth_sessions.list_sessions(session, actor.user_id, settings=settings, actor=actor)
+    context = {
+        "errors": dict(errors or {}),
+        "changed": changed,
+        "revoked": revoked,
+        "problem": problem,
+        "sessions": [SessionPublic.of(r, current_id=actor.session_id) for r in rows],
+    }
     return render(request, "accounts/password.html", context, status_code=status)
 
 
 @router.get(PASSWORD_PAGE)
-async def password_form(request: Request, actor: Viewer, changed: bool = False) -> Response:
+async def password_form(
+    request: Request, session: Db, actor: Viewer, changed: bool = False, revoked: bool = False
+) -> Response:
     """Choose a new password (her name in the header leads here); after an administrator's reset, every
-    page leads here until it is done. ``changed`` says a change she chose herself went through."""
-    return _password_page(request, changed=changed and not actor.must_change_password)
+    page leads here until it is done. ``changed`` says a change she chose herself went through, ``revoked``
+    that she ended one of her sessions."""
+    return await _password_page(
+        request, session, actor, changed=changed and not actor.must_change_password, revoked=revoked
+    )
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+async def revoke_session(
+    request: Request, session_id: str, session: Db, settings: SettingsDep, actor: Editor
+) -> Response:
+    """End one of her sessions or API tokens now; ending this browser's own signs her out."""
+    try:
+        async with session.begin_nested():
+            await auth_sessions.revoke_session(session, actor.user_id, session_id, actor=actor)
+    except NotFound:
+        return await _password_page(request, session, actor, problem=SESSION_GONE, status=404)
+    if session_id == auth_sessions.handle_of(actor.session_id or ""):
+        response = see_other("/login")
+        forget_session_cookie(response, settings)
+        return response
+    return see_other(f"{PASSWORD_PAGE}?revoked=true#sessions")
 
 
 @router.post(PASSWORD_PAGE)
@@ -379,9 +422,10 @@ async def change_password(
             {"current_password": current_password, "new_password": new_password}
         )
     except ValidationError as exc:
-        return _password_page(request, field_errors(exc, PASSWORD_HINTS), status=422)
+        return await _password_page(request, session, actor, field_errors(exc, PASSWORD_HINTS), status=422)
     if new_password != confirm_password:
-        return _password_page(request, {"confirm_password": "The two new passwords differ."}, status=422)
+        errors = {"confirm_password": "The two new passwords differ."}
+        return await _password_page(request, session, actor, errors, status=422)
     try:
         async with session.begin_nested():
             await accounts.change_own_password(
@@ -392,6 +436,6 @@ async def change_password(
                 keep_session=actor.session_id,
             )
     except ValidationFailed as exc:
-        return _password_page(request, {exc.field: exc.detail}, status=422)
+        return await _password_page(request, session, actor, {exc.field: exc.detail}, status=422)
     # After a reset she goes on to her work; a change she chose herself is confirmed where she made it.
     return see_other("/patients" if actor.must_change_password else f"{PASSWORD_PAGE}?changed=true")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
 from careteam.accounts import service as accounts
@@ -10,6 +12,8 @@ from careteam.accounts import sessions as auth_sessions
 from careteam.accounts.schemas import (
     PasswordChange,
     PasswordResetPublic,
+    SessionPublic,
+    SessionsPublic,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -33,6 +37,14 @@ from careteam.web.deps import (
 from careteam.web.problems import problem
 
 users_router = APIRouter(tags=["users"])
+
+# A session's handle (``SessionPublic.id``): 16 lowercase hex digits, never the secret.
+SessionHandle = Annotated[
+    str,
+    Path(
+        min_length=auth_sessions.HANDLE_LENGTH, max_length=auth_sessions.HANDLE_LENGTH, pattern="^[0-9a-f]+$"
+    ),
+]
 
 
 @users_router.get("/users")
@@ -95,6 +107,23 @@ async def reset_password(
     return PasswordResetPublic(user=UserPublic.model_validate(user), temporary_password=password)
 
 
+@users_router.get("/users/{user_id}/sessions")
+async def list_user_sessions(
+    user_id: Id, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> SessionsPublic:
+    """A clinician's browser sessions and API tokens (administrators; anyone: her own)."""
+    return await _sessions(session, user_id, settings, actor)
+
+
+@users_router.delete("/users/{user_id}/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_user_session(
+    user_id: Id, session_id: SessionHandle, actor: CurrentActor, session: SessionDep
+) -> Response:
+    """End one of a clinician's sessions or tokens now (administrators; anyone: her own)."""
+    await auth_sessions.revoke_session(session, user_id, session_id, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 auth_router = APIRouter(tags=["auth"])
 
 
@@ -153,6 +182,28 @@ async def change_password(body: PasswordChange, actor: CurrentActor, session: Se
         keep_session=actor.session_id,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth_router.get("/me/sessions")
+async def my_sessions(actor: CurrentActor, session: SessionDep, settings: SettingsDep) -> SessionsPublic:
+    """Where you are signed in: your browser sessions and API tokens (never their secrets), this one marked
+    ``current``."""
+    return await _sessions(session, actor.user_id, settings, actor)
+
+
+@auth_router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_session(session_id: SessionHandle, actor: CurrentActor, session: SessionDep) -> Response:
+    """End one of your sessions or tokens now: its next request is 401 and its live connections close within
+    seconds. Ending the current one signs this client out."""
+    await auth_sessions.revoke_session(session, actor.user_id, session_id, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _sessions(
+    session: SessionDep, user_id: int, settings: SettingsDep, actor: CurrentActor
+) -> SessionsPublic:
+    rows = await auth_sessions.list_sessions(session, user_id, settings=settings, actor=actor)
+    return SessionsPublic(items=[SessionPublic.of(r, current_id=actor.session_id) for r in rows])
 
 
 # One router for the app to include (its routes are copied in: no extra level of matching).

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
     StringConstraints,
 )
 
+from careteam.accounts.sessions import handle_of
+from careteam.accounts.tables import AuthSession
 from careteam.core.schemas import DisplayName, Input, Public
 from careteam.core.vocab import ClinicRole, Discipline
 
@@ -57,3 +60,33 @@ class PasswordResetPublic(Public):
 class PasswordChange(Input):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     new_password: Password
+
+
+class SessionPublic(Public):
+    """One of her browser sessions or API tokens. ``id`` is its handle (never the secret); ``last_used_at``
+    is kept to the minute; ``client_ip`` is the address it was opened from."""
+
+    id: str
+    kind: Literal["browser", "token"]
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    client_ip: str | None
+    # The session or token this request came with.
+    current: bool
+
+    @classmethod
+    def of(cls, record: AuthSession, *, current_id: str | None) -> SessionPublic:
+        return cls(
+            id=handle_of(record.id),
+            kind="browser" if record.kind == "cookie" else "token",
+            created_at=record.created_at,
+            last_used_at=record.last_seen_at,
+            expires_at=record.expires_at,
+            client_ip=record.client_ip,
+            current=record.id == current_id,
+        )
+
+
+class SessionsPublic(Public):
+    items: list[SessionPublic]

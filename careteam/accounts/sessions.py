@@ -1,16 +1,22 @@
 """Server-side sessions (browser cookie) and bearer tokens (API clients), stored as SHA-256 of the secret.
 
 The secret leaves the server once, in the cookie or the token response; a database leak reveals no usable
-credential. Logout, deactivation or an elapsed timeout delete the row, so a replayed secret finds nothing.
+credential. Logout, deactivation, revocation from her list of sessions or an elapsed timeout delete the row,
+so a replayed secret finds nothing.
+
+In that list a session is named by its *handle*: the first 64 bits of the digest, never the secret (and not
+the whole digest either: a handle only names a row among her own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func
@@ -22,7 +28,7 @@ from careteam.accounts.tables import AuthSession, LoginAttempt, User
 from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction, AuditOutcome
 from careteam.core.actor import Actor, actor_of
-from careteam.core.errors import Throttled
+from careteam.core.errors import Forbidden, NotFound, Throttled
 from careteam.db.types import utcnow
 from careteam.settings import Settings
 
@@ -109,7 +115,7 @@ async def login(
     await audit.insert_row(session, {**values, "request_id": request_id, "client_ip": client_ip})
     if not ok or user is None:
         return None
-    return await open_session(session, user, kind=kind, settings=settings)
+    return await open_session(session, user, kind=kind, settings=settings, client_ip=client_ip)
 
 
 async def throttle_wait(
@@ -143,7 +149,9 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-async def open_session(session: AsyncSession, user: User, *, kind: str, settings: Settings) -> Issued:
+async def open_session(
+    session: AsyncSession, user: User, *, kind: str, settings: Settings, client_ip: str | None = None
+) -> Issued:
     """A fresh random secret (256 bits): a new id at every login, never reused.
 
     The user's expired sessions go at the same time (a refused request cannot delete them: its unit of
@@ -167,6 +175,7 @@ async def open_session(session: AsyncSession, user: User, *, kind: str, settings
         created_at=now,
         last_seen_at=now,
         expires_at=now + lifetime,
+        client_ip=client_ip[:64] if client_ip else None,
     )
     session.add(record)
     await session.flush()
@@ -228,19 +237,72 @@ async def live_session_ids(session: AsyncSession, ids: set[str], *, settings: Se
     session), user active. The realtime hub closes the sockets of the others."""
     if not ids:
         return set()
-    now = utcnow()
-    idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     rows = await session.exec(
         select(col(AuthSession.id))
         .join(User, col(User.id) == col(AuthSession.user_id))
-        .where(
-            col(AuthSession.id).in_(ids),
-            col(User.active).is_(True),
-            col(AuthSession.expires_at) > now,
-            or_(col(AuthSession.kind) == "bearer", col(AuthSession.last_seen_at) > idle_since),
-        )
+        .where(col(AuthSession.id).in_(ids), col(User.active).is_(True), *_valid(settings))
     )
     return set(rows.all())
+
+
+def _valid(settings: Settings) -> tuple[sa.ColumnElement[bool], ...]:
+    """A session row that still signs in: before its absolute end, and a cookie session not idle too long."""
+    now = utcnow()
+    idle_since = now - timedelta(minutes=settings.session_idle_minutes)
+    return (
+        col(AuthSession.expires_at) > now,
+        or_(col(AuthSession.kind) == "bearer", col(AuthSession.last_seen_at) > idle_since),
+    )
+
+
+# A session's handle: the first 16 hex digits (64 bits) of its digest.
+HANDLE_LENGTH: Final = 16
+_HANDLE = re.compile(f"[0-9a-f]{{{HANDLE_LENGTH}}}")
+
+
+def handle_of(session_id: str) -> str:
+    return session_id[:HANDLE_LENGTH]
+
+
+async def list_sessions(
+    session: AsyncSession, user_id: int, *, settings: Settings, actor: Actor
+) -> list[AuthSession]:
+    """Her browser sessions and API tokens that still sign in, newest first (an administrator: anyone's)."""
+    await _ensure_may_manage(session, user_id, actor)
+    rows = await session.exec(
+        select(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, *_valid(settings))
+        .order_by(col(AuthSession.created_at).desc(), col(AuthSession.id))
+    )
+    return list(rows)
+
+
+async def revoke_session(session: AsyncSession, user_id: int, handle: str, *, actor: Actor) -> None:
+    """End one of her sessions or tokens now: its next request is refused (401), its open sockets close at
+    the realtime hub's next access re-check. Audited as the deletion of that session."""
+    await _ensure_may_manage(session, user_id, actor)
+    found = (
+        await session.exec(
+            select(col(AuthSession.id)).where(
+                col(AuthSession.user_id) == user_id, col(AuthSession.id).startswith(handle)
+            )
+        )
+    ).all()
+    # A handle is 64 bits: two of her sessions sharing one is a collision nobody will see, but never guess.
+    if not _HANDLE.fullmatch(handle) or len(found) != 1:
+        raise NotFound("No such session.")
+    await session.exec(delete(AuthSession).where(col(AuthSession.id) == found[0]))
+    audit.record(session, actor, AuditAction.delete, "session", f"{user_id}:{handle}")
+
+
+async def _ensure_may_manage(session: AsyncSession, user_id: int, actor: Actor) -> None:
+    """Her own sessions, or an administrator anyone's; an unknown account is not found."""
+    if user_id == actor.user_id:
+        return
+    if not actor.is_admin:
+        raise Forbidden("Only administrators manage another clinician's sessions.")
+    if await session.get(User, user_id) is None:
+        raise NotFound("No such user.")
 
 
 def _actor_for(user: User, session_id: str | None, request_id: str | None, client_ip: str | None) -> Actor:

@@ -38,6 +38,8 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     expires_at: datetime = Field(sa_column=now_column())
+    # The client address it was opened from (the sign-in's), shown in her list of sessions.
+    client_ip: str | None = Field(default=None, max_length=64)
 
 
 class LoginAttempt(SQLModel, table=True):

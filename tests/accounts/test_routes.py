@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
 
+from careteam.accounts.sessions import handle_of
 from careteam.accounts.tables import User
+from careteam.audit.tables import AuditEntry
 from careteam.core.vocab import ClinicRole, Discipline
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 NEW = {
     "username": "grace.m",
@@ -180,3 +183,85 @@ async def test_an_admin_cannot_lock_herself_out(client: Any, db: Any, login: Any
         headers={**await login("admin1"), "If-Match": 'W/"1"'},
     )
     assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["active"]
+
+
+# --- Her sessions and tokens: listed and revoked -----------------------------------------------------
+
+
+async def _token(client: Any, username: str) -> tuple[str, dict[str, str]]:
+    r = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    secret = r.json()["access_token"]
+    return secret, {"Authorization": f"Bearer {secret}"}
+
+
+async def test_she_lists_her_sessions_without_their_secrets(client: Any, db: Any) -> None:
+    await _staff(db)
+    first_secret, _ = await _token(client, "nurse1")
+    second_secret, second = await _token(client, "nurse1")
+    await _token(client, "physio1")  # someone else's: not in her list
+    r = await client.get("/api/v1/me/sessions", headers=second)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert len(items) == 2
+    assert [i["current"] for i in items].count(True) == 1
+    current = next(i for i in items if i["current"])
+    assert current["id"] == handle_of(hashlib.sha256(second_secret.encode()).hexdigest())
+    for item in items:
+        assert item["kind"] == "token"
+        assert item["client_ip"] == "127.0.0.1"  # httpx's ASGI transport's client
+        assert set(item) == {"id", "kind", "created_at", "last_used_at", "expires_at", "client_ip", "current"}
+    assert first_secret not in r.text and second_secret not in r.text
+    assert hashlib.sha256(first_secret.encode()).hexdigest() not in r.text
+
+
+async def test_a_revoked_token_is_refused_at_once_and_the_revocation_audited(client: Any, db: Any) -> None:
+    _, nurse_id = await _staff(db)
+    _, laptop = await _token(client, "nurse1")
+    _, script = await _token(client, "nurse1")
+    items = (await client.get("/api/v1/me/sessions", headers=laptop)).json()["items"]
+    script_id = next(i["id"] for i in items if not i["current"])
+    r = await client.delete(f"/api/v1/me/sessions/{script_id}", headers=laptop)
+    assert r.status_code == 204, r.text
+    is_problem(await client.get("/api/v1/me", headers=script), 401)
+    assert (await client.get("/api/v1/me", headers=laptop)).status_code == 200
+    # Gone from the list; revoking it again is not found.
+    assert [i["id"] for i in (await client.get("/api/v1/me/sessions", headers=laptop)).json()["items"]] == [
+        next(i["id"] for i in items if i["current"])
+    ]
+    is_problem(await client.delete(f"/api/v1/me/sessions/{script_id}", headers=laptop), 404)
+    async with db() as s:
+        rows = (await s.exec(select(AuditEntry).where(AuditEntry.resource_type == "session"))).all()
+    revoked = [(r.user_id, r.action, r.resource_id) for r in rows if r.action == "delete"]
+    assert revoked == [(nurse_id, "delete", f"{nurse_id}:{script_id}")]
+    # Revoking the current one signs this client out.
+    own = next(i["id"] for i in items if i["current"])
+    assert (await client.delete(f"/api/v1/me/sessions/{own}", headers=laptop)).status_code == 204
+    is_problem(await client.get("/api/v1/me", headers=laptop), 401)
+
+
+async def test_an_administrator_manages_anyones_sessions_and_a_clinician_only_her_own(
+    client: Any, db: Any
+) -> None:
+    admin_id, nurse_id = await _staff(db)
+    _, admin = await _token(client, "admin1")
+    _, nurse = await _token(client, "nurse1")
+    _, physio = await _token(client, "physio1")
+    listed = await client.get(f"/api/v1/users/{nurse_id}/sessions", headers=admin)
+    assert listed.status_code == 200
+    (item,) = listed.json()["items"]
+    assert item["current"] is False  # the administrator's own request is not that session
+    # Another clinician may neither list nor revoke them; someone else's handle under /me is not found.
+    is_problem(await client.get(f"/api/v1/users/{nurse_id}/sessions", headers=physio), 403)
+    is_problem(await client.delete(f"/api/v1/users/{nurse_id}/sessions/{item['id']}", headers=physio), 403)
+    is_problem(await client.delete(f"/api/v1/me/sessions/{item['id']}", headers=physio), 404)
+    assert (await client.get("/api/v1/me", headers=nurse)).status_code == 200
+    # Her own, by the users route too; an unknown account is not found.
+    assert (await client.get(f"/api/v1/users/{nurse_id}/sessions", headers=nurse)).status_code == 200
+    is_problem(await client.get("/api/v1/users/999999/sessions", headers=admin), 404)
+    r = await client.delete(f"/api/v1/users/{nurse_id}/sessions/{item['id']}", headers=admin)
+    assert r.status_code == 204, r.text
+    is_problem(await client.get("/api/v1/me", headers=nurse), 401)
+    async with db() as s:
+        row = (await s.exec(select(AuditEntry).where(AuditEntry.action == "delete"))).one()
+    assert (row.user_id, row.resource_id) == (admin_id, f"{nurse_id}:{item['id']}")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from careteam.accounts.sessions import HANDLE_LENGTH, handle_of, open_session
 from careteam.accounts.tables import User
 from careteam.conferences.tables import Conference, ConferenceItem, ConferenceMember
 from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
@@ -54,6 +55,8 @@ class World:
     batch_ids: tuple[int, int]  # two clinicians on no team, whom the batch route adds at once
     conference_id: int = 0  # running now, with the plan on its agenda
     item_id: int = 0
+    own_session: str = ""  # the handle of another session of the caller's, which she revokes
+    user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
 
 
 def expect(route: str, persona: str) -> int:
@@ -73,6 +76,10 @@ def expect(route: str, persona: str) -> int:
         "PATCH /api/v1/users/{user_id}": 200 if admin else 403,
         "POST /api/v1/users/{user_id}/password-reset": 200 if admin else 403,
         "POST /api/v1/me/password": 204,  # her own, whoever she is (the current password is checked)
+        "GET /api/v1/me/sessions": 200,  # her own sessions and tokens, whoever she is
+        "DELETE /api/v1/me/sessions/{session_id}": 204,
+        "GET /api/v1/users/{user_id}/sessions": 200 if admin else 403,
+        "DELETE /api/v1/users/{user_id}/sessions/{session_id}": 204 if admin else 403,
         "GET /api/v1/patients": 200,
         "POST /api/v1/patients": 201 if (admin or lead) else 403,
         "GET /api/v1/patients/{patient_id}": 200 if (on_team or admin) else 404,
@@ -239,7 +246,7 @@ def test_table_covers_every_api_route() -> None:
         expect(route, "nurse")  # KeyError names a route the table forgot
 
 
-async def _world(db: Any, persona: str) -> tuple[World, str | None]:
+async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | None]:
     async with db() as s:
         users = {d: await make_user(s, f"on_{d}", discipline=Discipline(d)) for d in ON_TEAM}
         other = await make_user(s, "other_nurse", discipline=Discipline.nurse)
@@ -346,6 +353,17 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
         )
         s.add(item)
         await s.flush()
+        username = {
+            "anonymous": None,
+            "other_team": "other_nurse",
+            "removed": "removed_pt",
+            "admin": "admin1",
+        }.get(persona, f"on_{persona}")
+        caller = (await s.exec(select(User).where(User.username == username))).first()
+        own = "0" * HANDLE_LENGTH
+        if caller is not None:
+            own = handle_of((await open_session(s, caller, kind="bearer", settings=settings)).record.id)
+        spares = await open_session(s, spare, kind="bearer", settings=settings)
         world = World(
             patient.id or 0,
             plan.id or 0,
@@ -364,13 +382,9 @@ async def _world(db: Any, persona: str) -> tuple[World, str | None]:
             (batch[0].id or 0, batch[1].id or 0),
             conference.id or 0,
             item.id or 0,
+            own,
+            handle_of(spares.record.id),
         )
-    username = {
-        "anonymous": None,
-        "other_team": "other_nurse",
-        "removed": "removed_pt",
-        "admin": "admin1",
-    }.get(persona, f"on_{persona}")
     return world, username
 
 
@@ -394,6 +408,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         conversation_id=w.conversation_id,
         conference_id=w.conference_id,
         item_id=w.item_id,
+        session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -459,7 +474,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
 async def test_every_route_answers_as_the_table_says(
     persona: str, app: Any, client: Any, db: Any, login: Any
 ) -> None:
-    world, username = await _world(db, persona)
+    world, username = await _world(db, persona, app.state.settings)
     headers = await login(username) if username else {}
     mismatches = []
     for route in api_routes(app):
@@ -512,8 +527,10 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
 
 
 @pytest.mark.parametrize("persona", ["other_team", "removed", "admin"])
-async def test_patient_list_hides_other_teams(persona: str, client: Any, db: Any, login: Any) -> None:
-    world, username = await _world(db, persona)
+async def test_patient_list_hides_other_teams(
+    persona: str, app: Any, client: Any, db: Any, login: Any
+) -> None:
+    world, username = await _world(db, persona, app.state.settings)
     r = await client.get("/api/v1/patients", headers=await login(username))
     ids = {p["id"] for p in r.json()["items"]}
     # Admins see the directory to manage teams; clinicians off the team do not see the patient at all.

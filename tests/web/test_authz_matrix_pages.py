@@ -49,6 +49,8 @@ def expect(route: str, persona: str) -> int:
         # Her own password, whoever she is (the current one is checked); this session stays signed in.
         "GET /account/password": 200,
         "POST /account/password": 303,
+        # Her own sessions and tokens, whoever she is (the world's other token of hers).
+        "POST /account/sessions/{session_id}/revoke": 303,
         "GET /admin/audit": 200 if admin else 404,
         "GET /work": 200,
         # Search: everyone signed in; only what her teams' plans hold is found (tests/search/test_pages.py).
@@ -116,6 +118,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         referral_id=w.referral_id,
         conversation_id=w.conversation_id,
         message_id=w.message_id,
+        session_id=w.own_session,
     )
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -149,6 +152,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         "POST /referrals/{referral_id}/claim": {},
         "POST /work/messages/{message_id}/ack": {},
         "POST /logout": {},
+        "POST /account/sessions/{session_id}/revoke": {},
         "POST /messages": {
             "participants": [str(u) for u in w.colleague_ids],
             "patient_id": str(w.patient_id),
@@ -178,8 +182,8 @@ async def _version(db: Any, route: str, w: World) -> str:
 
 @pytest.mark.parametrize("persona", PERSONAS)
 async def test_every_page_answers_as_the_table_says(persona: str, app: Any, client: Any, db: Any) -> None:
-    world, username = await _world(db, persona)
     settings = app.state.settings
+    world, username = await _world(db, persona, settings)
     cookies: dict[str, str] = {}
     csrf = ""
     if username:
@@ -189,9 +193,12 @@ async def test_every_page_answers_as_the_table_says(persona: str, app: Any, clie
             csrf = issued.record.csrf_token
         cookies = {settings.session_cookie_name: issued.secret}
     mismatches = []
-    # Logout last: it ends the session the other requests use. The rest in name order, as a referral's
+    # Logout last: it ends the session the other requests use; before it the password change, which ends
+    # her other sessions (the one the revoke route signs out). The rest in name order, as a referral's
     # actions must come (accept before complete).
-    for route in sorted(set(page_routes(app)) - PUBLIC, key=lambda r: (r == "POST /logout", r)):
+    last = ("POST /account/password", "POST /logout")
+    routes = sorted(set(page_routes(app)) - PUBLIC, key=lambda r: (last.index(r) if r in last else -1, r))
+    for route in routes:
         method, path, form = _form(route, world, csrf)
         if form is not None and ("/members" in route or "/active" in route):
             form["version"] = await _version(db, route, world)

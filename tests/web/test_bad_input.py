@@ -406,6 +406,30 @@ CASES = [
     c("user-unknown", "GET", "/users/999999", 404, as_="admin"),
     c("user-list-discipline", "GET", "/users", 422, "query.discipline", params={"discipline": "surgeon"}),
     c("user-list-active", "GET", "/users", 422, "query.active", params={"active": "maybe"}),
+    # Sessions: a handle is 16 lowercase hex digits; one that is not hers is not found
+    c("session-handle-short", "DELETE", "/me/sessions/0123abcd", 422, "path.session_id"),
+    c("session-handle-long", "DELETE", "/me/sessions/" + "a" * 64, 422, "path.session_id"),
+    c("session-handle-upper", "DELETE", "/me/sessions/0123456789ABCDEF", 422, "path.session_id"),
+    c("session-handle-not-hex", "DELETE", "/me/sessions/zzzzzzzzzzzzzzzz", 422, "path.session_id"),
+    c("session-handle-wildcard", "DELETE", "/me/sessions/%25%25%25%25%25%25%25%25", 422, "path.session_id"),
+    c("session-unknown", "DELETE", "/me/sessions/0123456789abcdef", 404),
+    c(
+        "user-session-unknown",
+        "DELETE",
+        "/users/{nurse}/sessions/0123456789abcdef",
+        404,
+        as_="admin",
+    ),
+    c("user-sessions-unknown-user", "GET", "/users/999999/sessions", 404, as_="admin"),
+    c("user-sessions-id-text", "GET", "/users/abc/sessions", 422, "path.user_id", as_="admin"),
+    c(
+        "user-session-id-2**31",
+        "DELETE",
+        f"/users/{TOO_BIG}/sessions/0123456789abcdef",
+        422,
+        "path.user_id",
+        as_="admin",
+    ),
     # Care-team members
     c(
         "member-id-text",
