@@ -9,6 +9,7 @@ from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from careteam import __version__, resources
 from careteam.accounts import feed as accounts_feed
@@ -172,4 +173,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     openapi.install(app)
     app.add_middleware(RequestContext, hsts=settings.production)
+    if settings.proxies:
+        # Outermost: everything after it (throttling, audit, the websocket's Origin check) sees the client's
+        # address and scheme as the trusted proxy reported them; any other peer's headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     return app

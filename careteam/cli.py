@@ -47,11 +47,15 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"database at revision {revision}")
 
 
-def websocket_options(settings: Settings) -> dict[str, Any]:
-    """How uvicorn serves ``/ws``: the same for ``careteam serve`` and for the tests' live servers."""
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves careteam (``/ws`` above all): the same for ``careteam serve`` and for the tests'
+    live servers."""
     from careteam.realtime.protocol import transport_max_size
 
     return {
+        # X-Forwarded-For is the app's business (CARETEAM_TRUSTED_PROXIES): uvicorn's own would believe it
+        # from any local peer.
+        "proxy_headers": False,
         "ws": "websockets-sansio",
         "ws_max_size": transport_max_size(settings.ws_max_frame_bytes),
         # Our own heartbeats keep sockets alive; uvicorn's pings would double them.
@@ -91,8 +95,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            **websocket_options(settings),
-            proxy_headers=True,
+            **server_options(settings),
             server_header=False,
             # uvicorn's access log prints query strings (a patient search would land in the log); careteam's
             # own (careteam/web/middleware.py) prints route templates only.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from typing import Literal
 
@@ -37,6 +38,10 @@ class Settings(DatabaseSettings):
     # Comma-separated; the Origin header of browser websockets must be one of these.
     allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
     production: bool = False
+    # Comma-separated addresses or CIDRs of the reverse proxies in front: only a request whose peer is one of
+    # them has its X-Forwarded-For (the client address: sign-in throttling, audit, sessions) and
+    # X-Forwarded-Proto believed. Empty (the default): the headers are ignored and the peer is the client.
+    trusted_proxies: str = ""
 
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
@@ -107,6 +112,22 @@ class Settings(DatabaseSettings):
                 "CARETEAM_SECRET_KEY must be set to a random value of at least 32 characters in production"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for entry in self.proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"CARETEAM_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)"
+                ) from None
+        return self
+
+    @property
+    def proxies(self) -> list[str]:
+        """The trusted proxies' addresses and networks (``trusted_proxies``, split)."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @cached_property
     def origins(self) -> frozenset[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import uvicorn
 
-from careteam.cli import websocket_options
+from careteam.cli import server_options
 from careteam.settings import Settings
 
 
@@ -33,7 +33,7 @@ class LiveServer:
             log_config=None,
             log_level="warning",
             timeout_graceful_shutdown=2,
-            **websocket_options(self.settings),
+            **server_options(self.settings),
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())

@@ -23,6 +23,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "SECRET_KEY": (GOOD_SECRET + "-longer", GOOD_SECRET + "-longer"),
     "ALLOWED_ORIGINS": ("https://clinic.example", "https://clinic.example"),
     "PRODUCTION": ("true", True),
+    "TRUSTED_PROXIES": ("10.0.0.0/8,192.0.2.7", "10.0.0.0/8,192.0.2.7"),
     "SESSION_IDLE_MINUTES": ("7", 7),
     "SESSION_ABSOLUTE_HOURS": ("3", 3),
     "TOKEN_HOURS": ("2", 2),

@@ -178,7 +178,7 @@ def wire(payload: bytes) -> bytes:
     """A whole server-to-client text frame: unmasked, unfragmented, uncompressed (RFC 6455 section 5.2).
 
     Built once per event and written as is to every idle socket; the server runs without compression
-    (``cli.websocket_options``), and a socket that negotiated an extension is never written to this way.
+    (``cli.server_options``), and a socket that negotiated an extension is never written to this way.
     """
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
 

@@ -17,7 +17,7 @@ import uvicorn
 from uvicorn.server import ServerState
 from websockets.protocol import State
 
-from careteam.cli import websocket_options
+from careteam.cli import server_options
 from careteam.realtime import direct
 from careteam.settings import Settings
 from tests.realtime.conftest import Open, Team
@@ -30,7 +30,7 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:  # never called: on
 async def test_uvicorn_protocol_has_what_the_fast_path_reads(settings: Settings) -> None:
     """The protocol object uvicorn makes for a socket, as ``careteam serve`` configures it, on a real
     transport: every private attribute the fast path reads is there, in the shape it expects."""
-    config = uvicorn.Config(_app, lifespan="off", log_config=None, **websocket_options(settings))
+    config = uvicorn.Config(_app, lifespan="off", log_config=None, **server_options(settings))
     config.load()
     loop = asyncio.get_running_loop()
     proto = config.ws_protocol_class(  # type: ignore[misc]  # as uvicorn's server makes one per connection
