@@ -1,4 +1,9 @@
-"""Idempotency keys: a retried POST returns the first answer and creates nothing new."""
+"""Idempotency keys: a retried POST returns the first answer and creates nothing new.
+
+A retry that arrives while the first request is still running waits for it, then replays its answer (or,
+if the first failed and stored nothing, runs itself): the same on PostgreSQL, where the key's lock makes
+it wait (``db.locks``), and on SQLite, where units of work run one at a time anyway.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.core.actor import Actor
 from careteam.core.errors import ValidationFailed
+from careteam.db.locks import lock_for_transaction
 from careteam.web.tables import IdempotencyRecord
 
 
@@ -16,7 +22,12 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 async def recall(session: AsyncSession, key: str, print_: str, *, actor: Actor) -> IdempotencyRecord | None:
-    """The stored first answer for this key, or None; the same key on a different request is refused."""
+    """The stored first answer for this key, or None; the same key on a different request is refused.
+
+    Takes the key's lock first: a request with the same key still running is waited for, so what it
+    stored is seen here (and this request's own answer is stored before another retry looks).
+    """
+    await lock_for_transaction(session, "idempotency", str(actor.user_id), key)
     record = await session.get(IdempotencyRecord, (actor.user_id, key))
     if record is not None and record.fingerprint != print_:
         raise ValidationFailed(

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
+from careteam.messaging import service as messaging_service
 from careteam.messaging.codes import MessageEvent
 from careteam.notifications.codes import NotificationKind
 from careteam.plans.board import apply_event
@@ -345,12 +350,58 @@ async def test_concurrent_retries_with_one_key_store_one_message(client: Any, db
     answers = await asyncio.gather(
         *(post(client, nurse, f"/plans/{w.plan_id}", "Follow-up call after block", **key) for _ in range(10))
     )
-    # Each retry either replays the first answer or, if it raced the first one's commit, is refused as a
-    # conflicting change (409), never a second message.
-    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
-    created = [a.json()["id"] for a in answers if a.status_code == 201]
-    assert created and len(set(created)) == 1
+    # Each retry waits for the one running with its key and replays its answer: the same on both backends.
+    assert [a.status_code for a in answers] == [201] * 10, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == [""] + ["true"] * 9
     assert len(await messages(db)) == 1 and len(await plan_events(db, w.plan_id)) == 1
+
+
+async def test_a_retry_while_the_first_is_still_running_waits_and_replays_it(
+    monkeypatch: pytest.MonkeyPatch, backend: str, client: Any, db: Any, login: Any
+) -> None:
+    """The first request is held inside its transaction, its message written and not committed, until the
+    retry is waiting for it (on PostgreSQL: for the key's lock; SQLite runs one writer at a time anyway)."""
+    w = await make_world(db)
+    nurse = await login(w.names["nurse"])
+    reached, release = asyncio.Event(), asyncio.Event()
+    original = messaging_service.post_plan_message
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        message = await original(*args, **kwargs)
+        if not reached.is_set():
+            reached.set()
+            await release.wait()
+        return message
+
+    monkeypatch.setattr(messaging_service, "post_plan_message", held)
+    key = {"Idempotency-Key": "slow-network"}
+    first = asyncio.create_task(post(client, nurse, f"/plans/{w.plan_id}", "Follow-up call", **key))
+    await asyncio.wait_for(reached.wait(), 10)
+    retry = asyncio.create_task(post(client, nurse, f"/plans/{w.plan_id}", "Follow-up call", **key))
+    if backend == "postgres":
+        deadline = time.monotonic() + 10
+        while not await _waiting_for_an_advisory_lock(db):
+            assert time.monotonic() < deadline, "the retry never waited for the key's lock"
+            await asyncio.sleep(0.01)
+    release.set()
+    answers = [await first, await retry]
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json()
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert len(await messages(db)) == 1
+
+
+async def _waiting_for_an_advisory_lock(db: Any) -> bool:
+    """Whether a transaction of this database waits for an advisory lock (the key's) right now."""
+    async with db() as s:
+        waiting = await s.exec(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+        return int(waiting.one()[0]) > 0
 
 
 async def test_one_message_by_id_is_an_audited_read_for_the_team_only(
