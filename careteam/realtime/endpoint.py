@@ -24,7 +24,7 @@ from careteam.core.actor import Actor
 from careteam.db import outage
 from careteam.db.engine import unit_of_work
 from careteam.realtime import protocol
-from careteam.realtime.direct import direct_writer
+from careteam.realtime.direct import direct_closer, direct_writer
 from careteam.realtime.hub import Connection, Hub
 from careteam.realtime.protocol import Ping, ProtocolError, Subscribe, Unsubscribe, parse_client_frame
 from careteam.settings import Settings
@@ -74,6 +74,7 @@ async def live_updates(websocket: WebSocket) -> None:
         send=websocket.send,
         close=websocket.close,
         direct=direct_writer(websocket.scope),
+        close_now=direct_closer(websocket.scope),
         stop=reader.stop,
     )
     try:

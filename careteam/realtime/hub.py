@@ -110,6 +110,9 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 # Writes one or more whole frames (wire bytes) to an idle socket at once; False if the socket is not idle
 # (the kernel's buffer is full, it is closing): the caller then queues instead. Never raises, never awaits.
 DirectWrite = Callable[[bytes], bool]
+# Writes these whole frames and a close frame (code, reason) past a full buffer, for a socket given up on;
+# False if it is closing or closed already. Never raises, never awaits.
+DirectClose = Callable[[bytes, int, str], bool]
 
 
 class Connection:
@@ -119,9 +122,11 @@ class Connection:
         "abandoned",
         "actor",
         "close",
+        "close_now",
         "direct",
         "ending",
         "epoch",
+        "farewell",
         "limit",
         "pending",
         "send",
@@ -137,6 +142,7 @@ class Connection:
         send: Send,
         close: CloseSocket,
         direct: DirectWrite | None = None,
+        close_now: DirectClose | None = None,
         stop: Callable[[], None] | None = None,
         queue_size: int,
         epoch: int,
@@ -145,6 +151,9 @@ class Connection:
         self.send = send
         self.close = close
         self.direct = direct
+        self.close_now = close_now
+        # The close the hub decided on (goodbye) until the writer has sent it.
+        self.farewell: Close | None = None
         # Called when the socket is done (closed by us, or given up on): makes the endpoint stop reading.
         self.stop = stop
         self.limit = queue_size
@@ -229,6 +238,7 @@ class Connection:
                 elif type(item) is Close:
                     pending.clear()
                     await self.close(item.code, item.reason)
+                    self.farewell = None
                     self._stop()
                     return
         except Exception:
@@ -262,6 +272,7 @@ class Connection:
         self.pending.clear()
         self.pending.extend(last_words[: max(0, self.limit - 1)])
         self.pending.append(close)
+        self.farewell = close
         if self.writer is None:
             self._spawn_writer()
 
@@ -277,9 +288,16 @@ class Connection:
     def give_up(self) -> None:
         """After the goodbye grace: stop a writer stuck on a socket that does not read, then the endpoint.
 
-        The endpoint is stopped once the writer has finished (from the writer's own ``finally``), never
-        while it is still cancelling: a connection reported stopped holds no writer.
+        A close the writer could not send (the client stopped reading, the kernel's buffer is full) is
+        written past the buffer, with the last words still pending, where the server allows it
+        (``close_now``): a client that reads again gets them, then the close frame, instead of a dropped
+        connection. The endpoint is stopped once the writer has finished (from the writer's own
+        ``finally``), never while it is still cancelling: a connection reported stopped holds no writer.
         """
+        farewell, self.farewell = self.farewell, None
+        if farewell is not None and self.close_now is not None:
+            words = b"".join(protocol.wire(item.encode()) for item in self.pending if type(item) is str)
+            self.close_now(words, farewell.code, farewell.reason)
         self.pending.clear()
         if self.writer is None:
             self._stop()
@@ -386,14 +404,17 @@ class Hub:
         send: Send,
         close: CloseSocket,
         direct: DirectWrite | None = None,
+        close_now: DirectClose | None = None,
         stop: Callable[[], None] | None = None,
     ) -> Connection:
-        """Register an accepted socket: ``send``/``close`` are its ASGI calls, ``direct`` its fast path."""
+        """Register an accepted socket: ``send``/``close`` are its ASGI calls, ``direct`` its fast path,
+        ``close_now`` its close past a full buffer."""
         conn = Connection(
             actor,
             send=send,
             close=close,
             direct=direct,
+            close_now=close_now,
             stop=stop,
             queue_size=self._settings.ws_queue_size,
             epoch=self._epoch,

@@ -45,19 +45,28 @@ async def test_uvicorn_protocol_has_what_the_fast_path_reads(settings: Settings)
         write = direct.direct_writer({direct.SERVER_SEND: proto.send})
         assert write is not None
         assert write(b"frame") is False  # not open yet: nothing written past the handshake
+        close = direct.direct_closer({direct.SERVER_SEND: proto.send})
+        assert close is not None
+        assert close(b"", 1013, "too slow") is False and proto.close_sent is False
     finally:
         transport.close()
         theirs.close()
 
 
-@pytest.mark.parametrize("missing", ["transport", "writable", "close_sent", "disconnected", "conn"])
+@pytest.mark.parametrize(
+    "missing",
+    ["transport", "writable", "close_sent", "disconnected", "loop", "close_timeout", "close_timer", "conn"],
+)
 def test_the_check_names_what_a_protocol_lacks(missing: str) -> None:
-    conn = SimpleNamespace(extensions=[], state=State.OPEN)
+    conn = SimpleNamespace(extensions=[], state=State.OPEN, send_close=print, data_to_send=list)
     attrs: dict[str, Any] = {
         "transport": SimpleNamespace(write=print, is_closing=bool),
         "writable": asyncio.Event(),
         "close_sent": False,
         "disconnected": False,
+        "loop": SimpleNamespace(call_later=print),
+        "close_timeout": 10.0,
+        "close_timer": None,
         "conn": conn,
     }
     assert direct.contract_problem(SimpleNamespace(**attrs)) is None

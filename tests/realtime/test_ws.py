@@ -23,6 +23,7 @@ from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients.tables import CareTeamMember
 from careteam.realtime import endpoint
+from careteam.realtime import hub as hub_module
 from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
 
 ORIGIN = "http://testserver"  # in the test settings' CARETEAM_ALLOWED_ORIGINS
@@ -61,6 +62,17 @@ async def _closed(viewer: Viewer, within: float = RECV_TIMEOUT) -> int | None:
             while True:
                 await viewer.ws.recv()
     return viewer.ws.close_code
+
+
+async def _slow_viewer(live_server: str, headers: dict[str, str]) -> Viewer:
+    """A viewer that reads nothing unless asked: a small socket buffer and a one-message client queue, so
+    the server's writes to it back up after a few MB."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    host, port = live_server.removeprefix("ws://").removesuffix("/ws").split(":")
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    return Viewer(await connect(live_server, additional_headers=headers, sock=sock, max_queue=1))
 
 
 async def _eventually(predicate: Any, within: float = RECV_TIMEOUT) -> None:
@@ -287,14 +299,7 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
     headers = await login(team.nurse.username)
     fast = await open_viewer(headers)
     await _subscribed(fast, team.plan_id)
-    # The slow viewer reads nothing: a small socket buffer and a one-message client queue, so the
-    # server's writes back up after a few MB.
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    host, port = live_server.removeprefix("ws://").removesuffix("/ws").split(":")
-    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-    slow = Viewer(await connect(live_server, additional_headers=headers, sock=sock, max_queue=1))
+    slow = await _slow_viewer(live_server, headers)
     try:
         await _subscribed(slow, team.plan_id)
         assert hub.viewers(streams.plan(team.plan_id)) == 2
@@ -338,6 +343,56 @@ async def test_a_viewer_that_stops_reading_is_cut_off_and_slows_no_one(
     # The fast one carries on.
     await produce(team.plan_id)
     assert (await fast.events(1))[0]["seq"] == produced + 1
+
+
+async def test_a_viewer_that_stopped_reading_still_gets_the_close_frame_when_it_reads_again(
+    monkeypatch: pytest.MonkeyPatch,
+    app: Any,
+    db: Any,
+    live_server: str,
+    open_viewer: Open,
+    team: Team,
+    login: Any,
+) -> None:
+    """The close cannot go through the ASGI send (it waits for the client to read): once the goodbye grace
+    is over, the last words and the close frame are written past the full buffer, and a client that reads
+    again gets them after the backlog instead of a connection dropped without a close frame (1006)."""
+    monkeypatch.setattr(hub_module, "GOODBYE_SECONDS", 0.2)
+    hub = app.state.hub
+    headers = await login(team.nurse.username)
+    fast = await open_viewer(headers)
+    await _subscribed(fast, team.plan_id)
+    before = hub.connections
+    slow = await _slow_viewer(live_server, headers)
+    try:
+        await _subscribed(slow, team.plan_id)
+        (slow_conn,) = hub.connections - before
+        produced = 0
+        while hub.viewers(streams.plan(team.plan_id)) == 2:
+            assert produced < 400, "the slow viewer was never cut off"
+            async with db() as session:
+                produced = (
+                    await events.record(
+                        session, streams.plan(team.plan_id), "test.big", {"pad": "x" * 48_000}, actor=None
+                    )
+                ).seq
+            await fast.events(1)
+        # The slow one still reads nothing: the hub gives up on it after the grace (its writer, stuck on
+        # the ASGI send, is cancelled).
+        await _eventually(lambda: slow_conn.writer is None)
+        frames = []
+        async with asyncio.timeout(RECV_TIMEOUT):
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    frames.append(await slow.recv())
+        assert (slow.ws.close_code, slow.ws.close_reason) == (1013, "too slow")
+        assert frames[-1]["type"] == "resync" and frames[-1]["reason"] == "too_slow"
+        seqs = [f["seq"] for f in frames if f["type"] == "event"]
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < produced
+    finally:
+        await slow.close()
+    await fast.send({"type": "ping"})
+    assert await fast.recv() == {"type": "pong"}
 
 
 # --- Access re-check --------------------------------------------------------------------------------
