@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (CARETEAM_TEST_DATABASE_URL)"),
-    pytest.mark.timeout(150),
+    pytest.mark.timeout(450),
 ]
 
 
@@ -44,7 +44,7 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=140,
+        timeout=420,
         check=False,
     )
     out = proc.stdout + proc.stderr
@@ -58,6 +58,7 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
         "[writes] careteam-sqlite",
         "[board] postgres",
         "[my work] sqlite",
+        "[case conference] careteam, PostgreSQL",
     ):
         assert part in out, out[-3000:]
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")

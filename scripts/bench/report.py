@@ -133,6 +133,25 @@ def targets(results: dict[str, Any], params: dict[str, Any]) -> list[dict[str, A
                 {},
                 f"queries {','.join(map(str, big))} (at fewer patients: {','.join(map(str, small))})",
             )
+    conf, alone = _get(results, "conference", "conference"), _get(results, "conference", "boards")
+    if conf:
+        p99 = conf.get("last_ms_p99")
+        add(
+            f"case conference, {conf['viewers']} read-only viewers of the agenda and its boards: "
+            "last-viewer p99 (ms); every event once, in order",
+            "p99 < 1000 ms (every screen follows within a second), none lost or duplicated",
+            p99,
+            None
+            if p99 is None or not conf["valid"]
+            else (
+                p99 < 1000
+                and not conf["lost"]
+                and not conf["duplicates"]
+                and not conf["out_of_order_viewers"]
+            ),
+            {},
+            f"boards alone, same viewers: last p99 {_fmt(_get(alone, 'last_ms_p99'))} ms",
+        )
     writes = results.get("writes", {})
     for system, label, floor_ in (
         ("careteam-sqlite", "SQLite", 500),
@@ -174,6 +193,20 @@ def failures(results: dict[str, Any]) -> list[str]:
             out.append(f"writes {name}: lost {w['lost']} of {w['expected']} frames")
     out += results.get("board_errors", [])
     out += results.get("work_errors", [])
+    out += results.get("conference_errors", [])
+    for key in ("conference", "boards"):
+        w = _get(results, "conference", key)
+        if not w:
+            continue
+        if w["lost"] or w["duplicates"] or w["out_of_order_viewers"]:
+            out.append(
+                f"case conference, {w['label']}: lost {w['lost']} of {w['expected']} frames, "
+                f"{w['duplicates']} duplicates, {w['out_of_order_viewers']} viewers out of order"
+            )
+        if w["writes_failed"]:
+            out.append(
+                f"case conference, {w['label']}: {w['writes_failed']} writes failed {w['write_errors']}"
+            )
     return out
 
 
@@ -471,22 +504,74 @@ def tables(results: dict[str, Any]) -> str:
                 rows,
             )
         )
+    rows = [
+        [
+            w["label"],
+            f"{w['viewers']:,} x {w['streams_per_viewer']}",
+            f"{w['writes']} ({w['advances']} advances)",
+            w["writes_per_s"],
+            w["any_ms_p50"],
+            w["any_ms_p99"],
+            w["last_ms_p50"],
+            w["last_ms_p99"],
+            f"{w['delivered']:,} / {w['expected']:,}",
+            f"{w['lost']} / {w['duplicates']} / {w['out_of_order_viewers']}",
+            w["kib_per_viewer"],
+            f"{w['loadgen_cpu']:.0%}" + ("" if w["valid"] else " INVALID"),
+        ]
+        for key in ("conference", "boards")
+        if (w := _get(results, "conference", key))
+    ]
+    if rows:
+        parts.append(
+            "### 7. Case conference: read-only viewers following the agenda and its two boards, "
+            "PostgreSQL, one process\n\n"
+            "Observers off the care team (the agenda's plans lent to them) on `conference:<id>` and both "
+            "plans; every fourth write advances the agenda, the others edit a task. *boards alone*: the same "
+            "viewers on the two plans only, as many writes, all task edits (the board's own fan-out, beside "
+            "it in the same run). Latency from the write's start to the frame's receipt.\n\n"
+            + _work_run(_get(results, "conference", "run"), what="")
+            + _table(
+                [
+                    "window",
+                    "viewers x streams",
+                    "writes",
+                    "writes/s",
+                    "any p50 (ms)",
+                    "any p99 (ms)",
+                    "last p50 (ms)",
+                    "last p99 (ms)",
+                    "delivered",
+                    "lost / dup / disorder",
+                    "server KiB a viewer",
+                    "load generator CPU",
+                ],
+                rows,
+            )
+        )
     return "\n\n".join(parts)
 
 
-def _work_run(run: dict[str, Any] | None) -> str:
+def _work_run(run: dict[str, Any] | None, what: str | None = None) -> str:
     if not run:
         return ""
     return (
         f"Measured by `{run['command']}` from {run['started']} on {run.get('machine', '?')}; "
         "load average before "
-        f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}. A clinician (a nurse) on the "
-        "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
-        "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's), "
-        "and a referral waiting in the nurses' pool (hers to answer) and one in the physios' (not hers); "
-        "the open tasks column counts tasks, the list has the referrals too; the statements are counted "
-        "at a tenth of the patients too.\n\n"
+        f"{run.get('load_before', '?')}, after {run.get('load_after', '?')}."
+        + (_WORK_SETUP if what is None else what)
+        + "\n\n"
     )
+
+
+_WORK_SETUP = (
+    " A clinician (a nurse) on the "
+    "care teams of that many patients, each with one plan whose open tasks are all hers (assigned to "
+    "her or unassigned in the nursing lane) and as many again that are not (done, or another lane's), "
+    "and a referral waiting in the nurses' pool (hers to answer) and one in the physios' (not hers); "
+    "the open tasks column counts tasks, the list has the referrals too; the statements are counted "
+    "at a tenth of the patients too."
+)
 
 
 def console(results: dict[str, Any]) -> str:

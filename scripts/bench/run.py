@@ -1,9 +1,9 @@
 """careteam beside its peers, in one run: ``python scripts/bench/run.py`` (full) or ``--quick`` (CI).
 
-Runs every part (fan-out, throughput, writes, board, my work, memory) against careteam and, in the same
-run and with the same load generator and pinning, against the peers (a bare ``websockets`` floor, Django
-Channels, python-socketio); prints every figure against its target and writes docs/benchmarks.md and
-docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
+Runs every part (fan-out, throughput, writes, board, my work, memory, case conference) against careteam
+and, in the same run and with the same load generator and pinning, against the peers (a bare ``websockets``
+floor, Django Channels, python-socketio); prints every figure against its target and writes
+docs/benchmarks.md and docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
 
 Needs PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/test: its database
 careteam_bench, or BENCH_DB, and the peers' <that name>_* are dropped and re-created) and Redis
@@ -50,6 +50,10 @@ def _params(quick: bool) -> object:
             viewers_per_process=2500,
             connect_concurrency=64,
             settle_seconds=0.5,
+            conference_viewers=100,
+            conference_observers=5,
+            conference_events=40,
+            conference_rate=20,
         )
     return Params(
         quick=False,
@@ -75,6 +79,10 @@ def _params(quick: bool) -> object:
         viewers_per_process=2500,
         connect_concurrency=64,
         settle_seconds=2.0,
+        conference_viewers=500,
+        conference_observers=5,
+        conference_events=200,
+        conference_rate=10,
     )
 
 
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "--build-peers", action="store_true", help="build the peers' environment in quick mode"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated parts: fanout,writes,board,work (default: all)"
+        "--only", default="", help="comma-separated parts: fanout,writes,board,work,conference (default: all)"
     )
     parser.add_argument(
         "--systems",
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     import board
+    import conference
     import fanout
     import peers
     import report
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = Cores.pick()
     pin(cores.loadgen)  # the orchestrator only waits on pipes, but it stays off the server's CPU too
     params = _params(args.quick)
-    parts = set(filter(None, args.only.split(","))) or {"fanout", "writes", "board", "work"}
+    parts = set(filter(None, args.only.split(","))) or {"fanout", "writes", "board", "work", "conference"}
     command = " ".join(["python", "scripts/bench/run.py", *(argv if argv is not None else sys.argv[1:])])
     machine = _machine()
     say(f"careteam benchmarks: {command}")
@@ -231,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         "board_errors": [],
         "work": {},
         "work_errors": [],
+        "conference": {},
+        "conference_errors": [],
     }
     try:
         if "fanout" in parts:
@@ -292,6 +303,30 @@ def main(argv: list[str] | None = None) -> int:
                     say(f"    FAILED: {exc}")
                     results["work_errors"].append(f"my work {backend}: {exc}"[:2000])  # type: ignore[attr-defined]
             results["work_run"]["load_after"] = loadavg()  # type: ignore[index]
+        if "conference" in parts and (not chosen or "careteam" in chosen):
+            say(f"\n[case conference] careteam, PostgreSQL (at {time.time() - t0:.0f} s)")
+            try:
+                results["conference"] = conference.run(
+                    factories["careteam"],
+                    pg,
+                    cores,
+                    viewers=params.conference_viewers,
+                    observers=params.conference_observers,
+                    events=params.conference_events,
+                    rate=params.conference_rate,
+                )
+                # Said with the figures, so that they can be carried into another run's page (--render).
+                results["conference"]["run"] = {  # type: ignore[index]
+                    "command": command,
+                    "started": started,
+                    "load_before": load_before,
+                    "load_after": loadavg(),
+                    "machine": f"{machine['nproc']} CPUs ({machine['cpu_model']}), "
+                    f"PostgreSQL {machine['postgres']}",
+                }
+            except Exception as exc:
+                say(f"    FAILED: {exc}")
+                results["conference_errors"].append(f"case conference: {exc}"[:2000])  # type: ignore[attr-defined]
     finally:
         sqlite_dir.cleanup()
         asyncio.run(systems.drop_pg_database(db))

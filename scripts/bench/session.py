@@ -55,6 +55,10 @@ class Params:
     viewers_per_process: int
     connect_concurrency: int
     settle_seconds: float
+    conference_viewers: int
+    conference_observers: int
+    conference_events: int
+    conference_rate: float
 
 
 class Session:
