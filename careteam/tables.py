@@ -11,6 +11,7 @@ from careteam.events import tables as events
 from careteam.jobs import tables as jobs
 from careteam.messaging import tables as messaging
 from careteam.notifications import tables as notifications
+from careteam.outcomes import tables as outcomes
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
 from careteam.referrals import tables as referrals
@@ -26,6 +27,7 @@ __all__ = [
     "jobs",
     "messaging",
     "notifications",
+    "outcomes",
     "patients",
     "plans",
     "referrals",

@@ -228,6 +228,8 @@ OTHER_WORDS = {
     "message.edited": "edited a message",
     "message.deleted": "removed a message",
     "message.acknowledged": "acknowledged an urgent message",
+    "measure.recorded": "recorded",
+    "measure.entered-in-error": "withdrew as entered in error",
 }
 
 
@@ -237,6 +239,9 @@ def _other_words(kind: str, data: dict[str, Any]) -> str:
         return "made a change"
     if kind.startswith("referral."):
         return f"{words} {_discipline_label(data.get('discipline'))}"
+    if kind.startswith("measure."):
+        score = f"{data.get('value', 0):g}{data.get('unit', '')}"
+        return f"{words} {(data.get('code') or {}).get('display', 'a score')} {score}"
     return f"{words} on a task" if data.get("task_id") else f"{words} in the team thread"
 
 

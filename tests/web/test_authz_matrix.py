@@ -21,6 +21,7 @@ from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message, MessageAckRequired
+from careteam.outcomes.tables import Observation
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -57,6 +58,7 @@ class World:
     item_id: int = 0
     own_session: str = ""  # the handle of another session of the caller's, which she revokes
     user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
+    observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
 
 
 def expect(route: str, persona: str) -> int:
@@ -217,6 +219,11 @@ def expect(route: str, persona: str) -> int:
         else 404,
         "POST /api/v1/conferences/{conference_id}/leave": 200 if persona in CONFERRING else 404,
         "POST /api/v1/conferences/{conference_id}/presence": 200 if persona in CONFERRING else 404,
+        # Outcome measures: the care team records, reads and withdraws; a plan lent to a conference's
+        # invitee (other_team) is its board only, never its scores.
+        "GET /api/v1/plans/{plan_id}/measures": 200 if on_team else 404,
+        "POST /api/v1/plans/{plan_id}/measures": 201 if on_team else 404,
+        "POST /api/v1/measures/{observation_id}/entered-in-error": 200 if on_team else 404,
     }
     return table[route]
 
@@ -352,6 +359,15 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             reason="Decide on RFA after two positive MBBs",
         )
         s.add(item)
+        score = Observation(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            measure="nrs",
+            value=6,
+            effective_at=now,
+            author_id=users["nurse"].id or 0,
+        )
+        s.add(score)
         await s.flush()
         username = {
             "anonymous": None,
@@ -384,6 +400,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             item.id or 0,
             own,
             handle_of(spares.record.id),
+            score.id or 0,
         )
     return world, username
 
@@ -409,6 +426,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         conference_id=w.conference_id,
         item_id=w.item_id,
         session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
+        observation_id=w.observation_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -466,6 +484,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/conferences/{conference_id}/items/{item_id}": {"minutes": "Two positive MBBs."},
         "POST /api/v1/conferences/{conference_id}/advance": {},
         "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": {"text": "Proceed to RFA"},
+        "POST /api/v1/plans/{plan_id}/measures": {"measure": "peg", "items": [7, 6, 8]},
+        "POST /api/v1/measures/{observation_id}/entered-in-error": {"reason": "Recorded on the wrong plan"},
     }
     return method, path, bodies.get(route)
 
@@ -482,7 +502,7 @@ async def test_every_route_answers_as_the_table_says(
             continue
         method, path, body = _request(route, world)
         h = dict(headers)
-        if method in ("PATCH", "DELETE") or route.endswith("/undo"):
+        if method in ("PATCH", "DELETE") or route.endswith(("/undo", "/entered-in-error")):
             h["If-Match"] = await _current_etag(db, route, world)
         r = await client.request(method, path, json=body, headers=h)
         if r.status_code != expect(route, persona):
@@ -521,6 +541,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(ConferenceItem, w.item_id)
         elif "/conferences/" in route:
             row = await s.get(Conference, w.conference_id)
+        elif "/measures/" in route:
+            row = await s.get(Observation, w.observation_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

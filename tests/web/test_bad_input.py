@@ -23,6 +23,7 @@ from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message
+from careteam.outcomes.tables import Observation
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -1661,6 +1662,99 @@ CASES = [
     c("conference-presence-2**31", "POST", "/conferences/{beyond}/presence", 422, "path.conference_id"),
     c("conference-leave-unknown", "POST", "/conferences/999999/leave", 404),
     c("conference-leave-2**31", "POST", "/conferences/{beyond}/leave", 422, "path.conference_id"),
+    # Outcome measures: the score checked against its measure, the field named.
+    c("measure-unknown", "POST", "/plans/{plan}/measures", 422, "body.measure", json={"measure": "fiqr"}),
+    c("measure-nrs-11", "POST", "/plans/{plan}/measures", 422, "value", json={"measure": "nrs", "value": 11}),
+    c(
+        "measure-nrs-half",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "value",
+        json={"measure": "nrs", "value": 6.5},
+    ),
+    c("measure-nrs-none", "POST", "/plans/{plan}/measures", 422, "value", json={"measure": "nrs"}),
+    c(
+        "measure-value-text",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "body.value",
+        json={"measure": "nrs", "value": "6"},
+    ),
+    c(
+        "measure-peg-two",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "items",
+        json={"measure": "peg", "items": [5, 5]},
+    ),
+    c(
+        "measure-peg-item-11",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "body.items.1",
+        json={"measure": "peg", "items": [5, 11, 5]},
+    ),
+    c(
+        "measure-naive-time",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "body.effective_at",
+        json={"measure": "nrs", "value": 5, "effective_at": "2026-12-01T10:00:00"},
+    ),
+    c(
+        "measure-future",
+        "POST",
+        "/plans/{plan}/measures",
+        422,
+        "effective_at",
+        json={"measure": "nrs", "value": 5, "effective_at": "2999-01-01T00:00:00Z"},
+    ),
+    c("measure-unknown-plan", "POST", "/plans/999999/measures", 404, json={"measure": "nrs", "value": 5}),
+    c(
+        "measure-list-unknown-measure",
+        "GET",
+        "/plans/{plan}/measures",
+        422,
+        "query.measure",
+        params={"measure": "x"},
+    ),
+    c(
+        "measure-withdraw-no-if-match",
+        "POST",
+        "/measures/{observation}/entered-in-error",
+        428,
+        json={"reason": "wrong patient"},
+    ),
+    c(
+        "measure-withdraw-stale",
+        "POST",
+        "/measures/{observation}/entered-in-error",
+        412,
+        json={"reason": "wrong patient"},
+        headers=STALE,
+    ),
+    c(
+        "measure-withdraw-no-reason",
+        "POST",
+        "/measures/{observation}/entered-in-error",
+        422,
+        "body.reason",
+        json={"reason": "  "},
+        headers=V1,
+    ),
+    c(
+        "measure-withdraw-unknown",
+        "POST",
+        "/measures/999999/entered-in-error",
+        404,
+        json={"reason": "wrong patient"},
+        headers=V1,
+    ),
 ]
 
 
@@ -1751,6 +1845,15 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             reason="Decide on RFA",
         )
         s.add(item)
+        score = Observation(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            measure="nrs",
+            value=6,
+            effective_at=utcnow(),
+            author_id=nurse.id or 0,
+        )
+        s.add(score)
         await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
@@ -1769,6 +1872,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "cmessage": said.id,
             "conference": conference.id,
             "item": item.id,
+            "observation": score.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.

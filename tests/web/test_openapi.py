@@ -70,10 +70,13 @@ def test_if_match_is_required_on_every_patch_and_delete(document: Any) -> None:
 
 
 def _conditional(method: str, path: str) -> bool:
-    """Changes of a version: PATCH, PUT, DELETE, and Undo (it restores the move the caller saw)."""
+    """Changes of a version: PATCH, PUT, DELETE, Undo (it restores the move the caller saw) and withdrawing a
+    score as entered-in-error (the score the caller saw)."""
     if (method, path) in UNVERSIONED:
         return False
-    return method in {"patch", "put", "delete"} or (method == "post" and path.endswith("/undo"))
+    return method in {"patch", "put", "delete"} or (
+        method == "post" and path.endswith(("/undo", "/entered-in-error"))
+    )
 
 
 def test_if_match_is_declared_only_where_it_is_needed(document: Any) -> None:

@@ -494,6 +494,8 @@ const OTHER_WORDS = {
   "message.edited": "edited a message",
   "message.deleted": "removed a message",
   "message.acknowledged": "acknowledged an urgent message",
+  "measure.recorded": "recorded",
+  "measure.entered-in-error": "withdrew as entered in error",
 };
 
 // Keep in step with careteam/ui/board.py `describe`.
@@ -523,6 +525,7 @@ function describe(kind, data, before) {
       const words = OTHER_WORDS[kind];
       if (!words) return "made a change";
       if (kind.startsWith("referral.")) return `${words} ${L.disciplines[data.discipline] ?? data.discipline}`;
+      if (kind.startsWith("measure.")) return `${words} ${data.code?.display ?? "a score"} ${data.value}${data.unit ?? ""}`;
       return data.task_id ? `${words} on a task` : `${words} in the team thread`;
     }
   }

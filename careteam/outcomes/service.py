@@ -1,0 +1,169 @@
+"""Outcome measures: record a score on a plan, withdraw one as entered-in-error, read a plan's scores.
+
+Every team member records (the plan's care team; lent plans are read only and their scores are not read
+here). A score is never edited: a wrong one is withdrawn, kept and marked, and the correction is a new
+score. Each write is one event on the plan's stream (``plans.board.record``) and one audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from careteam.audit import service as audit
+from careteam.audit.codes import AuditAction
+from careteam.core.actor import Actor
+from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from careteam.outcomes.codes import MEASURES, Measure, ObservationStatus, OutcomeEvent
+from careteam.outcomes.schemas import (
+    Coding,
+    EnteredInError,
+    ObservationCreate,
+    ObservationPublic,
+)
+from careteam.outcomes.tables import Observation
+from careteam.plans import board
+from careteam.plans.access import readable_plan_ids
+
+# A clock a little ahead of the server's is not a score from the future.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def public(row: Observation) -> ObservationPublic:
+    measure = Measure(row.measure)
+    spec = MEASURES[measure]
+    return ObservationPublic(
+        id=row.id or 0,
+        plan_id=row.plan_id,
+        patient_id=row.patient_id,
+        measure=measure,
+        code=Coding(system=spec.system, code=spec.code, display=spec.display),
+        value=row.value,
+        unit=spec.unit,
+        items=list(row.items),
+        band=spec.band(row.value),
+        note=row.note,
+        effective_at=row.effective_at,
+        author_id=row.author_id,
+        status=ObservationStatus(row.status),
+        error_reason=row.error_reason,
+        withdrawn_by_id=row.withdrawn_by_id,
+        withdrawn_at=row.withdrawn_at,
+        version=row.version,
+        created_at=row.created_at,
+    )
+
+
+def score(body: ObservationCreate) -> float:
+    """The score a body records, checked against its measure: its range, whole numbers, PEG-3's items."""
+    spec = MEASURES[body.measure]
+    if spec.items:
+        if body.value is not None:
+            raise ValidationFailed(
+                f"{spec.display} is scored from its {len(spec.items)} items: send items, not value.",
+                field="value",
+            )
+        if body.items is None or len(body.items) != len(spec.items):
+            raise ValidationFailed(
+                f"{spec.display} needs {len(spec.items)} item scores (0-10): " + ", ".join(spec.items) + ".",
+                field="items",
+            )
+        return round(sum(body.items) / len(body.items), 2)
+    if body.items is not None:
+        raise ValidationFailed(f"{spec.display} has no items: send its value.", field="items")
+    if body.value is None:
+        raise ValidationFailed(f"{spec.display} needs a value.", field="value")
+    if body.value != int(body.value) or not spec.low <= body.value <= spec.high:
+        raise ValidationFailed(
+            f"{spec.display} is a whole number from {spec.low} to {spec.high}{spec.unit}.", field="value"
+        )
+    return float(body.value)
+
+
+async def record_observation(
+    session: AsyncSession, plan_id: int, body: ObservationCreate, *, actor: Actor, now: datetime
+) -> Observation:
+    """Record a score on a plan of the actor's care teams."""
+    value = score(body)
+    effective = body.effective_at or now
+    if effective > now + _CLOCK_SKEW:
+        raise ValidationFailed("A score cannot be measured in the future.", field="effective_at")
+    plan = await board.readable_plan(session, plan_id, actor)
+    row = Observation(
+        plan_id=plan_id,
+        patient_id=plan.patient_id,
+        measure=body.measure,
+        value=value,
+        items=list(body.items or []),
+        note=body.note,
+        effective_at=effective,
+        author_id=actor.user_id,
+        status=ObservationStatus.final,
+    )
+    session.add(row)
+    await session.flush()
+    await board.record(session, plan, OutcomeEvent.recorded, public(row), actor=actor)
+    audit.record(session, actor, AuditAction.create, "observation", row.id, patient_id=plan.patient_id)
+    return row
+
+
+async def withdraw_observation(
+    session: AsyncSession,
+    observation_id: int,
+    body: EnteredInError,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> Observation:
+    """Mark a score entered-in-error (412 if it changed since the caller saw it; 409 if already withdrawn)."""
+    row = (
+        await session.exec(
+            select(Observation)
+            .where(Observation.id == observation_id, col(Observation.plan_id).in_(readable_plan_ids(actor)))
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such score.")
+    if row.version != expected_version:
+        raise Conflict(
+            "Someone changed this score first.",
+            current=public(row),
+            actor=actor,
+            shown=("observation", row.id, row.patient_id),
+        )
+    if row.status == ObservationStatus.entered_in_error:
+        raise InvalidTransition("This score is already marked entered in error.")
+    row.status = ObservationStatus.entered_in_error
+    row.error_reason = body.reason
+    row.withdrawn_by_id = actor.user_id
+    row.withdrawn_at = now
+    row.version += 1
+    session.add(row)
+    await session.flush()
+    await board.record(session, row.plan_id, OutcomeEvent.entered_in_error, public(row), actor=actor)
+    audit.record(session, actor, AuditAction.update, "observation", row.id, patient_id=row.patient_id)
+    return row
+
+
+async def plan_observations(
+    session: AsyncSession,
+    plan_id: int,
+    *,
+    actor: Actor,
+    measure: Measure | None = None,
+    audited: bool = True,
+) -> Sequence[Observation]:
+    """A plan's scores, oldest first (withdrawn ones too), with one audited read of the plan."""
+    if audited:
+        await board.audited_plan(session, plan_id, actor=actor)
+    else:
+        await board.readable_plan(session, plan_id, actor)
+    query = select(Observation).where(Observation.plan_id == plan_id)
+    if measure is not None:
+        query = query.where(Observation.measure == measure)
+    return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
