@@ -30,6 +30,7 @@ from careteam.messaging import pages as messaging_pages
 from careteam.messaging import routes as messaging_routes
 from careteam.notifications import pages as notifications_pages
 from careteam.notifications import routes as notifications_routes
+from careteam.outcomes import pages as outcomes_pages
 from careteam.outcomes import routes as outcomes_routes
 from careteam.patients import pages as patients_pages
 from careteam.patients import routes as patients_routes
@@ -65,7 +66,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (messaging_routes, messaging_pages),
     (conversations_routes, conversations_pages),
     (conferences_routes, None),
-    (outcomes_routes, None),
+    (outcomes_routes, outcomes_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),

@@ -24,6 +24,7 @@ from careteam.messaging import reads
 from careteam.messaging import service as messaging
 from careteam.messaging.schemas import MessageCreate, MessageUpdate, UrgentCreate
 from careteam.messaging.tables import Message
+from careteam.outcomes import demo as outcomes_demo
 from careteam.patients import service as patients
 from careteam.patients.codes import TeamRole
 from careteam.patients.schemas import MemberCreate, PatientCreate
@@ -372,6 +373,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
                 created += await _demo_messages(session, utcnow())
         created += await conversations_demo.seed(sessions)
         created += await conferences_demo.seed(sessions)
+        created += await outcomes_demo.seed(sessions)
     finally:
         await engine.dispose()
     return created

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -167,3 +168,10 @@ async def plan_observations(
     if measure is not None:
         query = query.where(Observation.measure == measure)
     return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
+
+
+async def on_care_team(session: AsyncSession, plan_id: int, *, actor: Actor) -> bool:
+    """Whether the actor is on the plan's care team (scores are the team's: a plan lent to her for a
+    conference shows its board, not its scores)."""
+    query = select(sa.literal(1)).where(sa.literal(plan_id).in_(readable_plan_ids(actor)))
+    return (await session.exec(query)).first() is not None

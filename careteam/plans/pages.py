@@ -350,11 +350,14 @@ def _actor_name(actor_id: int | None, names: dict[int, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BoardPanel:
-    """A section another feature shows on a board, below the lanes: its own template, included with the
-    page's context (``actor``, ``csrf_token``, ``plan``) and ``panel.context``."""
+    """A section another feature shows on a board: its own template, included with the page's context
+    (``actor``, ``csrf_token``, ``plan``) and ``panel.context``; ``place`` "below" the lanes (referrals, the
+    team thread) or in the board's "head", at the end of its line of facts (phrasing content only: outcome
+    measures' sparklines)."""
 
     template: str
     context: dict[str, Any] = field(default_factory=dict)
+    place: str = "below"
 
 
 # What other features show on a board (referrals: the plan's referrals and the form that sends one),

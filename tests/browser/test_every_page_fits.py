@@ -63,7 +63,10 @@ async def fill_the_lists(
     client: httpx.AsyncClient, c: Clinic, lead: dict[str, str], nurse: dict[str, str]
 ) -> None:
     """Something on every page: a referral, a conversation from the nurse, a team-thread message naming the
-    lead (a notification), a task assigned to the lead (My work)."""
+    lead (a notification), a task assigned to the lead (My work), scores (the outcomes page's charts)."""
+    for body in ({"measure": "peg", "items": [7, 6, 8]}, {"measure": "nrs", "value": 6}):
+        r = await client.post(f"/api/v1/plans/{c.plan_id}/measures", json=body, headers=nurse)
+        assert r.status_code == 201, r.text
     r = await client.post(
         "/api/v1/referrals",
         json={
@@ -137,6 +140,7 @@ def signed_in_pages(c: Clinic) -> list[str]:
         "/patients",
         f"/patients/{c.patient_id}",
         f"/plans/{c.plan_id}",
+        f"/plans/{c.plan_id}/outcomes",
         "/work",
         "/admin/audit",
         "/admin/users",
@@ -151,7 +155,9 @@ def signed_in_pages(c: Clinic) -> list[str]:
 
 async def ready(page: Page, path: str) -> None:
     await page.goto(path)
-    if path.startswith("/plans/"):
+    if path.endswith("/outcomes"):
+        await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    elif path.startswith("/plans/"):
         await expect(page.locator("#board-page")).to_have_attribute("data-ready", "true")
 
 

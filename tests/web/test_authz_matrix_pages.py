@@ -80,6 +80,12 @@ def expect(route: str, persona: str) -> int:
         "POST /messages/read-all": 303,
         "GET /messages/{conversation_id}": 200 if persona in CONVERSING else 404,
         "POST /messages/{conversation_id}": 303 if persona in CONVERSING else 404,
+        # Outcome measures: the care team's, as in the JSON table (a lent plan shows no scores).
+        "GET /plans/{plan_id}/outcomes": 200 if on_team else 404,
+        "GET /plans/{plan_id}/outcomes/charts": 200 if on_team else 404,
+        "GET /plans/{plan_id}/outcomes/sparklines": 200 if on_team else 404,
+        "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
+        "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
     }
     return table[route]
 
@@ -119,6 +125,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         conversation_id=w.conversation_id,
         message_id=w.message_id,
         session_id=w.own_session,
+        observation_id=w.observation_id,
     )
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -160,6 +167,12 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         },
         "POST /messages/read-all": {},
         "POST /messages/{conversation_id}": {"body": "Discuss before next prescription"},
+        "POST /plans/{plan_id}/outcomes": {"measure": "peg", "peg1": "7", "peg2": "6", "peg3": "8"},
+        "POST /measures/{observation_id}/withdraw": {
+            "plan_id": str(w.plan_id),
+            "version": "1",
+            "reason": "Recorded on the wrong plan",
+        },
     }
     if method == "GET":
         return method, path + ("?q=UDS" if path == "/search" else ""), None
