@@ -35,7 +35,8 @@ class _Template:
 
 
 def _first_segment(path: str) -> str:
-    return path.removeprefix("/api/v1/").split("/", 1)[0]
+    """``plans`` for ``/api/v1/plans/3`` and ``/plans/3`` alike: the key a template is indexed by."""
+    return path.removeprefix("/api/v1").lstrip("/").split("/", 1)[0]
 
 
 class Methods:
@@ -55,14 +56,14 @@ class Methods:
         self._index: dict[str, list[_Template]] = {}
         for template, (regex, methods) in by_template.items():
             segment = _first_segment(template)
-            key = "" if segment.startswith("{") else segment  # a parameter first: compared for every path
+            key = "{" if segment.startswith("{") else segment  # a parameter first: compared for every path
             self._index.setdefault(key, []).append(_Template(regex, template.count("{"), frozenset(methods)))
 
     def allowed(self, path: str) -> list[str]:
         """The methods of the most specific templates matching ``path`` (none: no route has the path)."""
         matching = [
             t
-            for t in (*self._index.get(_first_segment(path), ()), *self._index.get("", ()))
+            for t in (*self._index.get(_first_segment(path), ()), *self._index.get("{", ()))
             if t.regex.match(path)
         ]
         if not matching:

@@ -83,7 +83,8 @@ def _dependants(dependant: Dependant) -> list[Dependant]:
 
 
 def install(app: FastAPI) -> None:
-    """Declare If-Match required where 428 answers without it, and every error status as problem+json.
+    """Declare every error status each operation can answer (``error_statuses``), If-Match required where
+    428 answers without it, and every error status as problem+json.
 
     The header is declared only by ``deps.if_match``, which answers 428 (precondition-required) when it is
     missing; so every If-Match parameter in the document is marked required, and its operation declares 412
