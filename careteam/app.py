@@ -50,6 +50,7 @@ from careteam.trail import pages as trail_pages
 from careteam.trail import routes as trail_routes
 from careteam.web import health, openapi, problems
 from careteam.web import metrics as metrics_endpoint
+from careteam.web.allow import MethodGuard
 from careteam.web.middleware import RequestContext
 from careteam.web.templating import error_page
 from careteam.work import pages as work_pages
@@ -175,6 +176,7 @@ def create_app(
         app.include_router(metrics_endpoint.router)
     app.mount("/static", StaticFiles(directory=resources.STATIC), name="static")
     openapi.install(app)
+    app.add_middleware(MethodGuard, refuse=problems.method_not_allowed)
     app.add_middleware(RequestContext, hsts=settings.production)
     if settings.proxies:
         # Outermost: everything after it (throttling, audit, the websocket's Origin check) sees the client's

@@ -138,7 +138,14 @@ class TokenPublic(BaseModel):
     expires_in: int
 
 
-@auth_router.post("/auth/token", response_model=TokenPublic, responses={401: {}, 429: {}})
+@auth_router.post(
+    "/auth/token",
+    response_model=TokenPublic,
+    responses={
+        401: {"description": "Unknown username or wrong password"},
+        429: {"description": "Too many failed sign-ins from this address: wait Retry-After seconds"},
+    },
+)
 async def create_token(
     body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response | TokenPublic:

@@ -29,16 +29,14 @@ from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["conferences"])
 
-# Errors every route here may answer, besides its own.
+# What some errors mean here, in words more precise than the derived ones (web/openapi.py).
 _READ: dict[int | str, dict[str, Any]] = {
-    401: {},
     404: {"description": "No such conference, or you are not invited"},
 }
 _RUN: dict[int | str, dict[str, Any]] = {
     **_READ,
     403: {"description": "Not the facilitator (observers write nothing)"},
     409: {"description": "Not possible now: the conference has ended, or every item has been taken"},
-    422: {},
 }
 
 
@@ -46,7 +44,7 @@ def _heartbeat(settings: Settings) -> int:
     return settings.conference_heartbeat_seconds
 
 
-@router.get("/conferences", responses={401: {}, 422: {}})
+@router.get("/conferences")
 async def list_conferences(
     actor: CurrentActor,
     session: SessionDep,
@@ -68,7 +66,7 @@ async def list_conferences(
     "/conferences",
     status_code=201,
     response_model=ConferencePublic,
-    responses={401: {}, 403: {"description": "Not an IPM lead"}, 422: {}},
+    responses={403: {"description": "Not an IPM lead"}},
 )
 async def create_conference(
     body: ConferenceCreate,
@@ -94,7 +92,7 @@ async def create_conference(
     return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
-@router.get("/conferences/suggestions", responses={401: {}, 422: {}})
+@router.get("/conferences/suggestions")
 async def suggest_agenda(
     actor: CurrentActor, session: SessionDep, now: Now, limit: Limit
 ) -> SuggestionsPublic:
@@ -113,7 +111,7 @@ async def get_conference(
     return conference
 
 
-@router.patch("/conferences/{conference_id}", responses={**_RUN, 412: {}, 428: {}})
+@router.patch("/conferences/{conference_id}", responses=_RUN)
 async def patch_conference(
     conference_id: Id,
     body: ConferenceUpdate,
@@ -158,7 +156,7 @@ async def advance(
     return conference
 
 
-@router.patch("/conferences/{conference_id}/items/{item_id}", responses={**_RUN, 412: {}, 428: {}})
+@router.patch("/conferences/{conference_id}/items/{item_id}", responses=_RUN)
 async def patch_item(
     conference_id: Id,
     item_id: Id,

@@ -27,19 +27,15 @@ router = APIRouter(tags=["conversations"])
 
 
 _CONVERSATION: dict[int | str, dict[str, Any]] = {
-    401: {},
     404: {
         "description": "No such conversation, not one of yours, or about a patient whose care team you are "
         "no longer on"
     },
-    422: {},
 }
 _MESSAGE: dict[int | str, dict[str, Any]] = {
-    401: {},
     403: {"description": "Not the message's author"},
     404: {"description": "No such message, or not in a conversation you may read"},
     409: {"description": "The message was removed"},
-    422: {},
 }
 
 
@@ -48,7 +44,6 @@ _MESSAGE: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=ConversationPublic,
     responses={
-        401: {},
         404: {"description": "A retry (same Idempotency-Key) after you left the patient's care team"},
         422: {
             "description": "A participant who is not an active clinician (``body.participants``), or a "
@@ -76,7 +71,7 @@ async def start_conversation(
     return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
-@router.get("/conversations", responses={401: {}, 422: {}})
+@router.get("/conversations")
 async def list_conversations(
     actor: CurrentActor,
     session: SessionDep,
@@ -174,13 +169,13 @@ async def read_conversation(
     return await conversations.mark_read(session, conversation_id, up_to=up_to, actor=actor)
 
 
-@router.post("/me/conversations/read-all", responses={401: {}})
+@router.post("/me/conversations/read-all")
 async def read_all_conversations(actor: CurrentActor, session: SessionDep) -> MessagesUnreadTotal:
     """Mark every conversation of yours read up to its newest message; your counts after."""
     return await conversations.mark_all_read(session, actor=actor)
 
 
-@router.get("/me/messages/unread", responses={401: {}})
+@router.get("/me/messages/unread")
 async def get_messages_unread(actor: CurrentActor, session: SessionDep) -> MessagesUnreadTotal:
     """The header's Messages badge: your unread messages in your plans' threads and your conversations."""
     return await conversations.unread_total(session, actor=actor)

@@ -28,15 +28,11 @@ router = APIRouter(tags=["messages"])
 
 
 _THREAD: dict[int | str, dict[str, Any]] = {
-    401: {},
     404: {"description": "No such plan or task, or not on its care team"},
-    422: {},
 }
 _MESSAGE: dict[int | str, dict[str, Any]] = {
-    401: {},
     404: {"description": "No such message, or not on its plan's care team"},
     409: {"description": "The message was removed"},
-    422: {},
 }
 
 
@@ -112,7 +108,7 @@ async def list_task_messages(
     )
 
 
-@router.get("/messages/{message_id}", responses={401: {}, 404: _MESSAGE[404], 422: {}})
+@router.get("/messages/{message_id}", responses={404: _MESSAGE[404]})
 async def get_message(
     message_id: Id, actor: CurrentActor, session: SessionDep, response: Response
 ) -> MessagePublic:
@@ -177,8 +173,6 @@ async def make_task(
 
 # --- Read state ----------------------------------------------------------------------------------
 
-_READ: dict[int | str, dict[str, Any]] = {401: {}, 422: {}}
-
 
 @router.post("/plans/{plan_id}/messages/read", responses=_THREAD)
 async def read_plan_messages(
@@ -198,7 +192,7 @@ async def read_task_messages(
     return await reads.mark_task_read(session, task_id, up_to=up_to, actor=actor)
 
 
-@router.post("/me/messages/read-all", responses=_READ)
+@router.post("/me/messages/read-all")
 async def read_all_messages(
     actor: CurrentActor, session: SessionDep, body: MessagesReadAll | None = None
 ) -> MessagesUnreadPublic:
@@ -206,13 +200,13 @@ async def read_all_messages(
     return await reads.mark_all_read(session, actor=actor)
 
 
-@router.get("/me/unread", responses={401: {}})
+@router.get("/me/unread")
 async def get_unread(actor: CurrentActor, session: SessionDep) -> MessagesUnreadPublic:
     """Your unread messages: in all, per plan and per task."""
     return await reads.unread(session, actor=actor)
 
 
-@router.get("/messages/{message_id}/seen", responses={401: {}, 404: _MESSAGE[404], 422: {}})
+@router.get("/messages/{message_id}/seen", responses={404: _MESSAGE[404]})
 async def get_seen(message_id: Id, actor: CurrentActor, session: SessionDep) -> MessageSeenPublic:
     """The care team members who have read the message's thread at or past it."""
     return await reads.seen_by(session, message_id, actor=actor)

@@ -11,7 +11,7 @@ from careteam.web.deps import CurrentActor, Limit, Offset, SessionDep
 router = APIRouter(tags=["notifications"])
 
 
-@router.get("/me/notifications", responses={401: {}, 422: {}})
+@router.get("/me/notifications")
 async def list_notifications(
     actor: CurrentActor, session: SessionDep, limit: Limit, offset: Offset = 0, unread: bool = False
 ) -> NotificationsPublic:
@@ -28,7 +28,7 @@ async def list_notifications(
     )
 
 
-@router.post("/me/notifications/read", responses={401: {}, 403: {}, 422: {}})
+@router.post("/me/notifications/read")
 async def mark_read(body: MarkRead, actor: CurrentActor, session: SessionDep) -> UnreadPublic:
     """Mark some of your notifications read (``ids``) or all of them (``all: true``); your unread count after.
 

@@ -26,16 +26,14 @@ from careteam.web.idempotent import IdempotencyKey, once
 
 router = APIRouter(tags=["referrals"])
 
-# Errors every route here may answer, besides its own.
+# What some errors mean here, in words more precise than the derived ones (web/openapi.py).
 _READ: dict[int | str, dict[str, Any]] = {
-    401: {},
     404: {"description": "No such referral, or not yours to see"},
 }
 _ACTION: dict[int | str, dict[str, Any]] = {
     **_READ,
     403: {"description": "Not the recipient of this referral"},
     409: {"description": "Not possible in its present state, or claimed by someone else (named)"},
-    422: {},
 }
 
 
@@ -54,7 +52,7 @@ def respond_within(request: Request) -> dict[ReferralPriority, timedelta]:
     "/referrals",
     status_code=201,
     response_model=ReferralPublic,
-    responses={401: {}, 403: {"description": "Not the team's lead or physician"}, 422: {}},
+    responses={403: {"description": "Not the team's lead or physician"}},
 )
 async def create_referral(
     body: ReferralCreate,
@@ -78,7 +76,7 @@ async def create_referral(
     return await once(request, session, key, actor, create, may_replay=may_replay)
 
 
-@router.get("/referrals", responses={401: {}, 422: {}})
+@router.get("/referrals")
 async def list_referrals(
     actor: CurrentActor,
     session: SessionDep,

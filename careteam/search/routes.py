@@ -24,7 +24,7 @@ Q = Annotated[
 ]
 
 
-@router.get("/search", responses={401: {}, 422: {}})
+@router.get("/search")
 async def search(
     q: Q,
     actor: CurrentActor,

@@ -139,7 +139,10 @@ async def if_match(if_match: Annotated[str | None, Header(alias=IF_MATCH)] = Non
         raise HTTPException(428, "Send If-Match with the ETag you last read, so no change is overwritten.")
     m = _ETAG.match(if_match)
     if m is None:
-        raise HTTPException(400, 'If-Match must be an ETag such as W/"3".')
+        # Input that does not parse: a 422 naming the header, like any other malformed parameter.
+        raise RequestValidationError(
+            [{"loc": ("header", IF_MATCH), "msg": 'must be an ETag such as W/"3"', "type": "value_error"}]
+        )
     return int(m.group(1))
 
 

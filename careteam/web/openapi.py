@@ -1,4 +1,5 @@
-"""The OpenAPI document as client generators need it: short operation ids and a required If-Match.
+"""The OpenAPI document as client generators need it: short operation ids, a required If-Match, and every
+error status a route can answer, each a ``Problem`` under ``application/problem+json``.
 
 Integrators generate clients from ``/openapi.json`` (openapi-python-client, openapi-generator), and the
 operation id becomes the method name. FastAPI's default, ``patch_task_api_v1_tasks__task_id__patch``, spells
@@ -12,9 +13,11 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.utils import generate_unique_id
 
+from careteam.web import deps
 from careteam.web.deps import IF_MATCH
 from careteam.web.problems import MEDIA_TYPE, Problem
 
@@ -31,8 +34,57 @@ def operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
+# What each derived status means, for the document's readers; a route's own ``responses=`` may say it
+# more precisely ("No such referral, or not yours to see").
+_DERIVED_DESCRIPTIONS = {
+    401: "Not signed in, or the session or token ended (WWW-Authenticate: Bearer)",
+    403: "Not allowed: the role, a password change pending, or a cookie write without its CSRF token",
+    404: "No such resource, or another team's",
+    409: "Conflicts with the present state: a duplicate, a transition not allowed now, a concurrent change",
+    412: "Changed by someone else since that ETag: `current` shows it now",
+    422: "Invalid input: `errors` names each field (body, query, path or header) and why",
+    428: "If-Match missing: send the ETag you last read",
+    503: "The database cannot be reached just now; nothing was saved (Retry-After)",
+}
+
+
+def error_statuses(route: APIRoute) -> set[int]:
+    """The error statuses a route can answer because of what it depends on and what every route shares;
+    what only it answers (sign-in's 429) it declares itself, with ``responses=``.
+
+    The unit of work -> 503 (the database unavailable), and 409 on a write (a uniqueness race, a duplicate,
+    a transition not allowed now); the signed-in actor -> 401, and 403 (a pending password change, a
+    cookie write without its CSRF token, or the role the service checks); a path id -> 404 (missing, or
+    another team's: the same answer); any parameter or body -> 422; If-Match -> 412, 428.
+    """
+    dependants = _dependants(route.dependant)
+    calls = {d.call for d in dependants if d.call is not None}
+    writes = not (route.methods or set()) <= deps.SAFE_METHODS
+    statuses: set[int] = set()
+    if deps.get_session in calls:
+        statuses.add(503)
+        if writes:
+            statuses.add(409)  # a race past a uniqueness check loses with 409 (problems.ERRORS)
+    if deps.current_actor in calls:
+        statuses |= {401, 403}
+    elif deps.optional_actor in calls and writes:
+        statuses.add(403)  # a cookie-authenticated write without its CSRF token
+    if any(d.path_params for d in dependants):
+        statuses.add(404)
+    if any(d.path_params or d.query_params or d.header_params or d.body_params for d in dependants):
+        statuses.add(422)
+    if deps.if_match in calls:
+        statuses |= {412, 428}
+    return statuses
+
+
+def _dependants(dependant: Dependant) -> list[Dependant]:
+    return [dependant, *(d for sub in dependant.dependencies for d in _dependants(sub))]
+
+
 def install(app: FastAPI) -> None:
-    """Declare If-Match required where 428 answers without it, and every error status as problem+json.
+    """Declare every error status each operation can answer (``error_statuses``), If-Match required where
+    428 answers without it, and every error status as problem+json.
 
     The header is declared only by ``deps.if_match``, which answers 428 (precondition-required) when it is
     missing; so every If-Match parameter in the document is marked required, and its operation declares 412
@@ -45,6 +97,17 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = generate()
+        paths = schema.get("paths", {})
+        for context in iter_route_contexts(app.routes):
+            route = context.original_route
+            if not isinstance(route, APIRoute) or context.path_format not in paths:
+                continue
+            for method in context.methods or ():
+                operation = paths[context.path_format].get(method.lower())
+                if operation is not None:
+                    responses = operation.setdefault("responses", {})
+                    for status in sorted(error_statuses(route)):
+                        responses.setdefault(str(status), {})
         problem = Problem.model_json_schema(ref_template=_SCHEMAS + "{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(problem.pop("$defs", {}))
@@ -73,4 +136,4 @@ def install(app: FastAPI) -> None:
 def _describe(status: int, description: str | None) -> str:
     if description and description not in {"Validation Error", "Additional Response"}:
         return description
-    return HTTPStatus(status).phrase
+    return _DERIVED_DESCRIPTIONS.get(status) or HTTPStatus(status).phrase

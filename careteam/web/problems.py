@@ -26,6 +26,7 @@ from careteam.core.errors import (
     ValidationFailed,
 )
 from careteam.db import outage
+from careteam.web import allow
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -89,6 +90,21 @@ def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError
+
+
+def method_not_allowed(allow: str) -> Response:
+    """405 for an API path that exists without this method; ``allow`` lists the methods it has."""
+    return problem(405, "Method not allowed", "Method Not Allowed", headers={"Allow": allow})
+
+
+def body_unreadable() -> Response:
+    """422 naming the body: bytes that are not JSON text in UTF-8 (RFC 8259 section 8.1)."""
+    return problem(
+        422,
+        "Invalid input",
+        "Check these fields: body",
+        errors=[{"field": "body", "message": "must be JSON text encoded as UTF-8"}],
+    )
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -200,13 +216,21 @@ def install(app: FastAPI, *, html_page: HtmlErrorPage | None = None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI could not read the JSON body (not UTF-8 text, nested too deep): the client's input.
+            return body_unreadable()
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = allow.header(request)  # every method of the path, not one route's
         if html_page is not None and _wants_html(request):
-            return html_page(request, exc.status_code, str(exc.detail) if exc.detail else "")
+            response = html_page(request, exc.status_code, str(exc.detail) if exc.detail else "")
+            response.headers.update(headers)
+            return response
         return problem(
             exc.status_code,
             _STATUS_SLUG.get(exc.status_code, "error").replace("-", " ").capitalize(),
             str(exc.detail) if exc.detail else None,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     @app.exception_handler(DBAPIError)

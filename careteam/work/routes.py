@@ -14,7 +14,7 @@ from careteam.work.schemas import WorkDue, WorkPublic
 router = APIRouter(tags=["my work"])
 
 
-@router.get("/me/work", responses={401: {}, 422: {}})
+@router.get("/me/work")
 async def get_my_work(
     actor: CurrentActor,
     session: SessionDep,
@@ -39,7 +39,7 @@ async def get_my_work(
     )
 
 
-@router.get("/me/work/due", responses={401: {}})
+@router.get("/me/work/due")
 async def get_my_work_due(actor: CurrentActor, session: SessionDep, now: Now) -> WorkDue:
     """How many of your work items are overdue and due today (the header's badge); numbers only."""
     return WorkDue(**await work.header_counts(session, actor, today=now.date()))

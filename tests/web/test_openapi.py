@@ -96,3 +96,25 @@ def test_every_error_status_has_the_problem_json_schema(document: Any) -> None:
             assert {"412", "428"} <= errors.keys(), (method, path)
     token = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
     assert {"401", "422", "429"} <= token.keys()
+
+
+def test_every_operation_declares_the_problems_it_can_answer(document: Any) -> None:
+    """What a client must be ready for, read from the document alone: 503 everywhere (the database), 401
+    and 403 wherever one signs in, 404 with a path id, 422 with any input, 409 on every write."""
+    for method, path, op in operations(document):
+        declared = set(op["responses"])
+        expected = {"503"}
+        if path != "/api/v1/auth/token":
+            expected |= {"401", "403"}
+        parameters = op.get("parameters", [])
+        if any(p["in"] == "path" for p in parameters):
+            expected.add("404")
+        if parameters or "requestBody" in op:
+            expected.add("422")
+        if method != "get":
+            expected.add("409")
+        assert expected <= declared, (method, path, expected - declared)
+    token = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert set(token) == {"200", "401", "409", "422", "429", "503"}
+    me = document["paths"]["/api/v1/me"]["get"]["responses"]
+    assert set(me) == {"200", "401", "403", "503"}, "a GET without input declares no 404, 409 or 422"

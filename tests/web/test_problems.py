@@ -32,6 +32,24 @@ async def test_wrong_method_on_a_page_is_html_and_on_the_api_is_json(client: Any
     assert api.status_code == 405 and api.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_a_wrong_method_lists_every_method_of_the_path_in_allow(client: Any) -> None:
+    r = await client.put("/api/v1/tasks/1")
+    assert r.status_code == 405 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["allow"] == "GET, PATCH"
+    page = await client.delete("/login", headers={"Accept": "text/html"})
+    assert page.status_code == 405 and page.headers["allow"] == "GET, POST"
+
+
+async def test_a_literal_path_is_not_answered_by_the_parameter_beside_it(client: Any) -> None:
+    """Only GET exists at /conferences/suggestions: a PATCH there is 405, not the 428 of PATCH
+    /conferences/{conference_id}, and the batch of care-team members has no DELETE of a member."""
+    r = await client.patch("/api/v1/conferences/suggestions")
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    r = await client.delete("/api/v1/patients/1/care-team/members/batch")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["type"] == "/problems/method-not-allowed"
+
+
 async def test_a_lost_database_connection_is_503_with_retry_after_not_500(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
