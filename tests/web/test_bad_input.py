@@ -384,6 +384,27 @@ CASES = [
     c("reset-unknown-user", "POST", "/users/999999/password-reset", 404, as_="admin"),
     c("reset-id-2**31", "POST", f"/users/{TOO_BIG}/password-reset", 422, "path.user_id", as_="admin"),
     c("reset-id-text", "POST", "/users/abc/password-reset", 422, "path.user_id", as_="admin"),
+    # Sessions and tokens: a handle is 16 hex digits; an unknown one is not found, and nothing is signed out.
+    c("session-handle-short", "DELETE", "/me/sessions/abc", 422, "path.session_id"),
+    c("session-handle-not-hex", "DELETE", "/me/sessions/zzzzzzzzzzzzzzzz", 422, "path.session_id"),
+    c("session-unknown", "DELETE", "/me/sessions/0000000000000000", 404),
+    c(
+        "user-session-handle-long",
+        "DELETE",
+        "/users/{nurse}/sessions/" + "a" * 17,
+        422,
+        "path.session_id",
+        as_="admin",
+    ),
+    c("user-session-unknown", "DELETE", "/users/{nurse}/sessions/0000000000000000", 404, as_="admin"),
+    c(
+        "user-session-user-text",
+        "DELETE",
+        "/users/abc/sessions/0000000000000000",
+        422,
+        "path.user_id",
+        as_="admin",
+    ),
     c(
         "password-wrong-current",
         "POST",
