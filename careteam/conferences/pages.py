@@ -275,11 +275,13 @@ def _form_field(field: str | None) -> str:
 # --- The room ---------------------------------------------------------------------------------------
 
 
-def _item_view(item: ItemPublic, current_id: int | None, names: dict[int, str]) -> dict[str, Any]:
+def _item_view(
+    item: ItemPublic, number: int, current_id: int | None, names: dict[int, str]
+) -> dict[str, Any]:
     return {
         "id": item.id,
         "plan_id": item.plan_id,
-        "position": item.position + 1,
+        "number": number,
         "patient": item.patient_name,
         "plan_title": item.plan_title,
         "reason": item.reason,
@@ -346,6 +348,10 @@ async def _item_context(
         for d in Discipline
         if any(card["discipline"] == d.value for card in shown)
     ]
+    columns = []
+    for c in ROOM_COLUMNS:
+        depth = max((len(lane["cells"][c.value]) for lane in lanes), default=0)
+        columns.append({"value": c.value, "label": COLUMN_LABELS[c], "span": column_span(depth)})
     listed, _ = await referrals.list_referrals(
         session, actor=actor, now=now, plan_id=item.plan_id, limit=REFERRALS_LIMIT
     )
@@ -355,7 +361,8 @@ async def _item_context(
     return {
         "board": board,
         "lanes": lanes,
-        "columns": [{"value": c.value, "label": COLUMN_LABELS[c]} for c in ROOM_COLUMNS],
+        "columns": columns,
+        "units": sum(c["span"] for c in columns),
         "column_counts": {
             c.value: sum(1 for card in shown if card["column"] == c.value) for c in ROOM_COLUMNS
         },
@@ -369,6 +376,12 @@ async def _item_context(
         "overdue_tasks": [c for c in cards if c["overdue"]],
         "members": sorted(((m.user_id, m.display_name) for m in board.members), key=lambda m: m[1]),
     }
+
+
+def column_span(depth: int) -> int:
+    """How many card columns a board column gets, by its deepest cell: a wall screen shows a full board
+    without scrolling when a column that holds many cards in one lane lays them side by side."""
+    return 1 if depth <= 2 else 2 if depth <= 6 else 3
 
 
 @router.get("/conferences/{conference_id}")
@@ -397,8 +410,12 @@ async def room(request: Request, conference_id: Id, session: Db, actor: Viewer, 
         "closed": conference.status in CLOSED_STATUSES,
         "running": conference.status == ConferenceStatus.in_progress,
         "facilitates": facilitates,
-        "agenda": [_item_view(i, conference.current_item_id, people) for i in conference.items],
-        "shown": _item_view(shown, conference.current_item_id, people) if shown else None,
+        "agenda": [
+            _item_view(i, n, conference.current_item_id, people) for n, i in enumerate(conference.items, 1)
+        ],
+        "shown": _item_view(shown, conference.items.index(shown) + 1, conference.current_item_id, people)
+        if shown
+        else None,
         "present": [
             {"name": p.name, "role": ROLE_LABELS[p.role], "user_id": p.user_id} for p in presence.present
         ],
@@ -437,7 +454,7 @@ async def summary(request: Request, conference_id: Id, session: Db, actor: Viewe
                 "role": ROLE_LABELS[a.role],
                 "joined": utc_time(a.joined_at),
                 "left": utc_time(a.left_at or a.last_seen_at),
-                "items": [items[i] for i in a.item_ids if i in items],
+                "for_items": [items[i] for i in a.item_ids if i in items],
             }
             for a in record.attendance
         ],
