@@ -39,7 +39,13 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 FOLLOW_MS = 1000
 ELLEN, MARIA = "Ellen Marsh", "Maria Alvarez"
 # What a page offers only to the one who may write.
-WRITE_CONTROLS = "[data-action='start'], [data-action='advance'], [data-action='end'], [data-action='show-item'], form[data-action], textarea"
+WRITE_CONTROLS = ", ".join(
+    [
+        *(f"[data-action='{a}']" for a in ("start", "advance", "end", "show-item")),
+        "form[data-action]",
+        "textarea",
+    ]
+)
 
 
 @dataclass
@@ -61,7 +67,8 @@ async def _plans(db: Any) -> dict[str, int]:
 
 
 async def make_room(settings: Settings, db: Any, client: httpx.AsyncClient, login: Any) -> Room:
-    """The demo clinic, and a conference about to start: Ellen Marsh (the 25-task board) then Maria Alvarez."""
+    """The demo clinic, and a conference about to start: Ellen Marsh (the 25-task board), then Maria
+    Alvarez."""
     await demo.seed(settings, password=PASSWORD)
     plans = await _plans(db)
     lead = await login("lead")
@@ -105,7 +112,11 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     signed_in: SignedIn, settings: Settings, db: Any, client: httpx.AsyncClient, login: Any
 ) -> None:
     room = await make_room(settings, db, client, login)
-    lead, doc, observer = await signed_in("lead"), await signed_in("physician"), await signed_in("psychologist2")
+    lead, doc, observer = (
+        await signed_in("lead"),
+        await signed_in("physician"),
+        await signed_in("psychologist2"),
+    )
     facilitator = await open_room(lead, room.conference_id)
     member = await open_room(doc, room.conference_id)
     watcher = await open_room(observer, room.conference_id)
@@ -126,14 +137,18 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     for page in rooms:
         await expect(page.locator("#room-status")).to_have_text("In progress")
         await expect(page.locator("#item-patient")).to_have_text(ELLEN)
-        await expect(page.locator(f"#agenda-item-{room.items[ELLEN]}")).to_have_attribute("aria-current", "step")
+        await expect(page.locator(f"#agenda-item-{room.items[ELLEN]}")).to_have_attribute(
+            "aria-current", "step"
+        )
 
     # Next item: both others follow within a second, without a reload.
     await facilitator.get_by_role("button", name="Next item").click()
     for page in rooms:
         await expect(page.locator("#item-patient")).to_have_text(MARIA, timeout=FOLLOW_MS)
     for page in rooms:
-        await expect(page.locator(f"#agenda-item-{room.items[MARIA]}")).to_have_attribute("aria-current", "step")
+        await expect(page.locator(f"#agenda-item-{room.items[MARIA]}")).to_have_attribute(
+            "aria-current", "step"
+        )
         assert await page.evaluate("window.sameDocument === true")
     await expect(facilitator.locator("#room-announcer")).to_have_text(f"Now on screen: {MARIA}.")
 
@@ -161,7 +176,9 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     await facilitator.keyboard.press("Enter")
     await expect(facilitator.locator("#decision-list")).to_contain_text("OT to reassess splint")
     for page in rooms:
-        await expect(page.locator("#room-lane-occupational_therapist")).to_contain_text("OT to reassess splint")
+        await expect(page.locator("#room-lane-occupational_therapist")).to_contain_text(
+            "OT to reassess splint"
+        )
     r = await client.get(f"/api/v1/conferences/{room.conference_id}", headers=room.lead)
     decision = next(i for i in r.json()["items"] if i["patient_name"] == MARIA)["decisions"][0]
     assert decision["task_id"] is not None
@@ -201,7 +218,10 @@ async def test_the_room_shows_every_card_on_a_wall_screen_and_the_summary_prints
         box = await cards.nth(n).bounding_box()
         assert box is not None, n
         assert box["x"] >= 0 and box["y"] >= 0, (n, box)
-        assert box["x"] + box["width"] <= WALL["width"] and box["y"] + box["height"] <= WALL["height"], (n, box)
+        assert box["x"] + box["width"] <= WALL["width"] and box["y"] + box["height"] <= WALL["height"], (
+            n,
+            box,
+        )
     height = await page.evaluate("[document.documentElement.scrollHeight, window.innerHeight]")
     assert height[0] <= height[1], height
     # Its column heads stay at the top of the board when the board scrolls (a smaller screen).
@@ -216,7 +236,11 @@ async def test_the_room_shows_every_card_on_a_wall_screen_and_the_summary_prints
     findings: list[str] = []
     for size in (WALL, PHONE):
         await page.set_viewport_size(size)
-        for path in ("/conferences", f"/conferences/{room.conference_id}", f"/conferences/{room.conference_id}/summary"):
+        for path in (
+            "/conferences",
+            f"/conferences/{room.conference_id}",
+            f"/conferences/{room.conference_id}/summary",
+        ):
             await page.goto(path)
             findings += [f"{path} at {size['width']}: {f}" for f in await serious_axe_findings(page)]
             if size is PHONE:
