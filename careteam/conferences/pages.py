@@ -31,7 +31,7 @@ from careteam.conferences.schemas import (
     ItemPublic,
 )
 from careteam.core.actor import Actor
-from careteam.core.errors import ValidationFailed
+from careteam.core.errors import NotFound, ValidationFailed
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.db.types import utcnow
 from careteam.patients import service as patients
@@ -334,24 +334,22 @@ async def _item_context(
             names.setdefault(change.actor_id, change.who)
     cards = [plan_pages.card_view(task, names, today) for task in board.tasks]
     shown = [c for c in cards if Column(c["column"]) in ROOM_COLUMNS]
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for card in shown:
+        cells.setdefault(card["discipline"], {c.value: [] for c in ROOM_COLUMNS})[card["column"]].append(card)
     lanes = [
-        {
-            "discipline": d.value,
-            "label": DISCIPLINE_LABELS[d],
-            "cells": {
-                c.value: [
-                    card for card in shown if card["discipline"] == d.value and card["column"] == c.value
-                ]
-                for c in ROOM_COLUMNS
-            },
-        }
+        {"discipline": d.value, "label": DISCIPLINE_LABELS[d], "cells": cells[d.value]}
         for d in Discipline
-        if any(card["discipline"] == d.value for card in shown)
+        if d.value in cells
     ]
-    columns = []
-    for c in ROOM_COLUMNS:
-        depth = max((len(lane["cells"][c.value]) for lane in lanes), default=0)
-        columns.append({"value": c.value, "label": COLUMN_LABELS[c], "span": column_span(depth)})
+    columns = [
+        {
+            "value": c.value,
+            "label": COLUMN_LABELS[c],
+            "span": column_span(max((len(lane[c.value]) for lane in cells.values()), default=0)),
+        }
+        for c in ROOM_COLUMNS
+    ]
     listed, _ = await referrals.list_referrals(
         session, actor=actor, now=now, plan_id=item.plan_id, limit=REFERRALS_LIMIT
     )
@@ -426,9 +424,15 @@ async def room(request: Request, conference_id: Id, session: Db, actor: Viewer, 
         "lane_choices": [(d.value, DISCIPLINE_LABELS[d]) for d in Discipline],
         "task_priorities": [(p.value, plan_pages.PRIORITY_LABELS[p]) for p in TaskPriority],
         "referral_priorities": [(p.value, REFERRAL_PRIORITY_LABELS[p]) for p in ReferralPriority],
+        "lent_out": False,
     }
     if shown is not None:
-        context |= await _item_context(session, conference, shown, actor, now)
+        try:
+            context |= await _item_context(session, conference, shown, actor, now)
+        except NotFound:
+            # Off the patient's care team, the plan was lent for the conference's window only: after it,
+            # the room keeps the agenda and the record, not the board.
+            context["lent_out"] = True
     return render(request, "conferences/room.html", context)
 
 

@@ -141,3 +141,33 @@ async def test_only_the_facilitator_room_has_controls_and_the_list_and_summary_n
         and "2. Omar Haddad: CRPS upper limb" in summary.text
     )
     assert f'href="/api/v1/conferences/{conference_id}/summary"' in summary.text
+
+
+async def test_after_the_end_an_observer_off_the_team_keeps_the_room_and_record_not_the_board(
+    app: Any, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    c = await make_clinic(db)
+    lead = await login(c.usernames["lead"])
+    r = await client.post("/api/v1/conferences", json=schedule_body(c), headers=lead)
+    assert r.status_code == 201, r.text
+    conference_id = r.json()["id"]
+    trainee = await _as(app, client, db, c, "trainee")
+    during = await trainee.get(f"/conferences/{conference_id}")
+    assert during.status_code == 200 and 'class="room-grid"' in during.text
+    for status in ("in-progress", "ended"):
+        r = await client.get(f"/api/v1/conferences/{conference_id}", headers=lead)
+        r = await client.patch(
+            f"/api/v1/conferences/{conference_id}",
+            json={"status": status},
+            headers={**lead, "If-Match": r.headers["ETag"]},
+        )
+        assert r.status_code == 200, r.text
+    after = await trainee.get(f"/conferences/{conference_id}")
+    assert after.status_code == 200
+    assert "its window has closed" in after.text and 'class="room-grid"' not in after.text
+    assert "Ellen Marsh" in after.text  # the agenda and the record stay
+    assert (await trainee.get(f"/conferences/{conference_id}/summary")).status_code == 200
+    # The lead, on the team, still has the board (to complete the minutes).
+    room = await (await _as(app, client, db, c, "lead")).get(f"/conferences/{conference_id}")
+    assert 'class="room-grid"' in room.text and 'data-action="minutes"' in room.text
+    assert 'data-action="decision"' not in room.text
