@@ -171,3 +171,37 @@ async def test_after_the_end_an_observer_off_the_team_keeps_the_room_and_record_
     room = await (await _as(app, client, db, c, "lead")).get(f"/conferences/{conference_id}")
     assert 'class="room-grid"' in room.text and 'data-action="minutes"' in room.text
     assert 'data-action="decision"' not in room.text
+
+
+async def test_hostile_form_values_are_field_errors_never_a_crash(
+    app: Any, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    c = await make_clinic(db)
+    lead = await _as(app, client, db, c, "lead")
+    r = await _post(
+        lead,
+        {
+            "title": "x" * 201,
+            "starts_at": "2030-13-45T99:99",
+            "duration_minutes": "1e9",
+            "attendee_ids": ["abc", "-1"],
+            "observer_ids": [str(2**40)],
+            "item_plan": ["<script>", *[str(c.plan1)] * 40],
+            "item_reason": ["x"] * 41,
+            "item_presenter": ["nobody"],
+        },
+    )
+    assert r.status_code == 422
+    for field in ("title", "starts_at", "duration_minutes"):
+        assert f'id="schedule-{field}-error"' in r.text, field
+    assert 'id="schedule-attendee_ids-error"' in r.text and 'id="schedule-observer_ids-error"' in r.text
+    assert 'id="agenda-error"' in r.text  # more than 30 items
+    assert await _count(db) == 0
+    # An unknown item in the room's address shows the first one; a malformed one too.
+    r = await client.post(
+        "/api/v1/conferences", json=schedule_body(c), headers=await login(c.usernames["lead"])
+    )
+    conference_id = r.json()["id"]
+    for item in ("999999", "abc", "9" * 40):
+        page = await lead.get(f"/conferences/{conference_id}?item={item}")
+        assert page.status_code == 200 and "Ellen Marsh" in page.text, item
