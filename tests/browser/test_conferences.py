@@ -187,13 +187,29 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     await expect(board.locator(f"#task-{decision['task_id']}")).to_contain_text("OT to reassess splint")
     await board.close()
 
+    # The outcome and the minutes: every room's agenda and record show them.
+    await facilitator.locator("#item-status").select_option("deferred")
+    await facilitator.get_by_role("button", name="Set outcome").click()
+    await facilitator.locator("#item-minutes").fill(
+        "Splint fits poorly; OT to review. Psychology referral to discuss again."
+    )
+    await facilitator.get_by_role("button", name="Save minutes").click()
+    for page in rooms:
+        await expect(page.locator(f"#agenda-item-{room.items[MARIA]}")).to_contain_text("Deferred")
+        await expect(page.locator(".room-minutes")).to_have_text(re.compile("^Splint fits poorly"))
+
     # The physician closes her tab: she leaves the list of who is here (attendance keeps her).
     await member.close()
     await expect(facilitator.locator("#presence-list")).not_to_contain_text("Dr. Daniel Reyes")
     r = await client.get(f"/api/v1/conferences/{room.conference_id}/attendance", headers=room.lead)
     assert "Dr. Daniel Reyes" in {a["name"] for a in r.json()}
 
-    # What the observer can still do with the API: nothing (the page offered nothing either).
+    # The facilitator ends the conference: every room says so, and offers no more decisions.
+    facilitator.once("dialog", lambda dialog: dialog.accept())
+    await facilitator.get_by_role("button", name="End conference").click()
+    for page in (facilitator, watcher):
+        await expect(page.locator("#room-status")).to_have_text("Ended")
+    await expect(facilitator.locator("#decision-form")).to_have_count(0)
     errors = lead.script_errors + doc.script_errors + observer.script_errors
     assert errors == []
 
@@ -230,6 +246,13 @@ async def test_the_room_shows_every_card_on_a_wall_screen_and_the_summary_prints
     head = await page.locator(".room-grid thead th").first.bounding_box()
     board = await page.locator("#room-board").bounding_box()
     assert head is not None and board is not None and abs(head["y"] - board["y"]) < 3, (head, board)
+
+    # "Suggest agenda" on the schedule form fills the first row with a plan that needs discussion, and why.
+    await page.goto("/conferences")
+    await page.get_by_role("button", name="Suggest agenda").click()
+    await expect(page.locator("#suggest-status")).to_contain_text("suggested")
+    await expect(page.locator("#item-0-plan")).not_to_have_value("")
+    await expect(page.locator("#item-0-reason")).not_to_have_value("")
 
     # Axe finds nothing serious in the room, the list and the summary, on a wall screen and on a phone;
     # on the phone nothing scrolls sideways.
