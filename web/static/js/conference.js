@@ -145,21 +145,26 @@ function room(root) {
       return;
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    if (!fresh.getElementById("room")) return; // signed out (the sign-in page): live.js says so
     const before = { item: item()?.dataset.itemId ?? "", plan: item()?.dataset.planId ?? "" };
     const after = fresh.querySelector('[data-region="item"]');
     const itemChanged = (after?.dataset.itemId ?? "") !== before.item;
     const statusChanged = fresh.querySelector('[data-region="head"]')?.dataset.status !== head().dataset.status;
     const all = itemChanged || statusChanged;
     const swapping = all ? ["head", "agenda", "presence", "item", "record", "controls"] : [...names];
-    const focusedId = document.activeElement?.id;
+    const focus = focusKey(document.activeElement);
     for (const name of swapping) {
       const old = region(name);
       const next = fresh.querySelector(`[data-region="${name}"]`);
       if (old && next) old.replaceWith(document.adoptNode(next));
       else if (old && !next) old.remove();
     }
-    if (focusedId && !document.getElementById(focusedId)?.isConnected) document.getElementById("main").focus();
-    else if (focusedId && document.activeElement === document.body) document.getElementById(focusedId)?.focus();
+    // A keyboard user whose control was swapped keeps her place: the same control in the fresh part, else
+    // the start of the part it was in.
+    if (focus && !document.activeElement?.closest("[data-region]") && document.activeElement !== focus.element) {
+      const again = focus.selector ? root.querySelector(focus.selector) : null;
+      (again ?? region(focus.region))?.focus();
+    }
     bindControls();
     if (itemChanged) {
       const patient = document.getElementById("item-patient")?.textContent ?? "";
@@ -168,6 +173,19 @@ function room(root) {
     if (statusChanged) announcer.textContent = `The conference is ${document.getElementById("room-status").textContent}.`;
     followPlan();
     if (closed()) stopPresence();
+  }
+
+  // Where the focus is, in terms that survive a swap: the element, a selector for its twin, its region.
+  function focusKey(element) {
+    const part = element?.closest?.("[data-region]");
+    if (!part) return null;
+    let selector = null;
+    if (element.id) selector = `#${CSS.escape(element.id)}`;
+    else if (element.dataset.action) {
+      selector = `[data-action="${element.dataset.action}"]`;
+      if (element.dataset.itemId) selector += `[data-item-id="${element.dataset.itemId}"]`;
+    }
+    return { element, selector, region: part.dataset.region };
   }
 
   // --- Streams -------------------------------------------------------------------------------------------
@@ -279,13 +297,13 @@ function room(root) {
     return answer.body?.detail ?? answer.body?.title ?? fallback;
   }
 
+  // One run at a time per control. Not `disabled`: that would take a keyboard user's focus away.
   async function act(button, run) {
-    button.disabled = true;
+    if (button.getAttribute("aria-busy") === "true") return;
     button.setAttribute("aria-busy", "true");
     try {
       await run();
     } finally {
-      button.disabled = false;
       button.removeAttribute("aria-busy");
     }
   }
