@@ -114,7 +114,8 @@ function room(root) {
   let wanted = new Set();
   let fetching = null;
 
-  // Swap `names` from a fresh copy of the page; several asks while one fetch runs make one more fetch.
+  // Swap `names` from a fresh copy of the page; several asks while one fetch runs make one more fetch. A
+  // fetch that fails keeps its parts for the next ask (the next event, or the socket coming back).
   function refresh(names) {
     for (const name of names) wanted.add(name);
     if (fetching) return fetching;
@@ -122,7 +123,10 @@ function room(root) {
       while (wanted.size) {
         const names = wanted;
         wanted = new Set();
-        await swap(names);
+        if (!(await swap(names))) {
+          for (const name of names) wanted.add(name);
+          break;
+        }
       }
       fetching = null;
     })();
@@ -137,15 +141,14 @@ function room(root) {
         headers: { Accept: "text/html" },
       });
     } catch {
-      wanted = new Set([...wanted, ...names]); // the server is away: the next event or reconnect asks again
-      return;
+      return false; // the server is away
     }
     if (!response.ok) {
       if (response.status === 404) showError("You are no longer invited to this conference.");
-      return;
+      return response.status < 500;
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-    if (!fresh.getElementById("room")) return; // signed out (the sign-in page): live.js says so
+    if (!fresh.getElementById("room")) return true; // signed out (the sign-in page): live.js says so
     const before = { item: item()?.dataset.itemId ?? "", plan: item()?.dataset.planId ?? "" };
     const after = fresh.querySelector('[data-region="item"]');
     const itemChanged = (after?.dataset.itemId ?? "") !== before.item;
@@ -158,6 +161,10 @@ function room(root) {
       const next = fresh.querySelector(`[data-region="${name}"]`);
       if (old && next) old.replaceWith(document.adoptNode(next));
       else if (old && !next) old.remove();
+      else if (next) {
+        location.reload(); // a part the page did not have (the agenda's first item): draw it whole
+        return true;
+      }
     }
     // A keyboard user whose control was swapped keeps her place: the same control in the fresh part, else
     // the start of the part it was in.
@@ -173,6 +180,7 @@ function room(root) {
     if (statusChanged) announcer.textContent = `The conference is ${document.getElementById("room-status").textContent}.`;
     followPlan();
     if (closed()) stopPresence();
+    return true;
   }
 
   // Where the focus is, in terms that survive a swap: the element, a selector for its twin, its region.
