@@ -95,7 +95,7 @@ def _listed_view(c: Any) -> dict[str, Any]:
         "status": c.status.value,
         "status_label": STATUS_LABELS[c.status],
         "role": ROLE_LABELS[c.role],
-        "items": c.items,
+        "item_count": c.items,
     }
 
 

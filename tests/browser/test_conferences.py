@@ -213,6 +213,8 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     for page in (facilitator, watcher):
         await expect(page.locator("#room-status")).to_have_text("Ended")
     await expect(facilitator.locator("#decision-form")).to_have_count(0)
+    for page in (facilitator, watcher):
+        await expect(page.locator("#room-alert")).to_be_hidden()  # no write or fetch failed on the way
     errors = lead.script_errors + doc.script_errors + observer.script_errors
     assert errors == []
 
@@ -269,6 +271,8 @@ async def test_the_room_shows_every_card_on_a_wall_screen_and_the_summary_prints
         ):
             await page.goto(path)
             findings += [f"{path} at {size['width']}: {f}" for f in await serious_axe_findings(page)]
+            if path == f"/conferences/{room.conference_id}":
+                await expect(page.locator("#room-alert")).to_be_hidden()  # nothing went wrong
             if size is PHONE:
                 widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
                 assert widths[0] <= widths[1], (path, widths)

@@ -133,7 +133,7 @@ async def test_only_the_facilitator_room_has_controls_and_the_list_and_summary_n
         assert "<textarea" not in pages[who].text
     listed = await (await _as(app, client, db, c, "trainee")).get("/conferences")
     assert re.search(rf'href="/conferences/{conference_id}">Spine MDT<', listed.text)
-    assert "You: Observer" in listed.text
+    assert "You: Observer" in listed.text and "2 items" in listed.text
     summary = await (await _as(app, client, db, c, "doc")).get(f"/conferences/{conference_id}/summary")
     assert summary.status_code == 200
     assert (
