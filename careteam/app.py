@@ -16,6 +16,7 @@ from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
 from careteam.conferences import feed as conferences_feed
+from careteam.conferences import pages as conferences_pages
 from careteam.conferences import routes as conferences_routes
 from careteam.conversations import feed as conversations_feed
 from careteam.conversations import pages as conversations_pages
@@ -66,7 +67,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (referrals_routes, referrals_pages),
     (messaging_routes, messaging_pages),
     (conversations_routes, conversations_pages),
-    (conferences_routes, None),
+    (conferences_routes, conferences_pages),
     (outcomes_routes, outcomes_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),

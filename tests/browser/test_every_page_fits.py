@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +39,7 @@ class Clinic:
     plan_id: int
     referral_id: int = 0
     conversation_id: int = 0
+    conference_id: int = 0
 
 
 async def make_clinic(db: Any) -> Clinic:
@@ -63,7 +65,9 @@ async def fill_the_lists(
     client: httpx.AsyncClient, c: Clinic, lead: dict[str, str], nurse: dict[str, str]
 ) -> None:
     """Something on every page: a referral, a conversation from the nurse, a team-thread message naming the
-    lead (a notification), a task assigned to the lead (My work), scores (the outcomes page's charts)."""
+    lead (a notification), a task assigned to the lead (My work), a case conference with the nurse and the
+    plan on its agenda (the conference list, its room and its summary), scores (the outcomes page's
+    charts)."""
     for body in ({"measure": "peg", "items": [7, 6, 8]}, {"measure": "nrs", "value": 6}):
         r = await client.post(f"/api/v1/plans/{c.plan_id}/measures", json=body, headers=nurse)
         assert r.status_code == 201, r.text
@@ -102,6 +106,18 @@ async def fill_the_lists(
         headers=lead,
     )
     assert r.status_code == 201, r.text
+    r = await client.post(
+        "/api/v1/conferences",
+        json={
+            "title": "Spine MDT, Thursday",
+            "starts_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            "attendee_ids": [c.nurse_id],
+            "items": [{"plan_id": c.plan_id, "reason": "No PEG improvement after 12 weeks"}],
+        },
+        headers=lead,
+    )
+    assert r.status_code == 201, r.text
+    c.conference_id = int(r.json()["id"])
 
 
 async def add_tasks(
@@ -150,6 +166,9 @@ def signed_in_pages(c: Clinic) -> list[str]:
         "/search?q=UDS",
         "/messages",
         f"/messages/{c.conversation_id}",
+        "/conferences",
+        f"/conferences/{c.conference_id}",
+        f"/conferences/{c.conference_id}/summary",
     ]
 
 
@@ -159,6 +178,8 @@ async def ready(page: Page, path: str) -> None:
         await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     elif path.startswith("/plans/"):
         await expect(page.locator("#board-page")).to_have_attribute("data-ready", "true")
+    if re.fullmatch(r"/conferences/\d+", path):
+        await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
 
 
 @dataclass

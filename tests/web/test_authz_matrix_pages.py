@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from careteam.accounts import sessions as auth_sessions
 from tests.factories import PASSWORD
-from tests.web.test_authz_matrix import CONVERSING, ON_TEAM, PERSONAS, World, _world
+from tests.web.test_authz_matrix import CONFERRING, CONVERSING, ON_TEAM, PERSONAS, World, _world
 
 PLANNERS = {"ipm_lead", "physician"}
 # Signing in, the redirect to the patient list, and the icon every browser asks for (tests/web/test_pages.py).
@@ -86,6 +86,13 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/outcomes/sparklines": 200 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
+        # Conferences, as in the JSON table: everyone has a list (her own conferences); scheduling is an IPM
+        # lead's (the admin, a lead off the team, gets the form again: the plan is not on her teams); the
+        # room and the summary are the participants'.
+        "GET /conferences": 200,
+        "POST /conferences": 303 if lead else 422 if admin else 403,
+        "GET /conferences/{conference_id}": 200 if persona in CONFERRING else 404,
+        "GET /conferences/{conference_id}/summary": 200 if persona in CONFERRING else 404,
     }
     return table[route]
 
@@ -126,6 +133,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         message_id=w.message_id,
         session_id=w.own_session,
         observation_id=w.observation_id,
+        conference_id=w.conference_id,
     )
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -172,6 +180,12 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "plan_id": str(w.plan_id),
             "version": "1",
             "reason": "Recorded on the wrong plan",
+        },
+        "POST /conferences": {
+            "title": "Spine MDT, next week",
+            "starts_at": "2030-01-10T13:00",
+            "item_plan": str(w.plan_id),
+            "item_reason": "SCS trial candidate: gates",
         },
     }
     if method == "GET":
