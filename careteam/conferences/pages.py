@@ -34,6 +34,8 @@ from careteam.core.actor import Actor
 from careteam.core.errors import NotFound, ValidationFailed
 from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
 from careteam.db.types import utcnow
+from careteam.outcomes import pages as outcome_pages
+from careteam.outcomes import service as outcomes
 from careteam.patients import service as patients
 from careteam.plans import pages as plan_pages
 from careteam.plans import service as plans
@@ -373,6 +375,12 @@ async def _item_context(
         "referrals": pending,
         "overdue_tasks": [c for c in cards if c["overdue"]],
         "members": sorted(((m.user_id, m.display_name) for m in board.members), key=lambda m: m[1]),
+        # The plan's trends, for everyone taking part (the board's read above is the audited one).
+        "sparks": outcome_pages.sparks(
+            await outcomes.plan_observations(
+                session, item.plan_id, actor=actor, audited=False, viewing_at=now
+            )
+        ),
     }
 
 

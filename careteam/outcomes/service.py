@@ -1,8 +1,9 @@
 """Outcome measures: record a score on a plan, withdraw one as entered-in-error, read a plan's scores.
 
-Every team member records (the plan's care team; lent plans are read only and their scores are not read
-here). A score is never edited: a wrong one is withdrawn, kept and marked, and the correction is a new
-score. Each write is one event on the plan's stream (``plans.board.record``) and one audit row.
+Every team member records and reads (the plan's care team); a plan lent for a conference shows its
+scores in the room only (``plan_observations(..., viewing_at=)``), never its outcomes page or the API. A
+score is never edited: a wrong one is withdrawn, kept and marked, and the correction is a new score. Each
+write is one event on the plan's stream (``plans.board.record``) and one audit row.
 """
 
 from __future__ import annotations
@@ -158,12 +159,16 @@ async def plan_observations(
     actor: Actor,
     measure: Measure | None = None,
     audited: bool = True,
+    viewing_at: datetime | None = None,
 ) -> Sequence[Observation]:
-    """A plan's scores, oldest first (withdrawn ones too), with one audited read of the plan."""
+    """A plan's scores, oldest first (withdrawn ones too), with one audited read of the plan.
+
+    ``viewing_at``: read them as the plan's board is read then, a plan lent for a conference included (the
+    room shows the trends of the plan under discussion to everyone taking part)."""
     if audited:
-        await board.audited_plan(session, plan_id, actor=actor)
+        await board.audited_plan(session, plan_id, actor=actor, viewing_at=viewing_at)
     else:
-        await board.readable_plan(session, plan_id, actor)
+        await board.readable_plan(session, plan_id, actor, viewing_at=viewing_at)
     query = select(Observation).where(Observation.plan_id == plan_id)
     if measure is not None:
         query = query.where(Observation.measure == measure)

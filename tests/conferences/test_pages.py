@@ -205,3 +205,26 @@ async def test_hostile_form_values_are_field_errors_never_a_crash(
     for item in ("999999", "abc", "9" * 40):
         page = await lead.get(f"/conferences/{conference_id}?item={item}")
         assert page.status_code == 200 and "Ellen Marsh" in page.text, item
+
+
+async def test_the_room_shows_the_plans_trends_to_everyone_taking_part(
+    app: Any, client: httpx.AsyncClient, db: Any, login: Any
+) -> None:
+    """An observer off the care team sees the item's outcome sparklines in the room (the plan is lent to
+    her for the conference), unlinked: the plan's own outcomes page stays the care team's."""
+    c = await make_clinic(db)
+    lead = await login(c.usernames["lead"])
+    for value in (8, 5):
+        r = await client.post(
+            f"/api/v1/plans/{c.plan1}/measures", json={"measure": "nrs", "value": value}, headers=lead
+        )
+        assert r.status_code == 201, r.text
+    r = await client.post("/api/v1/conferences", json=schedule_body(c), headers=lead)
+    assert r.status_code == 201, r.text
+    trainee = await _as(app, client, db, c, "trainee")
+    room = await trainee.get(f"/conferences/{r.json()['id']}")
+    assert room.status_code == 200
+    assert 'aria-label="Pain intensity (NRS 0-10): 2 scores' in room.text
+    assert '<span class="sparks__item" data-measure="nrs">' in room.text
+    assert f'href="/plans/{c.plan1}/outcomes' not in room.text
+    assert (await trainee.get(f"/plans/{c.plan1}/outcomes")).status_code == 404
