@@ -155,17 +155,23 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
         assert await page.evaluate("window.sameDocument === true")
     await expect(facilitator.locator("#room-announcer")).to_have_text(f"Now on screen: {MARIA}.")
 
-    # A task moved on Maria's board from elsewhere (the nurse, over the API) moves in every room.
+    # A task moved on Maria's board from a fourth browser (the nurse, on the plan's own board, with its Move
+    # menu) moves in every room.
     nurse = await login("nurse")
     r = await client.get(f"/api/v1/plans/{room.plans[MARIA]}", headers=nurse)
     assert r.status_code == 200, r.text
-    todo = next(t for t in r.json()["tasks"] if t["status"] in ("requested", "ready", "accepted"))
-    r = await client.patch(
-        f"/api/v1/tasks/{todo['id']}",
-        json={"status": "in-progress"},
-        headers={**nurse, "If-Match": f'W/"{todo["version"]}"'},
+    todo = next(
+        t
+        for t in r.json()["tasks"]
+        if t["status"] in ("requested", "ready", "accepted") and t["discipline"] == "nurse"
     )
-    assert r.status_code == 200, r.text
+    nurse_board = (await signed_in("nurse")).page
+    await nurse_board.goto(f"/plans/{room.plans[MARIA]}")
+    await expect(nurse_board.locator("#board-page")).to_have_attribute("data-ready", "true")
+    card = nurse_board.locator(f"#task-{todo['id']}")
+    await card.locator('[data-action="move-menu"]').click()
+    await card.locator('[data-move-to="in_progress"]').click()
+    await expect(card).to_have_attribute("data-status", "in-progress")
     for page in rooms:
         await expect(page.locator(f'td[data-column="in_progress"] #room-task-{todo["id"]}')).to_be_visible()
 
