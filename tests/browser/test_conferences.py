@@ -165,6 +165,8 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
         for t in r.json()["tasks"]
         if t["status"] in ("requested", "ready", "accepted") and t["discipline"] == "nurse"
     )
+    # The facilitator is typing a decision meanwhile: the room redrawn around her keeps what she typed.
+    await facilitator.locator("#decision-text").fill("OT to reassess")
     nurse_board = (await signed_in("nurse")).page
     await nurse_board.goto(f"/plans/{room.plans[MARIA]}")
     await expect(nurse_board.locator("#board-page")).to_have_attribute("data-ready", "true")
@@ -174,6 +176,8 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     await expect(card).to_have_attribute("data-status", "in-progress")
     for page in rooms:
         await expect(page.locator(f'td[data-column="in_progress"] #room-task-{todo["id"]}')).to_be_visible()
+
+    await expect(facilitator.locator("#decision-text")).to_have_value("OT to reassess")
 
     # A decision that makes a task, by keyboard: it is on the room's board, and on the plan's own board.
     await facilitator.locator("#decision-text").fill("OT to reassess splint before next conference")
@@ -199,6 +203,7 @@ async def test_every_room_follows_the_facilitator_and_the_boards_live(
     # The outcome and the minutes: every room's agenda and record show them.
     await facilitator.locator("#item-status").select_option("deferred")
     await facilitator.get_by_role("button", name="Set outcome").click()
+    await expect(facilitator.locator(f"#agenda-item-{room.items[MARIA]}")).to_contain_text("Deferred")
     await facilitator.locator("#item-minutes").fill(
         "Splint fits poorly; OT to review. Psychology referral to discuss again."
     )
