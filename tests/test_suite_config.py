@@ -22,7 +22,7 @@ from tests.conftest import PG_ADMIN_URL, PG_URL, RUN_DATABASE, WORKER
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _pytest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _pytest(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     # A run of its own, not one more xdist worker of this one (a worker's variables would name it so).
     full = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")} | env
     full.pop("PYTEST_ADDOPTS", None)
@@ -32,7 +32,7 @@ def _pytest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         env=full,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -141,7 +141,8 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> list[Collected]:
     dump = where / "items.json"
     path = os.pathsep.join(p for p in (str(where), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path, "CARETEAM_SUITE_DUMP": str(dump)}
-    result = _pytest(env, "--collect-only", "-p", "careteam_suite_dump")
+    # Collecting the ~2000 tests takes 8 s on an idle machine, over a minute beside a busy worker.
+    result = _pytest(env, "--collect-only", "-p", "careteam_suite_dump", timeout=240)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return [Collected(**item) for item in json.loads(dump.read_text())]
 
@@ -156,6 +157,7 @@ def test_the_alone_marker_is_registered_and_scripts_test_runs_both_parts(
     assert "set -euo pipefail" in script  # a failed part (or exit 5, nothing collected) fails the run
 
 
+@pytest.mark.timeout(300)  # sets up ``collected`` (above)
 def test_the_alone_tests_are_exactly_the_listed_ones(collected: list[Collected]) -> None:
     alone = {item.id for item in collected if "alone" in item.marks}
     assert alone == {item.id for item in collected if item.id.startswith(tuple(ALONE))}
@@ -163,6 +165,7 @@ def test_the_alone_tests_are_exactly_the_listed_ones(collected: list[Collected])
         assert any(name.startswith(prefix) for name in alone), prefix
 
 
+@pytest.mark.timeout(300)  # may set up ``collected`` (above)
 def test_outage_tests_run_alone_and_browser_tests_share_one_worker(collected: list[Collected]) -> None:
     browser = [item for item in collected if item.id.startswith("tests/browser/")]
     assert browser
