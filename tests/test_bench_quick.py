@@ -22,6 +22,7 @@ from tests.conftest import run_database
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.alone,  # the benchmark takes both cores, and its Redis channels are the server's
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (CARETEAM_TEST_DATABASE_URL)"),
     pytest.mark.timeout(450),
 ]

@@ -18,6 +18,10 @@ from tests.conferences.world import make_clinic, schedule_body
 from tests.factories import make_user
 from tests.realtime.conftest import Open, Viewer, live_server, open_viewer  # noqa: F401  (fixtures)
 
+# Alone: 500 sockets on one server take both cores for most of a minute; beside another worker's tests
+# the run's deadline would measure that worker, not the room.
+pytestmark = pytest.mark.alone
+
 VIEWERS = 500
 OBSERVERS = 5  # each with VIEWERS // OBSERVERS sockets, as many screens of one trainee group
 EVENTS = 200

@@ -36,7 +36,9 @@ from careteam.realtime.broker import make_broker
 from careteam.realtime.publish import Publisher
 from tests.realtime.test_multiprocess import REDIS_URL, ROOT, Clinic, Server, _clinic, _token
 
-pytestmark = pytest.mark.postgres
+# Alone: the event must arrive within 1 s of the command's exit, and the Redis channels (careteam:plan:<id>)
+# are the server's, with plan ids from this database's sequences: another worker's plan 1 is the same channel.
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]
 
 
 @pytest.fixture

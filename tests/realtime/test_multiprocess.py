@@ -44,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.postgres,
+    # Alone: real server processes, 1000 writes to 50 viewers; and the Redis channels (careteam:plan:<id>) are
+    # the server's, with plan ids from this database's sequences: another worker's plan 1 is the same channel.
+    pytest.mark.alone,
     pytest.mark.skipif(
         not (PG_ADMIN_URL and REDIS_URL), reason="needs CARETEAM_TEST_DATABASE_URL and _REDIS_URL"
     ),

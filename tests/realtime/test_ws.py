@@ -499,6 +499,7 @@ async def _audit_rows(db: Any, user_id: int | None) -> list[tuple[str, str | Non
         return sorted((r.resource_type, r.resource_id, r.outcome) for r in rows)
 
 
+@pytest.mark.alone  # a latency bound (the other socket's p99 under the flood): nobody else on the cores
 async def test_a_subscribe_flood_is_audited_once_per_stream_closed_and_slows_no_one(
     monkeypatch: pytest.MonkeyPatch, app: Any, db: Any, open_viewer: Open, team: Team, login: Any
 ) -> None:

@@ -99,6 +99,7 @@ async def test_readyz_is_not_ready_without_the_broker(brokerless: httpx.AsyncCli
     assert r.json()["checks"] == {"database": "ok", "migrations": "ok", "broker": "unavailable"}
 
 
+@pytest.mark.alone  # cuts PostgreSQL under a live server (tests/pg_proxy.py)
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 async def test_readyz_follows_postgresql_going_away_and_coming_back(
     db: Any, proxy: PgProxy, proxied: LiveServer

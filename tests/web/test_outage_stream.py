@@ -29,6 +29,9 @@ from tests.live import LiveServer
 from tests.pg_proxy import PgProxy
 from tests.realtime.conftest import RECV_TIMEOUT
 
+# Alone: PostgreSQL is cut (tests/pg_proxy.py) under a live server with writers racing the cut.
+pytestmark = pytest.mark.alone
+
 WRITERS = 4
 BEFORE, DURING, AFTER = 20, 20, 20  # answers to wait for: 2xx before the cut, 503 during, 2xx after
 
