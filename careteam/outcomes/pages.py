@@ -121,12 +121,12 @@ async def _charts(session: AsyncSession, rows: Sequence[Observation]) -> list[di
 
 
 async def _board_head(session: AsyncSession, board: Board, actor: Actor) -> plan_pages.BoardPanel | None:
-    """The plan's sparklines in the board's header, for its care team (a plan lent for a conference shows
-    no scores); the board page has audited its read."""
+    """The plan's sparklines in the board's header, for its care team (``board.members``; a plan lent for a
+    conference shows no scores): one statement, the board page having checked and audited its read."""
+    if all(m.user_id != actor.user_id for m in board.members):
+        return None  # a plan lent for a conference: its board, not its scores
     plan_id = board.plan.id
-    if not await outcomes.on_care_team(session, plan_id, actor=actor):
-        return None
-    rows = await outcomes.plan_observations(session, plan_id, actor=actor, audited=False)
+    rows = await outcomes.board_scores(session, plan_id)
     context = {"plan_id": plan_id, "sparks": sparks(rows), "last_seq": board.last_seq}
     return plan_pages.BoardPanel("outcomes/board_head.html", context, place="head")
 

@@ -175,6 +175,13 @@ async def plan_observations(
     return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
 
 
+async def board_scores(session: AsyncSession, plan_id: int) -> Sequence[Observation]:
+    """A plan's scores, oldest first, for a board page whose own read has checked and audited the viewer's
+    access (``plans.board.read_board``): one statement, no second check."""
+    query = select(Observation).where(Observation.plan_id == plan_id)
+    return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
+
+
 async def on_care_team(session: AsyncSession, plan_id: int, *, actor: Actor) -> bool:
     """Whether the actor is on the plan's care team (scores are the team's: a plan lent to her for a
     conference shows its board, not its scores)."""

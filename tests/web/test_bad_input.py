@@ -388,6 +388,15 @@ CASES = [
     c("session-handle-short", "DELETE", "/me/sessions/abc", 422, "path.session_id"),
     c("session-handle-not-hex", "DELETE", "/me/sessions/zzzzzzzzzzzzzzzz", 422, "path.session_id"),
     c("session-unknown", "DELETE", "/me/sessions/0000000000000000", 404),
+    c("session-handle-digits", "DELETE", "/me/sessions/{beyond}", 422, "path.session_id"),
+    c(
+        "user-session-handle-digits",
+        "DELETE",
+        "/users/{nurse}/sessions/{beyond}",
+        422,
+        "path.session_id",
+        as_="admin",
+    ),
     c(
         "user-session-handle-long",
         "DELETE",
