@@ -376,11 +376,7 @@ async def _item_context(
         "overdue_tasks": [c for c in cards if c["overdue"]],
         "members": sorted(((m.user_id, m.display_name) for m in board.members), key=lambda m: m[1]),
         # The plan's trends, for everyone taking part (the board's read above is the audited one).
-        "sparks": outcome_pages.sparks(
-            await outcomes.plan_observations(
-                session, item.plan_id, actor=actor, audited=False, viewing_at=now
-            )
-        ),
+        "sparks": outcome_pages.sparks(await outcomes.checked_plan_scores(session, item.plan_id)),
     }
 
 

@@ -126,7 +126,7 @@ async def _board_head(session: AsyncSession, board: Board, actor: Actor) -> plan
     if all(m.user_id != actor.user_id for m in board.members):
         return None  # a plan lent for a conference: its board, not its scores
     plan_id = board.plan.id
-    rows = await outcomes.board_scores(session, plan_id)
+    rows = await outcomes.checked_plan_scores(session, plan_id)
     context = {"plan_id": plan_id, "sparks": sparks(rows), "last_seq": board.last_seq}
     return plan_pages.BoardPanel("outcomes/board_head.html", context, place="head")
 
@@ -156,7 +156,7 @@ async def _page(
     status: int = 200,
 ) -> Response:
     plan = await audited_plan(session, plan_id, actor=actor)
-    rows = await outcomes.plan_observations(session, plan_id, actor=actor, audited=False)
+    rows = await outcomes.checked_plan_scores(session, plan_id)
     patient = await patients.get_patient(session, plan.patient_id, actor=actor)
     context = {
         "section": "patients",

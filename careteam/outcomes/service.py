@@ -1,7 +1,8 @@
 """Outcome measures: record a score on a plan, withdraw one as entered-in-error, read a plan's scores.
 
 Every team member records and reads (the plan's care team); a plan lent for a conference shows its
-scores in the room only (``plan_observations(..., viewing_at=)``), never its outcomes page or the API. A
+scores in the room only (``checked_plan_scores`` after the room's board read), never its outcomes page or
+the API. A
 score is never edited: a wrong one is withdrawn, kept and marked, and the correction is a new score. Each
 write is one event on the plan's stream (``plans.board.record``) and one audit row.
 """
@@ -153,31 +154,19 @@ async def withdraw_observation(
 
 
 async def plan_observations(
-    session: AsyncSession,
-    plan_id: int,
-    *,
-    actor: Actor,
-    measure: Measure | None = None,
-    audited: bool = True,
-    viewing_at: datetime | None = None,
+    session: AsyncSession, plan_id: int, *, actor: Actor, measure: Measure | None = None
 ) -> Sequence[Observation]:
-    """A plan's scores, oldest first (withdrawn ones too), with one audited read of the plan.
-
-    ``viewing_at``: read them as the plan's board is read then, a plan lent for a conference included (the
-    room shows the trends of the plan under discussion to everyone taking part)."""
-    if audited:
-        await board.audited_plan(session, plan_id, actor=actor, viewing_at=viewing_at)
-    else:
-        await board.readable_plan(session, plan_id, actor, viewing_at=viewing_at)
+    """A plan's scores, oldest first (withdrawn ones too), with one audited read of the plan."""
+    await board.audited_plan(session, plan_id, actor=actor)
     query = select(Observation).where(Observation.plan_id == plan_id)
     if measure is not None:
         query = query.where(Observation.measure == measure)
     return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
 
 
-async def board_scores(session: AsyncSession, plan_id: int) -> Sequence[Observation]:
-    """A plan's scores, oldest first, for a board page whose own read has checked and audited the viewer's
-    access (``plans.board.read_board``): one statement, no second check."""
+async def checked_plan_scores(session: AsyncSession, plan_id: int) -> Sequence[Observation]:
+    """A plan's scores, oldest first, for a page whose own read of the plan has checked and audited the
+    viewer's access (the board, the outcomes page, a conference room): one statement, no second check."""
     query = select(Observation).where(Observation.plan_id == plan_id)
     return (await session.exec(query.order_by(col(Observation.effective_at), col(Observation.id)))).all()
 
