@@ -24,6 +24,7 @@ from careteam.conversations import routes as conversations_routes
 from careteam.db.engine import make_engine, make_sessionmaker
 from careteam.events import log as events
 from careteam.events import retention
+from careteam.fhir import routes as fhir_routes
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
@@ -171,6 +172,7 @@ def create_app(
         app.include_router(routes.router, prefix="/api/v1")
         if pages is not None:
             app.include_router(pages.router)
+    app.include_router(fhir_routes.router)  # /fhir/R4: FHIR's own paths, outside /api/v1 and its OpenAPI
     app.include_router(realtime_endpoint.router)
     app.include_router(health.router)
     if settings.metrics:

@@ -95,6 +95,10 @@ class Settings(DatabaseSettings):
     # How long whoever completed or cancelled a task may undo it (plans.tasks.undo_task); then "Reopen".
     task_undo_seconds: float = Field(default=10.0, gt=0)
 
+    # FHIR (careteam/fhir): the code system of the clinic's MRNs in Patient.identifier (the EMR's own, e.g.
+    # its OID as urn:oid:...), so the EMR recognises its identifiers.
+    fhir_mrn_system: str = Field(default="urn:careteam:mrn", min_length=1)
+
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func
@@ -249,3 +250,26 @@ async def identities(
         query = query.where(col(User.active))
     rows = await session.exec(query)
     return {int(user_id or 0): (name, str(discipline)) for user_id, name, discipline in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A clinician as others see her: the clinic's directory entry."""
+
+    user_id: int
+    username: str
+    display_name: str
+    discipline: Discipline
+    active: bool
+
+
+async def practitioners(session: AsyncSession, user_ids: Iterable[int]) -> list[Identity]:
+    """Clinicians by id, in id order, deactivated ones too (they stay the authors of what they wrote)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return []
+    query = select(User).where(col(User.id).in_(ids)).order_by(col(User.id))
+    return [
+        Identity(u.id or 0, u.username, u.display_name, Discipline(u.discipline), u.active)
+        for u in await session.exec(query)
+    ]

@@ -176,3 +176,15 @@ async def on_care_team(session: AsyncSession, plan_id: int, *, actor: Actor) -> 
     conference shows its board, not its scores)."""
     query = select(sa.literal(1)).where(sa.literal(plan_id).in_(readable_plan_ids(actor)))
     return (await session.exec(query)).first() is not None
+
+
+async def get_observation(session: AsyncSession, observation_id: int, *, actor: Actor) -> Observation:
+    """One score, if its plan is one of the actor's (else not found); an audited read."""
+    query = select(Observation).where(
+        Observation.id == observation_id, col(Observation.plan_id).in_(readable_plan_ids(actor))
+    )
+    row = (await session.exec(query)).first()
+    if row is None:
+        raise NotFound("No such measure.")
+    audit.record(session, actor, AuditAction.read, "observation", observation_id, patient_id=row.patient_id)
+    return row

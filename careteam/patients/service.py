@@ -479,3 +479,14 @@ async def team_member_ids(session: AsyncSession, patient_ids: Iterable[int]) -> 
     for patient_id, user_id in rows:
         members.setdefault(int(patient_id), set()).add(int(user_id))
     return members
+
+
+async def team_patient_id(session: AsyncSession, team_id: int) -> int | None:
+    """Whose care team this is (None: no such team). Not access-checked: a caller reads the team through
+    ``get_team``, which is."""
+    return (await session.exec(select(col(CareTeam.patient_id)).where(CareTeam.id == team_id))).first()
+
+
+async def team_id_of(session: AsyncSession, patient_id: int) -> int:
+    """The id of the patient's care team (every patient has one). Not access-checked."""
+    return (await _team_of(session, patient_id)).id or 0

@@ -265,3 +265,9 @@ async def overdue_counts(
     for plan_id, n in late_goals:
         counts[int(plan_id)] = (counts.get(int(plan_id), (0, 0))[0], int(n))
     return counts
+
+
+async def goal_plan_id(session: AsyncSession, goal_id: int) -> int | None:
+    """The plan a goal belongs to (None: no such goal). Not access-checked: read the plan through the board,
+    which is."""
+    return (await session.exec(select(col(Goal.plan_id)).where(Goal.id == goal_id))).first()

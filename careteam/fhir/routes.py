@@ -1,0 +1,398 @@
+"""FHIR R4 at ``/fhir/R4``: the CapabilityStatement, read and search for each supported type, and
+``Patient/{id}/$everything``. Every answer is ``application/fhir+json``; every error an OperationOutcome.
+
+Not in /openapi.json: an EMR's contract is ``/fhir/R4/metadata``, built from ``codes.RESOURCES`` (and the
+tests check each type it lists answers read and search).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from careteam import __version__
+from careteam.core.actor import Actor
+from careteam.core.errors import DomainError, NotFound, ValidationFailed
+from careteam.fhir import mapping
+from careteam.fhir import service as fhir
+from careteam.fhir.codes import BY_TYPE, COUNT_DOC, FHIR_JSON, FHIR_VERSION, RESOURCES, Supported
+from careteam.fhir.mapping import Resource
+from careteam.patients import service as patients
+from careteam.patients.schemas import PatientPublic
+from careteam.web.deps import CurrentActor, SessionDep, SettingsDep
+from careteam.web.problems import error_kind
+
+# FHIR issue-type codes for the statuses an error answers with.
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    422: "invalid",
+    428: "required",
+    429: "throttled",
+}
+COUNT_DEFAULT = 50
+COUNT_MAX = 100
+# What a search takes besides its type's parameters.
+_PAGING = frozenset({"_count", "_offset", "_format"})
+_INCLUDES: dict[str, dict[str, tuple[str, ...]]] = {
+    "CarePlan": {"CarePlan:activity": ("Task",)},
+    "Task": {
+        "Task:based-on": ("CarePlan", "ServiceRequest"),
+        "Task:based-on:ServiceRequest": ("ServiceRequest",),
+    },
+}
+_ID = re.compile(r"^[0-9]{1,10}$")
+_REFERENCE = re.compile(r"^(?:Patient/)?([0-9]{1,10})$")
+
+
+def fhir_json(resource: Resource, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def outcome(
+    status: int, text: str, where: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    issue = (_ISSUE_CODES.get(status, "processing"), text, where)
+    return fhir_json(mapping.operation_outcome([issue]), status, headers)
+
+
+def _validation_outcome(exc: RequestValidationError) -> Response:
+    issues = [
+        ("invalid", str(e.get("msg", "invalid")), ".".join(str(p) for p in e.get("loc", ())[1:]) or None)
+        for e in exc.errors()
+    ]
+    return fhir_json(mapping.operation_outcome(issues), 400)
+
+
+class FhirRoute(APIRoute):
+    """A route whose errors are OperationOutcomes (the app's handlers answer problem+json elsewhere)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except DomainError as exc:
+                status = error_kind(exc).status
+                where = exc.field if isinstance(exc, ValidationFailed) else None
+                if where is not None and request.method == "GET":
+                    status = 400  # a search parameter FHIR's way: 400 (422 is for a resource sent)
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return outcome(status, exc.detail, where, headers)
+            except RequestValidationError as exc:
+                return _validation_outcome(exc)
+            except HTTPException as exc:
+                return outcome(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}) or None)
+
+        return route
+
+
+router = APIRouter(prefix="/fhir/R4", route_class=FhirRoute, include_in_schema=False)
+
+
+def _base(request: Request) -> str:
+    return f"{request.base_url}fhir/R4/"
+
+
+def _supported(kind: str) -> Supported:
+    found = BY_TYPE.get(kind)
+    if found is None:
+        raise NotFound(f"This server does not support the resource type {kind!r}.")
+    return found
+
+
+def _id(raw: str, kind: str) -> int:
+    if not _ID.match(raw) or int(raw) >= 2**31:
+        raise NotFound(f"No such {kind}.")
+    return int(raw)
+
+
+@router.get("/metadata")
+async def metadata(request: Request) -> Response:
+    """What this server supports, built from ``codes.RESOURCES``: read and search-type for each type, its
+    search parameters and includes, and Patient/$everything."""
+    resources = []
+    for r in RESOURCES:
+        entry: dict[str, Any] = {
+            "type": r.type,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": p.name, "type": p.type, "documentation": p.doc} for p in r.search]
+            + [{"name": "_count", "type": "number", "documentation": COUNT_DOC}],
+        }
+        if r.type in _INCLUDES:
+            entry["searchInclude"] = sorted(_INCLUDES[r.type])
+        if r.operations:
+            entry["operation"] = [
+                {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{r.type}-{op}"}
+                for op in r.operations
+            ]
+        resources.append(entry)
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date.today().isoformat(),
+        "publisher": "careteam",
+        "kind": "instance",
+        "software": {"name": "careteam", "version": __version__},
+        "implementation": {"description": "careteam care-team coordination", "url": _base(request)},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "description": "A bearer token from POST /api/v1/sessions/token (or the browser's "
+                    "session); each resource is visible to its patient's care team only."
+                },
+                "resource": resources,
+            }
+        ],
+    }
+    return fhir_json(statement)
+
+
+@router.get("/Patient/{ident}/$everything")
+async def everything(
+    ident: str, request: Request, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The patient's whole record the actor may read, as one searchset Bundle (not paged)."""
+    record = await fhir.patient_record(session, _id(ident, "Patient"), actor=actor)
+    people = await fhir.practitioners(session, record.user_ids())
+    found = mapping.record_resources(record, people, mrn_system=settings.fhir_mrn_system)
+    base = _base(request)
+    entries = [(f"{base}{r['resourceType']}/{r['id']}", r, "match") for r in found]
+    return fhir_json(mapping.searchset(entries, total=len(entries), links={"self": str(request.url)}))
+
+
+@router.get("/{kind}/{ident}")
+async def read(
+    kind: str, ident: str, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """One resource by id; not found unless the actor may read it."""
+    _supported(kind)
+    resource = await _read(kind, _id(ident, kind), session, actor, settings.fhir_mrn_system)
+    return fhir_json(
+        resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'} if "meta" in resource else None
+    )
+
+
+async def _read(kind: str, ident: int, session: Any, actor: Actor, mrn_system: str) -> Resource:
+    match kind:
+        case "Patient":
+            row = await patients.get_patient(session, ident, actor=actor)
+            return mapping.patient(
+                PatientPublic.model_validate(row), version=row.version, mrn_system=mrn_system
+            )
+        case "Practitioner":
+            people = await fhir.practitioners(session, [ident])
+            if not people:
+                raise NotFound("No such Practitioner.")
+            return mapping.practitioner(people[0])
+        case "CareTeam":
+            return mapping.care_team(await fhir.team_record(session, ident, actor=actor))
+        case "CarePlan":
+            board, team_id = await fhir.plan_board(session, ident, actor=actor)
+            return mapping.care_plan(
+                board.plan,
+                team_id=team_id,
+                goal_ids=[g.id for g in board.goals],
+                task_ids=[t.id for t in board.tasks],
+            )
+        case "Goal":
+            board = await fhir.goal_board(session, ident, actor=actor)
+            goal = next(g for g in board.goals if g.id == ident)
+            return mapping.goal(goal, patient_id=board.patient.id)
+        case "Task":
+            task, patient_id = await fhir.task_record(session, ident, actor=actor)
+            return mapping.task(task, patient_id=patient_id)
+        case "ServiceRequest":
+            return mapping.service_request(await fhir.referral_record(session, ident, actor=actor))
+        case "Communication":
+            message, patient_id = await fhir.message_record(session, ident, actor=actor)
+            return mapping.communication(message, patient_id=patient_id)
+        case _:
+            return mapping.observation(await fhir.observation_record(session, ident, actor=actor))
+
+
+def _tokens(raw: str) -> set[str]:
+    return {t.strip() for t in raw.split(",") if t.strip()}
+
+
+def _code_matches(resource: Resource, wanted: set[str]) -> bool:
+    for coding in resource.get("code", {}).get("coding", []):
+        if coding["code"] in wanted or f"{coding['system']}|{coding['code']}" in wanted:
+            return True
+    return False
+
+
+def _filter(resource: Resource, name: str, raw: str) -> bool:
+    """Whether a resource of the patient's record matches one search parameter."""
+    wanted = _tokens(raw)
+    match name:
+        case "_id":
+            return resource["id"] in wanted
+        case "status":
+            return resource.get("status") in wanted
+        case "lifecycle-status":
+            return resource.get("lifecycleStatus") in wanted
+        case "code":
+            return _code_matches(resource, wanted)
+        case _:  # patient, subject: the record is the patient's already
+            return True
+
+
+def _int_param(params: dict[str, str], name: str, default: int, most: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > most:
+        raise ValidationFailed(f"{name} must be a whole number from 0 to {most}.", field=name)
+    return int(raw)
+
+
+def _patient_of(kind: str, params: dict[str, str]) -> int | None:
+    raw = params.get("patient") or params.get("subject")
+    if raw is None:
+        return None
+    found = _REFERENCE.match(raw)
+    if found is None:
+        raise ValidationFailed("patient must be a Patient reference: Patient/123 or 123.", field="patient")
+    return int(found.group(1))
+
+
+@router.get("/{kind}")
+async def search(
+    kind: str, request: Request, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """A searchset Bundle of the type's resources the actor may read that match every parameter given;
+    clinical types are searched within one patient (``patient``/``subject``) or by ``_id``."""
+    supported = _supported(kind)
+    params: dict[str, str] = {}
+    includes: list[str] = []
+    allowed = {p.name for p in supported.search} | _PAGING
+    for name, value in request.query_params.multi_items():
+        if name == "_include" and value in _INCLUDES.get(kind, {}):
+            includes.append(value)
+        elif name not in allowed:
+            raise ValidationFailed(
+                f"This server does not support the search parameter {name!r} on {kind}.", field=name
+            )
+        elif name in params:
+            raise ValidationFailed(f"Give {name} once (several values: comma-separated).", field=name)
+        else:
+            params[name] = value
+    count = _int_param(params, "_count", COUNT_DEFAULT, COUNT_MAX)
+    offset = _int_param(params, "_offset", 0, 2**31 - 1)
+    matches, included = await _matches(kind, params, includes, session, actor, settings.fhir_mrn_system)
+    page = matches[offset : offset + count]
+    base = _base(request)
+    entries = [(f"{base}{kind}/{r['id']}", r, "match") for r in page]
+    if page:
+        entries += [
+            (f"{base}{r['resourceType']}/{r['id']}", r, "include")
+            for r in _included(page, included, includes)
+        ]
+    links = {"self": str(request.url)}
+    if offset + count < len(matches):
+        links["next"] = str(request.url.include_query_params(_offset=offset + count, _count=count))
+    return fhir_json(mapping.searchset(entries, total=len(matches), links=links))
+
+
+async def _matches(
+    kind: str, params: dict[str, str], includes: Sequence[str], session: Any, actor: Actor, mrn_system: str
+) -> tuple[list[Resource], list[Resource]]:
+    """Every match (and the resources an include may add), in id order."""
+    ids = _tokens(params["_id"]) if "_id" in params else None
+    if kind in ("Patient", "Practitioner"):
+        return await _directory_matches(kind, params, ids, session, actor, mrn_system), []
+    patient_id = _patient_of(kind, params)
+    if patient_id is None:
+        if ids is None or len(ids) != 1 or not _ID.match(next(iter(ids))):
+            raise ValidationFailed(
+                f"Search {kind} within one patient (patient=123) or by one _id.", field="patient"
+            )
+        try:
+            resource = await _read(kind, int(next(iter(ids))), session, actor, mrn_system)
+        except NotFound:
+            return [], []
+        patient_id = int(_subject(resource).removeprefix("Patient/"))
+    try:
+        record = await fhir.patient_record(session, patient_id, actor=actor)
+    except NotFound:
+        return [], []
+    people = await fhir.practitioners(session, record.user_ids()) if includes else []
+    everything = mapping.record_resources(record, people, mrn_system=mrn_system)
+    found = [
+        r
+        for r in everything
+        if r["resourceType"] == kind
+        and all(_filter(r, name, raw) for name, raw in params.items() if name not in _PAGING)
+    ]
+    return found, everything
+
+
+def _subject(resource: Resource) -> str:
+    for key in ("subject", "for"):
+        if key in resource:
+            return str(resource[key]["reference"])
+    raise LookupError(resource["resourceType"])
+
+
+async def _directory_matches(
+    kind: str, params: dict[str, str], ids: set[str] | None, session: Any, actor: Actor, mrn_system: str
+) -> list[Resource]:
+    """Patients the actor may see (by _id or MRN), or clinicians by _id."""
+    if kind == "Practitioner":
+        if ids is None:
+            raise ValidationFailed("Search Practitioner by _id.", field="_id")
+        people = await fhir.practitioners(session, (int(i) for i in ids if _ID.match(i) and int(i) < 2**31))
+        return [mapping.practitioner(p) for p in people]
+    identifier = params.get("identifier")
+    system, _, value = identifier.rpartition("|") if identifier is not None else ("", "", "")
+    if identifier is not None and system and system != mrn_system:
+        return []
+    rows, _ = await patients.list_patients(session, actor=actor, q=value or None, limit=1000)
+    found = [
+        mapping.patient(PatientPublic.model_validate(p), version=p.version, mrn_system=mrn_system)
+        for p in rows
+    ]
+    return sorted(
+        (
+            r
+            for r in found
+            if (ids is None or r["id"] in ids)
+            and (identifier is None or r["identifier"][0]["value"] == value)
+        ),
+        key=lambda r: int(r["id"]),
+    )
+
+
+def _included(
+    page: Sequence[Resource], everything: Sequence[Resource], includes: Sequence[str]
+) -> list[Resource]:
+    """The resources the page's matches refer to through the requested includes."""
+    wanted: set[str] = set()
+    for r in page:
+        for include in includes:
+            targets = _INCLUDES[r["resourceType"]][include]
+            refs = (
+                [a["reference"]["reference"] for a in r.get("activity", [])]
+                if include == "CarePlan:activity"
+                else [b["reference"] for b in r.get("basedOn", [])]
+            )
+            wanted.update(ref for ref in refs if ref.split("/")[0] in targets)
+    return [r for r in everything if f"{r['resourceType']}/{r['id']}" in wanted]
