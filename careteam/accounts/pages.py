@@ -65,7 +65,7 @@ USER_HINTS = {
     "username": "2 to 64 characters: lowercase letters, digits, dot, hyphen or underscore.",
     "display_name": "Enter the name colleagues know this clinician by (up to 200 characters).",
     "discipline": "Choose a discipline.",
-    "role": "Choose clinician or administrator.",
+    "role": "Choose clinician, administrator or EMR interface.",
     "password": CHOSEN_PASSWORD_RULE,
 }
 

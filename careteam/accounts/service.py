@@ -273,3 +273,14 @@ async def practitioners(session: AsyncSession, user_ids: Iterable[int]) -> list[
         Identity(u.id or 0, u.username, u.display_name, Discipline(u.discipline), u.active)
         for u in await session.exec(query)
     ]
+
+
+async def user_ids_by_username(session: AsyncSession, usernames: Iterable[str]) -> dict[str, int]:
+    """Active clinicians' ids by username (an EMR's Practitioner matched by its identifier)."""
+    names = sorted(set(usernames))
+    if not names:
+        return {}
+    query = select(col(User.username), col(User.id)).where(
+        col(User.username).in_(names), col(User.active), User.role != ClinicRole.integration
+    )
+    return {name: int(user_id or 0) for name, user_id in await session.exec(query)}

@@ -29,6 +29,7 @@ from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction, AuditOutcome
 from careteam.core.actor import Actor, actor_of
 from careteam.core.errors import Forbidden, NotFound, Throttled
+from careteam.core.vocab import ClinicRole
 from careteam.db.types import utcnow
 from careteam.settings import Settings
 
@@ -104,6 +105,8 @@ async def login(
         raise Throttled("Too many failed sign-ins from here; wait and try again.", retry_after=wait)
     user = (await session.exec(select(User).where(User.username == username))).first()
     ok = verify_password(password, user.password_hash if user else None) and bool(user and user.active)
+    # An EMR interface account signs in for a bearer token only, never for a browser session.
+    ok = ok and not (kind == "cookie" and user is not None and user.role == ClinicRole.integration)
     session.add(LoginAttempt(username=username, client=client, succeeded=ok, at=now))
     values = audit.row(
         _actor_for(user, None, request_id, client_ip) if user else None,

@@ -938,7 +938,7 @@ async def add_decision(
             ),
             actor=actor,
             now=now,
-            **({"respond_within": respond_within} if respond_within is not None else {}),
+            respond_within=respond_within if respond_within is not None else referrals.RESPOND_WITHIN,
         )
         referral_id = referral.id
     decision = ConferenceDecision(

@@ -26,8 +26,12 @@ class Actor:
         return self.role is ClinicRole.admin
 
     @property
+    def is_integration(self) -> bool:
+        return self.role is ClinicRole.integration
+
+    @property
     def may_create_patients(self) -> bool:
-        return self.is_admin or self.discipline is Discipline.ipm_lead
+        return self.is_admin or self.is_integration or self.discipline is Discipline.ipm_lead
 
 
 class UserLike(Protocol):

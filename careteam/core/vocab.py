@@ -31,3 +31,6 @@ DISCIPLINE_LABELS: dict[Discipline, str] = {
 class ClinicRole(StrEnum):
     admin = "admin"
     clinician = "clinician"
+    # The EMR's interface engine: a bearer token, no browser sign-in, the FHIR API only, and only for the
+    # patients it registered or a lead shared with it (docs/fhir.md).
+    integration = "integration"

@@ -67,11 +67,18 @@ _STATUS = SearchParam("status", "token", "The resource's status")
 
 @dataclass(frozen=True, slots=True)
 class Supported:
-    """One resource type: its search parameters (besides _count) and operations."""
+    """One resource type: its search parameters (besides _count), operations, and whether it is created
+    (POST) and updated (PUT) here; every type is read and searched."""
 
     type: str
     search: tuple[SearchParam, ...]
     operations: tuple[str, ...] = ()
+    create: bool = False
+    update: bool = False
+
+    @property
+    def interactions(self) -> list[str]:
+        return ["read", "search-type"] + ["create"] * self.create + ["update"] * self.update
 
 
 RESOURCES: tuple[Supported, ...] = (
@@ -79,6 +86,8 @@ RESOURCES: tuple[Supported, ...] = (
         "Patient",
         (_ID, SearchParam("identifier", "token", "The MRN (system|value or value)")),
         ("everything",),
+        create=True,
+        update=True,
     ),
     Supported("Practitioner", (_ID,)),
     Supported("CareTeam", (_ID, _PATIENT, _SUBJECT, _STATUS)),
@@ -86,8 +95,8 @@ RESOURCES: tuple[Supported, ...] = (
     Supported(
         "Goal", (_ID, _PATIENT, _SUBJECT, SearchParam("lifecycle-status", "token", "Goal.lifecycleStatus"))
     ),
-    Supported("Task", (_ID, _PATIENT, _STATUS)),
-    Supported("ServiceRequest", (_ID, _PATIENT, _SUBJECT, _STATUS)),
+    Supported("Task", (_ID, _PATIENT, _STATUS), update=True),
+    Supported("ServiceRequest", (_ID, _PATIENT, _SUBJECT, _STATUS), create=True, update=True),
     Supported("Communication", (_ID, _PATIENT, _SUBJECT, _STATUS)),
     Supported(
         "Observation",

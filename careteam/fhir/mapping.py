@@ -179,7 +179,10 @@ def service_request(row: ReferralPublic) -> Resource:
         {
             "resourceType": "ServiceRequest",
             "id": str(row.id),
-            "meta": _meta(row.version),
+            "meta": _meta(row.version, row.updated_at),
+            "identifier": (
+                [{"system": row.identifier.system, "value": row.identifier.value}] if row.identifier else []
+            ),
             "basedOn": [ref("CarePlan", row.plan_id)],
             "status": row.status.value,
             "intent": "order",
@@ -191,6 +194,7 @@ def service_request(row: ReferralPublic) -> Resource:
             "performer": [ref("Practitioner", row.assignee.id)] if row.assignee is not None else [],
             "reasonCode": [reason],
             "occurrencePeriod": {"end": instant(row.respond_by)},
+            "authoredOn": instant(row.created_at) if row.created_at is not None else None,
         }
     )
 

@@ -16,18 +16,23 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from careteam import __version__
 from careteam.core.actor import Actor
 from careteam.core.errors import DomainError, NotFound, ValidationFailed
-from careteam.fhir import mapping
+from careteam.fhir import inbound, mapping
 from careteam.fhir import service as fhir
 from careteam.fhir.codes import BY_TYPE, COUNT_DOC, FHIR_JSON, FHIR_VERSION, RESOURCES, Supported
+from careteam.fhir.inbound import Invalid
 from careteam.fhir.mapping import Resource
+from careteam.fhir.service import EntryFailed
 from careteam.patients import service as patients
 from careteam.patients.schemas import PatientPublic
-from careteam.web.deps import CurrentActor, SessionDep, SettingsDep
+from careteam.referrals import service as referrals_service
+from careteam.referrals.routes import respond_within
+from careteam.web.deps import CurrentActor, Now, SessionDep, SettingsDep
 from careteam.web.problems import error_kind
 
 # FHIR issue-type codes for the statuses an error answers with.
@@ -77,6 +82,25 @@ def _validation_outcome(exc: RequestValidationError) -> Response:
     return fhir_json(mapping.operation_outcome(issues), 400)
 
 
+def _invalid_outcome(exc: Invalid, prefix: str = "") -> Response:
+    issues = [
+        (_ISSUE_CODES.get(exc.status, "invalid"), what, prefix + where if where else prefix or None)
+        for where, what in exc.issues
+    ]
+    return fhir_json(mapping.operation_outcome(issues), exc.status)
+
+
+def _entry_outcome(exc: EntryFailed) -> Response:
+    """A transaction entry refused: located in the bundle (nothing of it was stored)."""
+    where = f"Bundle.entry[{exc.index}].resource."
+    if isinstance(exc.cause, Invalid):
+        return _invalid_outcome(exc.cause, where)
+    if isinstance(exc.cause, DomainError):
+        status = error_kind(exc.cause).status
+        return outcome(status, exc.cause.detail, f"Bundle.entry[{exc.index}]")
+    raise exc.cause
+
+
 class FhirRoute(APIRoute):
     """A route whose errors are OperationOutcomes (the app's handlers answer problem+json elsewhere)."""
 
@@ -93,6 +117,12 @@ class FhirRoute(APIRoute):
                     status = 400  # a search parameter FHIR's way: 400 (422 is for a resource sent)
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 return outcome(status, exc.detail, where, headers)
+            except Invalid as exc:
+                return _invalid_outcome(exc)
+            except EntryFailed as exc:
+                return _entry_outcome(exc)
+            except IntegrityError:
+                return outcome(409, "A concurrent request changed the same resource first; retry.")
             except RequestValidationError as exc:
                 return _validation_outcome(exc)
             except HTTPException as exc:
@@ -129,7 +159,7 @@ async def metadata(request: Request) -> Response:
     for r in RESOURCES:
         entry: dict[str, Any] = {
             "type": r.type,
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "interaction": [{"code": code} for code in r.interactions],
             "searchParam": [{"name": p.name, "type": p.type, "documentation": p.doc} for p in r.search]
             + [{"name": "_count", "type": "number", "documentation": COUNT_DOC}],
         }
@@ -159,6 +189,7 @@ async def metadata(request: Request) -> Response:
                     "session); each resource is visible to its patient's care team only."
                 },
                 "resource": resources,
+                "interaction": [{"code": "transaction"}],
             }
         ],
     }
@@ -396,3 +427,159 @@ def _included(
             )
             wanted.update(ref for ref in refs if ref.split("/")[0] in targets)
     return [r for r in everything if f"{r['resourceType']}/{r['id']}" in wanted]
+
+
+# --- Writes -------------------------------------------------------------------------------------------
+
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+_CONDITION = re.compile(r"^identifier=(?:(?P<system>[^|]*)\|)?(?P<value>.+)$")
+
+
+def _expected_version(request: Request) -> int:
+    """The version the EMR last read, from ``If-Match: W/"3"``: 428 without it, 400 if it does not parse."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        raise HTTPException(
+            428, 'Send If-Match: W/"<versionId>" of the version you read, so no change is lost.'
+        )
+    found = _ETAG.match(raw)
+    if found is None:
+        raise Invalid([("If-Match", 'Must be an ETag such as W/"3".')], status=400)
+    return int(found.group(1))
+
+
+def _written(request: Request, resource: Resource, status: int) -> Response:
+    """A write's answer, as ``Prefer: return=`` asks: the resource (representation, the default), nothing
+    (minimal) or an OperationOutcome; always Location and ETag."""
+    version = resource["meta"]["versionId"]
+    headers = {
+        "Location": f"{_base(request)}{resource['resourceType']}/{resource['id']}/_history/{version}",
+        "ETag": f'W/"{version}"',
+    }
+    prefer = request.headers.get("prefer", "")
+    if "return=minimal" in prefer:
+        return Response(status_code=status, headers=headers)
+    if "return=OperationOutcome" in prefer:
+        info = {"severity": "information", "code": "informational", "diagnostics": "Done."}
+        return fhir_json({"resourceType": "OperationOutcome", "issue": [info]}, status, headers)
+    return fhir_json(resource, status, headers)
+
+
+def _condition(request: Request, kind: str) -> tuple[str, str] | None:
+    """``If-None-Exist: identifier=system|value`` (conditional create): the identifier to look for."""
+    raw = request.headers.get("if-none-exist")
+    if raw is None:
+        return None
+    found = _CONDITION.match(raw.strip())
+    if found is None:
+        raise Invalid([("If-None-Exist", f"Search {kind} by identifier=system|value only.")], status=400)
+    return found.group("system") or "", found.group("value")
+
+
+def _check_id(resource: Resource, ident: int) -> None:
+    if "id" in resource and resource["id"] != str(ident):
+        kind = resource["resourceType"]
+        raise Invalid([(f"{kind}.id", f"The resource's id must be {ident}, as in the URL.")], status=400)
+
+
+@router.post("")
+async def transaction(
+    request: Request, actor: CurrentActor, session: SessionDep, settings: SettingsDep, now: Now
+) -> Response:
+    """A transaction Bundle: a patient with her care team, plans, goals, referrals and tasks imported in
+    one unit of work (the EMR's interface account); all or nothing."""
+    bundle = inbound.parse(await request.body(), "Bundle")
+    if bundle.get("type") != "transaction":
+        raise Invalid([("Bundle.type", "This server takes Bundles of type transaction.")], status=400)
+    done = await fhir.import_bundle(
+        session,
+        bundle,
+        actor=actor,
+        now=now,
+        respond_within=respond_within(request),
+        mrn_system=settings.fhir_mrn_system,
+    )
+    entries = [
+        {
+            "response": {
+                "status": "201 Created" if d.created else "200 OK",
+                "location": f"{d.kind}/{d.id}/_history/{d.version}",
+                "etag": f'W/"{d.version}"',
+            }
+        }
+        for d in done
+    ]
+    return fhir_json({"resourceType": "Bundle", "type": "transaction-response", "entry": entries})
+
+
+@router.post("/{kind}")
+async def create(
+    kind: str, request: Request, actor: CurrentActor, session: SessionDep, settings: SettingsDep, now: Now
+) -> Response:
+    """Create a Patient (registering her) or a ServiceRequest (a referral); ``If-None-Exist`` on the
+    identifier answers the one that exists instead (a retried EMR message creates nothing twice)."""
+    if not _supported(kind).create:
+        raise HTTPException(405, f"This server does not create {kind} resources.")
+    resource = inbound.parse(await request.body(), kind)
+    condition = _condition(request, kind)
+    mrn_system = settings.fhir_mrn_system
+    if kind == "Patient":
+        data = inbound.patient(resource, mrn_system=mrn_system)
+        if condition is not None and condition[0] in ("", mrn_system):
+            existing = await fhir.patient_by_mrn(session, condition[1], actor=actor)
+            if existing is not None:
+                return _written(
+                    request, mapping.patient(existing[0], version=existing[1], mrn_system=mrn_system), 200
+                )
+        patient, version = await fhir.create_patient(session, data, actor=actor)
+        return _written(request, mapping.patient(patient, version=version, mrn_system=mrn_system), 201)
+    referral_in = inbound.service_request(resource)
+    if condition is not None:
+        found = await referrals_service.find_by_identifier(session, condition[0], condition[1], actor=actor)
+        if found is not None:
+            return _written(request, mapping.service_request(found), 200)
+    referral = await fhir.create_referral(
+        session, referral_in, actor=actor, now=now, respond_within=respond_within(request)
+    )
+    return _written(request, mapping.service_request(referral), 201)
+
+
+@router.put("/{kind}/{ident}")
+async def update(
+    kind: str,
+    ident: str,
+    request: Request,
+    actor: CurrentActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
+    """Update a Patient (name, birth date), a ServiceRequest (what its requester may change) or a Task
+    (status, statusReason, priority, owner), with If-Match: 428 without it, 412 if someone changed it."""
+    if not _supported(kind).update:
+        raise HTTPException(405, f"This server does not update {kind} resources.")
+    resource_id = _id(ident, kind)
+    version = _expected_version(request)
+    resource = inbound.parse(await request.body(), kind)
+    _check_id(resource, resource_id)
+    mrn_system = settings.fhir_mrn_system
+    if kind == "Patient":
+        data = inbound.patient(resource, mrn_system=mrn_system)
+        patient, new = await fhir.update_patient(
+            session, resource_id, data, expected_version=version, actor=actor
+        )
+        return _written(request, mapping.patient(patient, version=new, mrn_system=mrn_system), 200)
+    if kind == "ServiceRequest":
+        referral = await fhir.update_referral(
+            session,
+            resource_id,
+            inbound.service_request(resource),
+            expected_version=version,
+            actor=actor,
+            now=now,
+        )
+        return _written(request, mapping.service_request(referral), 200)
+    task, patient_id = await fhir.update_task(
+        session, resource_id, inbound.task_change(resource), expected_version=version, actor=actor, now=now
+    )
+    return _written(request, mapping.task(task, patient_id=patient_id), 200)

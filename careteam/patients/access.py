@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from careteam.core.actor import Actor
 from careteam.core.vocab import Discipline
 from careteam.patients.codes import TeamRole
-from careteam.patients.tables import CareTeam, CareTeamMember, Patient
+from careteam.patients.tables import CareTeam, CareTeamMember, Patient, PatientShare
 
 # A select of ids, to be used as ``col(X.id).in_(...)``.
 Ids = SelectOfScalar[Any]
@@ -25,8 +25,16 @@ UserId = int | ColumnElement[int]
 
 
 def clinical_patient_ids(actor: Actor) -> Ids:
-    """Patients whose clinical content (plans, tasks, threads) the actor may read and write."""
+    """Patients whose clinical content (plans, tasks, threads) the actor may read and write: her care teams'
+    patients; for an EMR interface account, the patients shared with it."""
+    if actor.is_integration:
+        return shared_patient_ids_of(actor.user_id)
     return clinical_patient_ids_of(actor.user_id)
+
+
+def shared_patient_ids_of(user_id: UserId) -> Ids:
+    """Patients shared with an EMR interface account (``clinical_patient_ids`` for such an account)."""
+    return select(col(PatientShare.patient_id)).where(col(PatientShare.user_id) == user_id)
 
 
 def clinical_patient_ids_of(user_id: UserId) -> Ids:

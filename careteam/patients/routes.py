@@ -16,6 +16,8 @@ from careteam.patients.schemas import (
     PatientCreate,
     PatientPublic,
     PatientUpdate,
+    ShareCreate,
+    SharePublic,
 )
 from careteam.web.deps import CurrentActor, Id, IfMatch, Limit, Offset, SessionDep, etag
 
@@ -127,3 +129,33 @@ async def remove_member(
     team = await patients.remove_member(session, patient_id, member_id, expected_version=version, actor=actor)
     response.headers["ETag"] = etag(team.version)
     return team
+
+
+@router.get("/patients/{patient_id}/shares")
+async def list_shares(patient_id: Id, actor: CurrentActor, session: SessionDep) -> list[SharePublic]:
+    """The EMR interface accounts that may work on this patient through FHIR."""
+    return await patients.shares(session, patient_id, actor=actor)
+
+
+@router.post(
+    "/patients/{patient_id}/shares",
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "Not one who manages the care team"}},
+)
+async def share_patient(
+    patient_id: Id, body: ShareCreate, actor: CurrentActor, session: SessionDep
+) -> SharePublic:
+    """Let an EMR interface account read and write this patient's record through FHIR (the team's lead, an
+    IPM lead on the team, or an administrator); sharing again changes nothing."""
+    return await patients.share_patient(session, patient_id, body.user_id, actor=actor)
+
+
+@router.delete(
+    "/patients/{patient_id}/shares/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "Not one who manages the care team"}},
+)
+async def unshare_patient(patient_id: Id, user_id: Id, actor: CurrentActor, session: SessionDep) -> Response:
+    """Take the patient back from an EMR interface account."""
+    await patients.unshare_patient(session, patient_id, user_id, actor=actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

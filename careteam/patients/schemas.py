@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import (
@@ -80,3 +80,15 @@ class CareTeamPublic(Public):
     status: CareTeamStatus
     version: int
     members: list[MemberPublic]
+
+
+class ShareCreate(Input):
+    """Share the patient with an EMR interface account (``ClinicRole.integration``)."""
+
+    user_id: int = Field(gt=0, lt=2**31)
+
+
+class SharePublic(Public):
+    user_id: int
+    display_name: str
+    shared_at: datetime

@@ -15,7 +15,7 @@ from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, Duplicate, Forbidden, NotFound, ValidationFailed
-from careteam.core.vocab import Discipline
+from careteam.core.vocab import ClinicRole, Discipline
 from careteam.patients.access import clinical_patient_ids, manageable_team_ids, visible_patient_ids
 from careteam.patients.codes import CareTeamStatus, TeamRole
 from careteam.patients.schemas import (
@@ -26,8 +26,9 @@ from careteam.patients.schemas import (
     PatientCreate,
     PatientPublic,
     PatientUpdate,
+    SharePublic,
 )
-from careteam.patients.tables import CareTeam, CareTeamMember, Patient
+from careteam.patients.tables import CareTeam, CareTeamMember, Patient, PatientShare
 
 
 async def create_patient(session: AsyncSession, body: PatientCreate, *, actor: Actor) -> Patient:
@@ -44,7 +45,11 @@ async def create_patient(session: AsyncSession, body: PatientCreate, *, actor: A
     )
     session.add(team)
     await session.flush()
-    if actor.discipline is Discipline.ipm_lead and not actor.is_admin:
+    if actor.is_integration:  # the EMR registered her: it may go on working on her
+        session.add(
+            PatientShare(patient_id=patient.id or 0, user_id=actor.user_id, shared_by_id=actor.user_id)
+        )
+    elif actor.discipline is Discipline.ipm_lead and not actor.is_admin:
         session.add(
             CareTeamMember(
                 team_id=team.id or 0, user_id=actor.user_id, role=TeamRole.lead, discipline=actor.discipline
@@ -224,6 +229,10 @@ async def _team_of(session: AsyncSession, patient_id: int, *, for_update: bool =
 
 
 async def _manages(session: AsyncSession, team: CareTeam, actor: Actor) -> bool:
+    if actor.is_integration:
+        # The EMR seats the team of a patient it registered (a FHIR import), while it has nobody on it yet.
+        members = (await session.exec(select(func.count()).where(CareTeamMember.team_id == team.id))).one()
+        return members == 0 and await is_shared(session, team.patient_id, actor.user_id)
     query = select(CareTeam.id).where(
         CareTeam.id == team.id, col(CareTeam.id).in_(manageable_team_ids(actor))
     )
@@ -490,3 +499,64 @@ async def team_patient_id(session: AsyncSession, team_id: int) -> int | None:
 async def team_id_of(session: AsyncSession, patient_id: int) -> int:
     """The id of the patient's care team (every patient has one). Not access-checked."""
     return (await _team_of(session, patient_id)).id or 0
+
+
+async def shares(session: AsyncSession, patient_id: int, *, actor: Actor) -> list[SharePublic]:
+    """The EMR interface accounts this patient is shared with (whoever may see her care team)."""
+    await _visible_patient(session, patient_id, actor)
+    users = accounts.directory()
+    rows = await session.exec(
+        select(PatientShare, users.c.display_name)
+        .join(users, users.c.id == col(PatientShare.user_id))
+        .where(PatientShare.patient_id == patient_id)
+        .order_by(col(PatientShare.id))
+    )
+    return [
+        SharePublic(user_id=share.user_id, display_name=name, shared_at=share.shared_at)
+        for share, name in rows
+    ]
+
+
+async def share_patient(session: AsyncSession, patient_id: int, user_id: int, *, actor: Actor) -> SharePublic:
+    """Let an EMR interface account work on this patient through FHIR (those who manage her care team);
+    sharing again changes nothing."""
+    await _visible_patient(session, patient_id, actor)
+    await _ensure_manages(session, await _team_of(session, patient_id), actor)
+    account = await accounts.active_user(session, user_id)
+    if account is None or account.role != ClinicRole.integration:
+        raise ValidationFailed("Share a patient with an active EMR interface account only.", field="user_id")
+    found = (
+        await session.exec(
+            select(PatientShare).where(PatientShare.patient_id == patient_id, PatientShare.user_id == user_id)
+        )
+    ).first()
+    if found is None:
+        found = PatientShare(patient_id=patient_id, user_id=user_id, shared_by_id=actor.user_id)
+        session.add(found)
+        await session.flush()
+        audit.record(session, actor, AuditAction.create, "patient_share", found.id, patient_id=patient_id)
+    return SharePublic(user_id=user_id, display_name=account.display_name, shared_at=found.shared_at)
+
+
+async def unshare_patient(session: AsyncSession, patient_id: int, user_id: int, *, actor: Actor) -> None:
+    """Take the patient back from an EMR interface account (those who manage her care team)."""
+    await _visible_patient(session, patient_id, actor)
+    await _ensure_manages(session, await _team_of(session, patient_id), actor)
+    found = (
+        await session.exec(
+            select(PatientShare).where(PatientShare.patient_id == patient_id, PatientShare.user_id == user_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("This patient is not shared with that account.")
+    await session.delete(found)
+    audit.record(session, actor, AuditAction.delete, "patient_share", found.id, patient_id=patient_id)
+    await session.flush()
+
+
+async def is_shared(session: AsyncSession, patient_id: int, user_id: int) -> bool:
+    """Whether the patient is shared with this EMR interface account."""
+    query = select(PatientShare.id).where(
+        PatientShare.patient_id == patient_id, PatientShare.user_id == user_id
+    )
+    return (await session.exec(query)).first() is not None

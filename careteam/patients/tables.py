@@ -39,3 +39,17 @@ class CareTeamMember(SQLModel, table=True):
     role: str = Field(max_length=16, default="member")
     discipline: str = Field(max_length=32)
     added_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+
+class PatientShare(SQLModel, table=True):
+    """A patient an EMR interface account may work on (through FHIR): one it registered, or one a manager
+    of her care team shared with it. Not a care team membership: the account is nobody's colleague."""
+
+    __tablename__ = "patient_share"
+    __table_args__ = (sa.UniqueConstraint("patient_id", "user_id", name="uq_patient_share_patient_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    shared_by_id: int = Field(foreign_key="user_account.id")
+    shared_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

@@ -18,18 +18,27 @@ from sqlalchemy import union
 from sqlmodel import col, select
 
 from careteam.core.actor import Actor
-from careteam.patients.access import Ids, UserId, clinical_patient_ids_of, member_ids_of_patients
+from careteam.patients.access import (
+    Ids,
+    UserId,
+    clinical_patient_ids_of,
+    member_ids_of_patients,
+    shared_patient_ids_of,
+)
 from careteam.plans.tables import CarePlan
 
 
 def readable_plan_ids(actor: Actor) -> Ids:
-    """Care plans (boards) the actor may read and write: those of her care teams' patients."""
-    return readable_plan_ids_of(actor.user_id)
+    """Care plans (boards) the actor may read and write: those of her care teams' patients (an EMR interface
+    account: of the patients shared with it)."""
+    return readable_plan_ids_of(actor.user_id, shared=actor.is_integration)
 
 
-def readable_plan_ids_of(user_id: UserId) -> Ids:
-    """``readable_plan_ids`` for a user id or, in a statement built once, a bound parameter."""
-    return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(clinical_patient_ids_of(user_id)))
+def readable_plan_ids_of(user_id: UserId, *, shared: bool = False) -> Ids:
+    """``readable_plan_ids`` for a user id or, in a statement built once, a bound parameter (``shared``: an
+    EMR interface account's, by the patients shared with it)."""
+    patients = shared_patient_ids_of(user_id) if shared else clinical_patient_ids_of(user_id)
+    return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(patients))
 
 
 def plan_reader_ids(plan_id: int) -> Ids:

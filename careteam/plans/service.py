@@ -156,7 +156,10 @@ async def update_goal(
 
 
 async def may_shape_plans(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
-    """Plans are shaped by the team's leads and its IPM physicians; others work the tasks."""
+    """Plans are shaped by the team's leads and its IPM physicians; others work the tasks. An EMR interface
+    account shapes the plans of the patients shared with it (it imports them: careteam.fhir)."""
+    if actor.is_integration:
+        return await patients.is_shared(session, patient_id, actor.user_id)
     member = await patients.membership(session, patient_id, actor.user_id)
     return member is not None and shapes_plans(member[0], member[1])
 

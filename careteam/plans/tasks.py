@@ -24,6 +24,7 @@ from careteam.db.types import utcnow
 from careteam.notifications import service as notifications
 from careteam.notifications.codes import NotificationKind
 from careteam.patients import service as patients
+from careteam.patients.codes import TeamRole
 from careteam.plans import board, rules
 from careteam.plans.access import readable_plan_ids, readable_plan_ids_of
 from careteam.plans.board import readable_plan
@@ -45,15 +46,19 @@ _UPDATE_TASK = (
 )
 
 # The task and its patient's id, if the task's plan is one of the user's; its row locked (PostgreSQL).
-_TASK_FOR_UPDATE = (
-    sa.select(_TASKS, _PLANS.c.patient_id)
-    .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
-    .where(
-        _TASKS.c.id == sa.bindparam("task_id"),
-        _TASKS.c.plan_id.in_(readable_plan_ids_of(sa.bindparam("user_id"))),
+# By ``shared``: an EMR interface account's plans are those of the patients shared with it.
+_TASK_FOR_UPDATE = {
+    shared: (
+        sa.select(_TASKS, _PLANS.c.patient_id)
+        .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
+        .where(
+            _TASKS.c.id == sa.bindparam("task_id"),
+            _TASKS.c.plan_id.in_(readable_plan_ids_of(sa.bindparam("user_id"), shared=shared)),
+        )
+        .with_for_update(of=_TASKS)
     )
-    .with_for_update(of=_TASKS)
-)
+    for shared in (False, True)
+}
 
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
 _MOVE_FIELDS = frozenset({"status", "position", "status_reason"})
@@ -79,7 +84,11 @@ def ensure_transition(current: TaskStatus, to: TaskStatus) -> None:
 
 
 async def viewer(session: AsyncSession, patient_id: int, actor: Actor) -> rules.Viewer:
-    """The actor as the rules see her: her role and discipline on the patient's care team."""
+    """The actor as the rules see her: her role and discipline on the patient's care team. An EMR interface
+    account moves the tasks of a patient shared with it with the lead's rights: the EMR records what the
+    clinic did."""
+    if actor.is_integration and await patients.is_shared(session, patient_id, actor.user_id):
+        return rules.Viewer(user_id=actor.user_id, team_role=TeamRole.lead, discipline=Discipline.ipm_lead)
     member = await patients.membership(session, patient_id, actor.user_id)
     if member is None:
         raise Forbidden("Only the patient's care team moves its tasks.")
@@ -115,12 +124,16 @@ async def create_task(
     referral_id: int | None = None,
     message_id: int | None = None,
     reopened_from_id: int | None = None,
+    imported_from: int | None = None,
+    status_reason: str | None = None,
 ) -> Task:
     """Put a task on a plan's board, at the bottom of its column unless a position is given; ``referral_id``
     links it to the referral whose acceptance put it there, ``message_id`` to the message it was made from,
-    ``reopened_from_id`` to the finished task it follows up. The actor is its author."""
+    ``reopened_from_id`` to the finished task it follows up. The actor is its author, except for a task
+    imported from another record (``imported_from``: its author there, a clinician of this clinic), which
+    keeps any status it had there, with its ``status_reason``: a record moved, not work done."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
-    if body.status not in INITIAL_STATUSES:
+    if body.status not in INITIAL_STATUSES and imported_from is None:
         options = ", ".join(sorted(INITIAL_STATUSES))
         raise InvalidTransition(f"A new task cannot start as {body.status}; start it as one of: {options}.")
     if body.assignee_id is not None:
@@ -142,8 +155,9 @@ async def create_task(
         checklist=[item.model_dump() for item in body.checklist],
         referral_id=referral_id,
         message_id=message_id,
-        author_id=actor.user_id,
+        author_id=actor.user_id if imported_from is None else imported_from,
         reopened_from_id=reopened_from_id,
+        status_reason=status_reason if imported_from is not None else None,
     )
     session.add(task)
     await session.flush()
@@ -465,7 +479,8 @@ async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) ->
     detached copy for the answer (no identity map to keep in step, no flush at commit).
     """
     conn = await session.connection()
-    row = (await conn.execute(_TASK_FOR_UPDATE, {"task_id": task_id, "user_id": actor.user_id})).first()
+    statement = _TASK_FOR_UPDATE[actor.is_integration]
+    row = (await conn.execute(statement, {"task_id": task_id, "user_id": actor.user_id})).first()
     if row is None:
         raise NotFound("No such task.")
     values = row._asdict()

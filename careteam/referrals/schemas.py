@@ -98,6 +98,13 @@ class PersonPublic(Public):
     display_name: str
 
 
+class ReferralIdentifier(Public):
+    """The sender's own id for a referral (an EMR's order number: FHIR ServiceRequest.identifier)."""
+
+    system: str
+    value: str
+
+
 class ReferralPatient(Public):
     """The minimal patient a pool member off the care team sees: name and age, nothing clinical."""
 
@@ -158,6 +165,7 @@ class ReferralPublic(Public):
     overdue: bool
     task_ids: list[int]
     on_team: bool
+    identifier: ReferralIdentifier | None = None
     version: int
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -50,6 +50,7 @@ from careteam.referrals.schemas import (
     Decline,
     PersonPublic,
     ReferralCreate,
+    ReferralIdentifier,
     ReferralPatient,
     ReferralPublic,
     ReferralUpdate,
@@ -80,8 +81,9 @@ def readable_referral_ids(actor: Actor) -> SelectOfScalar[Any]:
         col(Referral.patient_id).in_(clinical_patient_ids(actor)),
         col(Referral.claimed_by_id) == me,
     ]
-    # A pool is its discipline's clinicians: an administrator sees referrals only on her own care teams.
-    if not actor.is_admin:
+    # A pool is its discipline's clinicians: an administrator (or an EMR interface account) sees referrals
+    # only on her own care teams (its shared patients).
+    if not (actor.is_admin or actor.is_integration):
         visible.append(
             and_(
                 col(Referral.status).in_(_SENT),
@@ -239,14 +241,21 @@ async def create_referral(
     actor: Actor,
     now: datetime | None = None,
     respond_within: Mapping[ReferralPriority, timedelta] = RESPOND_WITHIN,
+    requester: Actor | None = None,
+    identifier: tuple[str, str] | None = None,
 ) -> ReferralPublic:
-    """Refer a plan's patient to a discipline's pool or a named clinician (the team's lead or physician)."""
+    """Refer a plan's patient to a discipline's pool or a named clinician (the team's lead or physician).
+
+    ``requester``: the clinician the referral is from when another account sends it for her (the EMR's
+    interface: the referral rules are hers, the audit rows and events the sender's). ``identifier``: the
+    sender's own (system, value) for it, unique."""
     now = now or utcnow()
+    requester = requester or actor
     try:
         plan = await board.readable_plan(session, body.plan_id, actor)
     except NotFound:
         raise ValidationFailed("No care plan with this id on your care teams.", field="plan_id") from None
-    await _ensure_refers(session, plan.patient_id, actor)
+    await _ensure_refers(session, plan.patient_id, requester)
     _check_reason_code(body.discipline, body.reason_code)
     if body.assignee_id is not None:
         await _check_assignee(session, body.assignee_id, body.discipline)
@@ -256,7 +265,7 @@ async def create_referral(
     referral = Referral(
         plan_id=plan.id or 0,
         patient_id=plan.patient_id,
-        requester_id=actor.user_id,
+        requester_id=requester.user_id,
         discipline=body.discipline,
         assignee_id=body.assignee_id,
         # A named clinician holds the referral from the start: nobody else may claim it.
@@ -268,6 +277,8 @@ async def create_referral(
         status=body.status,
         phase_since=now,
         phase_seconds={},
+        identifier_system=identifier[0] if identifier else None,
+        identifier_value=identifier[1] if identifier else None,
         created_at=now,
         updated_at=now,
     )
@@ -295,7 +306,8 @@ async def update_referral(
     someone changed it first."""
     now = now or utcnow()
     referral = await _for_update(session, referral_id, actor)
-    await _ensure_refers(session, referral.patient_id, actor)
+    # The EMR's interface changes a referral it sent for a clinician by her rules (create_referral).
+    await _ensure_refers(session, referral.patient_id, actor, as_user=referral.requester_id)
     if referral.version != expected_version:
         raise Conflict(
             "Someone changed this referral first.",
@@ -586,9 +598,13 @@ async def _for_update(session: AsyncSession, referral_id: int, actor: Actor) -> 
     return referral
 
 
-async def _ensure_refers(session: AsyncSession, patient_id: int, actor: Actor) -> None:
-    """Referrals are made and managed by the team's lead and its physicians."""
-    member = await patients.membership(session, patient_id, actor.user_id)
+async def _ensure_refers(
+    session: AsyncSession, patient_id: int, actor: Actor, *, as_user: int | None = None
+) -> None:
+    """Referrals are made and managed by the team's lead and its physicians (an EMR interface account:
+    by the rules of ``as_user``, the clinician it acts for)."""
+    user_id = as_user if actor.is_integration and as_user is not None else actor.user_id
+    member = await patients.membership(session, patient_id, user_id)
     if member is None or not (member[0] == TeamRole.lead or member[1] in _PLANNERS):
         raise Forbidden("Only the care team's lead or its physicians refer this patient.")
 
@@ -827,6 +843,11 @@ async def _public(
                 overdue=is_overdue(r, now),
                 task_ids=linked.get(r.id or 0, []) if on_team else [],
                 on_team=on_team,
+                identifier=(
+                    ReferralIdentifier(system=r.identifier_system, value=r.identifier_value)
+                    if r.identifier_system is not None and r.identifier_value is not None
+                    else None
+                ),
                 version=r.version,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
@@ -879,3 +900,19 @@ async def referral_disciplines(session: AsyncSession, referral_ids: Iterable[int
         select(col(Referral.id), col(Referral.discipline)).where(col(Referral.id).in_(ids))
     )
     return {int(rid or 0): discipline for rid, discipline in rows}
+
+
+async def find_by_identifier(
+    session: AsyncSession, system: str, value: str, *, actor: Actor
+) -> ReferralPublic | None:
+    """The referral its sender identified so (FHIR conditional create), if the actor may read it; audited."""
+    query = select(Referral).where(
+        Referral.identifier_system == system,
+        Referral.identifier_value == value,
+        col(Referral.id).in_(readable_referral_ids(actor)),
+    )
+    found = (await session.exec(query)).first()
+    if found is None:
+        return None
+    audit.record(session, actor, AuditAction.read, "referral", found.id, patient_id=found.patient_id)
+    return (await _public(session, [found], actor=actor, now=None))[0]

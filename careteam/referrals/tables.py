@@ -21,6 +21,8 @@ class Referral(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_referral_pool", "discipline", "status"),
         sa.Index("ix_referral_due", "status", "respond_by"),
+        # The EMR's own id of a referral it sent (FHIR ServiceRequest.identifier): a retried message finds it.
+        sa.UniqueConstraint("identifier_system", "identifier_value", name="uq_referral_identifier"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -45,6 +47,8 @@ class Referral(SQLModel, table=True):
     phase_seconds: dict[str, float] = Field(
         default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
     )
+    identifier_system: str | None = Field(default=None, max_length=200)
+    identifier_value: str | None = Field(default=None, max_length=100)
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())

@@ -118,11 +118,20 @@ MUST_CHANGE_DETAIL = (
 )
 
 
+# An EMR interface account (ClinicRole.integration) works through FHIR only; it may see who it is, change
+# its password and end its own tokens.
+INTEGRATION_PATHS = ("/fhir/", "/api/v1/me/sessions", "/api/v1/me/password")
+INTEGRATION_DETAIL = "This account is an EMR interface: it uses the FHIR API at /fhir/R4 only."
+
+
 async def current_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
     if actor is None:
         raise Unauthenticated("Sign in, or send a valid bearer token.")
     if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         raise Forbidden(MUST_CHANGE_DETAIL)
+    path = request.url.path
+    if actor.is_integration and not (path == "/api/v1/me" or path.startswith(INTEGRATION_PATHS)):
+        raise Forbidden(INTEGRATION_DETAIL)
     return actor
 
 

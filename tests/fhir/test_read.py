@@ -300,7 +300,14 @@ async def test_the_capability_statement_lists_exactly_what_answers(client: Any, 
     listed = {res["type"]: res for res in statement["rest"][0]["resource"]}
     assert set(listed) == {r.type for r in RESOURCES}
     for kind, res in listed.items():
-        assert {i["code"] for i in res["interaction"]} == {"read", "search-type"}
+        interactions = {i["code"] for i in res["interaction"]}
+        assert {"read", "search-type"} <= interactions
+        # A create or update it lists is taken (an empty body is refused as such, not as unsupported);
+        # one it does not list is 405.
+        post = await client.post(f"{BASE}/{kind}", content=b"{}", headers=h)
+        put = await client.put(f"{BASE}/{kind}/1", content=b"{}", headers={**h, "If-Match": 'W/"1"'})
+        assert (post.status_code == 405) is ("create" not in interactions), (kind, post.text)
+        assert (put.status_code == 405) is ("update" not in interactions), (kind, put.text)
         params = {p["name"] for p in res["searchParam"]} - {"_count"}
         scope = "" if kind in ("Patient", "Practitioner") else f"patient={f.world.patient_id}&"
         for name in params - {"patient", "subject"}:
@@ -311,6 +318,7 @@ async def test_the_capability_statement_lists_exactly_what_answers(client: Any, 
             probe = await fhir_get(client, f"{kind}?{scope or '_id=1&'}_include={include}", h)
             assert probe.status_code == 200, (kind, include, probe.text)
     assert listed["Patient"]["operation"][0]["name"] == "everything"
+    assert statement["rest"][0]["interaction"] == [{"code": "transaction"}]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

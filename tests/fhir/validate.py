@@ -72,4 +72,5 @@ def check(resource: dict[str, Any]) -> None:
         assert resource["lifecycleStatus"] in GOAL_STATUS, resource
     if kind == "Bundle":
         for entry in resource.get("entry", []):
-            check(entry["resource"])
+            if "resource" in entry:  # a transaction-response's entries carry a response only
+                check(entry["resource"])

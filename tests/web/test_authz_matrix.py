@@ -23,13 +23,20 @@ from careteam.messaging.render import render
 from careteam.messaging.tables import Message, MessageAckRequired
 from careteam.outcomes.tables import Observation
 from careteam.patients.codes import TeamRole
-from careteam.patients.tables import CareTeam, CareTeamMember
+from careteam.patients.tables import CareTeam, CareTeamMember, PatientShare
 from careteam.plans.tables import Goal, Task
 from careteam.referrals.tables import Referral
 from tests.factories import PASSWORD, make_patient, make_plan, make_user
 
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
-PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
+PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin", "emr"]
+# What an EMR interface account (``emr``, the patient shared with it) may call outside /fhir/R4.
+EMR_ROUTES = {
+    "GET /api/v1/me": 200,
+    "POST /api/v1/me/password": 204,
+    "GET /api/v1/me/sessions": 200,
+    "DELETE /api/v1/me/sessions/{session_id}": 204,
+}
 PLANNERS = {"ipm_lead", "physician"}
 CONVERSING = {"nurse", "physician"}  # the conversation's participants still on the care team
 # The conference's participants: the lead facilitates, the nurse and a clinician of another team attend
@@ -59,6 +66,7 @@ class World:
     own_session: str = ""  # the handle of another session of the caller's, which she revokes
     user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
     observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
+    emr_id: int = 0  # an EMR interface account the patient is shared with
 
 
 def expect(route: str, persona: str) -> int:
@@ -70,6 +78,8 @@ def expect(route: str, persona: str) -> int:
     psychologist = persona == "psychologist"
     if anonymous:
         return 401
+    if persona == "emr":
+        return EMR_ROUTES.get(route, 403)
     table: dict[str, int] = {
         "GET /api/v1/me": 200,
         "GET /api/v1/users": 200,
@@ -99,6 +109,14 @@ def expect(route: str, persona: str) -> int:
         if on_team
         else 404,
         "DELETE /api/v1/patients/{patient_id}/care-team/members/{member_id}": 200
+        if (lead or admin)
+        else 403
+        if on_team
+        else 404,
+        # Sharing with the EMR's interface account: for those who manage the team, like its membership.
+        "GET /api/v1/patients/{patient_id}/shares": 200 if (on_team or admin) else 404,
+        "POST /api/v1/patients/{patient_id}/shares": 201 if (lead or admin) else 403 if on_team else 404,
+        "DELETE /api/v1/patients/{patient_id}/shares/{user_id}": 204
         if (lead or admin)
         else 403
         if on_team
@@ -261,6 +279,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
         await make_user(s, "admin1", discipline=Discipline.ipm_lead, role=ClinicRole.admin)
         spare = await make_user(s, "spare_sw", discipline=Discipline.social_worker)
         candidate = await make_user(s, "candidate_ot", discipline=Discipline.occupational_therapist)
+        emr = await make_user(s, "emr_iface", role=ClinicRole.integration)
         batch = [
             await make_user(s, "batch_pharm", discipline=Discipline.pharmacist),
             await make_user(s, "batch_psych", discipline=Discipline.psychologist),
@@ -368,12 +387,18 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             author_id=users["nurse"].id or 0,
         )
         s.add(score)
+        s.add(
+            PatientShare(
+                patient_id=patient.id or 0, user_id=emr.id or 0, shared_by_id=users["ipm_lead"].id or 0
+            )
+        )
         await s.flush()
         username = {
             "anonymous": None,
             "other_team": "other_nurse",
             "removed": "removed_pt",
             "admin": "admin1",
+            "emr": "emr_iface",
         }.get(persona, f"on_{persona}")
         caller = (await s.exec(select(User).where(User.username == username))).first()
         own = "0" * HANDLE_LENGTH
@@ -401,6 +426,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             own,
             handle_of(spares.record.id),
             score.id or 0,
+            emr.id or 0,
         )
     return world, username
 
@@ -408,7 +434,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
 def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
     method, path = route.split(" ", 1)
     path = path.format(
-        user_id=w.user_id,
+        user_id=w.emr_id if "/shares/" in path else w.user_id,
         patient_id=w.patient_id,
         member_id=w.spare_member_id,
         plan_id=w.plan_id,
@@ -442,6 +468,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/patients/{patient_id}": {"name": "Renamed Patient"},
         "PATCH /api/v1/patients/{patient_id}/care-team": {"name": "Renamed team"},
         "POST /api/v1/patients/{patient_id}/care-team/members": {"user_id": w.candidate_id},
+        "POST /api/v1/patients/{patient_id}/shares": {"user_id": w.emr_id},
         "POST /api/v1/patients/{patient_id}/care-team/members/batch": {
             "members": [{"user_id": w.batch_ids[0]}, {"user_id": w.batch_ids[1], "role": "lead"}]
         },

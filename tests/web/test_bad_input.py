@@ -547,6 +547,28 @@ CASES = [
         409,
         json={"user_id": "{nurse}"},
     ),
+    c("share-user-text", "POST", "/patients/{patient}/shares", 422, "body.user_id", json={"user_id": "abc"}),
+    c("share-user-missing", "POST", "/patients/{patient}/shares", 422, "body.user_id", json={}),
+    c(
+        "share-extra-field",
+        "POST",
+        "/patients/{patient}/shares",
+        422,
+        "body.scope",
+        json={"user_id": 1, "scope": "all"},
+    ),
+    # Only an EMR interface account takes a share: a clinician is put on the team instead.
+    c(
+        "share-with-clinician",
+        "POST",
+        "/patients/{patient}/shares",
+        422,
+        "user_id",
+        json={"user_id": "{nurse}"},
+    ),
+    c("share-unknown-user", "POST", "/patients/{patient}/shares", 422, "user_id", json={"user_id": 999999}),
+    c("unshare-not-shared", "DELETE", "/patients/{patient}/shares/{nurse}", 404),
+    c("unshare-user-text", "DELETE", "/patients/{patient}/shares/abc", 422, "path.user_id"),
     c(
         "member-unknown-patient",
         "POST",

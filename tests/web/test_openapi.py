@@ -49,6 +49,8 @@ def test_operation_ids_are_unique_short_and_named_by_tag_and_function(document: 
 UNVERSIONED = {
     ("delete", "/api/v1/me/sessions/{session_id}"),
     ("delete", "/api/v1/users/{user_id}/sessions/{session_id}"),
+    # A share has no version: taking it back twice is a 404, and nothing of it can be overwritten.
+    ("delete", "/api/v1/patients/{patient_id}/shares/{user_id}"),
 }
 
 
