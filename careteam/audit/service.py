@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit.codes import AuditAction, AuditOutcome
 from careteam.audit.tables import AuditEntry
 from careteam.core.actor import Actor
-from careteam.core.errors import Conflict, Forbidden, ValidationFailed
+from careteam.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from careteam.db.types import utcnow
 
 _ENTRIES = SQLModel.metadata.tables["audit_entry"]
@@ -162,3 +162,13 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:
         raise ValidationFailed("This date is out of range.", field=field) from None
+
+
+async def get_entry(session: AsyncSession, entry_id: int, *, actor: Actor) -> AuditEntry:
+    """One entry of the audit trail; admins only."""
+    if not actor.is_admin:
+        raise Forbidden("Only administrators can read the audit trail.")
+    entry = await session.get(AuditEntry, entry_id)
+    if entry is None:
+        raise NotFound("No such audit entry.")
+    return entry

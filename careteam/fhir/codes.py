@@ -20,6 +20,10 @@ USERNAME = "urn:careteam:fhir:username"
 MEASURE_ITEM = "urn:careteam:fhir:measure-item"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
+AUDIT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL = "http://hl7.org/fhir/restful-interaction"
+DICOM = "http://dicom.nema.org/resources/ontology/DCM"
+AUDITED = "urn:careteam:fhir:audited-resource"  # what an entry is about: "task/12", "care_plan/4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,11 @@ class Supported:
 
     @property
     def interactions(self) -> list[str]:
-        return ["read", "search-type"] + ["create"] * self.create + ["update"] * self.update
+        return (
+            ["read", "vread", "history-instance", "search-type"]
+            + ["create"] * self.create
+            + ["update"] * self.update
+        )
 
 
 RESOURCES: tuple[Supported, ...] = (
@@ -98,6 +106,10 @@ RESOURCES: tuple[Supported, ...] = (
     Supported("Task", (_ID, _PATIENT, _STATUS), update=True),
     Supported("ServiceRequest", (_ID, _PATIENT, _SUBJECT, _STATUS), create=True, update=True),
     Supported("Communication", (_ID, _PATIENT, _SUBJECT, _STATUS)),
+    Supported(
+        "AuditEvent",
+        (_ID, _PATIENT, SearchParam("agent", "reference", "Who acted (Practitioner/123)")),
+    ),
     Supported(
         "Observation",
         (

@@ -8,11 +8,16 @@ from datetime import date, datetime
 from typing import Any
 
 from careteam.accounts.service import Identity
+from careteam.audit.schemas import AuditEntryPublic
 from careteam.fhir.codes import (
+    AUDIT_TYPE,
+    AUDITED,
     BOARD_COLUMN,
+    DICOM,
     MEASURE_ITEM,
     OBSERVATION_CATEGORY,
     REFERRAL_REASON,
+    RESTFUL,
     TEAM_LEAD,
     UCUM,
     USERNAME,
@@ -72,6 +77,7 @@ def practitioner(who: Identity) -> Resource:
     return {
         "resourceType": "Practitioner",
         "id": str(who.user_id),
+        "meta": _meta(1),  # an account is not versioned: its one version is what it is now
         "identifier": [{"system": USERNAME, "value": who.username}],
         "active": who.active,
         "name": [{"text": who.display_name}],
@@ -230,6 +236,7 @@ def observation(row: ObservationPublic) -> Resource:
             "coding": [{"system": row.code.system, "code": row.code.code, "display": row.code.display}],
             "text": measure.title,
         },
+        "basedOn": [ref("CarePlan", row.plan_id)],
         "subject": ref("Patient", row.patient_id),
         "effectiveDateTime": instant(row.effective_at),
         "issued": instant(row.created_at),
@@ -307,3 +314,92 @@ def record_resources(record: Record, people: Sequence[Identity], *, mrn_system: 
     found.extend(observation(o) for o in record.observations)
     found.extend(practitioner(p) for p in people)
     return found
+
+
+def version_of(kind: str, public: Any, current: Resource) -> Resource:
+    """An earlier version of ``current`` from the public shape its event carried. A plan's earlier versions
+    list no goals or activities (what it held then is not kept)."""
+    patient_id = int(str(_subject(current)).split("/")[1])
+    match kind:
+        case "CarePlan":
+            team = current.get("careTeam", [{}])[0].get("reference", "CareTeam/0")
+            return care_plan(public, team_id=int(team.split("/")[1]), goal_ids=[], task_ids=[])
+        case "Goal":
+            return goal(public, patient_id=patient_id)
+        case "Task":
+            return task(public, patient_id=patient_id)
+        case "ServiceRequest":
+            return service_request(public)
+        case "Communication":
+            return communication(public, patient_id=patient_id)
+        case _:
+            return observation(public)
+
+
+def _subject(resource: Resource) -> str:
+    for key in ("subject", "for"):
+        if key in resource:
+            return str(resource[key]["reference"])
+    return f"Patient/{resource['id']}"  # a Patient is its own subject
+
+
+def history(entries: Sequence[tuple[Resource, str]], *, base: str) -> Resource:
+    """A history Bundle, newest first: each version with the request that made it and when."""
+    out = []
+    for resource, when in entries:
+        version = resource["meta"]["versionId"]
+        path = f"{resource['resourceType']}/{resource['id']}"
+        out.append(
+            {
+                "fullUrl": f"{base}{path}",
+                "resource": resource,
+                "request": {"method": "POST" if version == "1" else "PUT", "url": path},
+                "response": {"status": "201 Created" if version == "1" else "200 OK", "lastModified": when}
+                if when
+                else {"status": "200 OK"},
+            }
+        )
+    return {"resourceType": "Bundle", "type": "history", "total": len(out), "entry": out}
+
+
+# The audit trail's actions as AuditEvent.action (C, R, U, D, E) and their interaction.
+_ACTIONS = {"create": "C", "read": "R", "update": "U", "delete": "D", "login": "E", "logout": "E"}
+
+
+def audit_event(row: AuditEntryPublic) -> Resource:
+    """An entry of the audit trail: who (``agent``), did what (``action``, a RESTful interaction or a
+    sign-in), to which patient's data (``entity``), when, with what outcome (0 success, 4 refused)."""
+    signing = row.action.value in ("login", "logout")
+    kind = (
+        {"system": DICOM, "code": "110114", "display": "User Authentication"}
+        if signing
+        else {"system": AUDIT_TYPE, "code": "rest", "display": "RESTful Operation"}
+    )
+    agent: Resource = {"requestor": True}
+    if row.user_id is not None:
+        agent["who"] = ref("Practitioner", row.user_id)
+    if row.client_ip:
+        agent["network"] = {"address": row.client_ip, "type": "2"}
+    entities: list[Resource] = []
+    if row.patient_id is not None:
+        entities.append({"what": ref("Patient", row.patient_id)})
+    if row.resource_id is not None:
+        entities.append(
+            {"what": {"identifier": {"system": AUDITED, "value": f"{row.resource_type}/{row.resource_id}"}}}
+        )
+    return _drop_empty(
+        {
+            "resourceType": "AuditEvent",
+            "id": str(row.id),
+            "meta": _meta(1),  # written once, never changed
+            "type": kind,
+            "subtype": [] if signing else [{"system": RESTFUL, "code": row.action.value}],
+            "action": _ACTIONS[row.action.value],
+            "recorded": instant(row.at),
+            "outcome": "0" if row.outcome == "success" else "4",
+            "outcomeDesc": None if row.outcome == "success" else row.outcome,
+            "agent": [agent],
+            "source": {"observer": {"display": "careteam"}},
+            "entity": entities,
+        }
+    )

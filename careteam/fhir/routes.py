@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from careteam import __version__
+from careteam.audit import service as audit
+from careteam.audit.schemas import AuditEntryPublic
 from careteam.core.actor import Actor
 from careteam.core.errors import DomainError, NotFound, ValidationFailed
 from careteam.fhir import inbound, mapping
@@ -209,6 +211,46 @@ async def everything(
     return fhir_json(mapping.searchset(entries, total=len(entries), links={"self": str(request.url)}))
 
 
+@router.get("/{kind}/{ident}/_history")
+async def history(
+    kind: str, ident: str, request: Request, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Every version of a resource still in its plan's event log (within its retention), newest first; a
+    Patient, Practitioner or CareTeam: its current version."""
+    found = await _versions(kind, ident, session, actor, settings.fhir_mrn_system)
+    return fhir_json(mapping.history(list(reversed(found)), base=_base(request)))
+
+
+@router.get("/{kind}/{ident}/_history/{vid}")
+async def vread(
+    kind: str, ident: str, vid: str, actor: CurrentActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """One version of a resource (vread); not found once the log no longer holds it."""
+    for resource, _ in await _versions(kind, ident, session, actor, settings.fhir_mrn_system):
+        if resource["meta"]["versionId"] == vid:
+            return fhir_json(resource, headers={"ETag": f'W/"{vid}"'})
+    raise NotFound(f"No version {vid} of this {kind} is kept.")
+
+
+async def _versions(
+    kind: str, ident: str, session: Any, actor: Actor, mrn_system: str
+) -> list[tuple[Resource, str]]:
+    """(resource, when) for each version kept, oldest first; the current one as read (checked, audited)."""
+    _supported(kind)
+    current = await _read(kind, _id(ident, kind), session, actor, mrn_system)
+    if not fhir.has_history(kind):
+        return [(current, current.get("meta", {}).get("lastUpdated", ""))]
+    plan_id = await fhir.plan_of(session, kind, current, actor=actor)
+    kept = await fhir.versions(session, kind, plan_id, int(current["id"]))
+    found = [
+        (mapping.version_of(kind, v.public, current), mapping.instant(v.at))
+        for v in kept
+        if str(v.number) != current["meta"]["versionId"]
+    ]
+    last = next((mapping.instant(v.at) for v in kept if str(v.number) == current["meta"]["versionId"]), "")
+    return [*found, (current, last)]
+
+
 @router.get("/{kind}/{ident}")
 async def read(
     kind: str, ident: str, actor: CurrentActor, session: SessionDep, settings: SettingsDep
@@ -255,6 +297,9 @@ async def _read(kind: str, ident: int, session: Any, actor: Actor, mrn_system: s
         case "Communication":
             message, patient_id = await fhir.message_record(session, ident, actor=actor)
             return mapping.communication(message, patient_id=patient_id)
+        case "AuditEvent":
+            entry = await audit.get_entry(session, ident, actor=actor)
+            return mapping.audit_event(AuditEntryPublic.model_validate(entry))
         case _:
             return mapping.observation(await fhir.observation_record(session, ident, actor=actor))
 
@@ -328,9 +373,13 @@ async def search(
             params[name] = value
     count = _int_param(params, "_count", COUNT_DEFAULT, COUNT_MAX)
     offset = _int_param(params, "_offset", 0, 2**31 - 1)
-    matches, included = await _matches(kind, params, includes, session, actor, settings.fhir_mrn_system)
-    page = matches[offset : offset + count]
     base = _base(request)
+    included: list[Resource] = []
+    if kind == "AuditEvent":
+        page, total = await _audit_page(params, session, actor, offset=offset, count=count)
+    else:
+        matches, included = await _matches(kind, params, includes, session, actor, settings.fhir_mrn_system)
+        page, total = matches[offset : offset + count], len(matches)
     entries = [(f"{base}{kind}/{r['id']}", r, "match") for r in page]
     if page:
         entries += [
@@ -338,9 +387,38 @@ async def search(
             for r in _included(page, included, includes)
         ]
     links = {"self": str(request.url)}
-    if offset + count < len(matches):
+    if offset + count < total:
         links["next"] = str(request.url.include_query_params(_offset=offset + count, _count=count))
-    return fhir_json(mapping.searchset(entries, total=len(matches), links=links))
+    return fhir_json(mapping.searchset(entries, total=total, links=links))
+
+
+async def _audit_page(
+    params: dict[str, str], session: Any, actor: Actor, *, offset: int, count: int
+) -> tuple[list[Resource], int]:
+    """A page of the audit trail, newest first (administrators), by patient or agent or one _id."""
+    if "_id" in params:
+        try:
+            return [await _read("AuditEvent", _id(params["_id"], "AuditEvent"), session, actor, "")], 1
+        except NotFound:
+            return [], 0
+    agent = params.get("agent")
+    agent_id = None
+    if agent is not None:
+        found = re.match(r"^(?:Practitioner/)?([0-9]{1,10})$", agent)
+        if found is None or int(found.group(1)) >= 2**31:
+            raise ValidationFailed(
+                "agent must be a Practitioner reference: Practitioner/123 or 123.", field="agent"
+            )
+        agent_id = int(found.group(1))
+    rows, total = await audit.list_entries(
+        session,
+        actor=actor,
+        patient_id=_patient_of("AuditEvent", params),
+        user_id=agent_id,
+        offset=offset,
+        limit=count,
+    )
+    return [mapping.audit_event(AuditEntryPublic.model_validate(r)) for r in rows], total
 
 
 async def _matches(

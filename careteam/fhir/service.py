@@ -15,6 +15,8 @@ from careteam.accounts import service as accounts
 from careteam.core.actor import Actor, actor_of
 from careteam.core.errors import DomainError, Duplicate, Forbidden, NotFound, ValidationFailed
 from careteam.core.vocab import ClinicRole
+from careteam.events import log as events
+from careteam.events import streams
 from careteam.fhir import inbound
 from careteam.fhir.inbound import Invalid
 from careteam.messaging import service as messaging
@@ -33,7 +35,16 @@ from careteam.patients.schemas import (
 )
 from careteam.plans import board, tasks
 from careteam.plans import service as plans
-from careteam.plans.schemas import BoardPublic, GoalCreate, PlanCreate, TaskCreate, TaskPublic, TaskUpdate
+from careteam.plans.schemas import (
+    BoardPublic,
+    GoalCreate,
+    GoalPublic,
+    PlanCreate,
+    PlanPublic,
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+)
 from careteam.referrals import service as referrals
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
 from careteam.referrals.schemas import ReferralCreate, ReferralPublic, ReferralUpdate
@@ -595,3 +606,67 @@ async def _import_task(session: AsyncSession, res: Mapping[str, Any], *, actor: 
         )
     except (ValidationFailed, Duplicate) as exc:
         raise invalid_from(exc, _TASK_ELEMENTS) from None
+
+
+# --- Versions: a resource's history from its plan's event log -------------------------------------------
+
+# Each kind whose changes are events on its plan's stream: the events' kind prefix and their data's shape
+# (every such event carries the whole resource as it became, with its version).
+_HISTORY: dict[str, tuple[str, type[BaseModel]]] = {
+    "CarePlan": ("plan.", PlanPublic),
+    "Goal": ("goal.", GoalPublic),
+    "Task": ("task.", TaskPublic),
+    "ServiceRequest": ("referral.", ReferralPublic),
+    "Communication": ("message.", MessagePublic),
+    "Observation": ("measure.", ObservationPublic),
+}
+_HISTORY_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    number: int
+    at: datetime
+    public: BaseModel
+
+
+def has_history(kind: str) -> bool:
+    return kind in _HISTORY
+
+
+async def versions(session: AsyncSession, kind: str, plan_id: int, ident: int) -> list[Version]:
+    """Every version of one resource still in its plan's log (retention may have pruned the oldest), oldest
+    first. Not access-checked: the caller has read the resource (checked and audited)."""
+    prefix, model = _HISTORY[kind]
+    stream = streams.plan(plan_id)
+    found: dict[int, Version] = {}
+    after = 0
+    while True:
+        rows = await events.read_after(session, stream, after, limit=_HISTORY_PAGE)
+        for event in rows:
+            data = event.data
+            if not (event.kind.startswith(prefix) and data.get("id") == ident):
+                continue
+            version = data.get("version")
+            if isinstance(version, int):
+                try:
+                    found[version] = Version(version, event.at, model.model_validate(data))
+                except ValidationError:
+                    continue  # an event about the resource that does not carry it whole
+        if len(rows) < _HISTORY_PAGE:
+            return sorted(found.values(), key=lambda v: v.number)
+        after = rows[-1].seq
+
+
+async def plan_of(session: AsyncSession, kind: str, resource: Mapping[str, Any], *, actor: Actor) -> int:
+    """The plan whose log holds a resource's history (the resource read, so checked, already)."""
+    if kind == "CarePlan":
+        return int(resource["id"])
+    if kind == "Goal":
+        return await plans.goal_plan_id(session, int(resource["id"])) or 0
+    refs = [r["reference"] for r in resource.get("basedOn", []) + resource.get("about", [])]
+    for found in refs:
+        if found.startswith("CarePlan/"):
+            return int(found.split("/")[1])
+    task = next(r for r in refs if r.startswith("Task/"))
+    return (await tasks.readable_task(session, int(task.split("/")[1]), actor=actor)).plan_id

@@ -12,9 +12,11 @@ from sqlmodel import select
 
 from careteam import demo
 from careteam.audit.tables import AuditEntry
+from careteam.core.vocab import ClinicRole, Discipline
 from careteam.fhir.codes import FHIR_JSON, RESOURCES
 from careteam.patients.tables import CareTeam, Patient
 from careteam.settings import Settings
+from tests.factories import make_user
 from tests.fhir.validate import check
 from tests.referrals.world import World, make_world
 
@@ -108,7 +110,7 @@ async def test_each_type_reads_by_id_validates_and_carries_its_version(
         "Communication": f.ids["message"],
         "Observation": f.ids["score"],
     }
-    assert set(reads) == {r.type for r in RESOURCES}
+    assert set(reads) == {r.type for r in RESOURCES} - {"AuditEvent"}  # the administrators': its own test
     found = {}
     for kind, ident in reads.items():
         r = await fhir_get(client, f"{kind}/{ident}", h)
@@ -299,23 +301,30 @@ async def test_the_capability_statement_lists_exactly_what_answers(client: Any, 
     assert statement["fhirVersion"] == "4.0.1" and statement["kind"] == "instance"
     listed = {res["type"]: res for res in statement["rest"][0]["resource"]}
     assert set(listed) == {r.type for r in RESOURCES}
+    async with db() as s:
+        await make_user(s, "fhir-admin", role=ClinicRole.admin, discipline=Discipline.ipm_lead)
+    admin = await login("fhir-admin")
     for kind, res in listed.items():
+        if kind == "AuditEvent":
+            h_kind, scope = admin, f"patient={f.world.patient_id}&"
+        else:
+            h_kind = h
+            scope = "" if kind in ("Patient", "Practitioner") else f"patient={f.world.patient_id}&"
         interactions = {i["code"] for i in res["interaction"]}
         assert {"read", "search-type"} <= interactions
         # A create or update it lists is taken (an empty body is refused as such, not as unsupported);
         # one it does not list is 405.
-        post = await client.post(f"{BASE}/{kind}", content=b"{}", headers=h)
-        put = await client.put(f"{BASE}/{kind}/1", content=b"{}", headers={**h, "If-Match": 'W/"1"'})
+        post = await client.post(f"{BASE}/{kind}", content=b"{}", headers=h_kind)
+        put = await client.put(f"{BASE}/{kind}/1", content=b"{}", headers={**h_kind, "If-Match": 'W/"1"'})
         assert (post.status_code == 405) is ("create" not in interactions), (kind, post.text)
         assert (put.status_code == 405) is ("update" not in interactions), (kind, put.text)
         params = {p["name"] for p in res["searchParam"]} - {"_count"}
-        scope = "" if kind in ("Patient", "Practitioner") else f"patient={f.world.patient_id}&"
         for name in params - {"patient", "subject"}:
             # each listed parameter is taken (an unknown one is refused: see the errors test)
-            probe = await fhir_get(client, f"{kind}?{scope}{name}=1", h)
+            probe = await fhir_get(client, f"{kind}?{scope}{name}=1", h_kind)
             assert probe.status_code == 200, (kind, name, probe.text)
         for include in res.get("searchInclude", []):
-            probe = await fhir_get(client, f"{kind}?{scope or '_id=1&'}_include={include}", h)
+            probe = await fhir_get(client, f"{kind}?{scope or '_id=1&'}_include={include}", h_kind)
             assert probe.status_code == 200, (kind, include, probe.text)
     assert listed["Patient"]["operation"][0]["name"] == "everything"
     assert statement["rest"][0]["interaction"] == [{"code": "transaction"}]
@@ -365,3 +374,73 @@ def _references(value: Any) -> list[str]:
     if isinstance(value, list):
         return [r for v in value for r in _references(v)]
     return []
+
+
+async def test_a_tasks_versions_are_read_from_the_plans_log(client: Any, db: Any, login: Any) -> None:
+    f, h = await fill(client, db, login)
+    task_id = f.ids["task"]
+    for version, status in ((1, "ready"), (2, "in-progress")):
+        r = await client.patch(
+            f"/api/v1/tasks/{task_id}", json={"status": status}, headers={**h, "If-Match": f'W/"{version}"'}
+        )
+        assert r.status_code == 200, r.text
+    r = await fhir_get(client, f"Task/{task_id}/_history", h)
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    check(bundle)
+    assert bundle["type"] == "history"
+    assert [(e["resource"]["meta"]["versionId"], e["resource"]["status"]) for e in bundle["entry"]] == [
+        ("3", "in-progress"),
+        ("2", "ready"),
+        ("1", "requested"),
+    ]
+    assert [e["request"]["method"] for e in bundle["entry"]] == ["PUT", "PUT", "POST"]
+    first = await fhir_get(client, f"Task/{task_id}/_history/1", h)
+    assert (
+        first.status_code == 200
+        and first.json()["status"] == "requested"
+        and first.headers["ETag"] == 'W/"1"'
+    )
+    assert (await fhir_get(client, f"Task/{task_id}/_history/9", h)).status_code == 404
+    # A goal, a referral, a score: their first version; a patient: her current one.
+    for kind, ident in (
+        ("Goal", f.ids["goal"]),
+        ("ServiceRequest", f.ids["referral"]),
+        ("Observation", f.ids["score"]),
+    ):
+        versions = (await fhir_get(client, f"{kind}/{ident}/_history", h)).json()
+        check(versions)
+        assert [e["resource"]["meta"]["versionId"] for e in versions["entry"]] == ["1"], kind
+    patient = (await fhir_get(client, f"Patient/{f.world.patient_id}/_history", h)).json()
+    assert [e["resource"]["resourceType"] for e in patient["entry"]] == ["Patient"]
+    outsider = await login(f.world.names["outsider"])
+    assert (await fhir_get(client, f"Task/{task_id}/_history", outsider)).status_code == 404
+    assert (await fhir_get(client, f"Task/{task_id}/_history/1", outsider)).status_code == 404
+
+
+async def test_administrators_read_the_audit_trail_as_audit_events(client: Any, db: Any, login: Any) -> None:
+    f, h = await fill(client, db, login)
+    await fhir_get(client, f"Task/{f.ids['task']}", h)
+    async with db() as s:
+        await make_user(s, "trail-admin", role=ClinicRole.admin, discipline=Discipline.ipm_lead)
+    admin = await login("trail-admin")
+    r = await fhir_get(client, f"AuditEvent?patient={f.world.patient_id}&_count=5", admin)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    check(page)
+    assert len(page["entry"]) == 5 and page["total"] > 5
+    assert any(link["relation"] == "next" for link in page["link"])
+    newest = page["entry"][0]["resource"]
+    assert newest["action"] == "R" and newest["outcome"] == "0"
+    assert {"what": {"reference": f"Patient/{f.world.patient_id}"}} in newest["entity"]
+    by_lead = (await fhir_get(client, f"AuditEvent?agent=Practitioner/{f.world.id('lead')}", admin)).json()
+    assert by_lead["total"] > 0
+    assert all(
+        e["resource"]["agent"][0]["who"]["reference"] == f"Practitioner/{f.world.id('lead')}"
+        for e in by_lead["entry"]
+    )
+    one = await fhir_get(client, f"AuditEvent/{newest['id']}", admin)
+    assert one.status_code == 200 and one.json() == newest
+    # The trail is the administrators': a clinician is refused.
+    assert (await fhir_get(client, f"AuditEvent?patient={f.world.patient_id}", h)).status_code == 403
+    assert (await fhir_get(client, f"AuditEvent/{newest['id']}", h)).status_code == 403
