@@ -118,6 +118,7 @@ RESOURCES: tuple[Supported, ...] = (
             _SUBJECT,
             _STATUS,
             SearchParam("code", "token", "The measure's code (system|code or code)"),
+            SearchParam("category", "token", "The observation's category: survey (every outcome measure)"),
         ),
     ),
 )

@@ -327,6 +327,8 @@ def _filter(resource: Resource, name: str, raw: str) -> bool:
             return resource.get("lifecycleStatus") in wanted
         case "code":
             return _code_matches(resource, wanted)
+        case "category":
+            return any(_code_matches({"code": c}, wanted) for c in resource.get("category", []))
         case _:  # patient, subject: the record is the patient's already
             return True
 

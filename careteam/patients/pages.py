@@ -20,9 +20,10 @@ from careteam.core.errors import (
     Duplicate,
     ValidationFailed,
 )
+from careteam.core.vocab import ClinicRole
 from careteam.patients import service as patients
 from careteam.patients.codes import TeamRole
-from careteam.patients.schemas import MemberCreate, PatientCreate
+from careteam.patients.schemas import MemberCreate, PatientCreate, ShareCreate
 from careteam.web.deps import Id
 from careteam.web.forms import (
     STALE_FORM,
@@ -200,17 +201,25 @@ async def patient_page(
     patient = await patients.get_patient(session, patient_id, actor=actor)
     team = await patients.get_team(session, patient_id, actor=actor)
     manages = await patients.may_manage_team(session, patient_id, actor=actor)
+    shares = await patients.shares(session, patient_id, actor=actor)
     candidates = []
+    interfaces = []
     if manages:
         users, _ = await accounts.list_users(session, actor=actor, active=True, limit=DIRECTORY_LIMIT)
         on_team = {m.user_id for m in team.members}
-        candidates = [u for u in users if u.id not in on_team]
+        shared = {s.user_id for s in shares}
+        candidates = [u for u in users if u.id not in on_team and u.role != ClinicRole.integration]
+        interfaces = [
+            (u.id, u.display_name) for u in users if u.role == ClinicRole.integration and u.id not in shared
+        ]
     context = {
         "section": "patients",
         "patient": patient,
         "team": team,
         "manages": manages,
         "candidates": candidates,
+        "shares": shares,
+        "interfaces": interfaces,
         "form": {
             "user_ids": [],
             "roles": {},
@@ -306,3 +315,31 @@ async def remove_member(
         # She took herself off the team: the patient is no longer hers to see.
         return see_other("/patients")
     return see_other(f"/patients/{patient_id}#care-team")
+
+
+@router.post("/patients/{patient_id}/shares")
+async def share_patient(
+    request: Request, patient_id: Id, session: Db, actor: Editor, user_id: Annotated[str, Form()] = ""
+) -> Response:
+    """Let an EMR interface account work on this patient through FHIR (those who manage the team)."""
+    try:
+        body = ShareCreate.model_validate({"user_id": user_id})
+    except ValidationError:
+        errors = {"share_user_id": "Choose an EMR interface account."}
+        return await patient_page(request, session, actor, patient_id, errors=errors, status=422)
+    try:
+        async with session.begin_nested():
+            await patients.share_patient(session, patient_id, body.user_id, actor=actor)
+    except ValidationFailed as exc:
+        errors = {"share_user_id": exc.detail}
+        return await patient_page(request, session, actor, patient_id, errors=errors, status=422)
+    return see_other(f"/patients/{patient_id}#emr-access")
+
+
+@router.post("/patients/{patient_id}/shares/{user_id}/remove")
+async def unshare_patient(
+    request: Request, patient_id: Id, user_id: Id, session: Db, actor: Editor
+) -> Response:
+    """Take the patient back from an EMR interface account."""
+    await patients.unshare_patient(session, patient_id, user_id, actor=actor)
+    return see_other(f"/patients/{patient_id}#emr-access")

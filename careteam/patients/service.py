@@ -165,6 +165,11 @@ async def add_members(
         user = await accounts.active_user(session, body.user_id)
         if user is None:
             raise ValidationFailed("No active clinician with this id.", field="user_id")
+        if user.role == ClinicRole.integration:
+            raise ValidationFailed(
+                "An EMR interface account is not a team member: share the patient with it instead.",
+                field="user_id",
+            )
         if user.id in on_team:
             name = user.display_name if len(bodies) > 1 else "This clinician"
             raise Duplicate(f"{name} is already on the team.", field="user_id")

@@ -23,10 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from careteam.accounts import sessions as auth_sessions
 from careteam.core.actor import Actor
-from careteam.core.errors import DomainError, NotFound, Unauthenticated
+from careteam.core.errors import DomainError, Forbidden, NotFound, Unauthenticated
 from careteam.notifications import service as notifications
 from careteam.settings import Settings
-from careteam.web.deps import OptionalActor, SessionDep
+from careteam.web.deps import INTEGRATION_DETAIL, OptionalActor, SessionDep
 from careteam.web.problems import ERRORS, error_kind
 from careteam.web.templating import render
 
@@ -142,6 +142,8 @@ async def _viewer(request: Request, session: Db, actor: OptionalActor) -> Actor:
     kept on the request."""
     if actor is None or actor.session_id is None:
         raise SignInRequired
+    if actor.is_integration:  # the EMR's interface account has no pages: FHIR only
+        raise Forbidden(INTEGRATION_DETAIL)
     if actor.must_change_password and request.url.path not in _PASSWORD_CHANGE_PAGES:
         raise PasswordChangeRequired
     request.state.actor = actor

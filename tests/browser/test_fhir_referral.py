@@ -17,6 +17,7 @@ from careteam.patients.codes import TeamRole
 from careteam.patients.tables import PatientShare
 from careteam.referrals.tables import Referral
 from tests.browser.conftest import SignedIn
+from tests.browser.test_new_pages import passes_axe_and_fits
 from tests.factories import make_patient, make_plan, make_user
 
 pytestmark = pytest.mark.browser
@@ -70,3 +71,31 @@ async def test_a_referral_from_the_emr_shows_in_the_pools_work_once(
     await expect(page.locator('.work-row[data-kind="referral"]')).to_have_count(1)
     async with db() as s:
         assert (await s.exec(select(func.count()).select_from(Referral))).one() == 1
+
+
+async def test_the_lead_shares_a_patient_with_the_emr_by_keyboard(
+    signed_in: SignedIn, db: Any, login: Any
+) -> None:
+    async with db() as s:
+        lead = await make_user(s, "lead_share", discipline=Discipline.ipm_lead)
+        await make_user(s, "emr_share", role=ClinicRole.integration)
+        patient = await make_patient(s, members=[(lead, TeamRole.lead)])
+    page = (await signed_in("lead_share")).page
+    await page.goto(f"/patients/{patient.id}")
+    section = page.locator("#emr-access")
+    await expect(section.get_by_text("Not shared with any EMR interface.")).to_be_visible()
+    choose = section.get_by_label("Share with")
+    await choose.focus()  # the page is long: the field by focus, then the keyboard alone
+    await page.keyboard.press("ArrowDown")  # the one EMR interface not yet shared with
+    await expect(choose).not_to_have_value("")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(section.locator(".share-list__row")).to_have_count(1)
+    await passes_axe_and_fits(page)
+    async with db() as s:
+        shared = (await s.exec(select(PatientShare).where(PatientShare.patient_id == patient.id))).all()
+    assert len(shared) == 1
+    # Stop sharing: the account loses the patient at once (the page asks first).
+    page.once("dialog", lambda d: d.accept())
+    await section.get_by_role("button", name="Stop sharing with").click()
+    await expect(section.get_by_text("Not shared with any EMR interface.")).to_be_visible()

@@ -244,6 +244,10 @@ async def test_search_filters_pages_with_next_links_and_includes(client: Any, db
     assert (await fhir_get(client, f"Observation?subject={w.patient_id}&code=72514-3", h)).json()[
         "total"
     ] == 0
+    surveys = (await fhir_get(client, f"Observation?patient={w.patient_id}&category=survey", h)).json()
+    assert surveys["total"] == 1
+    labs = (await fhir_get(client, f"Observation?patient={w.patient_id}&category=laboratory", h)).json()
+    assert labs["total"] == 0
 
     with_tasks = (
         await fhir_get(client, f"CarePlan?patient={w.patient_id}&_include=CarePlan:activity", h)
