@@ -2,7 +2,8 @@
 oxycodone 10 mg every 6 hours (60 MME/day, tapering towards under 50), Robert Chen on a fentanyl 25 mcg/h
 patch and oxycodone 10 mg every 6 hours (120 MME/day: the pharmacist's taper review) with apixaban held 3
 days before the SCS trial. Recorded by each team's physician, so each opioid and the hold post their urgent
-message for acknowledgement. Created once; a clinic with any medication gets none."""
+message; those were acknowledged long ago (the demo's one open urgent message is the thread's own), so each
+card says who acknowledged. Created once; a clinic with any medication gets none."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from careteam.medications import service as medications
 from careteam.medications.codes import Drug, Frequency
 from careteam.medications.schemas import MedicationCreate
 from careteam.medications.tables import Medication
+from careteam.messaging import service as messaging
 from careteam.patients import service as patients
 from careteam.plans import service as plans
 
@@ -79,6 +81,14 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> int:
                     hold_days=hold_days,
                     hold_note=hold_note,
                 )
-                await medications.add_medication(session, plan.id or 0, body, actor=author, today=today)
+                row = await medications.add_medication(session, plan.id or 0, body, actor=author, today=today)
+                ack = (await medications.acks_of(session, [row])).get(row.id or 0)
+                if ack is None:
+                    added += 1
+                    continue
+                for waiting in ack.waiting_for:
+                    user = await accounts.active_user(session, waiting.user_id)
+                    if user is not None:
+                        await messaging.acknowledge(session, ack.message_id, actor=actor_of(user))
                 added += 1
         return added

@@ -1,5 +1,5 @@
 """The demo clinic's medications: Ellen Marsh at 60 MME/day (caution), Robert Chen at 120 (high) with
-apixaban held 3 days before the SCS trial; each opioid and the hold await acknowledgement; seeding again
+apixaban held 3 days before the SCS trial; each opioid and the hold were acknowledged; seeding again
 adds none."""
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ async def test_the_demo_clinic_has_its_opioids_and_a_hold(settings: Settings, db
     assert apixaban.hold_days == 3 and "SCS trial" in (apixaban.hold_note or "")
     safety = [r for r in rows if r.drug_class in ("opioid", "anticoagulant")]
     assert len(safety) == 4 and all(r.safety_message_id in asked for r in safety)
+    async with db() as s:
+        acks = await medications.acks_of(s, safety)
+    assert all(a.acknowledged for a in acks.values()) and len(acks) == 4  # acknowledged long ago
 
     await demo.seed(settings, password="demo-password")
     async with db() as s:
