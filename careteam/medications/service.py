@@ -25,6 +25,7 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor, actor_of
 from careteam.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from careteam.core.vocab import Discipline
+from careteam.db.types import utcnow
 from careteam.medications import safety
 from careteam.medications.codes import (
     DOSES_PER_DAY,
@@ -273,7 +274,7 @@ async def update_medication(
         return row  # nothing changed: no new version, no event
     row.version += 1
     row.updated_by_id = actor.user_id
-    row.updated_at = datetime.now(row.updated_at.tzinfo)
+    row.updated_at = utcnow()
     change = safety.change_of(before, row)
     if change is not None:
         row.safety_message_id = await safety.ask(session, row, change, body.acknowledge_by, actor=actor)
