@@ -28,6 +28,8 @@ from careteam.fhir import routes as fhir_routes
 from careteam.jobs.clock import Clock, SystemClock
 from careteam.jobs.registry import JOBS, Registry
 from careteam.jobs.runner import Runner
+from careteam.medications import pages as medications_pages
+from careteam.medications import routes as medications_routes
 from careteam.messaging import pages as messaging_pages
 from careteam.messaging import routes as messaging_routes
 from careteam.notifications import pages as notifications_pages
@@ -70,6 +72,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (conversations_routes, conversations_pages),
     (conferences_routes, conferences_pages),
     (outcomes_routes, outcomes_pages),
+    (medications_routes, medications_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),

@@ -20,6 +20,7 @@ from careteam.core.actor import actor_of
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.db.types import utcnow
+from careteam.medications import demo as medications_demo
 from careteam.messaging import reads
 from careteam.messaging import service as messaging
 from careteam.messaging.schemas import MessageCreate, MessageUpdate, UrgentCreate
@@ -374,6 +375,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
         created += await conversations_demo.seed(sessions)
         created += await conferences_demo.seed(sessions)
         created += await outcomes_demo.seed(sessions)
+        created += await medications_demo.seed(sessions)
     finally:
         await engine.dispose()
     return created

@@ -9,6 +9,7 @@ from careteam.conferences import tables as conferences
 from careteam.conversations import tables as conversations
 from careteam.events import tables as events
 from careteam.jobs import tables as jobs
+from careteam.medications import tables as medications
 from careteam.messaging import tables as messaging
 from careteam.notifications import tables as notifications
 from careteam.outcomes import tables as outcomes
@@ -25,6 +26,7 @@ __all__ = [
     "conversations",
     "events",
     "jobs",
+    "medications",
     "messaging",
     "notifications",
     "outcomes",

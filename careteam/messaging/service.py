@@ -196,6 +196,29 @@ async def awaiting_acknowledgement(
     ]
 
 
+async def awaited(session: AsyncSession, message_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Who is still awaited on each of these urgent messages (user ids; empty once acknowledged, or when
+    it was removed), by message id: for a feature whose own read checked access (medications' cards).
+    Not audited; a constant number of queries."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    query = select(
+        col(Message.id), col(Message.author_id), col(Message.patient_id), col(Message.deleted_at)
+    ).where(col(Message.id).in_(ids))
+    found = [(int(m or 0), int(a), int(p), d) for m, a, p, d in await session.exec(query)]
+    urgency = await acks.urgencies(session, ids)
+    teams = await patients.team_disciplines(session, {row[2] for row in found})
+    return {
+        message_id: (
+            []
+            if deleted_at is not None or message_id not in urgency
+            else sorted(urgency[message_id].waiting_for(teams[patient_id], author_id=author_id))
+        )
+        for message_id, author_id, patient_id, deleted_at in found
+    }
+
+
 # --- Writes --------------------------------------------------------------------------------------
 
 

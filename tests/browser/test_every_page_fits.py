@@ -67,7 +67,19 @@ async def fill_the_lists(
     """Something on every page: a referral, a conversation from the nurse, a team-thread message naming the
     lead (a notification), a task assigned to the lead (My work), a case conference with the nurse and the
     plan on its agenda (the conference list, its room and its summary), scores (the outcomes page's
-    charts)."""
+    charts), an opioid and an anticoagulant with its hold (the Medications panel and page)."""
+    for med in (
+        {"drug": "oxycodone", "dose": 10, "frequency": "q6h", "note": "Taper step 1 of 4"},
+        {
+            "drug": "apixaban",
+            "dose": 5,
+            "frequency": "bid",
+            "hold_days": 3,
+            "hold_note": "Hold before the MBB",
+        },
+    ):
+        r = await client.post(f"/api/v1/plans/{c.plan_id}/medications", json=med, headers=lead)
+        assert r.status_code == 201, r.text
     for body in ({"measure": "peg", "items": [7, 6, 8]}, {"measure": "nrs", "value": 6}):
         r = await client.post(f"/api/v1/plans/{c.plan_id}/measures", json=body, headers=nurse)
         assert r.status_code == 201, r.text
@@ -157,6 +169,7 @@ def signed_in_pages(c: Clinic) -> list[str]:
         f"/patients/{c.patient_id}",
         f"/plans/{c.plan_id}",
         f"/plans/{c.plan_id}/outcomes",
+        f"/plans/{c.plan_id}/medications",
         "/work",
         "/admin/audit",
         "/admin/users",
@@ -176,6 +189,8 @@ async def ready(page: Page, path: str) -> None:
     await page.goto(path)
     if path.endswith("/outcomes"):
         await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    elif path.endswith("/medications"):
+        await expect(page.locator("#mme-total")).to_be_visible()
     elif path.startswith("/plans/"):
         await expect(page.locator("#board-page")).to_have_attribute("data-ready", "true")
     if re.fullmatch(r"/conferences/\d+", path):

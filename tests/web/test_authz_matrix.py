@@ -19,6 +19,7 @@ from careteam.conferences.tables import Conference, ConferenceItem, ConferenceMe
 from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
+from careteam.medications.tables import Medication
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message, MessageAckRequired
 from careteam.outcomes.tables import Observation
@@ -66,6 +67,7 @@ class World:
     own_session: str = ""  # the handle of another session of the caller's, which she revokes
     user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
     observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
+    medication_id: int = 0  # duloxetine on the plan, which its prescribers and reviewers change
     emr_id: int = 0  # an EMR interface account the patient is shared with
 
 
@@ -76,6 +78,7 @@ def expect(route: str, persona: str) -> int:
     lead = persona == "ipm_lead"
     admin = persona == "admin"
     psychologist = persona == "psychologist"
+    prescribes = persona in {"ipm_lead", "physician", "nurse", "pharmacist"}
     if anonymous:
         return 401
     if persona == "emr":
@@ -242,6 +245,10 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/plans/{plan_id}/measures": 200 if on_team else 404,
         "POST /api/v1/plans/{plan_id}/measures": 201 if on_team else 404,
         "POST /api/v1/measures/{observation_id}/entered-in-error": 200 if on_team else 404,
+        # Medications: the care team reads them; its physicians, nurses, pharmacists and lead change them.
+        "GET /api/v1/plans/{plan_id}/medications": 200 if on_team else 404,
+        "POST /api/v1/plans/{plan_id}/medications": (201 if prescribes else 403) if on_team else 404,
+        "PATCH /api/v1/medications/{medication_id}": (200 if prescribes else 403) if on_team else 404,
     }
     return table[route]
 
@@ -392,6 +399,21 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
                 patient_id=patient.id or 0, user_id=emr.id or 0, shared_by_id=users["ipm_lead"].id or 0
             )
         )
+        medication = Medication(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            drug="duloxetine",
+            drug_class="other",
+            dose=60,
+            unit="mg",
+            frequency="daily",
+            route="oral",
+            start_date=now.date(),
+            status_since=now.date(),
+            author_id=users["physician"].id or 0,
+            updated_by_id=users["physician"].id or 0,
+        )
+        s.add(medication)
         await s.flush()
         username = {
             "anonymous": None,
@@ -426,6 +448,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             own,
             handle_of(spares.record.id),
             score.id or 0,
+            medication.id or 0,
             emr.id or 0,
         )
     return world, username
@@ -453,6 +476,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         item_id=w.item_id,
         session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
         observation_id=w.observation_id,
+        medication_id=w.medication_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -513,6 +537,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": {"text": "Proceed to RFA"},
         "POST /api/v1/plans/{plan_id}/measures": {"measure": "peg", "items": [7, 6, 8]},
         "POST /api/v1/measures/{observation_id}/entered-in-error": {"reason": "Recorded on the wrong plan"},
+        "POST /api/v1/plans/{plan_id}/medications": {"drug": "pregabalin", "dose": 75, "frequency": "bid"},
+        "PATCH /api/v1/medications/{medication_id}": {"note": "Review duloxetine titration"},
     }
     return method, path, bodies.get(route)
 
@@ -570,6 +596,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Conference, w.conference_id)
         elif "/measures/" in route:
             row = await s.get(Observation, w.observation_id)
+        elif "/medications/" in route:
+            row = await s.get(Medication, w.medication_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

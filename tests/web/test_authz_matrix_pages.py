@@ -21,6 +21,7 @@ def expect(route: str, persona: str) -> int:
     """The one expected table for pages: status per (route, persona)."""
     on_team, lead, admin = persona in ON_TEAM, persona == "ipm_lead", persona == "admin"
     psychologist = persona == "psychologist"
+    prescribes = persona in {"ipm_lead", "physician", "nurse", "pharmacist"}
     if persona == "anonymous":
         if route == "POST /logout":
             return 303  # signing out without a session just lands on the sign-in page
@@ -93,6 +94,12 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/outcomes/sparklines": 200 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
+        # Medications, as in the JSON table: the team reads them; its physicians, nurses, pharmacists and
+        # lead add and change them.
+        "GET /plans/{plan_id}/medications": 200 if on_team else 404,
+        "GET /plans/{plan_id}/medications/part": 200 if on_team else 404,
+        "POST /plans/{plan_id}/medications": (303 if prescribes else 403) if on_team else 404,
+        "POST /medications/{medication_id}/change": (303 if prescribes else 403) if on_team else 404,
         # Conferences, as in the JSON table: everyone has a list (her own conferences); scheduling is an IPM
         # lead's (the admin, a lead off the team, gets the form again: the plan is not on her teams); the
         # room and the summary are the participants'.
@@ -141,6 +148,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         session_id=w.own_session,
         observation_id=w.observation_id,
         conference_id=w.conference_id,
+        medication_id=w.medication_id,
     )
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
@@ -189,6 +197,12 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "plan_id": str(w.plan_id),
             "version": "1",
             "reason": "Recorded on the wrong plan",
+        },
+        "POST /plans/{plan_id}/medications": {"drug": "pregabalin", "dose": "75", "frequency": "bid"},
+        "POST /medications/{medication_id}/change": {
+            "plan_id": str(w.plan_id),
+            "version": "1",
+            "status": "on-hold",
         },
         "POST /conferences": {
             "title": "Spine MDT, next week",

@@ -21,6 +21,7 @@ from careteam.conferences.tables import Conference, ConferenceItem, ConferenceMe
 from careteam.conversations.tables import Conversation, ConversationMember, ConversationMessage
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
+from careteam.medications.tables import Medication
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message
 from careteam.outcomes.tables import Observation
@@ -76,6 +77,7 @@ def c(id: str, method: str, path: str, status: int, field: str | None = None, **
 V1 = {"If-Match": 'W/"1"'}
 CONFERENCE = {"title": "Spine MDT", "starts_at": "2026-12-03T13:00:00Z", "items": []}
 STALE = {"If-Match": 'W/"7"'}
+MED = {"drug": "oxycodone", "dose": 10, "frequency": "q6h"}
 
 CASES = [
     # Patients
@@ -1831,6 +1833,59 @@ CASES = [
         json={"reason": "wrong patient"},
         headers=V1,
     ),
+    # Medications: the drug from its coded list, its dose, frequency and route checked against the drug,
+    # a hold only on an anticoagulant, acknowledgement only by disciplines on the care team.
+    c(
+        "med-unknown-drug",
+        "POST",
+        "/plans/{plan}/medications",
+        422,
+        "body.drug",
+        json={**MED, "drug": "aspirin"},
+    ),
+    c("med-dose-zero", "POST", "/plans/{plan}/medications", 422, "body.dose", json={**MED, "dose": 0}),
+    c("med-dose-text", "POST", "/plans/{plan}/medications", 422, "body.dose", json={**MED, "dose": "ten"}),
+    c(
+        "med-patch-not-continuous",
+        "POST",
+        "/plans/{plan}/medications",
+        422,
+        "frequency",
+        json={"drug": "fentanyl-transdermal", "dose": 25, "frequency": "q6h"},
+    ),
+    c("med-route", "POST", "/plans/{plan}/medications", 422, "route", json={**MED, "route": "transdermal"}),
+    c("med-hold-opioid", "POST", "/plans/{plan}/medications", 422, "hold_days", json={**MED, "hold_days": 3}),
+    c(
+        "med-ack-off-team",
+        "POST",
+        "/plans/{plan}/medications",
+        422,
+        "acknowledge_by",
+        json={**MED, "acknowledge_by": ["pharmacist"]},
+    ),
+    c("med-unknown-field", "POST", "/plans/{plan}/medications", 422, "body.mme", json={**MED, "mme": 60}),
+    c("med-unknown-plan", "POST", "/plans/999999/medications", 404, json=MED),
+    c("med-change-no-if-match", "PATCH", "/medications/{medication}", 428, json={"dose": 2.5}),
+    c("med-change-stale", "PATCH", "/medications/{medication}", 412, json={"dose": 2.5}, headers=STALE),
+    c(
+        "med-change-null-dose",
+        "PATCH",
+        "/medications/{medication}",
+        422,
+        "dose",
+        json={"dose": None},
+        headers=V1,
+    ),
+    c(
+        "med-change-hold-31",
+        "PATCH",
+        "/medications/{medication}",
+        422,
+        "body.hold_days",
+        json={"hold_days": 31},
+        headers=V1,
+    ),
+    c("med-change-unknown", "PATCH", "/medications/999999", 404, json={"dose": 2.5}, headers=V1),
 ]
 
 
@@ -1930,6 +1985,21 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             author_id=nurse.id or 0,
         )
         s.add(score)
+        medication = Medication(
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            drug="apixaban",
+            drug_class="anticoagulant",
+            dose=5,
+            unit="mg",
+            frequency="bid",
+            route="oral",
+            start_date=date(2026, 11, 1),
+            status_since=date(2026, 11, 1),
+            author_id=lead.id or 0,
+            updated_by_id=lead.id or 0,
+        )
+        s.add(medication)
         await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
@@ -1949,6 +2019,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "conference": conference.id,
             "item": item.id,
             "observation": score.id,
+            "medication": medication.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.
