@@ -95,6 +95,10 @@ class Settings(DatabaseSettings):
     # How long whoever completed or cancelled a task may undo it (plans.tasks.undo_task); then "Reopen".
     task_undo_seconds: float = Field(default=10.0, gt=0)
 
+    # A diagnostic block's percent relief at or above this is a positive result (outcomes' procedure
+    # responses; often 50-80%, 80% for medial branch blocks before radiofrequency ablation).
+    block_relief_threshold: int = Field(default=80, ge=1, le=100)
+
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False
 

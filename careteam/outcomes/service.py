@@ -10,7 +10,7 @@ write is one event on the plan's stream (``plans.board.record``) and one audit r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -21,15 +21,19 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.outcomes.codes import MEASURES, Measure, ObservationStatus, OutcomeEvent
+from careteam.outcomes.progress import Target, achievement
 from careteam.outcomes.schemas import (
     Coding,
     EnteredInError,
+    GoalProgressPublic,
     ObservationCreate,
     ObservationPublic,
 )
 from careteam.outcomes.tables import Observation
 from careteam.plans import board
+from careteam.plans import service as plans
 from careteam.plans.access import readable_plan_ids
+from careteam.plans.schemas import GoalPublic
 
 # A clock a little ahead of the server's is not a score from the future.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -176,3 +180,48 @@ async def on_care_team(session: AsyncSession, plan_id: int, *, actor: Actor) -> 
     conference shows its board, not its scores)."""
     query = select(sa.literal(1)).where(sa.literal(plan_id).in_(readable_plan_ids(actor)))
     return (await session.exec(query)).first() is not None
+
+
+# --- Goals judged by a measure ----------------------------------------------------------------------
+
+
+def target_of(goal: GoalPublic) -> Target | None:
+    """The goal's measure target with its due date, if it is judged by a measure."""
+    t = goal.measure_target
+    return None if t is None else Target(t.measure, t.comparator, t.value, goal.due_date)
+
+
+def goal_progress(
+    goals: Sequence[GoalPublic], rows: Sequence[Observation], *, today: date
+) -> list[GoalProgressPublic]:
+    """How each goal judged by a measure stands, from the plan's scores (``rows``, oldest first)."""
+    out = []
+    for goal in goals:
+        target = target_of(goal)
+        if target is None:
+            continue
+        values = [
+            r.value for r in rows if r.measure == target.measure and r.status == ObservationStatus.final
+        ]
+        out.append(
+            GoalProgressPublic(
+                goal_id=goal.id,
+                description=goal.description,
+                measure=target.measure,
+                comparator=target.comparator,
+                value=target.value,
+                due_date=target.due,
+                status=achievement(target, values, today=today),
+                latest=values[-1] if values else None,
+                previous=values[-2] if len(values) > 1 else None,
+            )
+        )
+    return out
+
+
+async def plan_goal_progress(
+    session: AsyncSession, plan_id: int, *, actor: Actor, today: date
+) -> list[GoalProgressPublic]:
+    """How the plan's goals judged by a measure stand, with one audited read of the plan (its care team)."""
+    rows = await plan_observations(session, plan_id, actor=actor)
+    return goal_progress(await plans.plan_goals(session, plan_id), rows, today=today)
