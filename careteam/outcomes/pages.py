@@ -126,8 +126,8 @@ async def _read(session: AsyncSession, plan_id: int, actor: Actor) -> Outcomes:
 
 
 def _procedures(data: Outcomes) -> list[dict[str, Any]]:
-    """Per task with a response: when it was done (its completion, else its first response), its title
-    and its latest response, for the charts' marks and the table beside them."""
+    """Per task with a response: when it was done (its completion or its first response, whichever came
+    first: relief is observed after the block), its title and its latest response, for the charts' marks."""
     titles = {t.id: t for t in data.tasks}
     by_task: dict[int, list[ProcedureResponse]] = {}
     for r in data.blocks:
@@ -139,7 +139,7 @@ def _procedures(data: Outcomes) -> list[dict[str, Any]]:
         latest = mine[-1]
         at = mine[0].observed_at
         if task is not None and task.status == TaskStatus.completed and task.status_changed_at is not None:
-            at = task.status_changed_at
+            at = min(at, task.status_changed_at)
         verdict = responses.result(latest.relief_percent, latest.threshold).value
         words = f"{latest.relief_percent}% relief over {latest.duration_hours:g} h, {verdict}"
         out.append({"at": at, "title": task.title if task else "A procedure", "words": words})
