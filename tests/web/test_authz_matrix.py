@@ -21,7 +21,7 @@ from careteam.core.vocab import ClinicRole, Discipline
 from careteam.db.types import utcnow
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message, MessageAckRequired
-from careteam.outcomes.tables import Observation
+from careteam.outcomes.tables import Observation, ProcedureResponse
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -59,6 +59,7 @@ class World:
     own_session: str = ""  # the handle of another session of the caller's, which she revokes
     user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
     observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
+    response_id: int = 0  # the physician's block response on the task, which anyone on the team withdraws
 
 
 def expect(route: str, persona: str) -> int:
@@ -224,6 +225,11 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/plans/{plan_id}/measures": 200 if on_team else 404,
         "POST /api/v1/plans/{plan_id}/measures": 201 if on_team else 404,
         "POST /api/v1/measures/{observation_id}/entered-in-error": 200 if on_team else 404,
+        # Goals' progress and blocks' responses: the care team's, as its scores are.
+        "GET /api/v1/plans/{plan_id}/goal-progress": 200 if on_team else 404,
+        "GET /api/v1/tasks/{task_id}/responses": 200 if on_team else 404,
+        "POST /api/v1/tasks/{task_id}/responses": 201 if on_team else 404,
+        "POST /api/v1/responses/{response_id}/entered-in-error": 200 if on_team else 404,
     }
     return table[route]
 
@@ -369,6 +375,18 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
         )
         s.add(score)
         await s.flush()
+        block = ProcedureResponse(
+            task_id=task.id or 0,
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            relief_percent=80,
+            duration_hours=6,
+            threshold=80,
+            observed_at=now,
+            author_id=users["physician"].id or 0,
+        )
+        s.add(block)
+        await s.flush()
         username = {
             "anonymous": None,
             "other_team": "other_nurse",
@@ -401,6 +419,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             own,
             handle_of(spares.record.id),
             score.id or 0,
+            block.id or 0,
         )
     return world, username
 
@@ -427,6 +446,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         item_id=w.item_id,
         session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
         observation_id=w.observation_id,
+        response_id=w.response_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -486,6 +506,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": {"text": "Proceed to RFA"},
         "POST /api/v1/plans/{plan_id}/measures": {"measure": "peg", "items": [7, 6, 8]},
         "POST /api/v1/measures/{observation_id}/entered-in-error": {"reason": "Recorded on the wrong plan"},
+        "POST /api/v1/tasks/{task_id}/responses": {"relief_percent": 80, "duration_hours": 6},
+        "POST /api/v1/responses/{response_id}/entered-in-error": {"reason": "Recorded on the wrong block"},
     }
     return method, path, bodies.get(route)
 
@@ -543,6 +565,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Conference, w.conference_id)
         elif "/measures/" in route:
             row = await s.get(Observation, w.observation_id)
+        elif "/responses/" in route:
+            row = await s.get(ProcedureResponse, w.response_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

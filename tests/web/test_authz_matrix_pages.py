@@ -84,6 +84,8 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/outcomes": 200 if on_team else 404,
         "GET /plans/{plan_id}/outcomes/charts": 200 if on_team else 404,
         "GET /plans/{plan_id}/outcomes/sparklines": 200 if on_team else 404,
+        "GET /plans/{plan_id}/outcomes/goals": 200 if on_team else 404,
+        "POST /plans/{plan_id}/outcomes/responses": 303 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
         # Conferences, as in the JSON table: everyone has a list (her own conferences); scheduling is an IPM
@@ -176,6 +178,11 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         "POST /messages/read-all": {},
         "POST /messages/{conversation_id}": {"body": "Discuss before next prescription"},
         "POST /plans/{plan_id}/outcomes": {"measure": "peg", "peg1": "7", "peg2": "6", "peg3": "8"},
+        "POST /plans/{plan_id}/outcomes/responses": {
+            "task_id": str(w.task_id),
+            "relief_percent": "80",
+            "duration_hours": "6",
+        },
         "POST /measures/{observation_id}/withdraw": {
             "plan_id": str(w.plan_id),
             "version": "1",
