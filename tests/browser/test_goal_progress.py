@@ -103,7 +103,7 @@ async def test_both_boards_follow_the_scores_and_the_goal_live(
     board = physician.page
     goal = board.locator(f"#goal-{goal_id}")
     await goal.get_by_role("button", name="Edit goal").click()
-    await goal.get_by_label("Target value").fill("3")
+    await goal.get_by_label("Value", exact=True).fill("3")
     await goal.get_by_role("button", name="Save goal").press("Enter")
     for viewer in boards:
         card = viewer.locator(f"#goal-{goal_id}")
