@@ -492,7 +492,7 @@ async def record_response(
     }
     errors: dict[str, str] = {}
     task = _whole(task_id)
-    if not isinstance(task, int) or task < 1:
+    if not isinstance(task, int) or not 0 < task < 2**31:
         errors["task_id"] = RESPONSE_HINTS["task_id"]
     try:
         body = ResponseCreate.model_validate(

@@ -20,13 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.audit import service as audit
 from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
-from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from careteam.core.errors import ValidationFailed
+from careteam.outcomes import service as outcomes
 from careteam.outcomes.codes import ObservationStatus, OutcomeEvent, ResponseResult
 from careteam.outcomes.schemas import EnteredInError, ResponseCreate, ResponsePublic
 from careteam.outcomes.tables import ProcedureResponse
 from careteam.plans import board
 from careteam.plans import tasks as plan_tasks
-from careteam.plans.access import readable_plan_ids
 
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -92,6 +92,11 @@ async def record_response(
     return row
 
 
+WITHDRAWAL = outcomes.Withdrawal(
+    ProcedureResponse, "procedure_response", "response", OutcomeEvent.response_entered_in_error, public
+)
+
+
 async def withdraw_response(
     session: AsyncSession,
     response_id: int,
@@ -102,37 +107,21 @@ async def withdraw_response(
     now: datetime,
 ) -> ProcedureResponse:
     """Mark a response entered-in-error (412 if it changed since the caller saw it; 409 if withdrawn)."""
-    row = (
-        await session.exec(
-            select(ProcedureResponse)
-            .where(
-                ProcedureResponse.id == response_id,
-                col(ProcedureResponse.plan_id).in_(readable_plan_ids(actor)),
-            )
-            .with_for_update()
-        )
-    ).first()
-    if row is None:
-        raise NotFound("No such procedure response.")
-    if row.version != expected_version:
-        raise Conflict(
-            "Someone changed this response first.",
-            current=public(row),
-            actor=actor,
-            shown=("procedure_response", row.id, row.patient_id),
-        )
-    if row.status == ObservationStatus.entered_in_error:
-        raise InvalidTransition("This response is already marked entered in error.")
-    row.status = ObservationStatus.entered_in_error
-    row.error_reason = body.reason
-    row.withdrawn_by_id = actor.user_id
-    row.withdrawn_at = now
-    row.version += 1
-    session.add(row)
-    await session.flush()
-    await board.record(session, row.plan_id, OutcomeEvent.response_entered_in_error, public(row), actor=actor)
-    audit.record(session, actor, AuditAction.update, "procedure_response", row.id, patient_id=row.patient_id)
-    return row
+    return await outcomes.withdraw_row(
+        session,
+        outcomes.Withdrawal(
+            ProcedureResponse,
+            "procedure_response",
+            "response",
+            OutcomeEvent.response_entered_in_error,
+            public,
+        ),
+        response_id,
+        body,
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+    )
 
 
 async def task_responses(session: AsyncSession, task_id: int, *, actor: Actor) -> Sequence[ProcedureResponse]:

@@ -210,6 +210,7 @@ async def test_the_response_form_records_or_names_its_field(
             "response-duration_hours-error",
         ),
         ({"task_id": "", "relief_percent": "80", "duration_hours": "6"}, "response-task_id-error"),
+        ({"task_id": "99999999999", "relief_percent": "80", "duration_hours": "6"}, "response-task_id-error"),
         (
             {
                 "task_id": str(task_id),
