@@ -53,7 +53,7 @@ RECORD_HINTS = {
     "effective_at": "Give the date and time it was measured, not in the future.",
     "note": "A note is up to 1000 characters.",
 }
-WITHDRAW_HINTS = {"reason": "Say why the score is withdrawn (up to 1000 characters)."}
+WITHDRAW_HINTS = {"reason": "Say why it is withdrawn (up to 1000 characters)."}
 RESPONSE_HINTS = {
     "task_id": "Choose the procedure's task.",
     "relief_percent": "Give the relief as a whole percentage from 0 to 100.",
@@ -321,7 +321,7 @@ async def _page(
     *,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-    withdraw: tuple[int, str, str] | None = None,
+    withdraw: tuple[str, int, str, str] | None = None,
     response_form: dict[str, str] | None = None,
     response_errors: dict[str, str] | None = None,
     status: int = 200,
@@ -342,8 +342,9 @@ async def _page(
         "peg_items": MEASURES[Measure.peg].items,
         "form": form or dict.fromkeys(RECORD_FIELDS, ""),
         "errors": errors or {},
-        # (score id, the reason typed, its error) when a withdraw came back without a reason
-        "withdraw": {"id": withdraw[0], "reason": withdraw[1], "error": withdraw[2]} if withdraw else None,
+        # ("score" or "response", its id, the reason typed, its error) when a withdraw came back without a
+        # reason
+        "withdraw": dict(zip(("kind", "id", "reason", "error"), withdraw, strict=True)) if withdraw else None,
         "last_seq": plan.last_seq,
     }
     return render(request, "outcomes/page.html", context, status_code=status)
@@ -431,6 +432,32 @@ async def record(
     return see_other(f"/plans/{plan_id}/outcomes#measure-{body.measure.value}")
 
 
+async def _withdraw(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    kind: str,
+    row_id: int,
+    plan_id: int,
+    version: str,
+    reason: str,
+) -> tuple[Response | None, Observation | ProcedureResponse | None]:
+    """Withdraw a score or a response with the form's reason; the page again (422) if it has none."""
+    try:
+        body = EnteredInError.model_validate({"reason": reason})
+    except ValidationError as exc:
+        error = field_errors(exc, WITHDRAW_HINTS)["reason"]
+        page = await _page(
+            request, session, actor, plan_id, withdraw=(kind, row_id, reason, error), status=422
+        )
+        return page, None
+    what = outcomes.withdraw_observation if kind == "score" else responses.withdraw_response
+    row = await what(
+        session, row_id, body, expected_version=form_version(version) or 0, actor=actor, now=datetime.now(UTC)
+    )
+    return None, row
+
+
 @router.post("/measures/{observation_id}/withdraw")
 async def withdraw(
     request: Request,
@@ -442,22 +469,25 @@ async def withdraw(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Withdraw a score as entered in error, with a reason; back to the plan's outcomes."""
-    try:
-        body = EnteredInError.model_validate({"reason": reason})
-    except ValidationError as exc:
-        error = field_errors(exc, WITHDRAW_HINTS)["reason"]
-        return await _page(
-            request, session, actor, plan_id, withdraw=(observation_id, reason, error), status=422
-        )
-    row = await outcomes.withdraw_observation(
-        session,
-        observation_id,
-        body,
-        expected_version=form_version(version) or 0,
-        actor=actor,
-        now=datetime.now(UTC),
-    )
+    page, row = await _withdraw(request, session, actor, "score", observation_id, plan_id, version, reason)
+    if page is not None or not isinstance(row, Observation):
+        return page or see_other(f"/plans/{plan_id}/outcomes")
     return see_other(f"/plans/{row.plan_id}/outcomes#measure-{row.measure}")
+
+
+@router.post("/responses/{response_id}/withdraw")
+async def withdraw_response(
+    request: Request,
+    response_id: Id,
+    session: Db,
+    actor: Editor,
+    plan_id: Annotated[int, Form()],
+    version: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Withdraw a block response as entered in error, with a reason; back to the plan's procedures."""
+    page, row = await _withdraw(request, session, actor, "response", response_id, plan_id, version, reason)
+    return page or see_other(f"/plans/{row.plan_id if row else plan_id}/outcomes#procedures")
 
 
 def _number(raw: str) -> float | str | None:

@@ -231,3 +231,19 @@ async def test_the_response_form_records_or_names_its_field(
     assert r.status_code == 303 and r.headers["location"] == f"/plans/{w.plan_id}/outcomes#procedures"
     page = (await client.get(f"/plans/{w.plan_id}/outcomes", headers=headers)).text
     assert "Negative</span> (threshold 80%)" in page
+
+    # Withdrawn from the page: a reason first, then kept and marked.
+    [made] = (
+        await client.get(f"/api/v1/tasks/{task_id}/responses", headers=await login(w.names["nurse"]))
+    ).json()["items"]
+    form = {"plan_id": str(w.plan_id), "version": "1", "csrf_token": token}
+    r = await client.post(f"/responses/{made['id']}/withdraw", data={**form, "reason": " "}, headers=headers)
+    assert r.status_code == 422 and f'id="withdraw-response-{made["id"]}-reason-error"' in r.text
+    r = await client.post(
+        f"/responses/{made['id']}/withdraw", data={**form, "reason": "Wrong block"}, headers=headers
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/plans/{w.plan_id}/outcomes#procedures"
+    row = (await client.get(f"/plans/{w.plan_id}/outcomes", headers=headers)).text.split(
+        f'id="response-{made["id"]}"'
+    )[1]
+    assert "Entered in error</span> Wrong block" in row.split("</tr>")[0]

@@ -88,6 +88,7 @@ def expect(route: str, persona: str) -> int:
         "POST /plans/{plan_id}/outcomes/responses": 303 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
+        "POST /responses/{response_id}/withdraw": 303 if on_team else 404,
         # Conferences, as in the JSON table: everyone has a list (her own conferences); scheduling is an IPM
         # lead's (the admin, a lead off the team, gets the form again: the plan is not on her teams); the
         # room and the summary are the participants'.
@@ -135,6 +136,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         message_id=w.message_id,
         session_id=w.own_session,
         observation_id=w.observation_id,
+        response_id=w.response_id,
         conference_id=w.conference_id,
     )
     forms: dict[str, dict[str, Any]] = {
@@ -187,6 +189,11 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "plan_id": str(w.plan_id),
             "version": "1",
             "reason": "Recorded on the wrong plan",
+        },
+        "POST /responses/{response_id}/withdraw": {
+            "plan_id": str(w.plan_id),
+            "version": "1",
+            "reason": "Recorded on the wrong block",
         },
         "POST /conferences": {
             "title": "Spine MDT, next week",
