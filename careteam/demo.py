@@ -5,6 +5,7 @@ Idempotent: running it again adds only what is missing (matched by username and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,7 +18,7 @@ from careteam.accounts.tables import User
 from careteam.conferences import demo as conferences_demo
 from careteam.conversations import demo as conversations_demo
 from careteam.core.actor import actor_of
-from careteam.core.vocab import ClinicRole, Discipline
+from careteam.core.vocab import ClinicRole, Comparator, Discipline, Measure
 from careteam.db.engine import make_engine, make_sessionmaker, unit_of_work
 from careteam.db.types import utcnow
 from careteam.medications import demo as medications_demo
@@ -33,7 +34,14 @@ from careteam.patients.tables import Patient
 from careteam.plans import service as plans
 from careteam.plans import tasks
 from careteam.plans.codes import TaskPriority, TaskStatus
-from careteam.plans.schemas import ChecklistItem, GoalCreate, PlanCreate, TaskCreate, TaskUpdate
+from careteam.plans.schemas import (
+    ChecklistItem,
+    GoalCreate,
+    MeasureTarget,
+    PlanCreate,
+    TaskCreate,
+    TaskUpdate,
+)
 from careteam.plans.tables import CarePlan, Task
 from careteam.referrals import service as referrals
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
@@ -374,7 +382,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
                 created += await _demo_messages(session, utcnow())
         created += await conversations_demo.seed(sessions)
         created += await conferences_demo.seed(sessions)
-        created += await outcomes_demo.seed(sessions)
+        created += await outcomes_demo.seed(sessions, threshold=settings.block_relief_threshold)
         created += await medications_demo.seed(sessions)
     finally:
         await engine.dispose()
@@ -393,6 +401,18 @@ async def _add_missing_accounts(session: AsyncSession, password: str) -> int:
         )
         await accounts.create_user(session, body, actor=None, seeded=True)
     return len(missing)
+
+
+_MEASURE_TARGET = re.compile(r"^(PEG|NRS) (<=|<|>=|>) (\d+(?:\.\d+)?)$")
+
+
+def measure_target(target: str) -> MeasureTarget | None:
+    """A demo goal whose target reads "PEG <= 4" is judged by that measure (its status shows on the card)."""
+    found = _MEASURE_TARGET.match(target)
+    if found is None:
+        return None
+    name, comparator, value = found.groups()
+    return MeasureTarget(measure=Measure(name.lower()), comparator=Comparator(comparator), value=float(value))
 
 
 async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, User]) -> None:
@@ -418,7 +438,12 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
             period_start=today - timedelta(days=30),
             period_end=today + timedelta(days=120),
             goals=[
-                GoalCreate(description=d, target=t, due_date=today + timedelta(days=due_in))
+                GoalCreate(
+                    description=d,
+                    target=t,
+                    due_date=today + timedelta(days=due_in),
+                    measure_target=measure_target(t),
+                )
                 for d, t, due_in in demo.goals
             ],
         ),

@@ -98,6 +98,9 @@ class Settings(DatabaseSettings):
     # FHIR (careteam/fhir): the code system of the clinic's MRNs in Patient.identifier (the EMR's own, e.g.
     # its OID as urn:oid:...), so the EMR recognises its identifiers.
     fhir_mrn_system: str = Field(default="urn:careteam:mrn", min_length=1)
+    # A diagnostic block's percent relief at or above this is a positive result (outcomes' procedure
+    # responses; often 50-80%, 80% for medial branch blocks before radiofrequency ablation).
+    block_relief_threshold: int = Field(default=80, ge=1, le=100)
 
     page_size_max: int = Field(default=200, ge=1)
     sql_echo: bool = False

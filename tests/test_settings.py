@@ -52,6 +52,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "REFERRAL_RESPOND_HOURS_STAT": ("4", 4),
     "TASK_UNDO_SECONDS": ("2.5", 2.5),
     "FHIR_MRN_SYSTEM": ("urn:oid:1.2.840.114350.1.13.0.1", "urn:oid:1.2.840.114350.1.13.0.1"),
+    "BLOCK_RELIEF_THRESHOLD": ("50", 50),
     "PAGE_SIZE_MAX": ("20", 20),
     "SQL_ECHO": ("1", True),
     "DB_POOL_SIZE": ("7", 7),

@@ -358,6 +358,12 @@ async def _item_context(
     pending = [
         referral_pages.row(r, now) for r in listed if r.status == ReferralStatus.active and r.answer is None
     ]
+    # Each goal judged by a measure: how it stands from the latest scores (outcomes' badge).
+    scores = await outcomes.checked_plan_scores(session, item.plan_id)
+    progress = {
+        p.goal_id: outcome_pages.progress_badge(p)
+        for p in outcomes.goal_progress(board.goals, scores, today=today)
+    }
     return {
         "board": board,
         "lanes": lanes,
@@ -368,7 +374,10 @@ async def _item_context(
         },
         "card_count": len(shown),
         "closed_count": len(cards) - len(shown),
-        "goals": [plan_pages.goal_view(g.model_dump(), today) for g in board.goals],
+        "goals": [
+            plan_pages.goal_view(g.model_dump(), today) | {"progress": progress.get(g.id, "")}
+            for g in board.goals
+        ],
         "changes": plan_pages.history(changes.items, names),
         "changes_since": utc_time(changes.since) if changes.since else "",
         "changes_more": changes.more,
@@ -376,7 +385,7 @@ async def _item_context(
         "overdue_tasks": [c for c in cards if c["overdue"]],
         "members": sorted(((m.user_id, m.display_name) for m in board.members), key=lambda m: m[1]),
         # The plan's trends, for everyone taking part (the board's read above is the audited one).
-        "sparks": outcome_pages.sparks(await outcomes.checked_plan_scores(session, item.plan_id)),
+        "sparks": outcome_pages.sparks(scores),
     }
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from careteam.core.vocab import Discipline
 from careteam.fhir.codes import REFERRAL_REASON, ROLES, TEAM_LEAD, USERNAME
+from careteam.outcomes.codes import MEASURES
 from careteam.plans.codes import GoalStatus, PlanStatus, TaskPriority, TaskStatus
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
 
@@ -275,17 +276,35 @@ class GoalIn:
     target: str
     lifecycle_status: GoalStatus
     due_date: date | None
+    measure_target: dict[str, Any] | None  # {"measure", "comparator", "value"}: a goal judged by a measure
+
+
+# An outcome measure by its coding (outcomes' codes, LOINC or local), for a goal's target.
+_MEASURE_BY_CODE = {(m.system, m.code): measure for measure, m in MEASURES.items()}
 
 
 def goal(resource: Resource, where: str) -> GoalIn:
     targets = resource.get("target", [])
     first = targets[0] if targets else {}
     due = first.get("dueDate")
+    measure_target = None
+    codings = first.get("measure", {}).get("coding", [])
+    detail = first.get("detailQuantity")
+    found = [_MEASURE_BY_CODE.get((c.get("system"), c.get("code"))) for c in codings]
+    if any(found) and detail is not None:
+        measure_target = {
+            "measure": next(m for m in found if m),
+            "comparator": detail.get("comparator", "<="),
+            "value": detail.get("value"),
+        }
+    text = _text(first.get("measure", {}).get("text"))
     return GoalIn(
         description=_text(resource.get("description", {}).get("text")) or "Goal",
-        target=_text(first.get("measure", {}).get("text")),
+        # The measure's own name is no free text of the goal's (what the export writes without one).
+        target="" if measure_target and text == MEASURES[measure_target["measure"]].display else text,
         lifecycle_status=_choice(resource["lifecycleStatus"], GoalStatus, f"{where}Goal.lifecycleStatus"),
         due_date=date.fromisoformat(due) if isinstance(due, str) else None,
+        measure_target=measure_target,
     )
 
 

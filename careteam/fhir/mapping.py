@@ -131,10 +131,18 @@ def care_plan(
 
 
 def goal(row: GoalPublic, *, patient_id: int) -> Resource:
-    # A free-text target is what is tracked, in words; a due date is the target's due date.
-    target = _drop_empty(
-        {"measure": {"text": row.target} if row.target else None, "dueDate": _day(row.due_date)}
-    )
+    # What is tracked: the outcome measure (coded) for a goal judged by one, with its comparator and value;
+    # the free-text target as the measure's text; the due date as the target's.
+    measure: Resource | None = {"text": row.target} if row.target else None
+    detail: Resource | None = None
+    if row.measure_target is not None:
+        code = MEASURES[row.measure_target.measure]
+        measure = {
+            "coding": [{"system": code.system, "code": code.code, "display": code.display}],
+            "text": row.target or code.display,
+        }
+        detail = {"value": row.measure_target.value, "comparator": row.measure_target.comparator.value}
+    target = _drop_empty({"measure": measure, "detailQuantity": detail, "dueDate": _day(row.due_date)})
     return _drop_empty(
         {
             "resourceType": "Goal",

@@ -512,6 +512,7 @@ async def _import_entry(
                 "target": goal_in.target,
                 "lifecycle_status": goal_in.lifecycle_status,
                 "due_date": goal_in.due_date,
+                "measure_target": goal_in.measure_target,
             }
             goal = await plans.add_goal(
                 session, plan_id, _valid(GoalCreate, values, _GOAL_ELEMENTS), actor=actor
@@ -546,6 +547,7 @@ _GOAL_ELEMENTS = {
     "target": "Goal.target",
     "lifecycle_status": "Goal.lifecycleStatus",
     "due_date": "Goal.target.dueDate",
+    "measure_target": "Goal.target.detailQuantity",
 }
 
 

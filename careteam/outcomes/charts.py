@@ -1,9 +1,11 @@
 """Trends drawn on the server as SVG (no chart library in the browser): a sparkline per measure for the
-board's header and a larger chart per measure for the plan's outcomes page.
+board's header and a larger chart per measure for the plan's outcomes page, with the goals judged by that
+measure as dashed target lines and the plan's procedures as marked dates.
 
 Each drawing names itself for a screen reader (what is measured, how many scores, first, latest, lowest,
-highest) and the page beside it has the same scores as a table. Only ``final`` scores are drawn: a score
-entered in error is kept in the table, struck through, never on the line.
+highest; its goals' targets and its procedures' dates) and the page beside it has the same scores, goals
+and procedures as tables. Only ``final`` scores are drawn: a score entered in error is kept in the table,
+struck through, never on the line.
 """
 
 from __future__ import annotations
@@ -20,6 +22,22 @@ from careteam.outcomes.codes import MEASURES, Measure, MeasureDef
 class Point:
     at: datetime
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLine:
+    """A goal's target on the measure's scale: ``label`` says it ("Goal: PEG ≤ 4 by 15 Feb 2027")."""
+
+    value: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A procedure's date on the time axis: ``label`` says what it was and how it went."""
+
+    at: datetime
+    label: str
 
 
 def day(at: datetime) -> str:
@@ -51,11 +69,16 @@ def summary(measure: Measure, points: Sequence[Point]) -> str:
 
 
 def _x(points: Sequence[Point], left: float, width: float) -> list[float]:
-    if len(points) == 1:
-        return [left + width / 2]
-    start, end = points[0].at.timestamp(), points[-1].at.timestamp()
-    span = (end - start) or 1.0
-    return [left + (p.at.timestamp() - start) / span * width for p in points]
+    return _xs([p.at for p in points], [p.at for p in points], left, width)
+
+
+def _xs(times: Sequence[datetime], span_of: Sequence[datetime], left: float, width: float) -> list[float]:
+    """Where ``times`` fall on an axis from the earliest to the latest of ``span_of``."""
+    stamps = [t.timestamp() for t in span_of]
+    if not stamps or min(stamps) == max(stamps):
+        return [left + width / 2 for _ in times]
+    start, end = min(stamps), max(stamps)
+    return [left + (t.timestamp() - start) / (end - start) * width for t in times]
 
 
 def _y(spec: MeasureDef, value: float, top: float, height: float) -> float:
@@ -87,11 +110,29 @@ def sparkline(measure: Measure, points: Sequence[Point], *, width: int = 96, hei
     return "".join(parts)
 
 
-def chart(
-    measure: Measure, points: Sequence[Point], *, ident: str, width: int = 640, height: int = 220
+def described(
+    measure: Measure, points: Sequence[Point], targets: Sequence[TargetLine], marks: Sequence[Mark]
 ) -> str:
-    """The scores over time on the measure's whole range, each score a dot with its own tooltip; ``ident``
-    makes the title's and description's ids unique on the page."""
+    """The chart's description: its scores in words, then its goals' targets and its procedures."""
+    words = [summary(measure, points)]
+    words += [t.label for t in targets]
+    words += [f"Procedure on {day(m.at)}: {m.label}" for m in marks]
+    return ". ".join(words)
+
+
+def chart(
+    measure: Measure,
+    points: Sequence[Point],
+    *,
+    ident: str,
+    targets: Sequence[TargetLine] = (),
+    marks: Sequence[Mark] = (),
+    width: int = 640,
+    height: int = 220,
+) -> str:
+    """The scores over time on the measure's whole range, each score a dot with its own tooltip; each
+    goal's target a dashed line across, each procedure a dashed line up at its date (the axis reaches
+    them). ``ident`` makes the title's and description's ids unique on the page."""
     spec = MEASURES[measure]
     left, right, top, bottom = 40.0, 16.0, 12.0, 30.0
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -100,7 +141,7 @@ def chart(
         f'<svg class="trend" role="img" aria-labelledby="{title_id} {desc_id}" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet" focusable="false">',
         f'<title id="{title_id}">{escape(spec.title)}</title>',
-        f'<desc id="{desc_id}">{escape(summary(measure, points))}</desc>',
+        f'<desc id="{desc_id}">{escape(described(measure, points, targets, marks))}</desc>',
     ]
     for tick in _ticks(spec):
         y = _y(spec, tick, top, plot_h)
@@ -109,8 +150,23 @@ def chart(
             f'<text class="trend__tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{tick}{spec.unit}</text>"
         )
+    for target in targets:
+        y = _y(spec, min(max(target.value, spec.low), spec.high), top, plot_h)
+        parts.append(
+            f'<line class="trend__target" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}">'
+            f"<title>{escape(target.label)}</title></line>"
+        )
+    axis = [p.at for p in points] + [m.at for m in marks]
+    if points and marks:
+        for x, mark in zip(_xs([m.at for m in marks], axis, left, plot_w), marks, strict=True):
+            tip = escape(f"Procedure on {day(mark.at)}: {mark.label}")
+            parts.append(
+                f'<g class="trend__procedure"><title>{tip}</title>'
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}"/>'
+                f'<path d="M{x - 5:.1f},{top} L{x + 5:.1f},{top} L{x:.1f},{top + 8} Z"/></g>'
+            )
     if points:
-        xs = _x(points, left, plot_w)
+        xs = _xs([p.at for p in points], axis, left, plot_w)
         ys = [_y(spec, p.value, top, plot_h) for p in points]
         if len(points) > 1:
             line = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
@@ -125,8 +181,8 @@ def chart(
                 f"<title>{escape(tip)}</title></circle>"
             )
         base = height - bottom + 18
-        first, last = day(points[0].at), day(points[-1].at)
-        if len(points) == 1 or first == last:
+        first, last = day(min(axis)), day(max(axis))
+        if first == last:
             parts.append(
                 f'<text class="trend__tick" x="{xs[0]:.1f}" y="{base}" text-anchor="middle">{first}</text>'
             )

@@ -9,16 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from careteam.core.vocab import Measure
+
+__all__ = ["MEASURES", "Band", "Measure", "MeasureDef", "ObservationStatus", "OutcomeEvent", "ResponseResult"]
+
 LOINC = "http://loinc.org"
 LOCAL = "urn:careteam:measure"
-
-
-class Measure(StrEnum):
-    nrs = "nrs"
-    peg = "peg"
-    phq9 = "phq9"
-    gad7 = "gad7"
-    odi = "odi"
 
 
 class ObservationStatus(StrEnum):
@@ -31,6 +27,15 @@ class ObservationStatus(StrEnum):
 class OutcomeEvent(StrEnum):
     recorded = "measure.recorded"
     entered_in_error = "measure.entered-in-error"
+    response_recorded = "response.recorded"  # a procedure's percent relief, on its task's card
+    response_entered_in_error = "response.entered-in-error"
+
+
+class ResponseResult(StrEnum):
+    """A diagnostic block's result against the team's threshold (``CARETEAM_BLOCK_RELIEF_THRESHOLD``)."""
+
+    positive = "positive"
+    negative = "negative"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""The demo clinic's outcome measures: a few months of scores per patient, telling the stories of
-DOMAIN.md (Ellen Marsh improving after her medial branch blocks, Fatima Haddad's PEG flat after 12 weeks,
-Robert Chen's pain and disability high before the SCS trial). Created once; a clinic with any score gets
-none."""
+"""The demo clinic's outcome measures: a few months of scores per patient (at least three PEG or NRS each,
+so every plan's trend shows), telling the stories of DOMAIN.md (Ellen Marsh improving after her medial
+branch blocks to her goal of PEG 4, Fatima Haddad's PEG flat after 12 weeks, Robert Chen's pain and
+disability high before the SCS trial, James O'Neill's first cervical block positive at 80%, Peter Novak
+better after his genicular block, 85% relief, and RFA).
+Created once; a clinic with any score gets none."""
 
 from __future__ import annotations
 
@@ -15,12 +17,14 @@ from careteam.accounts import service as accounts
 from careteam.core.actor import Actor, actor_of
 from careteam.db.engine import unit_of_work
 from careteam.db.types import utcnow
+from careteam.outcomes import responses
 from careteam.outcomes import service as outcomes
 from careteam.outcomes.codes import Measure
-from careteam.outcomes.schemas import ObservationCreate
+from careteam.outcomes.schemas import ObservationCreate, ResponseCreate
 from careteam.outcomes.tables import Observation
 from careteam.patients import service as patients
 from careteam.plans import service as plans
+from careteam.plans import tasks as plan_tasks
 
 # Who records each measure, if on the patient's care team (else the team's lead).
 RECORDED_BY = {
@@ -48,12 +52,28 @@ SCORES: dict[str, dict[Measure, list[int | tuple[int, int, int]]]] = {
         Measure.nrs: [8, 7, 8, 8, 7],
         Measure.odi: [52, 54, 50, 52],
     },
+    "Maria Alvarez": {
+        Measure.nrs: [8, 8, 7, 7, 6],
+    },
+    "James O'Neill": {
+        Measure.nrs: [7, 7, 6, 6],
+    },
+    "Peter Novak": {
+        Measure.nrs: [7, 7, 6, 3, 4],
+        Measure.peg: [(7, 6, 7), (7, 6, 6), (6, 6, 5), (3, 4, 4), (4, 4, 4)],
+    },
 }
+# Blocks' responses: (patient, the task's title, relief %, over hours, days ago).
+RESPONSES = [
+    ("James O'Neill", "Medial branch block C3-C4 (first diagnostic)", 80, 6, 2),
+    ("Peter Novak", "Genicular nerve block (diagnostic)", 85, 8, 35),
+]
 NOTES = {("Ellen Marsh", Measure.nrs, 4): "70% relief at 30 min after the second MBB"}
 
 
-async def seed(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Record the demo's scores unless the clinic has one; how many it recorded."""
+async def seed(sessions: async_sessionmaker[AsyncSession], *, threshold: int = 80) -> int:
+    """Record the demo's scores and blocks' responses unless the clinic has a score; how many it recorded
+    (``threshold``: the clinic's block relief threshold)."""
     async with unit_of_work(sessions) as session:
         if (await session.exec(select(col(Observation.id)).limit(1))).first() is not None:
             return 0
@@ -86,6 +106,19 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> int:
                         now=now,
                     )
                     created += 1
+        for patient, title, relief, hours, days_ago in RESPONSES:
+            if patient not in plan_of:
+                continue
+            rows, _ = await plan_tasks.list_tasks(session, plan_of[patient], actor=lead, limit=200)
+            for task in (t for t in rows if t.title == title):
+                at = (now - timedelta(days=days_ago, hours=2)).replace(second=0, microsecond=0)
+                body = ResponseCreate(
+                    relief_percent=relief, duration_hours=hours, observed_at=at, note="Pain diary, hourly"
+                )
+                await responses.record_response(
+                    session, task.id or 0, body, actor=lead, now=now, threshold=threshold
+                )
+                created += 1
         return created
 
 

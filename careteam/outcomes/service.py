@@ -9,10 +9,13 @@ write is one event on the plan's stream (``plans.board.record``) and one audit r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,15 +24,21 @@ from careteam.audit.codes import AuditAction
 from careteam.core.actor import Actor
 from careteam.core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from careteam.outcomes.codes import MEASURES, Measure, ObservationStatus, OutcomeEvent
+from careteam.outcomes.progress import Target, achievement
 from careteam.outcomes.schemas import (
     Coding,
     EnteredInError,
+    GoalProgressPublic,
     ObservationCreate,
     ObservationPublic,
 )
-from careteam.outcomes.tables import Observation
+from careteam.outcomes.tables import Observation, ProcedureResponse
 from careteam.plans import board
+from careteam.plans import service as plans
 from careteam.plans.access import readable_plan_ids
+from careteam.plans.schemas import GoalPublic
+
+Row = TypeVar("Row", Observation, ProcedureResponse)
 
 # A clock a little ahead of the server's is not a score from the future.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -123,24 +132,60 @@ async def withdraw_observation(
     now: datetime,
 ) -> Observation:
     """Mark a score entered-in-error (412 if it changed since the caller saw it; 409 if already withdrawn)."""
+    return await withdraw_row(
+        session,
+        Withdrawal(Observation, "observation", "score", OutcomeEvent.entered_in_error, public),
+        observation_id,
+        body,
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal(Generic[Row]):
+    """What withdrawing one kind of row takes: its table, its audit name, its noun in messages, the event it
+    records and its public shape."""
+
+    model: type[Row]
+    resource: str
+    noun: str
+    kind: str
+    shape: Callable[[Row], BaseModel]
+
+
+async def withdraw_row(
+    session: AsyncSession,
+    of: Withdrawal[Row],
+    row_id: int,
+    body: EnteredInError,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> Row:
+    """Mark a score or a response entered-in-error, kept with who, when and why: the row locked, its
+    version checked (412 with it as it is), not twice (409); one event on the plan's stream, one audit row."""
+    table: Any = of.model
     row = (
         await session.exec(
-            select(Observation)
-            .where(Observation.id == observation_id, col(Observation.plan_id).in_(readable_plan_ids(actor)))
+            select(table)
+            .where(table.id == row_id, col(table.plan_id).in_(readable_plan_ids(actor)))
             .with_for_update()
         )
     ).first()
     if row is None:
-        raise NotFound("No such score.")
+        raise NotFound(f"No such {of.noun}.")
     if row.version != expected_version:
         raise Conflict(
-            "Someone changed this score first.",
-            current=public(row),
+            f"Someone changed this {of.noun} first.",
+            current=of.shape(row),
             actor=actor,
-            shown=("observation", row.id, row.patient_id),
+            shown=(of.resource, row.id, row.patient_id),
         )
     if row.status == ObservationStatus.entered_in_error:
-        raise InvalidTransition("This score is already marked entered in error.")
+        raise InvalidTransition(f"This {of.noun} is already marked entered in error.")
     row.status = ObservationStatus.entered_in_error
     row.error_reason = body.reason
     row.withdrawn_by_id = actor.user_id
@@ -148,9 +193,9 @@ async def withdraw_observation(
     row.version += 1
     session.add(row)
     await session.flush()
-    await board.record(session, row.plan_id, OutcomeEvent.entered_in_error, public(row), actor=actor)
-    audit.record(session, actor, AuditAction.update, "observation", row.id, patient_id=row.patient_id)
-    return row
+    await board.record(session, row.plan_id, of.kind, of.shape(row), actor=actor)
+    audit.record(session, actor, AuditAction.update, of.resource, row.id, patient_id=row.patient_id)
+    return cast(Row, row)
 
 
 async def plan_observations(
@@ -188,3 +233,48 @@ async def get_observation(session: AsyncSession, observation_id: int, *, actor: 
         raise NotFound("No such measure.")
     audit.record(session, actor, AuditAction.read, "observation", observation_id, patient_id=row.patient_id)
     return row
+
+
+# --- Goals judged by a measure ----------------------------------------------------------------------
+
+
+def target_of(goal: GoalPublic) -> Target | None:
+    """The goal's measure target with its due date, if it is judged by a measure."""
+    t = goal.measure_target
+    return None if t is None else Target(t.measure, t.comparator, t.value, goal.due_date)
+
+
+def goal_progress(
+    goals: Sequence[GoalPublic], rows: Sequence[Observation], *, today: date
+) -> list[GoalProgressPublic]:
+    """How each goal judged by a measure stands, from the plan's scores (``rows``, oldest first)."""
+    out = []
+    for goal in goals:
+        target = target_of(goal)
+        if target is None:
+            continue
+        values = [
+            r.value for r in rows if r.measure == target.measure and r.status == ObservationStatus.final
+        ]
+        out.append(
+            GoalProgressPublic(
+                goal_id=goal.id,
+                description=goal.description,
+                measure=target.measure,
+                comparator=target.comparator,
+                value=target.value,
+                due_date=target.due,
+                status=achievement(target, values, today=today),
+                latest=values[-1] if values else None,
+                previous=values[-2] if len(values) > 1 else None,
+            )
+        )
+    return out
+
+
+async def plan_goal_progress(
+    session: AsyncSession, plan_id: int, *, actor: Actor, today: date
+) -> list[GoalProgressPublic]:
+    """How the plan's goals judged by a measure stand, with one audited read of the plan (its care team)."""
+    rows = await plan_observations(session, plan_id, actor=actor)
+    return goal_progress(await plans.plan_goals(session, plan_id), rows, today=today)

@@ -1,4 +1,5 @@
-"""Outcome measures' table: one row per observation, never edited once recorded (only withdrawn)."""
+"""Outcome measures' tables: one row per observation and per procedure response, never edited once
+recorded (only withdrawn)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,32 @@ class Observation(SQLModel, table=True):
     items: list[int] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
     note: str | None = Field(default=None, max_length=1000)
     effective_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    author_id: int = Field(foreign_key="user_account.id", index=True)
+    status: str = Field(max_length=24, default="final")
+    error_reason: str | None = Field(default=None, max_length=1000)
+    withdrawn_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    withdrawn_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=True))
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+
+class ProcedureResponse(SQLModel, table=True):
+    """A diagnostic block's response, on its task: ``relief_percent`` relief over ``duration_hours`` (the
+    block's expected duration), observed at ``observed_at``. ``threshold`` is the team's relief threshold
+    when it was recorded (``CARETEAM_BLOCK_RELIEF_THRESHOLD``): the result is positive at or above it.
+    Like a score, never edited, only withdrawn as entered-in-error."""
+
+    __tablename__ = "procedure_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    plan_id: int = Field(foreign_key="care_plan.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    relief_percent: int
+    duration_hours: float
+    threshold: int
+    observed_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    note: str | None = Field(default=None, max_length=1000)
     author_id: int = Field(foreign_key="user_account.id", index=True)
     status: str = Field(max_length=24, default="final")
     error_reason: str | None = Field(default=None, max_length=1000)

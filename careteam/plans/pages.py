@@ -29,7 +29,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from careteam.accounts import service as accounts
 from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
-from careteam.core.vocab import DISCIPLINE_LABELS, Discipline
+from careteam.core.vocab import (
+    COMPARATOR_WORDS,
+    DISCIPLINE_LABELS,
+    MEASURE_NAMES,
+    Comparator,
+    Discipline,
+    Measure,
+)
 from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients import pages as patient_pages
@@ -187,17 +194,48 @@ def card_view(task: Mapping[str, Any] | None, names: dict[int, str], today: date
     }
 
 
+def measure_words(target: Mapping[str, Any]) -> str:
+    """ "PEG ≤ 4": a goal's measure target as its card says it (board.js: measureWords)."""
+    measure, comparator = Measure(target["measure"]), Comparator(target["comparator"])
+    return f"{MEASURE_NAMES[measure]} {COMPARATOR_WORDS[comparator]} {target['value']:g}"
+
+
+# The goal form's choices of measure and comparator (their words as the card shows them).
+GOAL_MEASURES = {
+    "names": [(m.value, MEASURE_NAMES[m]) for m in Measure],
+    "comparators": [(c.value, COMPARATOR_WORDS[c]) for c in Comparator],
+}
+
+
 def goal_view(goal: Mapping[str, Any] | None, today: date) -> dict[str, Any]:
     """What the goal partial shows (``plans/board_parts.html``); ``None`` gives the empty goal board.js
     clones. A goal still being worked towards (not completed, cancelled, rejected or in error) is overdue
     after its due date."""
     if goal is None:
         blank = dict.fromkeys(
-            ("id", "version", "lifecycle_status", "description", "target", "due_date", "due_label"), ""
+            (
+                "id",
+                "version",
+                "lifecycle_status",
+                "description",
+                "target",
+                "due_date",
+                "due_label",
+                "measure_words",
+                "measure",
+                "comparator",
+                "target_value",
+            ),
+            "",
         )
         return blank | {"overdue": False}
     due = goal["due_date"]
+    judged = goal.get("measure_target")
     return dict(goal) | {
+        "measure_words": measure_words(judged) if judged else "",
+        "measure": judged["measure"] if judged else "",
+        "comparator": judged["comparator"] if judged else "",
+        "target_value": f"{judged['value']:g}" if judged else "",
         "due_date": due.isoformat() if due else "",
         "due_label": due_label(due, today) if due else "",
         "overdue": due is not None and due < today and goal["lifecycle_status"] in OPEN_GOALS,
@@ -230,6 +268,8 @@ OTHER_WORDS = {
     "message.acknowledged": "acknowledged an urgent message",
     "measure.recorded": "recorded",
     "measure.entered-in-error": "withdrew as entered in error",
+    "response.recorded": "recorded a block response",
+    "response.entered-in-error": "withdrew as entered in error a block response",
 }
 
 
@@ -242,6 +282,8 @@ def _other_words(kind: str, data: dict[str, Any]) -> str:
     if kind.startswith("measure."):
         score = f"{data.get('value', 0):g}{data.get('unit', '')}"
         return f"{words} {(data.get('code') or {}).get('display', 'a score')} {score}"
+    if kind.startswith("response."):
+        return f"{words}: {data.get('relief_percent', 0)}% relief over {data.get('duration_hours', 0):g} h"
     return f"{words} on a task" if data.get("task_id") else f"{words} in the team thread"
 
 
@@ -353,11 +395,13 @@ class BoardPanel:
     """A section another feature shows on a board: its own template, included with the page's context
     (``actor``, ``csrf_token``, ``plan``) and ``panel.context``; ``place`` "below" the lanes (referrals, the
     team thread) or in the board's "head", at the end of its line of facts (phrasing content only: outcome
-    measures' sparklines)."""
+    measures' sparklines). ``goal_extra``: markup by goal id for the slot every goal card has
+    (``data-slot="goal-extra"``; outcomes: each goal's achievement), which board.js never touches."""
 
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     place: str = "below"
+    goal_extra: Mapping[int, Markup] = field(default_factory=dict)
 
 
 # What other features show on a board (referrals: the plan's referrals and the form that sends one),
@@ -418,6 +462,7 @@ async def board_page(
         except NotFound:
             continue
     today = date.today()
+    panels = [p for p in [await hook(session, board, actor) for hook in _board_panels] if p is not None]
 
     filters = {
         "mine": _flag(mine),
@@ -473,6 +518,8 @@ async def board_page(
             | {s.value: status_label(s.value) for s in PlanStatus},
             "priorities": {p.value: PRIORITY_LABELS[p] for p in TaskPriority},
             "fields": FIELD_WORDS,
+            "measures": {m.value: MEASURE_NAMES[m] for m in Measure},
+            "comparators": {c.value: COMPARATOR_WORDS[c] for c in Comparator},
         },
         "column_of": {s.value: c.value for s, c in COLUMN_OF.items()},
         "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
@@ -502,6 +549,8 @@ async def board_page(
         "goals": [goal_view(g.model_dump(), today) for g in board.goals],
         "blank_goal": goal_view(None, today),
         "goal_choices": GOAL_CHOICES if may_plan else None,
+        "goal_measures": GOAL_MEASURES,
+        "goal_extra": {gid: m for panel in panels for gid, m in panel.goal_extra.items()},
         "blank_lane": {"discipline": "", "label": "", "hidden": False, "cells": dict.fromkeys(counts, "")},
         "blank_entry": {"seq": "", "at_iso": "", "at_text": "", "who": "", "text": ""},
         "priorities": [(p.value, PRIORITY_LABELS[p]) for p in TaskPriority],
@@ -509,7 +558,7 @@ async def board_page(
         "state_json": _script_json(state),
         "undo_seconds": f"{request.app.state.settings.task_undo_seconds:g}",
         "today": today,
-        "panels": [p for p in [await hook(session, board, actor) for hook in _board_panels] if p is not None],
+        "panels": panels,
     }
     return render(request, "plans/board.html", context)
 

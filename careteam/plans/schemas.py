@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -14,7 +15,7 @@ from pydantic import (
 )
 
 from careteam.core.schemas import Input, LongText, Public, Title, UserId
-from careteam.core.vocab import Discipline
+from careteam.core.vocab import MEASURE_NAMES, MEASURE_RANGES, Comparator, Discipline, Measure
 from careteam.patients.schemas import MemberPublic, PatientPublic
 from careteam.plans.codes import GoalStatus, PlanStatus, TaskPriority, TaskStatus
 
@@ -27,11 +28,41 @@ class ChecklistItem(Input):
 Checklist = Annotated[list[ChecklistItem], Field(max_length=50)]
 
 
+class MeasureTarget(Input):
+    """A goal judged by an outcome measure: met when the latest score ``comparator value`` (e.g. PEG <= 4),
+    by the goal's ``due_date``. ``value`` is within the measure's range (NRS and PEG 0-10, PHQ-9 0-27,
+    GAD-7 0-21, ODI 0-100)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"measure": "peg", "comparator": "<=", "value": 4}]}
+    )
+
+    measure: Measure
+    comparator: Comparator
+    value: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+    @field_validator("value")
+    @classmethod
+    def _in_range(cls, value: float, info: ValidationInfo) -> float:
+        measure = info.data.get("measure")
+        if measure is not None:
+            low, high = MEASURE_RANGES[measure]
+            if not low <= value <= high:
+                raise ValueError(f"a {MEASURE_NAMES[measure]} target is from {low} to {high}")
+        return value
+
+    def words(self) -> str:
+        """ "PEG <= 4", as a card says it."""
+        return f"{MEASURE_NAMES[self.measure]} {self.comparator.value} {self.value:g}"
+
+
 class GoalCreate(Input):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     lifecycle_status: GoalStatus = GoalStatus.active
     due_date: date | None = None
+    # Optional: the measure the goal is judged by (its achievement is computed from the latest scores).
+    measure_target: MeasureTarget | None = None
 
 
 class GoalUpdate(Input):
@@ -40,8 +71,10 @@ class GoalUpdate(Input):
     ) = None
     target: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     lifecycle_status: GoalStatus | None = None
-    # null clears the due date (the other fields cannot be emptied).
+    # null clears the due date, and the measure target (the goal is no longer judged by a measure); the
+    # other fields cannot be emptied.
     due_date: date | None = None
+    measure_target: MeasureTarget | None = None
 
 
 class GoalPublic(Public):
@@ -51,6 +84,7 @@ class GoalPublic(Public):
     target: str
     lifecycle_status: GoalStatus
     due_date: date | None
+    measure_target: MeasureTarget | None = None
     version: int
 
 

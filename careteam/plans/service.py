@@ -71,7 +71,7 @@ async def create_plan(session: AsyncSession, body: PlanCreate, *, actor: Actor) 
     set_committed_value(plan, "last_seq", 0)  # a new plan's stream has no event yet
     await board.record(session, plan, PlanEvent.plan_created, PlanPublic.model_validate(plan), actor=actor)
     for goal_body in body.goals:
-        goal = Goal(plan_id=plan.id or 0, **goal_body.model_dump())
+        goal = _new_goal(plan.id or 0, goal_body)
         session.add(goal)
         await session.flush()
         await board.record(
@@ -113,7 +113,7 @@ async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, act
     """Add a goal to a plan (e.g. "PEG from 7 to 4 or less in 12 weeks")."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     await _ensure_plans(session, plan.patient_id, actor)
-    goal = Goal(plan_id=plan_id, **body.model_dump())
+    goal = _new_goal(plan_id, body)
     session.add(goal)
     await session.flush()
     await board.record(session, plan, PlanEvent.goal_created, GoalPublic.model_validate(goal), actor=actor)
@@ -121,10 +121,17 @@ async def add_goal(session: AsyncSession, plan_id: int, body: GoalCreate, *, act
     return goal
 
 
+def _new_goal(plan_id: int, body: GoalCreate) -> Goal:
+    goal = Goal(plan_id=plan_id, **body.model_dump(exclude={"measure_target"}))
+    goal.set_measure_target(body.measure_target.model_dump() if body.measure_target else None)
+    return goal
+
+
 async def update_goal(
     session: AsyncSession, goal_id: int, body: GoalUpdate, *, expected_version: int, actor: Actor
 ) -> Goal:
-    """Change a goal's wording, target, due date or lifecycle status; 412 if someone changed it first."""
+    """Change a goal's wording, target, measure target, due date or lifecycle status; 412 if someone changed
+    it first."""
     goal = (
         await session.exec(
             select(Goal)
@@ -144,9 +151,12 @@ async def update_goal(
             shown=("goal", goal.id, plan.patient_id),
         )
     for field, value in body.model_dump(exclude_unset=True).items():
-        if value is None and field != "due_date":
+        if value is None and field not in ("due_date", "measure_target"):
             raise ValidationFailed(f"{field} cannot be empty.", field=field)
-        setattr(goal, field, value)
+        if field == "measure_target":
+            goal.set_measure_target(value)
+        else:
+            setattr(goal, field, value)
     goal.version += 1
     session.add(goal)
     await session.flush()
@@ -203,6 +213,12 @@ async def plan_labels(session: AsyncSession, plan_ids: Iterable[int]) -> dict[in
         )
     )
     return {int(pid or 0): (title, int(patient_id)) for pid, title, patient_id in rows}
+
+
+async def plan_goals(session: AsyncSession, plan_id: int) -> list[GoalPublic]:
+    """A plan's goals, by id (not audited: for a caller whose own read of the plan checked and audited)."""
+    rows = await session.exec(select(Goal).where(Goal.plan_id == plan_id).order_by(col(Goal.id)))
+    return [GoalPublic.model_validate(g) for g in rows]
 
 
 async def mark_reviewed(session: AsyncSession, plan_ids: Iterable[int], *, at: datetime) -> None:

@@ -55,14 +55,34 @@ CarePlan.__mapper__.add_property(  # type: ignore[attr-defined]
 
 
 class Goal(SQLModel, table=True):
+    """A plan's goal. ``target`` is free text ("Walk 30 minutes daily"); a goal judged by an outcome measure
+    also has ``measure``, ``comparator`` and ``target_value`` ("PEG <= 4", by ``due_date``): all three or
+    none, set and read as one ``measure_target`` (schemas.MeasureTarget)."""
+
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="care_plan.id", index=True)
     description: str = Field(max_length=500)
     target: str = Field(default="", max_length=200)
     lifecycle_status: str = Field(max_length=24, default="active")
     due_date: date | None = None
+    measure: str | None = Field(default=None, max_length=16)
+    comparator: str | None = Field(default=None, max_length=2)
+    target_value: float | None = None
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+    @property
+    def measure_target(self) -> dict[str, object] | None:
+        if self.measure is None or self.comparator is None or self.target_value is None:
+            return None
+        return {"measure": self.measure, "comparator": self.comparator, "value": self.target_value}
+
+    def set_measure_target(self, target: dict[str, object] | None) -> None:
+        """Link the goal to a measure (``{"measure", "comparator", "value"}``), or unlink it (None)."""
+        self.measure = None if target is None else str(target["measure"])
+        self.comparator = None if target is None else str(target["comparator"])
+        value = None if target is None else target["value"]
+        self.target_value = None if value is None else float(value)  # type: ignore[arg-type]
 
 
 class Task(SQLModel, table=True):

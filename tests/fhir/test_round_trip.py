@@ -46,6 +46,7 @@ async def fill_record(client: Any, w: World, lead: dict[str, str], login: Any) -
             "description": "PEG from 7 to 4 or less in 12 weeks",
             "target": "PEG <= 4",
             "due_date": "2027-02-15",
+            "measure_target": {"measure": "peg", "comparator": "<=", "value": 4},
         },
         {"description": "Walk 30 minutes daily", "lifecycle_status": "accepted"},
     ):

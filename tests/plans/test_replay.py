@@ -53,7 +53,11 @@ async def plan_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> Non
 async def goal_created(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
     r = await client.post(
         f"/api/v1/plans/{b.plan_id}/goals",
-        json={"description": "Walk 30 minutes daily", "target": "5 days a week"},
+        json={
+            "description": "PEG from 7 to 4 or less",
+            "target": "in 12 weeks",
+            "measure_target": {"measure": "peg", "comparator": "<=", "value": 4},
+        },
         headers=h,
     )
     assert r.status_code == 201
@@ -61,7 +65,11 @@ async def goal_created(client: Any, h: dict[str, str], b: Board, db: Any) -> Non
 
 async def goal_updated(client: Any, h: dict[str, str], b: Board, db: Any) -> None:
     goal = (await _board(client, h, b.plan_id))["goals"][0]
-    await _patch(client, h, f"/api/v1/goals/{goal['id']}", goal["version"], {"lifecycle_status": "completed"})
+    body = {
+        "lifecycle_status": "completed",
+        "measure_target": {"measure": "nrs", "comparator": "<", "value": 4},
+    }
+    await _patch(client, h, f"/api/v1/goals/{goal['id']}", goal["version"], body)
 
 
 async def task_created(client: Any, h: dict[str, str], b: Board, db: Any) -> None:

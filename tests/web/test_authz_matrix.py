@@ -22,7 +22,7 @@ from careteam.db.types import utcnow
 from careteam.medications.tables import Medication
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message, MessageAckRequired
-from careteam.outcomes.tables import Observation
+from careteam.outcomes.tables import Observation, ProcedureResponse
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember, PatientShare
 from careteam.plans.tables import Goal, Task
@@ -69,6 +69,7 @@ class World:
     observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
     medication_id: int = 0  # duloxetine on the plan, which its prescribers and reviewers change
     emr_id: int = 0  # an EMR interface account the patient is shared with
+    response_id: int = 0  # the physician's block response on the task, which anyone on the team withdraws
 
 
 def expect(route: str, persona: str) -> int:
@@ -249,6 +250,11 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/plans/{plan_id}/medications": 200 if on_team else 404,
         "POST /api/v1/plans/{plan_id}/medications": (201 if prescribes else 403) if on_team else 404,
         "PATCH /api/v1/medications/{medication_id}": (200 if prescribes else 403) if on_team else 404,
+        # Goals' progress and blocks' responses: the care team's, as its scores are.
+        "GET /api/v1/plans/{plan_id}/goal-progress": 200 if on_team else 404,
+        "GET /api/v1/tasks/{task_id}/responses": 200 if on_team else 404,
+        "POST /api/v1/tasks/{task_id}/responses": 201 if on_team else 404,
+        "POST /api/v1/responses/{response_id}/entered-in-error": 200 if on_team else 404,
     }
     return table[route]
 
@@ -415,6 +421,18 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
         )
         s.add(medication)
         await s.flush()
+        block = ProcedureResponse(
+            task_id=task.id or 0,
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            relief_percent=80,
+            duration_hours=6,
+            threshold=80,
+            observed_at=now,
+            author_id=users["physician"].id or 0,
+        )
+        s.add(block)
+        await s.flush()
         username = {
             "anonymous": None,
             "other_team": "other_nurse",
@@ -450,6 +468,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             score.id or 0,
             medication.id or 0,
             emr.id or 0,
+            block.id or 0,
         )
     return world, username
 
@@ -477,6 +496,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
         observation_id=w.observation_id,
         medication_id=w.medication_id,
+        response_id=w.response_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -539,6 +559,8 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/measures/{observation_id}/entered-in-error": {"reason": "Recorded on the wrong plan"},
         "POST /api/v1/plans/{plan_id}/medications": {"drug": "pregabalin", "dose": 75, "frequency": "bid"},
         "PATCH /api/v1/medications/{medication_id}": {"note": "Review duloxetine titration"},
+        "POST /api/v1/tasks/{task_id}/responses": {"relief_percent": 80, "duration_hours": 6},
+        "POST /api/v1/responses/{response_id}/entered-in-error": {"reason": "Recorded on the wrong block"},
     }
     return method, path, bodies.get(route)
 
@@ -598,6 +620,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Observation, w.observation_id)
         elif "/medications/" in route:
             row = await s.get(Medication, w.medication_id)
+        elif "/responses/" in route:
+            row = await s.get(ProcedureResponse, w.response_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

@@ -92,6 +92,8 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/outcomes": 200 if on_team else 404,
         "GET /plans/{plan_id}/outcomes/charts": 200 if on_team else 404,
         "GET /plans/{plan_id}/outcomes/sparklines": 200 if on_team else 404,
+        "GET /plans/{plan_id}/outcomes/goals": 200 if on_team else 404,
+        "POST /plans/{plan_id}/outcomes/responses": 303 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
         # Medications, as in the JSON table: the team reads them; its physicians, nurses, pharmacists and
@@ -100,6 +102,7 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/medications/part": 200 if on_team else 404,
         "POST /plans/{plan_id}/medications": (303 if prescribes else 403) if on_team else 404,
         "POST /medications/{medication_id}/change": (303 if prescribes else 403) if on_team else 404,
+        "POST /responses/{response_id}/withdraw": 303 if on_team else 404,
         # Conferences, as in the JSON table: everyone has a list (her own conferences); scheduling is an IPM
         # lead's (the admin, a lead off the team, gets the form again: the plan is not on her teams); the
         # room and the summary are the participants'.
@@ -147,6 +150,7 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         message_id=w.message_id,
         session_id=w.own_session,
         observation_id=w.observation_id,
+        response_id=w.response_id,
         conference_id=w.conference_id,
         medication_id=w.medication_id,
     )
@@ -193,6 +197,11 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         "POST /messages/read-all": {},
         "POST /messages/{conversation_id}": {"body": "Discuss before next prescription"},
         "POST /plans/{plan_id}/outcomes": {"measure": "peg", "peg1": "7", "peg2": "6", "peg3": "8"},
+        "POST /plans/{plan_id}/outcomes/responses": {
+            "task_id": str(w.task_id),
+            "relief_percent": "80",
+            "duration_hours": "6",
+        },
         "POST /measures/{observation_id}/withdraw": {
             "plan_id": str(w.plan_id),
             "version": "1",
@@ -203,6 +212,11 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "plan_id": str(w.plan_id),
             "version": "1",
             "status": "on-hold",
+        },
+        "POST /responses/{response_id}/withdraw": {
+            "plan_id": str(w.plan_id),
+            "version": "1",
+            "reason": "Recorded on the wrong block",
         },
         "POST /conferences": {
             "title": "Spine MDT, next week",

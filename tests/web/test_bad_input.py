@@ -24,7 +24,7 @@ from careteam.db.types import utcnow
 from careteam.medications.tables import Medication
 from careteam.messaging.render import render
 from careteam.messaging.tables import Message
-from careteam.outcomes.tables import Observation
+from careteam.outcomes.tables import Observation, ProcedureResponse
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
@@ -1886,6 +1886,120 @@ CASES = [
         headers=V1,
     ),
     c("med-change-unknown", "PATCH", "/medications/999999", 404, json={"dose": 2.5}, headers=V1),
+    # Goals judged by a measure: the target checked against the measure's range, the field named.
+    c(
+        "goal-target-peg-11",
+        "POST",
+        "/plans/{plan}/goals",
+        422,
+        "body.measure_target.value",
+        json={
+            "description": "PEG 4 or less",
+            "measure_target": {"measure": "peg", "comparator": "<=", "value": 11},
+        },
+    ),
+    c(
+        "goal-target-no-value",
+        "POST",
+        "/plans/{plan}/goals",
+        422,
+        "body.measure_target.value",
+        json={"description": "PEG 4 or less", "measure_target": {"measure": "peg", "comparator": "<="}},
+    ),
+    c(
+        "goal-target-comparator",
+        "PATCH",
+        "/goals/{goal}",
+        422,
+        "body.measure_target.comparator",
+        json={"measure_target": {"measure": "nrs", "comparator": "=<", "value": 4}},
+        headers=V1,
+    ),
+    c(
+        "goal-target-measure",
+        "PATCH",
+        "/goals/{goal}",
+        422,
+        "body.measure_target.measure",
+        json={"measure_target": {"measure": "fiqr", "comparator": "<=", "value": 50}},
+        headers=V1,
+    ),
+    c("goal-progress-unknown-plan", "GET", "/plans/999999/goal-progress", 404),
+    c("goal-progress-2**31", "GET", "/plans/{beyond}/goal-progress", 422, "path.plan_id"),
+    # Procedure responses: relief, duration and time checked, the field named.
+    c(
+        "response-relief-101",
+        "POST",
+        "/tasks/{task}/responses",
+        422,
+        "body.relief_percent",
+        json={"relief_percent": 101, "duration_hours": 6},
+    ),
+    c(
+        "response-relief-text",
+        "POST",
+        "/tasks/{task}/responses",
+        422,
+        "body.relief_percent",
+        json={"relief_percent": "80", "duration_hours": 6},
+    ),
+    c(
+        "response-duration-0",
+        "POST",
+        "/tasks/{task}/responses",
+        422,
+        "body.duration_hours",
+        json={"relief_percent": 80, "duration_hours": 0},
+    ),
+    c(
+        "response-future",
+        "POST",
+        "/tasks/{task}/responses",
+        422,
+        "observed_at",
+        json={"relief_percent": 80, "duration_hours": 6, "observed_at": "2999-01-01T00:00:00Z"},
+    ),
+    c(
+        "response-unknown-task",
+        "POST",
+        "/tasks/999999/responses",
+        404,
+        json={"relief_percent": 80, "duration_hours": 6},
+    ),
+    c("response-list-unknown-task", "GET", "/tasks/999999/responses", 404),
+    c("response-list-2**31", "GET", "/tasks/{beyond}/responses", 422, "path.task_id"),
+    c(
+        "response-withdraw-no-if-match",
+        "POST",
+        "/responses/{response}/entered-in-error",
+        428,
+        json={"reason": "wrong block"},
+    ),
+    c(
+        "response-withdraw-stale",
+        "POST",
+        "/responses/{response}/entered-in-error",
+        412,
+        json={"reason": "wrong block"},
+        headers=STALE,
+    ),
+    c(
+        "response-withdraw-no-reason",
+        "POST",
+        "/responses/{response}/entered-in-error",
+        422,
+        "body.reason",
+        json={"reason": "  "},
+        headers=V1,
+    ),
+    c(
+        "response-withdraw-unknown",
+        "POST",
+        "/responses/999999/entered-in-error",
+        404,
+        json={"reason": "wrong block"},
+        headers=V1,
+    ),
 ]
 
 
@@ -2000,6 +2114,17 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             updated_by_id=lead.id or 0,
         )
         s.add(medication)
+        block = ProcedureResponse(
+            task_id=task.id or 0,
+            plan_id=plan.id or 0,
+            patient_id=patient.id or 0,
+            relief_percent=80,
+            duration_hours=6,
+            threshold=80,
+            observed_at=utcnow(),
+            author_id=lead.id or 0,
+        )
+        s.add(block)
         await s.flush()
         member = (await s.exec(select(CareTeamMember).where(CareTeamMember.user_id == nurse.id))).one()
         ids = {
@@ -2020,6 +2145,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "item": item.id,
             "observation": score.id,
             "medication": medication.id,
+            "response": block.id,
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.

@@ -73,7 +73,7 @@ def test_if_match_is_required_on_every_patch_and_delete(document: Any) -> None:
 
 def _conditional(method: str, path: str) -> bool:
     """Changes of a version: PATCH, PUT, DELETE, Undo (it restores the move the caller saw) and withdrawing a
-    score as entered-in-error (the score the caller saw)."""
+    score or a block response as entered-in-error (the one the caller saw)."""
     if (method, path) in UNVERSIONED:
         return False
     return method in {"patch", "put", "delete"} or (

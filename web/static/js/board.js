@@ -354,6 +354,8 @@ function applyGoal(goal, { fresh = false } = {}) {
   setText(item, "description", goal.description);
   setText(item, "target", goal.target);
   field(item, "target").hidden = !goal.target;
+  setText(item, "measure-target", measureWords(goal.measure_target));
+  field(item, "measure-target").hidden = !goal.measure_target;
   const status = field(item, "status");
   status.textContent = statusLabel(goal.lifecycle_status);
   status.className = `goal__status badge badge--goal-${goal.lifecycle_status}`;
@@ -365,6 +367,19 @@ function applyGoal(goal, { fresh = false } = {}) {
   item.classList.toggle("is-overdue", overdue);
   part(item, "goal-overdue").hidden = !overdue;
   if (fresh) flash(item);
+}
+
+// A problem's first field error in words ("measure_target.value: a PEG target is from 0 to 10"), else its detail.
+function problemText(problem) {
+  const first = problem?.errors?.[0];
+  if (first) return `${first.field}: ${first.message}`;
+  return problem?.detail;
+}
+
+// "PEG ≤ 4": a goal's measure target as its card says it (pages.py: measure_words).
+function measureWords(target) {
+  if (!target) return "";
+  return `${L.measures[target.measure] ?? target.measure} ${L.comparators[target.comparator] ?? target.comparator} ${target.value}`;
 }
 
 // Overdue against the viewer's own calendar day, as cards are (pages.py: goal_view).
@@ -384,6 +399,12 @@ function openGoalForm(item) {
   form.elements.target.value = goal.target;
   form.elements.due_date.value = goal.due_date ?? "";
   form.elements.lifecycle_status.value = goal.lifecycle_status;
+  if (form.elements.measure) {
+    const judged = goal.measure_target;
+    form.elements.measure.value = judged?.measure ?? "";
+    form.elements.comparator.value = judged?.comparator ?? "<=";
+    form.elements.target_value.value = judged ? String(judged.value) : "";
+  }
   field(form, "goal-error").hidden = true;
   form.hidden = false;
   item.querySelector('[data-action="edit-goal"]').setAttribute("aria-expanded", "true");
@@ -412,6 +433,20 @@ async function saveGoal(item) {
     form.elements.description.focus();
     return;
   }
+  if (form.elements.measure) {
+    // The measure target is set as a whole: a measure, how to compare, and the value (or none of them).
+    const measure = form.elements.measure.value;
+    const raw = form.elements.target_value.value.trim();
+    if (measure && raw === "") {
+      error.textContent = "Give the target value for the measure, or choose no measure.";
+      error.hidden = false;
+      form.elements.target_value.focus();
+      return;
+    }
+    body.measure_target = measure
+      ? { measure, comparator: form.elements.comparator.value, value: Number(raw) }
+      : null;
+  }
   const goalId = Number(item.dataset.goalId);
   const result = await api("PATCH", `/api/v1/goals/${goalId}`, { body, headers: { "If-Match": `W/"${item.dataset.version}"` } });
   if (result.ok) {
@@ -423,7 +458,7 @@ async function saveGoal(item) {
   if (result.status === 412 && result.body?.current) applyGoal(result.body.current);
   error.textContent = result.status === 412
     ? "Someone changed this goal first: the goal now shows their version. Check it and save again."
-    : result.body?.detail ?? "The goal could not be saved: the connection is down. Try again.";
+    : problemText(result.body) ?? "The goal could not be saved: the connection is down. Try again.";
   error.hidden = false;
 }
 
@@ -496,6 +531,8 @@ const OTHER_WORDS = {
   "message.acknowledged": "acknowledged an urgent message",
   "measure.recorded": "recorded",
   "measure.entered-in-error": "withdrew as entered in error",
+  "response.recorded": "recorded a block response",
+  "response.entered-in-error": "withdrew as entered in error a block response",
 };
 
 // Keep in step with careteam/ui/board.py `describe`.
@@ -526,6 +563,7 @@ function describe(kind, data, before) {
       if (!words) return "made a change";
       if (kind.startsWith("referral.")) return `${words} ${L.disciplines[data.discipline] ?? data.discipline}`;
       if (kind.startsWith("measure.")) return `${words} ${data.code?.display ?? "a score"} ${data.value}${data.unit ?? ""}`;
+      if (kind.startsWith("response.")) return `${words}: ${data.relief_percent}% relief over ${data.duration_hours} h`;
       return data.task_id ? `${words} on a task` : `${words} in the team thread`;
     }
   }

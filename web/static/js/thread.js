@@ -573,8 +573,15 @@ class Composer {
 // --- The cards: comment counts, unread comments, "From a message" ------------------------------------
 
 function decorateCard(taskId) {
-  const slot = document.querySelector(`#task-${taskId} [data-slot="card-extra"]`);
-  if (!slot) return;
+  const shared = document.querySelector(`#task-${taskId} [data-slot="card-extra"]`);
+  if (!shared) return;
+  // The card's slot is shared by features (outcomes put a block's response there): keep to our own part.
+  let slot = shared.querySelector(':scope > [data-extra="thread"]');
+  if (!slot) {
+    slot = document.createElement("span");
+    slot.dataset.extra = "thread";
+    shared.prepend(slot);
+  }
   const pieces = [];
   const count = comments.get(taskId) ?? 0;
   if (count > 0) {

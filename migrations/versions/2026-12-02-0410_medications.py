@@ -2,7 +2,7 @@
 opioid-safety tasks made, unique per plan, kind and period
 
 Revision ID: 0020_medications
-Revises: 0018_outcomes
+Revises: 0019_goal_targets
 Create Date: 2026-12-02 04:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import careteam.db.types
 
 revision: str = "0020_medications"
-down_revision: str | None = "0018_outcomes"
+down_revision: str | None = "0019_goal_targets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
