@@ -84,6 +84,8 @@ FIELD_WORDS = {
     "priority": "priority",
     "due_date": "due date",
     "checklist": "checklist",
+    "link": "link",
+    "gates": "gates",
     "position": "order",
 }
 # The card's flags (see plans/task_card.html): the only fields the card macro may branch on.
@@ -291,6 +293,9 @@ def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, nam
         return f"renamed {_quote(before.get('title', ''))} to {title}"
     if changed == ["discipline"]:
         return f"moved {title} to the {_discipline_label(data.get('discipline'))} lane"
+    if changed == ["gates"]:
+        count = len(data.get("gates") or [])
+        return f"set the gates of {title} ({count})" if count else f"removed the gates of {title}"
     if changed == ["checklist"]:
         items = data.get("checklist") or []
         done = sum(1 for item in items if item.get("done"))

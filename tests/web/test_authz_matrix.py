@@ -119,6 +119,7 @@ def expect(route: str, persona: str) -> int:
         # may make which move is walked for every role in tests/plans/test_task_rules.py.
         "POST /api/v1/tasks/{task_id}/undo": 409 if on_team else 404,
         "POST /api/v1/tasks/{task_id}/reopen": 409 if on_team else 404,
+        "PUT /api/v1/tasks/{task_id}/gates": 200 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
         # Referrals: every persona may list (each sees her own); the plan's team reads them; the team's
         # lead and physicians refer, change and revoke; the psychology pool (the referral's discipline)
@@ -452,6 +453,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/goals/{goal_id}": {"target": "by March"},
         "POST /api/v1/plans/{plan_id}/tasks": {"title": "PDMP check", "discipline": "nurse"},
         "PATCH /api/v1/tasks/{task_id}": {"title": "UDS due today"},
+        "PUT /api/v1/tasks/{task_id}/gates": {"gate_task_ids": []},
         "POST /api/v1/referrals": {
             "plan_id": w.plan_id,
             "discipline": "physical_therapist",
@@ -502,7 +504,7 @@ async def test_every_route_answers_as_the_table_says(
             continue
         method, path, body = _request(route, world)
         h = dict(headers)
-        if method in ("PATCH", "DELETE") or route.endswith(("/undo", "/entered-in-error")):
+        if method in ("PATCH", "PUT", "DELETE") or route.endswith(("/undo", "/entered-in-error")):
             h["If-Match"] = await _current_etag(db, route, world)
         r = await client.request(method, path, json=body, headers=h)
         if r.status_code != expect(route, persona):
