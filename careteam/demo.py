@@ -34,6 +34,7 @@ from careteam.plans import tasks
 from careteam.plans.codes import TaskPriority, TaskStatus
 from careteam.plans.schemas import ChecklistItem, GoalCreate, PlanCreate, TaskCreate, TaskUpdate
 from careteam.plans.tables import CarePlan, Task
+from careteam.protocols import demo as protocols_demo
 from careteam.referrals import service as referrals
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
 from careteam.referrals.schemas import Complete, Decline, ReferralCreate, ReferralUpdate, Revoke
@@ -374,6 +375,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
         created += await conversations_demo.seed(sessions)
         created += await conferences_demo.seed(sessions)
         created += await outcomes_demo.seed(sessions)
+        created += await protocols_demo.seed(sessions)
     finally:
         await engine.dispose()
     return created

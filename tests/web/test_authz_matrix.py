@@ -25,8 +25,9 @@ from careteam.outcomes.tables import Observation
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember
 from careteam.plans.tables import Goal, Task
+from careteam.protocols.tables import ProtocolTemplate
 from careteam.referrals.tables import Referral
-from tests.factories import PASSWORD, make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_template, make_user
 
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
 PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin"]
@@ -34,6 +35,14 @@ PLANNERS = {"ipm_lead", "physician"}
 CONVERSING = {"nurse", "physician"}  # the conversation's participants still on the care team
 # The conference's participants: the lead facilitates, the nurse and a clinician of another team attend
 # (the agenda's plan is lent to her for the conference), the physical therapist observes.
+TEMPLATE = {
+    "name": "Opioid taper",
+    "status": "active",
+    "goals": [{"description": "Taper to under 50 MME/day", "due_offset_days": 112}],
+    "tasks": [
+        {"key": "plan", "title": "Opioid taper plan", "discipline": "pharmacist", "due_offset_days": 7}
+    ],
+}
 CONFERRING = {"ipm_lead", "nurse", "other_team", "physical_therapist"}
 
 
@@ -59,6 +68,7 @@ class World:
     own_session: str = ""  # the handle of another session of the caller's, which she revokes
     user_session: str = ""  # the handle of a session of user_id's, which an administrator revokes
     observation_id: int = 0  # the nurse's NRS score on the plan, which anyone on the team withdraws
+    template_id: int = 0  # an active protocol template, which IPM leads edit and planners apply
 
 
 def expect(route: str, persona: str) -> int:
@@ -225,6 +235,17 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/plans/{plan_id}/measures": 200 if on_team else 404,
         "POST /api/v1/plans/{plan_id}/measures": 201 if on_team else 404,
         "POST /api/v1/measures/{observation_id}/entered-in-error": 200 if on_team else 404,
+        # Protocol templates hold no patient data: everyone signed in reads them, IPM leads (by their
+        # account's discipline: the administrator here is one) keep them, the plan's planners apply one.
+        "GET /api/v1/templates": 200,
+        "POST /api/v1/templates": 201 if (lead or admin) else 403,
+        "GET /api/v1/templates/{template_id}": 200,
+        "PUT /api/v1/templates/{template_id}": 200 if (lead or admin) else 403,
+        "POST /api/v1/plans/{plan_id}/apply-template": 201
+        if persona in PLANNERS
+        else 403
+        if on_team
+        else 404,
     }
     return table[route]
 
@@ -402,6 +423,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             own,
             handle_of(spares.record.id),
             score.id or 0,
+            await make_template(s, users["ipm_lead"].id or 0),
         )
     return world, username
 
@@ -428,6 +450,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         item_id=w.item_id,
         session_id=w.own_session if path.startswith("/api/v1/me/") else w.user_session,
         observation_id=w.observation_id,
+        template_id=w.template_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -488,6 +511,12 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "POST /api/v1/conferences/{conference_id}/items/{item_id}/decisions": {"text": "Proceed to RFA"},
         "POST /api/v1/plans/{plan_id}/measures": {"measure": "peg", "items": [7, 6, 8]},
         "POST /api/v1/measures/{observation_id}/entered-in-error": {"reason": "Recorded on the wrong plan"},
+        "POST /api/v1/templates": TEMPLATE,
+        "PUT /api/v1/templates/{template_id}": TEMPLATE,
+        "POST /api/v1/plans/{plan_id}/apply-template": {
+            "template_id": w.template_id,
+            "start_date": "2027-01-04",
+        },
     }
     return method, path, bodies.get(route)
 
@@ -545,6 +574,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Conference, w.conference_id)
         elif "/measures/" in route:
             row = await s.get(Observation, w.observation_id)
+        elif "/templates/" in route:
+            row = await s.get(ProtocolTemplate, w.template_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'
