@@ -232,6 +232,7 @@ OTHER_WORDS = {
     "message.acknowledged": "acknowledged an urgent message",
     "measure.recorded": "recorded",
     "measure.entered-in-error": "withdrew as entered in error",
+    "protocol.applied": "applied the protocol",
 }
 
 
@@ -241,6 +242,8 @@ def _other_words(kind: str, data: dict[str, Any]) -> str:
         return "made a change"
     if kind.startswith("referral."):
         return f"{words} {_discipline_label(data.get('discipline'))}"
+    if kind.startswith("protocol."):
+        return f"{words} {_quote(str(data.get('template_name', '')))} (version {data.get('version', 1)})"
     if kind.startswith("measure."):
         score = f"{data.get('value', 0):g}{data.get('unit', '')}"
         return f"{words} {(data.get('code') or {}).get('display', 'a score')} {score}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -119,7 +119,7 @@ def _messages(exc: ValidationError) -> dict[str, str]:
         loc = [str(x) for x in err["loc"]]
         where = ", ".join(
             f"{loc[i].rstrip('s').capitalize()} {int(loc[i + 1]) + 1}"
-            if loc[i] in ("goals", "tasks")
+            if loc[i] in ("goals", "tasks") and i + 1 < len(loc) and loc[i + 1].isdigit()
             else loc[i]
             for i in range(len(loc))
             if not loc[i].isdigit()
@@ -172,7 +172,11 @@ async def new_template_page(request: Request, actor: Viewer) -> Response:
 
 @router.get("/templates/{template_id}")
 async def template_page(
-    request: Request, template_id: Id, session: Db, actor: Viewer, version: int | None = None
+    request: Request,
+    template_id: Id,
+    session: Db,
+    actor: Viewer,
+    version: Annotated[int | None, Query(ge=1, lt=2**31)] = None,
 ) -> Response:
     """A template at its newest version (or an older one, read-only), and for IPM leads its form."""
     template = await protocols.get_template(session, template_id, actor=actor, version=version)

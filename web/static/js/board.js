@@ -534,6 +534,7 @@ const OTHER_WORDS = {
   "message.acknowledged": "acknowledged an urgent message",
   "measure.recorded": "recorded",
   "measure.entered-in-error": "withdrew as entered in error",
+  "protocol.applied": "applied the protocol",
 };
 
 // Keep in step with careteam/ui/board.py `describe`.
@@ -563,6 +564,7 @@ function describe(kind, data, before) {
       const words = OTHER_WORDS[kind];
       if (!words) return "made a change";
       if (kind.startsWith("referral.")) return `${words} ${L.disciplines[data.discipline] ?? data.discipline}`;
+      if (kind.startsWith("protocol.")) return `${words} ${quote(data.template_name ?? "")} (version ${data.version ?? 1})`;
       if (kind.startsWith("measure.")) return `${words} ${data.code?.display ?? "a score"} ${data.value}${data.unit ?? ""}`;
       return data.task_id ? `${words} on a task` : `${words} in the team thread`;
     }
