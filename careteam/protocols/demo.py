@@ -1,5 +1,5 @@
 """The demo clinic's protocol templates (DOMAIN.md): the lumbar facet pathway, an opioid taper, the spinal
-cord stimulator trial with its gates, and CRPS of the upper limb; the opioid taper applied to Ellen Marsh's
+cord stimulator trial with its gates, and CRPS of the upper limb; the opioid taper applied to Peter Novak's
 plan. Created once; a clinic with any template gets none."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ TEMPLATES: list[dict[str, Any]] = [
     },
 ]
 # The template the demo applies, and to whose plan.
-APPLIED = ("Opioid taper", "Ellen Marsh")
+APPLIED = ("Opioid taper", "Peter Novak")
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> int:
