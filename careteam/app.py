@@ -41,6 +41,8 @@ from careteam.patients import routes as patients_routes
 from careteam.plans import feed as plans_feed
 from careteam.plans import pages as plans_pages
 from careteam.plans import routes as plans_routes
+from careteam.protocols import pages as protocols_pages
+from careteam.protocols import routes as protocols_routes
 from careteam.realtime import endpoint as realtime_endpoint
 from careteam.realtime.broker import make_broker
 from careteam.realtime.hub import Hub
@@ -73,6 +75,7 @@ FEATURES: tuple[tuple[ModuleType, ModuleType | None], ...] = (
     (conferences_routes, conferences_pages),
     (outcomes_routes, outcomes_pages),
     (medications_routes, medications_pages),
+    (protocols_routes, protocols_pages),
     (search_routes, search_pages),
     (trail_routes, trail_pages),
     (work_routes, work_pages),

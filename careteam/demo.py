@@ -43,6 +43,7 @@ from careteam.plans.schemas import (
     TaskUpdate,
 )
 from careteam.plans.tables import CarePlan, Task
+from careteam.protocols import demo as protocols_demo
 from careteam.referrals import service as referrals
 from careteam.referrals.codes import ReferralPriority, ReferralStatus
 from careteam.referrals.schemas import Complete, Decline, ReferralCreate, ReferralUpdate, Revoke
@@ -384,6 +385,7 @@ async def seed(settings: Settings, *, password: str = "demo") -> int:  # noqa: S
         created += await conferences_demo.seed(sessions)
         created += await outcomes_demo.seed(sessions, threshold=settings.block_relief_threshold)
         created += await medications_demo.seed(sessions)
+        created += await protocols_demo.seed(sessions)
     finally:
         await engine.dispose()
     return created
@@ -450,6 +452,7 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
         actor=lead,
     )
     on_team = {"lead", *demo.team}
+    made: dict[str, Task] = {}
     for title, lane, status, priority, due_in, assignee in demo.tasks:
         task = await tasks.create_task(
             session,
@@ -473,6 +476,27 @@ async def _patient(session: AsyncSession, demo: DemoPatient, users: dict[str, Us
             task = await tasks.update_task(
                 session, task.id or 0, TaskUpdate(status=step), expected_version=task.version, actor=lead
             )
+        made[title] = task
+    for gated, gates in DEMO_GATES.items():
+        if gated in made and all(g in made for g in gates):
+            await tasks.set_gates(
+                session,
+                made[gated].id or 0,
+                [made[g].id or 0 for g in gates],
+                expected_version=made[gated].version,
+                actor=lead,
+            )
+
+
+# Readiness gates of the demo's procedures (docs/board.md): the task, and the tasks it waits for.
+DEMO_GATES = {
+    "SCS trial: schedule once the gates are met": (
+        "Review thoracic spine MRI",
+        "Anticoagulation plan: hold apixaban 3 days, no bridging",
+        "Infection screen before SCS trial",
+        "Pre-SCS psychological evaluation",
+    ),
+}
 
 
 @dataclass(frozen=True)

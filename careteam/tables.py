@@ -15,6 +15,7 @@ from careteam.notifications import tables as notifications
 from careteam.outcomes import tables as outcomes
 from careteam.patients import tables as patients
 from careteam.plans import tables as plans
+from careteam.protocols import tables as protocols
 from careteam.referrals import tables as referrals
 from careteam.search import tables as search
 from careteam.web import tables as web
@@ -32,6 +33,7 @@ __all__ = [
     "outcomes",
     "patients",
     "plans",
+    "protocols",
     "referrals",
     "search",
     "web",

@@ -111,3 +111,39 @@ def statements(app: Any, *, begin: bool = True) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+async def make_template(session: AsyncSession, author_id: int, *, status: str = "active") -> int:
+    """A protocol template at version 1 with one goal and two tasks (the second gated by the first)."""
+    from careteam.protocols.tables import ProtocolGoal, ProtocolTask, ProtocolTemplate, ProtocolVersion
+
+    template = ProtocolTemplate(name="SCS trial work-up", status=status)
+    session.add(template)
+    await session.flush()
+    version = ProtocolVersion(
+        template_id=template.id or 0, number=1, name=template.name, status=status, author_id=author_id
+    )
+    session.add(version)
+    await session.flush()
+    session.add(ProtocolGoal(version_id=version.id or 0, position=0, description="Decide on implant"))
+    session.add_all(
+        [
+            ProtocolTask(
+                version_id=version.id or 0,
+                position=0,
+                key="psych",
+                title="Clearance",
+                discipline="psychologist",
+            ),
+            ProtocolTask(
+                version_id=version.id or 0,
+                position=1,
+                key="trial",
+                title="SCS trial",
+                discipline="physician",
+                gates=["psych"],
+            ),
+        ]
+    )
+    await session.flush()
+    return template.id or 0

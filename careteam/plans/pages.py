@@ -91,6 +91,8 @@ FIELD_WORDS = {
     "priority": "priority",
     "due_date": "due date",
     "checklist": "checklist",
+    "link": "link",
+    "gates": "gates",
     "position": "order",
 }
 # The card's flags (see plans/task_card.html): the only fields the card macro may branch on.
@@ -270,6 +272,7 @@ OTHER_WORDS = {
     "measure.entered-in-error": "withdrew as entered in error",
     "response.recorded": "recorded a block response",
     "response.entered-in-error": "withdrew as entered in error a block response",
+    "protocol.applied": "applied the protocol",
 }
 
 
@@ -279,6 +282,8 @@ def _other_words(kind: str, data: dict[str, Any]) -> str:
         return "made a change"
     if kind.startswith("referral."):
         return f"{words} {_discipline_label(data.get('discipline'))}"
+    if kind.startswith("protocol."):
+        return f"{words} {_quote(str(data.get('template_name', '')))} (version {data.get('version', 1)})"
     if kind.startswith("measure."):
         score = f"{data.get('value', 0):g}{data.get('unit', '')}"
         return f"{words} {(data.get('code') or {}).get('display', 'a score')} {score}"
@@ -333,6 +338,9 @@ def describe(kind: str, data: dict[str, Any], before: dict[str, Any] | None, nam
         return f"renamed {_quote(before.get('title', ''))} to {title}"
     if changed == ["discipline"]:
         return f"moved {title} to the {_discipline_label(data.get('discipline'))} lane"
+    if changed == ["gates"]:
+        count = len(data.get("gates") or [])
+        return f"set the gates of {title} ({count})" if count else f"removed the gates of {title}"
     if changed == ["checklist"]:
         items = data.get("checklist") or []
         done = sum(1 for item in items if item.get("done"))

@@ -15,6 +15,7 @@ from careteam.plans.board import audited_plan, plan_events, read_board
 from careteam.plans.codes import Column
 from careteam.plans.schemas import (
     BoardPublic,
+    GatesUpdate,
     GoalCreate,
     GoalPublic,
     GoalUpdate,
@@ -261,6 +262,26 @@ async def reopen_task(
     return await once(
         request, session, key, actor, create, may_replay=lambda: tasks.get_task(session, task_id, actor=actor)
     )
+
+
+@tasks_router.put("/tasks/{task_id}/gates")
+async def put_task_gates(
+    task_id: Id,
+    body: GatesUpdate,
+    actor: CurrentActor,
+    session: SessionDep,
+    version: IfMatch,
+    response: Response,
+    now: Now,
+) -> TaskPublic:
+    """Set a task's readiness gates: tasks on the same plan that must be completed before it becomes ready,
+    starts or completes (a move before that: 409 naming the open gates). Not itself, not another plan's
+    task, no circle: 422 on ``gate_task_ids``. 412 with the current task if someone changed it first."""
+    task = await tasks.set_gates(
+        session, task_id, body.gate_task_ids, expected_version=version, actor=actor, now=now
+    )
+    response.headers["ETag"] = etag(task.version)
+    return TaskPublic.model_validate(task)
 
 
 # One router for the app to include (its routes are copied in: no extra level of matching).

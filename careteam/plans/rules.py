@@ -7,6 +7,7 @@ reads the same table). docs/board.md has the table in words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -57,6 +58,11 @@ CHANGE_LANE = _ANYONE
 UNDOABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled})
 # What "Reopen" follows up: a task finished or called off (not one entered in error: it never was).
 REOPENABLE = frozenset({TaskStatus.completed, TaskStatus.cancelled, TaskStatus.failed, TaskStatus.rejected})
+
+# A task with readiness gates may not move to these until every gate is completed (``gate_refusal``).
+GATED = frozenset({TaskStatus.ready, TaskStatus.in_progress, TaskStatus.completed})
+# What a gate must be to let its task through: completed (a gate no longer needed is removed, not cancelled).
+GATE_PASSED = TaskStatus.completed
 
 # The refusal, in words: "Only … may complete this task."
 _NAMES: dict[Who, str] = {
@@ -156,6 +162,15 @@ def transition_refusal(current: TaskStatus, to: TaskStatus) -> str | None:
     return f"A task in {here} cannot go straight to {there}; it can move to: {', '.join(options)}."
 
 
+def gate_refusal(to: TaskStatus, open_gates: Sequence[str]) -> str | None:
+    """Why a move waits for the task's gates (their titles, in order); None if it does not."""
+    if to not in GATED or not open_gates:
+        return None
+    names = ", ".join(f"\u201c{title}\u201d" for title in open_gates)
+    gates = "its gate" if len(open_gates) == 1 else "its gates"
+    return f"This task waits for {gates} {names}: it can become ready, start or complete once done."
+
+
 def column_label(status: TaskStatus) -> str:
     """The board column a status is shown in, as the board names it."""
     return COLUMN_LABELS[COLUMN_OF[status]]
@@ -176,4 +191,6 @@ def rules_json() -> dict[str, Any]:
         "undoable": sorted(str(s) for s in UNDOABLE),
         "reopenable": sorted(str(s) for s in REOPENABLE),
         "words": {str(to): rule_words(who, to) for to, who in _BY_TARGET.items()},
+        "gated": sorted(str(s) for s in GATED),
+        "gate_passed": str(GATE_PASSED),
     }

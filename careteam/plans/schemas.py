@@ -127,6 +127,10 @@ class PlanPublic(Public):
     last_seq: int
 
 
+# A link outside careteam (the imaging study a gate reviews): http(s) only, so a card never links script.
+Link = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$")]
+
+
 class TaskCreate(Input):
     title: Title
     description: LongText = ""
@@ -137,6 +141,7 @@ class TaskCreate(Input):
     due_date: date | None = None
     position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
     checklist: Checklist = []
+    link: Link | None = None
 
 
 StatusReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -157,6 +162,7 @@ class TaskUpdate(Input):
     position: float | None = Field(default=None, allow_inf_nan=False, ge=-1e12, le=1e12)
     checklist: Checklist | None = None
     status_reason: StatusReason | None = None
+    link: Link | None = None
 
 
 class TaskPublic(Public):
@@ -176,6 +182,10 @@ class TaskPublic(Public):
     author_id: int | None = None
     status_reason: str | None = None
     reopened_from_id: int | None = None
+    link: str | None = None
+    # Its readiness gates: tasks on the plan that must be completed before it becomes ready, starts or
+    # completes (the board shows which are open from their statuses).
+    gates: list[int] = []
     version: int
 
 
@@ -188,3 +198,11 @@ class BoardPublic(BaseModel):
     tasks: list[TaskPublic]
     members: list[MemberPublic]
     last_seq: int
+
+
+class GatesUpdate(Input):
+    """The whole list of a task's gates (an empty list removes them all)."""
+
+    gate_task_ids: Annotated[list[UserId], Field(max_length=20)] = Field(
+        examples=[[12, 13, 14]], description="Tasks on the same plan that must be completed first."
+    )

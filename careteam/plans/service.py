@@ -165,6 +165,14 @@ async def update_goal(
     return goal
 
 
+async def plan_to_shape(session: AsyncSession, plan_id: int, *, actor: Actor) -> int:
+    """The patient of a plan the actor may shape (its lead or physicians), the plan locked; not found off
+    the team, forbidden for the others: for a feature that adds to the plan (a protocol)."""
+    plan = await readable_plan(session, plan_id, actor, for_update=True)
+    await _ensure_plans(session, plan.patient_id, actor)
+    return plan.patient_id
+
+
 async def may_shape_plans(session: AsyncSession, patient_id: int, *, actor: Actor) -> bool:
     """Plans are shaped by the team's leads and its IPM physicians; others work the tasks. An EMR interface
     account shapes the plans of the patients shared with it (it imports them: careteam.fhir)."""

@@ -112,6 +112,13 @@ class Task(SQLModel, table=True):
     status_reason: str | None = Field(default=None, max_length=500)
     # The finished task this one follows up ("Reopen"): the original stays final, as FHIR requires.
     reopened_from_id: int | None = Field(default=None, index=True)
+    # A link to what the task is about outside careteam (e.g. the imaging study a gate reviews).
+    link: str | None = Field(default=None, max_length=500)
+    # Its readiness gates' task ids, sorted: the row's copy of its ``task_gate`` rows (written together, by
+    # ``tasks.set_gates`` and ``create_task`` only), so a move, its event and the board read need no join.
+    gates: list[int] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default=sa.text("'[]'"))
+    )
     # The last status change, for its author's Undo within a short window: the status before, by whom, when.
     undo_status: str | None = Field(default=None, max_length=24)
     status_changed_by_id: int | None = Field(default=None)
@@ -121,3 +128,13 @@ class Task(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=now_column())
+
+
+class TaskGate(SQLModel, table=True):
+    """A readiness gate: ``task_id`` (e.g. "SCS trial") may not become ready, start or complete until
+    ``gate_task_id`` (e.g. "Psychological clearance"), a task on the same plan, is completed."""
+
+    __tablename__ = "task_gate"
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    gate_task_id: int = Field(foreign_key="task.id", primary_key=True, index=True)

@@ -5,7 +5,7 @@ or reopened as a linked follow-up task."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,10 +31,11 @@ from careteam.plans.board import readable_plan
 from careteam.plans.codes import COLUMN_OF, Column, TaskPriority, TaskStatus
 from careteam.plans.kinds import PlanEvent
 from careteam.plans.schemas import ChecklistItem, TaskCreate, TaskPublic, TaskUpdate
-from careteam.plans.tables import CarePlan, Task
+from careteam.plans.tables import CarePlan, Task, TaskGate
 
 _TASKS = SQLModel.metadata.tables["task"]
 _PLANS = SQLModel.metadata.tables["care_plan"]
+_GATES = SQLModel.metadata.tables["task_gate"]
 # The columns a PATCH changes are added per request with .values(); id and version are parameters.
 _UPDATE_TASK = (
     sa.update(_TASKS)
@@ -59,6 +60,16 @@ _TASK_FOR_UPDATE = {
     )
     for shared in (False, True)
 }
+
+# Gates' titles and statuses: what a move to ready, in progress or completed checks.
+_GATE_STATES = (
+    sa.select(_TASKS.c.id, _TASKS.c.title, _TASKS.c.status)
+    .where(_TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_TASKS.c.position, _TASKS.c.id)
+)
+
+# A gated task past these has relied on its gates: their completion can no longer be undone.
+_UNDER_WAY = frozenset({TaskStatus.ready, TaskStatus.in_progress, TaskStatus.on_hold, TaskStatus.completed})
 
 _NOT_NULL = frozenset({"title", "description", "discipline", "status", "priority", "position", "checklist"})
 _MOVE_FIELDS = frozenset({"status", "position", "status_reason"})
@@ -126,12 +137,16 @@ async def create_task(
     reopened_from_id: int | None = None,
     imported_from: int | None = None,
     status_reason: str | None = None,
+    gate_task_ids: Sequence[int] = (),
 ) -> Task:
     """Put a task on a plan's board, at the bottom of its column unless a position is given; ``referral_id``
     links it to the referral whose acceptance put it there, ``message_id`` to the message it was made from,
     ``reopened_from_id`` to the finished task it follows up. The actor is its author, except for a task
     imported from another record (``imported_from``: its author there, a clinician of this clinic), which
-    keeps any status it had there, with its ``status_reason``: a record moved, not work done."""
+    keeps any status it had there, with its ``status_reason``: a record moved, not work done.
+
+    ``gate_task_ids``: tasks of the same plan it waits for (checked by the caller: a follow-up's or a
+    protocol's); a task with an open gate cannot start as ready or in progress."""
     plan = await readable_plan(session, plan_id, actor, for_update=True)
     if body.status not in INITIAL_STATUSES and imported_from is None:
         options = ", ".join(sorted(INITIAL_STATUSES))
@@ -153,6 +168,7 @@ async def create_task(
         due_date=body.due_date,
         position=position,
         checklist=[item.model_dump() for item in body.checklist],
+        link=body.link,
         referral_id=referral_id,
         message_id=message_id,
         author_id=actor.user_id if imported_from is None else imported_from,
@@ -161,6 +177,12 @@ async def create_task(
     )
     session.add(task)
     await session.flush()
+    gates = sorted(set(gate_task_ids))
+    if gates:
+        ensure_gates_passed(await _gate_states(session, gates), TaskStatus(body.status))
+        task.gates = gates
+        session.add_all(TaskGate(task_id=task.id or 0, gate_task_id=g) for g in gates)
+        await session.flush()
     await board.record(session, plan, PlanEvent.task_created, TaskPublic.model_validate(task), actor=actor)
     audit.record(session, actor, AuditAction.create, "task", task.id, patient_id=plan.patient_id)
     await _tell_worklists(
@@ -251,6 +273,7 @@ async def update_task(
             await ensure_may_move(session, task, changes["status"], patient_id=patient_id, actor=actor)
         else:
             ensure_transition(TaskStatus(task.status), changes["status"])
+        await _ensure_gates_passed(session, task, changes["status"])
     to = changes["status"] if moving else None
     if to in rules.REASON_REQUIRED and not changes.get("status_reason"):
         raise ValidationFailed("Say why the task is cancelled.", field="body.status_reason")
@@ -291,6 +314,9 @@ async def undo_task(
         raise InvalidTransition(
             f"Too late to undo: a move to {done} is final after {window:g} seconds. Reopen it as a follow-up."
         )
+    await _ensure_gates_passed(session, task, TaskStatus(task.undo_status))
+    if status is rules.GATE_PASSED:
+        await _ensure_not_relied_on(session, task)
     changed = {
         "status": task.undo_status,
         "status_reason": None,
@@ -311,17 +337,148 @@ async def reopen_task(session: AsyncSession, task_id: int, *, actor: Actor) -> T
         raise InvalidTransition(
             f"Only a task in Done or Closed can be reopened; this one is in {rules.column_label(status)}."
         )
+    # The follow-up keeps the original's gates; while one is open it waits in To do as requested, not ready.
+    waiting = bool(_open_gates(await _gate_states(session, original.gates)))
     body = TaskCreate(
         title=original.title,
         description=original.description,
         discipline=Discipline(original.discipline),
         assignee_id=None,
-        status=TaskStatus.ready,
+        status=TaskStatus.requested if waiting else TaskStatus.ready,
         priority=TaskPriority(original.priority),
         due_date=None,
         checklist=[ChecklistItem(text=str(item["text"])) for item in original.checklist],
+        link=original.link,
     )
-    return await create_task(session, original.plan_id, body, actor=actor, reopened_from_id=original.id)
+    return await create_task(
+        session,
+        original.plan_id,
+        body,
+        actor=actor,
+        reopened_from_id=original.id,
+        gate_task_ids=original.gates,
+    )
+
+
+async def set_gates(
+    session: AsyncSession,
+    task_id: int,
+    gate_task_ids: Sequence[int],
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Task:
+    """Replace a task's readiness gates (tasks of the same plan, not itself, no cycle); everyone viewing the
+    board sees which of them are open. 412 if someone changed the task first."""
+    now = now or utcnow()
+    task, patient_id = await _task_for_update(session, task_id, actor)
+    _ensure_version(task, expected_version, patient_id, actor)
+    wanted = sorted(set(gate_task_ids))
+    if wanted == task.gates:
+        return task  # nothing to record: same version, no event
+    if task_id in wanted:
+        raise ValidationFailed("A task cannot be its own gate.", field="body.gate_task_ids")
+    on_plan = set(
+        await session.exec(select(col(Task.id)).where(col(Task.id).in_(wanted), Task.plan_id == task.plan_id))
+    )
+    strangers = [g for g in wanted if g not in on_plan]
+    if strangers:
+        raise ValidationFailed(
+            f"Gates must be tasks on the same care plan; not: {', '.join(map(str, strangers))}.",
+            field="body.gate_task_ids",
+        )
+    edges = await session.exec(
+        select(col(TaskGate.task_id), col(TaskGate.gate_task_id))
+        .join(Task, col(Task.id) == col(TaskGate.task_id))
+        .where(Task.plan_id == task.plan_id, TaskGate.task_id != task_id)
+    )
+    cycle = gate_cycle({task_id: wanted}, list(edges))
+    if cycle is not None:
+        titles = await task_titles(session, cycle)
+        names = " \u2192 ".join(f"\u201c{titles.get(t, t)}\u201d" for t in cycle)
+        raise ValidationFailed(f"Gates cannot go round in a circle: {names}.", field="body.gate_task_ids")
+    connection = await session.connection()
+    await connection.execute(sa.delete(_GATES).where(_GATES.c.task_id == task_id))
+    if wanted:
+        await connection.execute(sa.insert(_GATES), [{"task_id": task_id, "gate_task_id": g} for g in wanted])
+    await _write(session, task, patient_id, {"gates": wanted}, PlanEvent.task_updated, actor=actor, now=now)
+    return task
+
+
+def gate_cycle(new: dict[int, list[int]], edges: Iterable[tuple[int, int]]) -> list[int] | None:
+    """A circle the gates would make (task ids, first repeated last), or None: ``new`` gates by task added to
+    the plan's other ``edges`` (task, gate)."""
+    graph: dict[int, list[int]] = {}
+    for task_id, gate_id in edges:
+        graph.setdefault(task_id, []).append(gate_id)
+    for task_id, gates in new.items():
+        graph[task_id] = list(gates)
+    done: set[int] = set()
+    for start in sorted(graph):
+        path: list[int] = []
+        on_path: set[int] = set()
+        stack: list[tuple[int, int]] = [(start, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                if node in on_path:
+                    return [*path[path.index(node) :], node]
+                if node in done:
+                    continue
+                path.append(node)
+                on_path.add(node)
+            children = graph.get(node, [])
+            if index < len(children):
+                stack.append((node, index + 1))
+                stack.append((children[index], 0))
+            else:
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+    return None
+
+
+def ensure_gates_passed(gates: Sequence[tuple[int, str, str]], to: TaskStatus) -> None:
+    """Refuse (409) a move to ready, in progress or completed while a gate is not completed, naming them."""
+    refused = rules.gate_refusal(to, _open_gates(gates))
+    if refused is not None:
+        raise InvalidTransition(refused)
+
+
+def _open_gates(gates: Sequence[tuple[int, str, str]]) -> list[str]:
+    return [title for _, title, status in gates if status != rules.GATE_PASSED]
+
+
+async def _ensure_gates_passed(session: AsyncSession, task: Task, to: TaskStatus) -> None:
+    """A move to ready, in progress or completed waits for the task's gates (a query only if it has some)."""
+    if to in rules.GATED and task.gates:
+        ensure_gates_passed(await _gate_states(session, task.gates), to)
+
+
+async def _gate_states(session: AsyncSession, gates: Sequence[int]) -> list[tuple[int, str, str]]:
+    """Gates (id, title, status), in board order."""
+    if not gates:
+        return []
+    rows = await (await session.connection()).execute(_GATE_STATES, {"ids": list(gates)})
+    return [(int(g), str(title), str(status)) for g, title, status in rows]
+
+
+async def _ensure_not_relied_on(session: AsyncSession, gate: Task) -> None:
+    """Undoing a gate's completion is refused once a task it gates is under way (ready or further)."""
+    rows = await session.exec(
+        select(col(Task.title))
+        .join(TaskGate, col(TaskGate.task_id) == col(Task.id))
+        .where(TaskGate.gate_task_id == gate.id, col(Task.status).in_(sorted(_UNDER_WAY)))
+        .order_by(col(Task.position), col(Task.id))
+    )
+    relying = list(rows)
+    if relying:
+        names = ", ".join(f"\u201c{title}\u201d" for title in relying)
+        raise InvalidTransition(
+            f"This task is a gate of {names}, already under way: its completion stands. "
+            "Reopen it as a follow-up instead."
+        )
 
 
 def _ensure_version(task: Task, expected_version: int, patient_id: int, actor: Actor) -> None:

@@ -1,7 +1,7 @@
 """FHIR: patients shared with an EMR interface account, and the EMR's own identifier on a referral
 
 Revision ID: 0022_fhir
-Revises: 0020_medications
+Revises: 0021_protocols
 Create Date: 2026-12-02 09:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import careteam.db.types
 
 revision: str = "0022_fhir"
-down_revision: str | None = "0020_medications"
+down_revision: str | None = "0021_protocols"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from careteam.core.vocab import ClinicRole, Discipline
 from careteam.patients.codes import TeamRole
+from careteam.protocols.demo import TEMPLATES
 from tests.browser.axe import serious_axe_findings
 from tests.browser.conftest import Clinician, SignedIn
 from tests.factories import make_patient, make_plan, make_user
@@ -40,6 +41,10 @@ class Clinic:
     referral_id: int = 0
     conversation_id: int = 0
     conference_id: int = 0
+    template_id: int = 0
+
+
+FACET = next(t for t in TEMPLATES if t["name"] == "Lumbar facet pathway")
 
 
 async def make_clinic(db: Any) -> Clinic:
@@ -67,7 +72,8 @@ async def fill_the_lists(
     """Something on every page: a referral, a conversation from the nurse, a team-thread message naming the
     lead (a notification), a task assigned to the lead (My work), a case conference with the nurse and the
     plan on its agenda (the conference list, its room and its summary), scores (the outcomes page's
-    charts), an opioid and an anticoagulant with its hold (the Medications panel and page)."""
+    charts), an opioid and an anticoagulant with its hold (the Medications panel and page), a protocol
+    template applied to the plan (the protocols pages, the board's Protocols panel)."""
     for med in (
         {"drug": "oxycodone", "dose": 10, "frequency": "q6h", "note": "Taper step 1 of 4"},
         {
@@ -80,6 +86,13 @@ async def fill_the_lists(
     ):
         r = await client.post(f"/api/v1/plans/{c.plan_id}/medications", json=med, headers=lead)
         assert r.status_code == 201, r.text
+    r = await client.post("/api/v1/templates", json=FACET, headers=lead)
+    assert r.status_code == 201, r.text
+    c.template_id = int(r.json()["id"])
+    r = await client.post(
+        f"/api/v1/plans/{c.plan_id}/apply-template", json={"template_id": c.template_id}, headers=lead
+    )
+    assert r.status_code == 201, r.text
     for body in ({"measure": "peg", "items": [7, 6, 8]}, {"measure": "nrs", "value": 6}):
         r = await client.post(f"/api/v1/plans/{c.plan_id}/measures", json=body, headers=nurse)
         assert r.status_code == 201, r.text
@@ -182,6 +195,9 @@ def signed_in_pages(c: Clinic) -> list[str]:
         "/conferences",
         f"/conferences/{c.conference_id}",
         f"/conferences/{c.conference_id}/summary",
+        "/templates",
+        "/templates/new",
+        f"/templates/{c.template_id}",
     ]
 
 

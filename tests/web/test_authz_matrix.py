@@ -26,8 +26,9 @@ from careteam.outcomes.tables import Observation, ProcedureResponse
 from careteam.patients.codes import TeamRole
 from careteam.patients.tables import CareTeam, CareTeamMember, PatientShare
 from careteam.plans.tables import Goal, Task
+from careteam.protocols.tables import ProtocolTemplate
 from careteam.referrals.tables import Referral
-from tests.factories import PASSWORD, make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_template, make_user
 
 ON_TEAM = [d.value for d in Discipline]  # ipm_lead is the team's lead
 PERSONAS = ["anonymous", *ON_TEAM, "other_team", "removed", "admin", "emr"]
@@ -42,6 +43,14 @@ PLANNERS = {"ipm_lead", "physician"}
 CONVERSING = {"nurse", "physician"}  # the conversation's participants still on the care team
 # The conference's participants: the lead facilitates, the nurse and a clinician of another team attend
 # (the agenda's plan is lent to her for the conference), the physical therapist observes.
+TEMPLATE = {
+    "name": "Opioid taper",
+    "status": "active",
+    "goals": [{"description": "Taper to under 50 MME/day", "due_offset_days": 112}],
+    "tasks": [
+        {"key": "plan", "title": "Opioid taper plan", "discipline": "pharmacist", "due_offset_days": 7}
+    ],
+}
 CONFERRING = {"ipm_lead", "nurse", "other_team", "physical_therapist"}
 
 
@@ -70,6 +79,7 @@ class World:
     medication_id: int = 0  # duloxetine on the plan, which its prescribers and reviewers change
     emr_id: int = 0  # an EMR interface account the patient is shared with
     response_id: int = 0  # the physician's block response on the task, which anyone on the team withdraws
+    template_id: int = 0  # an active protocol template, which IPM leads edit and planners apply
 
 
 def expect(route: str, persona: str) -> int:
@@ -141,6 +151,7 @@ def expect(route: str, persona: str) -> int:
         # may make which move is walked for every role in tests/plans/test_task_rules.py.
         "POST /api/v1/tasks/{task_id}/undo": 409 if on_team else 404,
         "POST /api/v1/tasks/{task_id}/reopen": 409 if on_team else 404,
+        "PUT /api/v1/tasks/{task_id}/gates": 200 if on_team else 404,
         "GET /api/v1/audit": 200 if admin else 403,
         # Referrals: every persona may list (each sees her own); the plan's team reads them; the team's
         # lead and physicians refer, change and revoke; the psychology pool (the referral's discipline)
@@ -255,6 +266,17 @@ def expect(route: str, persona: str) -> int:
         "GET /api/v1/tasks/{task_id}/responses": 200 if on_team else 404,
         "POST /api/v1/tasks/{task_id}/responses": 201 if on_team else 404,
         "POST /api/v1/responses/{response_id}/entered-in-error": 200 if on_team else 404,
+        # Protocol templates hold no patient data: everyone signed in reads them, IPM leads (by their
+        # account's discipline: the administrator here is one) keep them, the plan's planners apply one.
+        "GET /api/v1/templates": 200,
+        "POST /api/v1/templates": 201 if (lead or admin) else 403,
+        "GET /api/v1/templates/{template_id}": 200,
+        "PUT /api/v1/templates/{template_id}": 200 if (lead or admin) else 403,
+        "POST /api/v1/plans/{plan_id}/apply-template": 201
+        if persona in PLANNERS
+        else 403
+        if on_team
+        else 404,
     }
     return table[route]
 
@@ -469,6 +491,7 @@ async def _world(db: Any, persona: str, settings: Any) -> tuple[World, str | Non
             medication.id or 0,
             emr.id or 0,
             block.id or 0,
+            await make_template(s, users["ipm_lead"].id or 0),
         )
     return world, username
 
@@ -497,6 +520,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         observation_id=w.observation_id,
         medication_id=w.medication_id,
         response_id=w.response_id,
+        template_id=w.template_id,
     )
     if path == "/api/v1/search":
         path += "?q=UDS"
@@ -523,6 +547,7 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/goals/{goal_id}": {"target": "by March"},
         "POST /api/v1/plans/{plan_id}/tasks": {"title": "PDMP check", "discipline": "nurse"},
         "PATCH /api/v1/tasks/{task_id}": {"title": "UDS due today"},
+        "PUT /api/v1/tasks/{task_id}/gates": {"gate_task_ids": []},
         "POST /api/v1/referrals": {
             "plan_id": w.plan_id,
             "discipline": "physical_therapist",
@@ -561,6 +586,12 @@ def _request(route: str, w: World) -> tuple[str, str, dict[str, Any] | None]:
         "PATCH /api/v1/medications/{medication_id}": {"note": "Review duloxetine titration"},
         "POST /api/v1/tasks/{task_id}/responses": {"relief_percent": 80, "duration_hours": 6},
         "POST /api/v1/responses/{response_id}/entered-in-error": {"reason": "Recorded on the wrong block"},
+        "POST /api/v1/templates": TEMPLATE,
+        "PUT /api/v1/templates/{template_id}": TEMPLATE,
+        "POST /api/v1/plans/{plan_id}/apply-template": {
+            "template_id": w.template_id,
+            "start_date": "2027-01-04",
+        },
     }
     return method, path, bodies.get(route)
 
@@ -577,7 +608,7 @@ async def test_every_route_answers_as_the_table_says(
             continue
         method, path, body = _request(route, world)
         h = dict(headers)
-        if method in ("PATCH", "DELETE") or route.endswith(("/undo", "/entered-in-error")):
+        if method in ("PATCH", "PUT", "DELETE") or route.endswith(("/undo", "/entered-in-error")):
             h["If-Match"] = await _current_etag(db, route, world)
         r = await client.request(method, path, json=body, headers=h)
         if r.status_code != expect(route, persona):
@@ -622,6 +653,8 @@ async def _current_etag(db: Any, route: str, w: World) -> str:
             row = await s.get(Medication, w.medication_id)
         elif "/responses/" in route:
             row = await s.get(ProcedureResponse, w.response_id)
+        elif "/templates/" in route:
+            row = await s.get(ProtocolTemplate, w.template_id)
         else:
             row = await s.get(CarePlan, w.plan_id)
         return f'W/"{row.version}"'

@@ -95,6 +95,13 @@ def expect(route: str, persona: str) -> int:
         "GET /plans/{plan_id}/outcomes/goals": 200 if on_team else 404,
         "POST /plans/{plan_id}/outcomes/responses": 303 if on_team else 404,
         "POST /plans/{plan_id}/outcomes": 303 if on_team else 404,
+        # Protocols, as in the JSON table: everyone reads, IPM leads keep them, the plan's planners apply.
+        "GET /templates": 200,
+        "GET /templates/new": 200 if (lead or admin) else 403,
+        "POST /templates": 303 if (lead or admin) else 403,
+        "GET /templates/{template_id}": 200,
+        "POST /templates/{template_id}": 303 if (lead or admin) else 403,
+        "POST /plans/{plan_id}/apply-template": 303 if persona in PLANNERS else 403 if on_team else 404,
         "POST /measures/{observation_id}/withdraw": 303 if on_team else 404,
         # Medications, as in the JSON table: the team reads them; its physicians, nurses, pharmacists and
         # lead add and change them.
@@ -153,7 +160,23 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
         response_id=w.response_id,
         conference_id=w.conference_id,
         medication_id=w.medication_id,
+        template_id=w.template_id,
     )
+    template_form = {
+        "name": "Opioid taper",
+        "status": "active",
+        "version": "1",
+        "goal_description": ["Taper to under 50 MME/day"],
+        "goal_target": ["< 50 MME/day"],
+        "goal_offset": ["112"],
+        "task_key": ["plan"],
+        "task_title": ["Opioid taper plan"],
+        "task_discipline": ["pharmacist"],
+        "task_priority": ["routine"],
+        "task_offset": ["7"],
+        "task_gates": [""],
+        "task_description": [""],
+    }
     forms: dict[str, dict[str, Any]] = {
         "POST /patients": {"mrn": "NEW-9", "name": "New Patient", "birth_date": "1980-02-02"},
         "POST /patients/{patient_id}/members": {"user_id": str(w.candidate_id), "role": "member"},
@@ -217,6 +240,12 @@ def _form(route: str, w: World, csrf: str) -> tuple[str, str, dict[str, Any] | N
             "plan_id": str(w.plan_id),
             "version": "1",
             "reason": "Recorded on the wrong block",
+        },
+        "POST /templates": template_form,
+        "POST /templates/{template_id}": template_form,
+        "POST /plans/{plan_id}/apply-template": {
+            "template_id": str(w.template_id),
+            "start_date": "2027-01-04",
         },
         "POST /conferences": {
             "title": "Spine MDT, next week",

@@ -30,7 +30,7 @@ from careteam.patients.tables import CareTeamMember
 from careteam.plans.tables import Goal, Task
 from careteam.referrals.tables import Referral
 from careteam.settings import Settings
-from tests.factories import PASSWORD, make_patient, make_plan, make_user
+from tests.factories import PASSWORD, make_patient, make_plan, make_template, make_user
 
 LONG_NAME = "x" * 201
 LONG_TEXT = "x" * 5000
@@ -49,6 +49,14 @@ REFERRAL = {
     "reason": "CBT for pain catastrophising (PCS 34)",
 }
 JSON = {"content-type": "application/json"}
+PROTOCOL = {
+    "name": "Opioid taper",
+    "tasks": [{"key": "plan", "title": "Taper plan", "discipline": "pharmacist"}],
+}
+
+
+def PROTOCOL_TASK(**task: Any) -> dict[str, Any]:
+    return {**PROTOCOL, "tasks": [{**PROTOCOL["tasks"][0], **task}]}  # type: ignore[dict-item]
 
 
 @dataclass
@@ -1006,6 +1014,149 @@ CASES = [
         current="/tasks/{task}",
     ),
     c("task-patch-unknown", "PATCH", "/tasks/999999", 404, json={"title": "T"}, headers=V1),
+    c("template-no-name", "POST", "/templates", 422, "body.name", json={**PROTOCOL, "name": " "}),
+    c("template-no-tasks", "POST", "/templates", 422, "body.tasks", json={**PROTOCOL, "tasks": []}),
+    c("template-bad-status", "POST", "/templates", 422, "body.status", json={**PROTOCOL, "status": "final"}),
+    c(
+        "template-bad-lane",
+        "POST",
+        "/templates",
+        422,
+        "body.tasks.",
+        json=PROTOCOL_TASK(discipline="surgeon"),
+    ),
+    c("template-bad-key", "POST", "/templates", 422, "body.tasks.", json=PROTOCOL_TASK(key="Not a key")),
+    c(
+        "template-bad-offset",
+        "POST",
+        "/templates",
+        422,
+        "body.tasks.",
+        json=PROTOCOL_TASK(due_offset_days=-3),
+    ),
+    c("template-unknown-gate", "POST", "/templates", 422, "body", json=PROTOCOL_TASK(gates=["nope"])),
+    c(
+        "template-goal-empty",
+        "POST",
+        "/templates",
+        422,
+        "body.goals.",
+        json={**PROTOCOL, "goals": [{"description": ""}]},
+    ),
+    c("template-put-no-if-match", "PUT", "/templates/{template}", 428, json=PROTOCOL),
+    c("template-put-stale", "PUT", "/templates/{template}", 412, json=PROTOCOL, headers=STALE),
+    c("template-put-unknown", "PUT", "/templates/999999", 404, json=PROTOCOL, headers=V1),
+    c(
+        "template-put-too-big",
+        "PUT",
+        "/templates/{beyond}",
+        422,
+        "path.template_id",
+        json=PROTOCOL,
+        headers=V1,
+    ),
+    c(
+        "template-put-no-tasks",
+        "PUT",
+        "/templates/{template}",
+        422,
+        "body.tasks",
+        json={**PROTOCOL, "tasks": []},
+        headers=V1,
+    ),
+    c("apply-no-template", "POST", "/plans/{plan}/apply-template", 422, "body.template_id", json={}),
+    c(
+        "apply-unknown-template",
+        "POST",
+        "/plans/{plan}/apply-template",
+        422,
+        "body.template_id",
+        json={"template_id": 999999},
+    ),
+    c(
+        "apply-bad-start",
+        "POST",
+        "/plans/{plan}/apply-template",
+        422,
+        "body.start_date",
+        json={"template_id": "{template}", "start_date": "next week"},
+    ),
+    c("apply-unknown-plan", "POST", "/plans/999999/apply-template", 404, json={"template_id": "{template}"}),
+    c(
+        "task-link-not-http",
+        "PATCH",
+        "/tasks/{task}",
+        422,
+        "body.link",
+        json={"link": "javascript:alert(1)"},
+        headers=V1,
+    ),
+    c("gates-missing", "PUT", "/tasks/{task}/gates", 422, "body.gate_task_ids", json={}, headers=V1),
+    c(
+        "gates-not-a-list",
+        "PUT",
+        "/tasks/{task}/gates",
+        422,
+        "body.gate_task_ids",
+        json={"gate_task_ids": 3},
+        headers=V1,
+    ),
+    c(
+        "gates-id-too-big",
+        "PUT",
+        "/tasks/{beyond}/gates",
+        422,
+        "path.task_id",
+        json={"gate_task_ids": []},
+        headers=V1,
+    ),
+    c(
+        "gates-zero-id",
+        "PUT",
+        "/tasks/{task}/gates",
+        422,
+        "body.gate_task_ids.",
+        json={"gate_task_ids": [0]},
+        headers=V1,
+    ),
+    c(
+        "gates-itself",
+        "PUT",
+        "/tasks/{task}/gates",
+        422,
+        "body.gate_task_ids",
+        json={"gate_task_ids": ["{task}"]},
+        headers=V1,
+    ),
+    c(
+        "gates-unknown-task",
+        "PUT",
+        "/tasks/{task}/gates",
+        422,
+        "body.gate_task_ids",
+        json={"gate_task_ids": [999999]},
+        headers=V1,
+    ),
+    c(
+        "gates-too-many",
+        "PUT",
+        "/tasks/{task}/gates",
+        422,
+        "body.gate_task_ids",
+        json={"gate_task_ids": list(range(1, 30))},
+        headers=V1,
+    ),
+    c("gates-no-if-match", "PUT", "/tasks/{task}/gates", 428, json={"gate_task_ids": []}),
+    c(
+        "gates-stale",
+        "PUT",
+        "/tasks/{task}/gates",
+        412,
+        json={"gate_task_ids": []},
+        headers=STALE,
+        current="/tasks/{task}",
+    ),
+    c("gates-unknown", "PUT", "/tasks/999999/gates", 404, json={"gate_task_ids": []}, headers=V1),
     c(
         "task-patch-cancel-without-reason",
         "PATCH",
@@ -2146,6 +2297,7 @@ async def _world(db: Any, settings: Settings, as_: str) -> World:
             "observation": score.id,
             "medication": medication.id,
             "response": block.id,
+            "template": await make_template(s, lead.id or 0),
             "beyond": TOO_BIG,  # an id no column can hold, where a path needs the route's shape
         }
         # A token straight from the store: these tests are about input, not about signing in.

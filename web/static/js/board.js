@@ -15,7 +15,7 @@
 //   sent again when the connection is back, or discarded by you.
 
 import { api, idempotencyKey } from "./api.js";
-import { columnMove, columnRefusal, mayChangeLane } from "./task-rules.js";
+import { columnMove, columnRefusal, mayChangeLane, openGates } from "./task-rules.js";
 import { MONTHS, formatWhen } from "./when.js";
 import { State, sharedLive } from "./live.js";
 import "./board-nav.js";
@@ -219,6 +219,7 @@ function fillCard(card, task) {
   part(card, "referral").hidden = referral === null;
 
   fillLinks(card, task);
+  fillGates(card, task);
   refreshUndo(task);
   card.classList.toggle("is-pending", pending.has(task.id));
   if (moveMenu.parentElement === card) fillMoveMenu(task);
@@ -236,6 +237,38 @@ function fillLinks(card, task) {
   const followUps = [...tasks.values()].filter((t) => t.reopened_from_id === task.id);
   fillLink(card, "reopened-from", from);
   fillLink(card, "followed-up-by", followUps.length ? followUps[followUps.length - 1] : null);
+}
+
+// Readiness gates: a gated card names its open gates, a gate card the tasks it holds back (docs/board.md).
+function gatedBy(task) {
+  return [...tasks.values()].filter((t) => (t.gates ?? []).includes(task.id) && !isFinished(t));
+}
+
+function isFinished(task) {
+  return ["done", "closed"].includes(columnOf(task.status));
+}
+
+function fillGates(card, task) {
+  const open = isFinished(task) ? [] : openGates(RULES, task, tasks);
+  setText(card, "gates", open.map((g) => quote(g.title)).join(", "));
+  part(card, "gates").hidden = open.length === 0;
+  const holding = isFinished(task) ? [] : gatedBy(task);
+  setText(card, "gates-for", holding.map((t) => quote(t.title)).join(", "));
+  part(card, "gates-for").hidden = holding.length === 0;
+  const link = field(card, "link");
+  link.href = task.link ?? "";
+  setText(card, "link-title", task.link ? ` for ${quote(task.title)}` : "");
+  part(card, "link").hidden = !task.link;
+}
+
+// After a task changed: the cards its gates touch (its gates, old and new, and the tasks it gates) again.
+function refillGateCards(task, known) {
+  const ids = new Set([...(task.gates ?? []), ...(known?.gates ?? [])]);
+  for (const t of tasks.values()) if ((t.gates ?? []).includes(task.id)) ids.add(t.id);
+  for (const id of ids) {
+    const card = document.getElementById(`task-${id}`);
+    if (card && tasks.has(id)) fillCard(card, tasks.get(id));
+  }
 }
 
 function comesBefore(a, b) {
@@ -294,6 +327,11 @@ function applyTask(task, { fresh = false } = {}) {
   if (task.reopened_from_id) {
     const original = document.getElementById(`task-${task.reopened_from_id}`);
     if (original && tasks.has(task.reopened_from_id)) fillCard(original, tasks.get(task.reopened_from_id));
+  }
+  refillGateCards(task, known);
+  if (taskDialog.open) {
+    const shownId = Number(taskDialog.dataset.taskId);
+    if (shownId === task.id || (tasks.get(shownId)?.gates ?? []).includes(task.id)) fillGatesEditor(tasks.get(shownId));
   }
   updateCounts();
   if (taskDialog.open && Number(taskDialog.dataset.taskId) === task.id && fresh) {
@@ -533,6 +571,7 @@ const OTHER_WORDS = {
   "measure.entered-in-error": "withdrew as entered in error",
   "response.recorded": "recorded a block response",
   "response.entered-in-error": "withdrew as entered in error a block response",
+  "protocol.applied": "applied the protocol",
 };
 
 // Keep in step with careteam/ui/board.py `describe`.
@@ -562,6 +601,7 @@ function describe(kind, data, before) {
       const words = OTHER_WORDS[kind];
       if (!words) return "made a change";
       if (kind.startsWith("referral.")) return `${words} ${L.disciplines[data.discipline] ?? data.discipline}`;
+      if (kind.startsWith("protocol.")) return `${words} ${quote(data.template_name ?? "")} (version ${data.version ?? 1})`;
       if (kind.startsWith("measure.")) return `${words} ${data.code?.display ?? "a score"} ${data.value}${data.unit ?? ""}`;
       if (kind.startsWith("response.")) return `${words}: ${data.relief_percent}% relief over ${data.duration_hours} h`;
       return data.task_id ? `${words} on a task` : `${words} in the team thread`;
@@ -589,6 +629,10 @@ function describe(kind, data, before) {
     if (only === "assignee_id") return data.assignee_id ? `assigned ${title} to ${nameOf(data.assignee_id)}` : `unassigned ${title}`;
     if (only === "title") return `renamed ${quote(before.title ?? "")} to ${title}`;
     if (only === "discipline") return `moved ${title} to the ${L.disciplines[data.discipline] ?? data.discipline} lane`;
+    if (only === "gates") {
+      const count = (data.gates ?? []).length;
+      return count ? `set the gates of ${title} (${count})` : `removed the gates of ${title}`;
+    }
     if (only === "checklist") {
       const items = data.checklist ?? [];
       return `updated the checklist of ${title} (${items.filter((i) => i.done).length}/${items.length})`;
@@ -1193,7 +1237,7 @@ boardEl.addEventListener("dragend", endDrag);
 // the page put it.
 
 function viewer() {
-  return { members, me };
+  return { members, me, tasks };
 }
 
 function fillMoveMenu(task) {
@@ -1468,6 +1512,8 @@ function openEditor(card) {
   f.priority.value = task.priority;
   f.due_date.value = task.due_date ?? "";
   field(taskForm, "checklist").replaceChildren(...task.checklist.map(checklistRow));
+  f.link.value = task.link ?? "";
+  fillGatesEditor(task);
   field(taskForm, "changed-notice").hidden = true;
   field(taskForm, "conflict-slot").replaceChildren();
   taskDialog.returnFocus = card.querySelector('[data-action="edit"]');
@@ -1492,6 +1538,7 @@ function editorPatch() {
     priority: f.priority.value,
     due_date: f.due_date.value || null,
     checklist: readChecklist(),
+    link: f.link.value.trim() || null,
   };
   const patch = {};
   for (const [key, value] of Object.entries(wanted)) {
@@ -1551,6 +1598,95 @@ taskForm.addEventListener("click", (e) => {
   } else if (action === "remove-item") {
     e.target.closest(".checklist-row")?.remove();
     taskForm.querySelector("#edit-new-item").focus();
+  }
+});
+
+// The dialog's gates: each with its status (and link), a Remove button; a select of the plan's other tasks.
+function fillGatesEditor(task) {
+  if (!task) return;
+  const list = field(taskForm, "gates-list");
+  list.replaceChildren();
+  for (const id of task.gates ?? []) {
+    const gate = tasks.get(id);
+    const title = gate?.title ?? `Task ${id}`;
+    const li = document.createElement("li");
+    li.className = "gates__item";
+    li.dataset.gateId = String(id);
+    const name = document.createElement("span");
+    name.className = "gates__title";
+    name.textContent = title;
+    const status = document.createElement("span");
+    const done = gate?.status === RULES.gate_passed;
+    status.className = `gates__status${done ? " is-done" : ""}`;
+    status.textContent = gate ? statusLabel(gate.status) : "";
+    li.append(name, " ", status);
+    if (gate?.link) {
+      const a = document.createElement("a");
+      a.href = gate.link;
+      a.rel = "noopener noreferrer";
+      a.textContent = "Open link";
+      a.append(Object.assign(document.createElement("span"), { className: "visually-hidden", textContent: ` for ${quote(title)}` }));
+      li.append(" ", a);
+    }
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "button button--quiet button--small";
+    remove.dataset.action = "remove-gate";
+    remove.dataset.gateId = String(id);
+    remove.textContent = "Remove";
+    remove.append(Object.assign(document.createElement("span"), { className: "visually-hidden", textContent: ` gate ${quote(title)}` }));
+    li.append(" ", remove);
+    list.append(li);
+  }
+  field(taskForm, "gates-none").hidden = (task.gates ?? []).length > 0;
+  const select = taskForm.elements.new_gate;
+  const keep = select.value;
+  select.replaceChildren(new Option("Choose a task", ""));
+  for (const t of [...tasks.values()].sort((a, b) => a.title.localeCompare(b.title))) {
+    if (t.id === task.id || (task.gates ?? []).includes(t.id)) continue;
+    select.add(new Option(`${t.title} (${L.disciplines[t.discipline] ?? t.discipline}, ${statusLabel(t.status)})`, String(t.id)));
+  }
+  if ([...select.options].some((o) => o.value === keep)) select.value = keep;
+}
+
+async function saveGates(gateIds) {
+  const id = Number(taskDialog.dataset.taskId);
+  const task = tasks.get(id);
+  if (!task) return false;
+  for (const el of taskForm.querySelectorAll('[data-error-for="gate_task_ids"]')) el.hidden = true;
+  const result = await api("PUT", `/api/v1/tasks/${id}/gates`, {
+    body: { gate_task_ids: gateIds },
+    headers: { "If-Match": `W/"${task.version}"` },
+  });
+  if (result.ok) {
+    applyTask(result.body);
+    taskDialog.base = { ...taskDialog.base, version: result.body.version, gates: result.body.gates };
+    fillGatesEditor(result.body);
+    announce(`Gates of ${quote(result.body.title)}: ${result.body.gates.length}.`);
+    return true;
+  }
+  if (result.status === 412 && result.body?.current) applyTask(result.body.current);
+  const error = taskForm.querySelector('[data-error-for="gate_task_ids"]');
+  error.textContent = result.body?.detail ?? failureMessage(result)[1];
+  error.hidden = false;
+  return false;
+}
+
+taskForm.addEventListener("click", async (e) => {
+  const button = e.target instanceof Element ? e.target.closest("[data-action]") : null;
+  const action = button?.dataset.action;
+  const task = tasks.get(Number(taskDialog.dataset.taskId));
+  if (!task || (action !== "add-gate" && action !== "remove-gate")) return;
+  const select = taskForm.elements.new_gate;
+  if (action === "add-gate") {
+    if (!select.value) return select.focus();
+    const added = Number(select.value);
+    if (await saveGates([...(task.gates ?? []), added])) select.value = "";
+    select.focus();
+  } else {
+    const gone = Number(button.dataset.gateId);
+    await saveGates((task.gates ?? []).filter((g) => g !== gone));
+    select.focus();
   }
 });
 

@@ -20,8 +20,26 @@ export function fits(who, { members, me }, task) {
   return who.some((w) => people[w] === true);
 }
 
-// May this viewer move the task to this status? Only if the state machine allows it and its rule fits her.
+// The task's readiness gates not yet passed (completed), as tasks ({id, title}) from the board's tasks (a
+// Map by id); a gate not on this page counts as open, as the server would refuse.
+export function openGates(rules, task, tasks) {
+  return (task.gates ?? [])
+    .map((id) => tasks?.get(id) ?? { id, title: `task ${id}`, status: "" })
+    .filter((gate) => gate.status !== rules.gate_passed);
+}
+
+// Why a move waits for the task's gates (rules.py `gate_refusal`'s words); null if it does not.
+export function gateRefusal(rules, task, to, tasks) {
+  if (!(rules.gated ?? []).includes(to)) return null;
+  const open = openGates(rules, task, tasks);
+  if (!open.length) return null;
+  return `Waiting for ${open.length === 1 ? "its gate" : "its gates"} ${open.map((g) => `\u201c${g.title}\u201d`).join(", ")}.`;
+}
+
+// May this viewer move the task to this status? Only if the state machine allows it, its rule fits her, and
+// (to ready, in progress or completed) every readiness gate is completed (viewer.tasks: the board's tasks).
 export function mayMove(rules, viewer, task, to) {
+  if (gateRefusal(rules, task, to, viewer.tasks) !== null) return false;
   return fits(rules.transitions[task.status]?.[to], viewer, task);
 }
 
@@ -39,7 +57,10 @@ export function columnRefusal(rules, viewer, task, column, columnOf) {
   if (columnOf[task.status] === column) return null;
   const to = rules.column_default_status[column];
   const who = rules.transitions[task.status]?.[to];
-  if (!who || fits(who, viewer, task)) return null;
+  if (!who) return null;
+  const gated = gateRefusal(rules, task, to, viewer.tasks);
+  if (gated !== null) return gated;
+  if (fits(who, viewer, task)) return null;
   return rules.words[to] ?? null;
 }
 
