@@ -67,6 +67,9 @@ _COUNT_DOC = "Page size (_count, at most 100); the Bundle's next link asks for t
 _PATIENT = SearchParam("patient", "reference", "The patient (Patient/123 or 123)")
 _SUBJECT = SearchParam("subject", "reference", "The patient (Patient/123 or 123)")
 _STATUS = SearchParam("status", "token", "The resource's status")
+# When it last changed (meta.lastUpdated, from its plan's log): ge2026-12-01, lt2026-12-02T09:00:00Z...; given
+# twice, both hold (a range).
+_UPDATED = SearchParam("_lastUpdated", "date", "When it last changed, with a prefix (ge, gt, le, lt, eq, ne)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +102,14 @@ RESOURCES: tuple[Supported, ...] = (
     ),
     Supported("Practitioner", (_ID,)),
     Supported("CareTeam", (_ID, _PATIENT, _SUBJECT, _STATUS)),
-    Supported("CarePlan", (_ID, _PATIENT, _SUBJECT, _STATUS)),
+    Supported("CarePlan", (_ID, _UPDATED, _PATIENT, _SUBJECT, _STATUS)),
     Supported(
-        "Goal", (_ID, _PATIENT, _SUBJECT, SearchParam("lifecycle-status", "token", "Goal.lifecycleStatus"))
+        "Goal",
+        (_ID, _UPDATED, _PATIENT, _SUBJECT, SearchParam("lifecycle-status", "token", "Goal.lifecycleStatus")),
     ),
-    Supported("Task", (_ID, _PATIENT, _STATUS), update=True),
-    Supported("ServiceRequest", (_ID, _PATIENT, _SUBJECT, _STATUS), create=True, update=True),
-    Supported("Communication", (_ID, _PATIENT, _SUBJECT, _STATUS)),
+    Supported("Task", (_ID, _UPDATED, _PATIENT, _STATUS), update=True),
+    Supported("ServiceRequest", (_ID, _UPDATED, _PATIENT, _SUBJECT, _STATUS), create=True, update=True),
+    Supported("Communication", (_ID, _UPDATED, _PATIENT, _SUBJECT, _STATUS)),
     Supported(
         "AuditEvent",
         (_ID, _PATIENT, SearchParam("agent", "reference", "Who acted (Practitioner/123)")),
@@ -114,6 +118,7 @@ RESOURCES: tuple[Supported, ...] = (
         "Observation",
         (
             _ID,
+            _UPDATED,
             _PATIENT,
             _SUBJECT,
             _STATUS,

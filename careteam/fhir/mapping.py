@@ -320,6 +320,10 @@ def record_resources(record: Record, people: Sequence[Identity], *, mrn_system: 
     found.extend(service_request(r) for r in record.referrals)
     found.extend(communication(m, patient_id=patient_id) for m in record.messages)
     found.extend(observation(o) for o in record.observations)
+    for resource in found:
+        at = record.updated.get(f"{resource['resourceType']}/{resource['id']}")
+        if at is not None:
+            resource["meta"]["lastUpdated"] = instant(at)
     found.extend(practitioner(p) for p in people)
     return found
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -327,10 +327,53 @@ def _filter(resource: Resource, name: str, raw: str) -> bool:
             return resource.get("lifecycleStatus") in wanted
         case "code":
             return _code_matches(resource, wanted)
+        case "_lastUpdated":
+            return all(_updated_within(resource, bound) for bound in raw.split(","))
         case "category":
             return any(_code_matches({"code": c}, wanted) for c in resource.get("category", []))
         case _:  # patient, subject: the record is the patient's already
             return True
+
+
+_DATE = re.compile(
+    r"^(eq|ne|gt|lt|ge|le)?(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?$"
+)
+
+
+def _updated_within(resource: Resource, bound: str) -> bool:
+    """Whether the resource's meta.lastUpdated meets one ``_lastUpdated`` bound: a day (the whole day, UTC)
+    or an instant, with its prefix; a resource with no lastUpdated meets none."""
+    found = _DATE.match(bound.strip())
+    if found is None:
+        raise ValidationFailed(
+            "_lastUpdated must be a date or an instant with its offset, e.g. ge2026-12-01 or "
+            "lt2026-12-02T09:00:00Z.",
+            field="_lastUpdated",
+        )
+    last = resource.get("meta", {}).get("lastUpdated")
+    if last is None:
+        return False
+    at = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    prefix, day, time = found.group(1) or "eq", found.group(2), found.group(3)
+    try:
+        low = datetime.fromisoformat(f"{day}{(time or 'T00:00:00Z').replace('Z', '+00:00')}")
+    except ValueError:
+        raise ValidationFailed("_lastUpdated names no such day or time.", field="_lastUpdated") from None
+    high = low + (timedelta(days=1) if time is None else timedelta(0))
+    within = low <= at < high if time is None else at == low
+    match prefix:
+        case "eq":
+            return within
+        case "ne":
+            return not within
+        case "gt":
+            return at >= high if time is None else at > low
+        case "ge":
+            return at >= low
+        case "lt":
+            return at < low
+        case _:  # le
+            return at < high if time is None else at <= low
 
 
 def _int_param(params: dict[str, str], name: str, default: int, most: int) -> int:
@@ -369,10 +412,14 @@ async def search(
             raise ValidationFailed(
                 f"This server does not support the search parameter {name!r} on {kind}.", field=name
             )
+        elif name == "_lastUpdated":
+            params[name] = f"{params[name]},{value}" if name in params else value  # both bounds hold
         elif name in params:
             raise ValidationFailed(f"Give {name} once (several values: comma-separated).", field=name)
         else:
             params[name] = value
+    for bound in params.get("_lastUpdated", "").split(",") if "_lastUpdated" in params else ():
+        _updated_within({}, bound)  # refuses a bound that is no date before any resource is read
     count = _int_param(params, "_count", COUNT_DEFAULT, COUNT_MAX)
     offset = _int_param(params, "_offset", 0, 2**31 - 1)
     base = _base(request)

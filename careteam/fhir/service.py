@@ -68,6 +68,8 @@ class Record:
     referrals: list[ReferralPublic] = field(default_factory=list)
     messages: list[MessagePublic] = field(default_factory=list)
     observations: list[ObservationPublic] = field(default_factory=list)
+    # When each of its plans' resources last changed ("Task/12" -> time), from the plans' event logs.
+    updated: dict[str, datetime] = field(default_factory=dict)
 
     def user_ids(self) -> set[int]:
         """Every clinician the record refers to, as a Practitioner."""
@@ -102,6 +104,7 @@ async def patient_record(session: AsyncSession, patient_id: int, *, actor: Actor
         record.observations.extend(
             outcomes.public(o) for o in await outcomes.plan_observations(session, plan_id, actor=actor)
         )
+        record.updated.update(await last_changes(session, plan_id))
     if rows:
         found, _ = await referrals.list_referrals(
             session, actor=actor, patient_id=patient_id, limit=RECORD_MOST
@@ -672,3 +675,21 @@ async def plan_of(session: AsyncSession, kind: str, resource: Mapping[str, Any],
             return int(found.split("/")[1])
     task = next(r for r in refs if r.startswith("Task/"))
     return (await tasks.readable_task(session, int(task.split("/")[1]), actor=actor)).plan_id
+
+
+async def last_changes(session: AsyncSession, plan_id: int) -> dict[str, datetime]:
+    """When each resource of a plan last changed ("Task/12" -> time), from its log (what retention kept).
+    Not access-checked: for a record whose plan the caller has read."""
+    kinds = {prefix: kind for kind, (prefix, _) in _HISTORY.items()}
+    found: dict[str, datetime] = {}
+    after = 0
+    while True:
+        rows = await events.read_after(session, streams.plan(plan_id), after, limit=_HISTORY_PAGE)
+        for event in rows:
+            ident = event.data.get("id")
+            kind = kinds.get(event.kind.split(".", 1)[0] + ".")
+            if kind is not None and isinstance(ident, int) and isinstance(event.data.get("version"), int):
+                found[f"{kind}/{ident}"] = event.at
+        if len(rows) < _HISTORY_PAGE:
+            return found
+        after = rows[-1].seq

@@ -325,7 +325,8 @@ async def test_the_capability_statement_lists_exactly_what_answers(client: Any, 
         params = {p["name"] for p in res["searchParam"]} - {"_count"}
         for name in params - {"patient", "subject"}:
             # each listed parameter is taken (an unknown one is refused: see the errors test)
-            probe = await fhir_get(client, f"{kind}?{scope}{name}=1", h_kind)
+            value = "ge2000-01-01" if name == "_lastUpdated" else "1"
+            probe = await fhir_get(client, f"{kind}?{scope}{name}={value}", h_kind)
             assert probe.status_code == 200, (kind, name, probe.text)
         for include in res.get("searchInclude", []):
             probe = await fhir_get(client, f"{kind}?{scope or '_id=1&'}_include={include}", h_kind)
@@ -448,3 +449,30 @@ async def test_administrators_read_the_audit_trail_as_audit_events(client: Any, 
     # The trail is the administrators': a clinician is refused.
     assert (await fhir_get(client, f"AuditEvent?patient={f.world.patient_id}", h)).status_code == 403
     assert (await fhir_get(client, f"AuditEvent/{newest['id']}", h)).status_code == 403
+
+
+async def test_searches_by_last_updated_from_the_plans_log(client: Any, db: Any, login: Any) -> None:
+    f, h = await fill(client, db, login)
+    p = f.world.patient_id
+    every = (await fhir_get(client, f"Task?patient={p}", h)).json()
+    stamps = [e["resource"]["meta"]["lastUpdated"] for e in every["entry"]]
+    assert stamps and all(stamps)
+    since = (await fhir_get(client, f"Task?patient={p}&_lastUpdated=ge2000-01-01", h)).json()
+    assert since["total"] == every["total"]
+    assert (await fhir_get(client, f"Task?patient={p}&_lastUpdated=lt2000-01-01", h)).json()["total"] == 0
+    # Two bounds: a range that holds the newest change exactly.
+    newest = max(stamps)
+    ranged = await fhir_get(client, f"Task?patient={p}&_lastUpdated=ge{newest}&_lastUpdated=le{newest}", h)
+    assert ranged.json()["total"] >= 1
+    assert all(e["resource"]["meta"]["lastUpdated"] == newest for e in ranged.json()["entry"])
+    everything = (await fhir_get(client, f"Patient/{p}/$everything", h)).json()
+    planned = [
+        e["resource"]
+        for e in everything["entry"]
+        # (the world's plan itself was made by a factory, with no event: it has none)
+        if e["resource"]["resourceType"] in ("Goal", "Task", "ServiceRequest", "Observation")
+    ]
+    assert planned and all("lastUpdated" in r["meta"] for r in planned)
+    for bad in ("yesterday", "ge2026-13-01", "2026-12-01T10:00"):
+        r = await fhir_get(client, f"Task?patient={p}&_lastUpdated={bad}", h)
+        assert r.status_code == 400 and r.json()["issue"][0]["expression"] == ["_lastUpdated"], bad
