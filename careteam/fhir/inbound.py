@@ -266,7 +266,14 @@ def task(resource: Resource, where: str) -> TaskIn:
         owner_id=change.owner_id,
         author_id=reference(requester, "Practitioner", f"{where}Task.requester") if requester else None,
         plan_id=reference({"reference": plan_refs[0]}, "CarePlan", f"{where}Task.basedOn"),
-        referral_id=next((int(r.split("/")[1]) for r in based_on if r.startswith("ServiceRequest/")), None),
+        referral_id=next(
+            (
+                reference({"reference": r}, "ServiceRequest", f"{where}Task.basedOn")
+                for r in based_on
+                if r.startswith("ServiceRequest/")
+            ),
+            None,
+        ),
     )
 
 

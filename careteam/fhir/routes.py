@@ -390,7 +390,7 @@ def _patient_of(kind: str, params: dict[str, str]) -> int | None:
     if raw is None:
         return None
     found = _REFERENCE.match(raw)
-    if found is None:
+    if found is None or int(found.group(1)) >= 2**31:
         raise ValidationFailed("patient must be a Patient reference: Patient/123 or 123.", field="patient")
     return int(found.group(1))
 
@@ -436,7 +436,7 @@ async def search(
             for r in _included(page, included, includes)
         ]
     links = {"self": str(request.url)}
-    if offset + count < total:
+    if count and offset + count < total:  # _count=0 asks for the total alone
         links["next"] = str(request.url.include_query_params(_offset=offset + count, _count=count))
     return fhir_json(mapping.searchset(entries, total=total, links=links))
 
@@ -484,7 +484,7 @@ async def _matches(
                 f"Search {kind} within one patient (patient=123) or by one _id.", field="patient"
             )
         try:
-            resource = await _read(kind, int(next(iter(ids))), session, actor, mrn_system)
+            resource = await _read(kind, _id(next(iter(ids)), kind), session, actor, mrn_system)
         except NotFound:
             return [], []
         patient_id = int(_subject(resource).removeprefix("Patient/"))

@@ -23,7 +23,17 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
     st.sampled_from(
-        ["Patient/1", "CarePlan/1", "Practitioner/1", "Task/1", "urn:uuid:x", "2026-12-01", "active"]
+        [
+            "Patient/1",
+            "CarePlan/1",
+            "Practitioner/1",
+            "Task/1",
+            "ServiceRequest/x",
+            "Practitioner/9999999999",
+            "urn:uuid:x",
+            "2026-12-01",
+            "active",
+        ]
     ),
 )
 json_values = st.recursive(
@@ -124,7 +134,8 @@ bundles = st.builds(
     st.sampled_from(["transaction", "batch", "searchset", 7]),
 )
 query_values = st.one_of(
-    st.text(max_size=12), st.sampled_from(["1", "Patient/1", "0", "-1", "99999999999", "a|b", ""])
+    st.text(max_size=12),
+    st.sampled_from(["1", "Patient/1", "0", "-1", "99999999999", "9999999999", "ge2026-12-01", "a|b", ""]),
 )
 searches = st.dictionaries(
     st.sampled_from(
@@ -139,6 +150,8 @@ searches = st.dictionaries(
             "_include",
             "identifier",
             "agent",
+            "_lastUpdated",
+            "category",
             "x",
         ]
     ),
@@ -211,7 +224,7 @@ async def test_bundles_never_answer_5xx(client: Any, db: Any, login: Any, bundle
 @given(
     kind=st.sampled_from(KINDS),
     params=searches,
-    ident=st.sampled_from(["1", "x", "1/_history", "1/_history/2"]),
+    ident=st.sampled_from(["1", "x", "9999999999", "1/_history", "1/_history/2"]),
 )
 async def test_reads_and_searches_never_answer_5xx(
     client: Any, fuzz_world: tuple[World, dict[str, str]], kind: str, params: Any, ident: str
