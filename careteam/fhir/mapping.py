@@ -331,7 +331,7 @@ def record_resources(record: Record, people: Sequence[Identity], *, mrn_system: 
 def version_of(kind: str, public: Any, current: Resource) -> Resource:
     """An earlier version of ``current`` from the public shape its event carried. A plan's earlier versions
     list no goals or activities (what it held then is not kept)."""
-    patient_id = int(str(_subject(current)).split("/")[1])
+    patient_id = int(subject_of(current).split("/")[1])
     match kind:
         case "CarePlan":
             team = current.get("careTeam", [{}])[0].get("reference", "CareTeam/0")
@@ -348,7 +348,8 @@ def version_of(kind: str, public: Any, current: Resource) -> Resource:
             return observation(public)
 
 
-def _subject(resource: Resource) -> str:
+def subject_of(resource: Resource) -> str:
+    """The patient a resource is about, as a reference."""
     for key in ("subject", "for"):
         if key in resource:
             return str(resource[key]["reference"])

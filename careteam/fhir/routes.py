@@ -34,7 +34,7 @@ from careteam.patients import service as patients
 from careteam.patients.schemas import PatientPublic
 from careteam.referrals import service as referrals_service
 from careteam.referrals.routes import respond_within
-from careteam.web.deps import CurrentActor, Now, SessionDep, SettingsDep
+from careteam.web.deps import CurrentActor, Now, SessionDep, SettingsDep, if_match
 from careteam.web.problems import error_kind
 
 # FHIR issue-type codes for the statuses an error answers with.
@@ -487,7 +487,7 @@ async def _matches(
             resource = await _read(kind, _id(next(iter(ids)), kind), session, actor, mrn_system)
         except NotFound:
             return [], []
-        patient_id = int(_subject(resource).removeprefix("Patient/"))
+        patient_id = int(mapping.subject_of(resource).removeprefix("Patient/"))
     try:
         record = await fhir.patient_record(session, patient_id, actor=actor)
     except NotFound:
@@ -501,13 +501,6 @@ async def _matches(
         and all(_filter(r, name, raw) for name, raw in params.items() if name not in _PAGING)
     ]
     return found, everything
-
-
-def _subject(resource: Resource) -> str:
-    for key in ("subject", "for"):
-        if key in resource:
-            return str(resource[key]["reference"])
-    raise LookupError(resource["resourceType"])
 
 
 async def _directory_matches(
@@ -558,21 +551,7 @@ def _included(
 
 # --- Writes -------------------------------------------------------------------------------------------
 
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 _CONDITION = re.compile(r"^identifier=(?:(?P<system>[^|]*)\|)?(?P<value>.+)$")
-
-
-def _expected_version(request: Request) -> int:
-    """The version the EMR last read, from ``If-Match: W/"3"``: 428 without it, 400 if it does not parse."""
-    raw = request.headers.get("if-match")
-    if raw is None:
-        raise HTTPException(
-            428, 'Send If-Match: W/"<versionId>" of the version you read, so no change is lost.'
-        )
-    found = _ETAG.match(raw)
-    if found is None:
-        raise Invalid([("If-Match", 'Must be an ETag such as W/"3".')], status=400)
-    return int(found.group(1))
 
 
 def _written(request: Request, resource: Resource, status: int) -> Response:
@@ -686,7 +665,8 @@ async def update(
     if not _supported(kind).update:
         raise HTTPException(405, f"This server does not update {kind} resources.")
     resource_id = _id(ident, kind)
-    version = _expected_version(request)
+    # The JSON API's own If-Match reading: 428 without it, 400 (naming If-Match) if it does not parse.
+    version = await if_match(request.headers.get("if-match"))
     resource = inbound.parse(await request.body(), kind)
     _check_id(resource, resource_id)
     mrn_system = settings.fhir_mrn_system

@@ -3,7 +3,7 @@ actor sees (another team's resource is not found), and each read is audited ther
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from careteam.core.errors import DomainError, Duplicate, Forbidden, NotFound, Va
 from careteam.core.vocab import ClinicRole
 from careteam.events import log as events
 from careteam.events import streams
+from careteam.events.tables import StreamEvent
 from careteam.fhir import inbound
 from careteam.fhir.inbound import Invalid
 from careteam.messaging import service as messaging
@@ -639,28 +640,32 @@ def has_history(kind: str) -> bool:
     return kind in _HISTORY
 
 
+async def _plan_log(session: AsyncSession, plan_id: int) -> AsyncIterator[StreamEvent]:
+    """Every event still in a plan's log, oldest first, read a page at a time."""
+    after = 0
+    while True:
+        rows = await events.read_after(session, streams.plan(plan_id), after, limit=_HISTORY_PAGE)
+        for event in rows:
+            yield event
+        if len(rows) < _HISTORY_PAGE:
+            return
+        after = rows[-1].seq
+
+
 async def versions(session: AsyncSession, kind: str, plan_id: int, ident: int) -> list[Version]:
     """Every version of one resource still in its plan's log (retention may have pruned the oldest), oldest
     first. Not access-checked: the caller has read the resource (checked and audited)."""
     prefix, model = _HISTORY[kind]
-    stream = streams.plan(plan_id)
     found: dict[int, Version] = {}
-    after = 0
-    while True:
-        rows = await events.read_after(session, stream, after, limit=_HISTORY_PAGE)
-        for event in rows:
-            data = event.data
-            if not (event.kind.startswith(prefix) and data.get("id") == ident):
-                continue
-            version = data.get("version")
-            if isinstance(version, int):
-                try:
-                    found[version] = Version(version, event.at, model.model_validate(data))
-                except ValidationError:
-                    continue  # an event about the resource that does not carry it whole
-        if len(rows) < _HISTORY_PAGE:
-            return sorted(found.values(), key=lambda v: v.number)
-        after = rows[-1].seq
+    async for event in _plan_log(session, plan_id):
+        data = event.data
+        version = data.get("version")
+        if event.kind.startswith(prefix) and data.get("id") == ident and isinstance(version, int):
+            try:
+                found[version] = Version(version, event.at, model.model_validate(data))
+            except ValidationError:
+                continue  # an event about the resource that does not carry it whole
+    return sorted(found.values(), key=lambda v: v.number)
 
 
 async def plan_of(session: AsyncSession, kind: str, resource: Mapping[str, Any], *, actor: Actor) -> int:
@@ -682,14 +687,9 @@ async def last_changes(session: AsyncSession, plan_id: int) -> dict[str, datetim
     Not access-checked: for a record whose plan the caller has read."""
     kinds = {prefix: kind for kind, (prefix, _) in _HISTORY.items()}
     found: dict[str, datetime] = {}
-    after = 0
-    while True:
-        rows = await events.read_after(session, streams.plan(plan_id), after, limit=_HISTORY_PAGE)
-        for event in rows:
-            ident = event.data.get("id")
-            kind = kinds.get(event.kind.split(".", 1)[0] + ".")
-            if kind is not None and isinstance(ident, int) and isinstance(event.data.get("version"), int):
-                found[f"{kind}/{ident}"] = event.at
-        if len(rows) < _HISTORY_PAGE:
-            return found
-        after = rows[-1].seq
+    async for event in _plan_log(session, plan_id):
+        ident = event.data.get("id")
+        kind = kinds.get(event.kind.split(".", 1)[0] + ".")
+        if kind is not None and isinstance(ident, int) and isinstance(event.data.get("version"), int):
+            found[f"{kind}/{ident}"] = event.at
+    return found

@@ -530,11 +530,7 @@ async def share_patient(session: AsyncSession, patient_id: int, user_id: int, *,
     account = await accounts.active_user(session, user_id)
     if account is None or account.role != ClinicRole.integration:
         raise ValidationFailed("Share a patient with an active EMR interface account only.", field="user_id")
-    found = (
-        await session.exec(
-            select(PatientShare).where(PatientShare.patient_id == patient_id, PatientShare.user_id == user_id)
-        )
-    ).first()
+    found = await _share(session, patient_id, user_id)
     if found is None:
         found = PatientShare(patient_id=patient_id, user_id=user_id, shared_by_id=actor.user_id)
         session.add(found)
@@ -547,11 +543,7 @@ async def unshare_patient(session: AsyncSession, patient_id: int, user_id: int, 
     """Take the patient back from an EMR interface account (those who manage her care team)."""
     await _visible_patient(session, patient_id, actor)
     await _ensure_manages(session, await _team_of(session, patient_id), actor)
-    found = (
-        await session.exec(
-            select(PatientShare).where(PatientShare.patient_id == patient_id, PatientShare.user_id == user_id)
-        )
-    ).first()
+    found = await _share(session, patient_id, user_id)
     if found is None:
         raise NotFound("This patient is not shared with that account.")
     await session.delete(found)
@@ -561,7 +553,9 @@ async def unshare_patient(session: AsyncSession, patient_id: int, user_id: int, 
 
 async def is_shared(session: AsyncSession, patient_id: int, user_id: int) -> bool:
     """Whether the patient is shared with this EMR interface account."""
-    query = select(PatientShare.id).where(
-        PatientShare.patient_id == patient_id, PatientShare.user_id == user_id
-    )
-    return (await session.exec(query)).first() is not None
+    return await _share(session, patient_id, user_id) is not None
+
+
+async def _share(session: AsyncSession, patient_id: int, user_id: int) -> PatientShare | None:
+    query = select(PatientShare).where(PatientShare.patient_id == patient_id, PatientShare.user_id == user_id)
+    return (await session.exec(query)).first()
