@@ -15,6 +15,7 @@ from careteam import __version__, resources
 from careteam.accounts import feed as accounts_feed
 from careteam.accounts import pages as accounts_pages
 from careteam.accounts import routes as accounts_routes
+from careteam.accounts import sessions as auth_sessions
 from careteam.conferences import feed as conferences_feed
 from careteam.conferences import pages as conferences_pages
 from careteam.conferences import routes as conferences_routes
@@ -123,7 +124,14 @@ def create_app(
         # Every unit of work on these sessions publishes the events it commits to this process's hub and
         # the broker, whatever opened it (a route, the hub, a job).
         publisher = Publisher()
-        app.state.sessions = make_sessionmaker(engine, info={events.PUBLISHER: publisher})
+        # Sessions resolved in the last few seconds are answered from memory; a change to sessions or users
+        # committed by this engine empties it (accounts.sessions.SessionCache).
+        session_cache = auth_sessions.SessionCache(settings.session_cache_ttl)
+        auth_sessions.watch(engine, session_cache)
+        app.state.session_cache = session_cache
+        app.state.sessions = make_sessionmaker(
+            engine, info={events.PUBLISHER: publisher, auth_sessions.CACHE: session_cache}
+        )
         # The hub only reads the log: on SQLite it gets connections that never wait for the write lock.
         read_engine = (
             make_engine(settings.database_url, echo=settings.sql_echo, immediate=False)

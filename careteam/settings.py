@@ -59,6 +59,10 @@ class Settings(DatabaseSettings):
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0)
     ws_access_recheck_seconds: float = Field(default=3.0, gt=0)
+    # A process answers a session it resolved this recently from memory (accounts.sessions.SessionCache):
+    # another process's logout or deactivation is seen within it, and never later than its sockets close:
+    # the cache keeps them at most ws_access_recheck_seconds (session_cache_ttl). 0: off.
+    session_cache_seconds: float = Field(default=3.0, ge=0)
     # The safety net under the broker: how often a process compares its plans' cursors with the log.
     ws_sweep_seconds: float = Field(default=5.0, gt=0)
     replay_window: int = Field(default=1000, ge=1)
@@ -111,6 +115,12 @@ class Settings(DatabaseSettings):
     metrics_token: str = ""
     # Log lines as JSON objects, one per line, for a log shipper; text for a developer's terminal.
     log_format: Literal["text", "json"] = "text"
+
+    @property
+    def session_cache_ttl(self) -> float:
+        """How long a process may answer a session from memory: ``session_cache_seconds``, at most
+        ``ws_access_recheck_seconds`` (a revoked session's requests end no later than its sockets)."""
+        return min(self.session_cache_seconds, self.ws_access_recheck_seconds)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -34,6 +34,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WS_MAX_FRAME_BYTES": ("2048", 2048),
     "WS_HEARTBEAT_SECONDS": ("12.5", 12.5),
     "WS_ACCESS_RECHECK_SECONDS": ("0.25", 0.25),
+    "SESSION_CACHE_SECONDS": ("0.5", 0.5),
     "WS_SWEEP_SECONDS": ("2.5", 2.5),
     "REPLAY_WINDOW": ("99", 99),
     "WS_MAX_CLIENT_FRAMES": ("50", 50),

@@ -14,12 +14,15 @@ import hashlib
 import math
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func
+from sqlalchemy import delete, event, func
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,6 +63,97 @@ _TOUCH = (
     .values(last_seen_at=sa.bindparam("now", type_=_SESSIONS.c.last_seen_at.type))
 )
 _DELETE = sa.delete(_SESSIONS).where(_SESSIONS.c.id == sa.bindparam("session_id"))
+
+# The sessionmaker's ``info`` key for this process's ``SessionCache`` (app.py); none: every request reads.
+CACHE: Final = "careteam.sessions.cache"
+# What the cache keeps of a session, and what a change to these tables makes it forget.
+_WATCHED = frozenset({"auth_session", "user_account"})
+_CHANGED: Final = "careteam.sessions.changed"
+
+
+class SessionCache:
+    """The session lookup of the last ``seconds``, per process: a request with a session or token resolved
+    that recently is answered from memory, not with a query.
+
+    What it keeps is the row ``_RESOLVE`` read (expiry, idle time, user, role, active, password state), and
+    every request still checks it against the clock, so an expired session is refused on time. What a row
+    cannot tell is a change since it was read: a logout, a revoked token, a deactivated user, a reset
+    password, a new role. In this process the cache forgets everything at once when a transaction that
+    changed ``auth_session`` or ``user_account`` commits (``watch``); another process's change is seen
+    within ``seconds``, never longer than ``CARETEAM_WS_ACCESS_RECHECK_SECONDS``
+    (``Settings.session_cache_ttl``, docs/security.md). ``seconds=0`` turns it off.
+    """
+
+    __slots__ = ("_clock", "_entries", "limit", "seconds")
+
+    def __init__(
+        self, seconds: float, *, limit: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self._clock = clock
+        # (session id, kind) -> (when read, the row, its last_seen_at as this process last wrote it)
+        self._entries: dict[tuple[str, str], tuple[float, Any, datetime]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[Any, datetime] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        read_at, row, last_seen = entry
+        if self._clock() - read_at >= self.seconds:
+            del self._entries[key]
+            return None
+        return row, last_seen
+
+    def put(self, key: tuple[str, str], row: Any, last_seen: datetime) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.limit and key not in self._entries:
+            self._entries.clear()  # a burst of new sessions: start again rather than keep an LRU per request
+        self._entries[key] = (self._clock(), row, last_seen)
+
+    def touched(self, key: tuple[str, str], at: datetime) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries[key] = (entry[0], entry[1], at)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def watch(engine: AsyncEngine, cache: SessionCache) -> None:
+    """Make ``cache`` forget every session when a transaction on ``engine`` that updated or deleted rows of
+    ``auth_session`` or ``user_account`` commits, however it did (ORM flush, Core statement, any feature);
+    at once when the statement runs too, so no request of this process refills it with the old row
+    meanwhile. A session's idle-time touch (``_TOUCH``) is the one change it keeps, by updating its entry.
+    """
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _changed(conn: Any, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: bool) -> None:
+        if not (context.isupdate or context.isdelete):
+            return
+        statement = getattr(context.compiled, "statement", None)
+        if statement is _TOUCH:
+            return
+        table = getattr(statement, "table", None)
+        if getattr(table, "name", None) in _WATCHED:
+            conn.info[_CHANGED] = True
+            cache.clear()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _committed(conn: Any) -> None:
+        if conn.info.pop(_CHANGED, False):
+            cache.clear()
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _rolled_back(conn: Any) -> None:
+        conn.info.pop(_CHANGED, None)
 
 
 def _digest(secret: str) -> str:
@@ -196,26 +290,40 @@ async def resolve(
 ) -> Actor | None:
     """The actor behind a cookie or token secret, or None if it is unknown, expired or its user inactive.
 
-    Every request comes here: one prebuilt query, no ORM objects. The session row is written only when
-    it ends (deleted) or when its last activity is older than ``_TOUCH_EVERY``, so an idle cookie session
-    ends between ``session_idle_minutes`` minus one minute and ``session_idle_minutes`` after the last
-    request: never late.
+    Every request comes here: one prebuilt query, no ORM objects, or none at all for a session this
+    process resolved within ``CARETEAM_SESSION_CACHE_SECONDS`` (``SessionCache``). The session row is
+    written only when it ends (deleted) or when its last activity is older than ``_TOUCH_EVERY``, so an
+    idle cookie session ends between ``session_idle_minutes`` minus one minute and ``session_idle_minutes``
+    after the last request: never late.
     """
     if not secret or len(secret) > 256:
         return None
     session_id = _digest(secret)
-    conn = await session.connection()
-    row = (await conn.execute(_RESOLVE, {"session_id": session_id, "kind": kind})).first()
-    if row is None:
-        return None
+    key = (session_id, kind)
+    cache: SessionCache | None = session.info.get(CACHE)
     now = utcnow()
-    idle = now - row.last_seen_at
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None and now - cached[1] <= _TOUCH_EVERY:
+        row, last_seen = cached
+    else:
+        conn = await session.connection()
+        row = (await conn.execute(_RESOLVE, {"session_id": session_id, "kind": kind})).first()
+        if row is None:
+            return None
+        last_seen = row.last_seen_at
+        if cache is not None:
+            cache.put(key, row, last_seen)
+    idle = now - last_seen
     idle_expired = kind == "cookie" and idle > timedelta(minutes=settings.session_idle_minutes)
     if not row.active or now >= row.expires_at or idle_expired:
-        await conn.execute(_DELETE, {"session_id": session_id})
+        if cache is not None:
+            cache.forget(key)
+        await (await session.connection()).execute(_DELETE, {"session_id": session_id})
         return None
     if idle > _TOUCH_EVERY:
-        await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
+        await (await session.connection()).execute(_TOUCH, {"session_id": session_id, "now": now})
+        if cache is not None:
+            cache.touched(key, now)
     # Kept for this unit of work: a cookie-authenticated write checks its CSRF token without a query.
     session.info.setdefault("csrf_tokens", {})[session_id] = row.csrf_token
     return actor_of(row, session_id=session_id, request_id=request_id, client_ip=client_ip)
