@@ -177,10 +177,18 @@ def settings(database_url: str) -> Settings:
     )
 
 
+def _stopped() -> float:
+    return 0.0
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        # The session cache's entries never age here: a request reads its session or not by what the test
+        # did (a change to sessions or users empties it), never by how fast the machine is. Its time bound
+        # is tested on a clock of its own (tests/accounts/test_session_cache.py).
+        application.state.session_cache.clock = _stopped
         yield application
 
 

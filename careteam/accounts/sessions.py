@@ -84,14 +84,14 @@ class SessionCache:
     (``Settings.session_cache_ttl``, docs/security.md). ``seconds=0`` turns it off.
     """
 
-    __slots__ = ("_clock", "_entries", "limit", "seconds")
+    __slots__ = ("_entries", "clock", "limit", "seconds")
 
     def __init__(
         self, seconds: float, *, limit: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.seconds = seconds
         self.limit = limit
-        self._clock = clock
+        self.clock = clock
         # (session id, kind) -> (when read, the row, its last_seen_at as this process last wrote it)
         self._entries: dict[tuple[str, str], tuple[float, Any, datetime]] = {}
 
@@ -100,7 +100,7 @@ class SessionCache:
         if entry is None:
             return None
         read_at, row, last_seen = entry
-        if self._clock() - read_at >= self.seconds:
+        if self.clock() - read_at >= self.seconds:
             del self._entries[key]
             return None
         return row, last_seen
@@ -110,7 +110,7 @@ class SessionCache:
             return
         if len(self._entries) >= self.limit and key not in self._entries:
             self._entries.clear()  # a burst of new sessions: start again rather than keep an LRU per request
-        self._entries[key] = (self._clock(), row, last_seen)
+        self._entries[key] = (self.clock(), row, last_seen)
 
     def touched(self, key: tuple[str, str], at: datetime) -> None:
         entry = self._entries.get(key)

@@ -22,9 +22,10 @@ log = logging.getLogger("careteam.db.outage")
 # Seconds a client is asked to wait (Retry-After) before sending a request again during an outage.
 RETRY_AFTER_SECONDS = 2
 
-# SQLSTATEs of a server that is going away or not yet there: admin_shutdown, crash_shutdown,
-# cannot_connect_now (starting up or shutting down). Class 08 (connection exceptions) is matched as a class.
-_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# SQLSTATEs of a server that is going away, not yet there or full: admin_shutdown, crash_shutdown,
+# cannot_connect_now (starting up or shutting down), too_many_connections (max_connections reached: every
+# process's pools together, or another client's). Class 08 (connection exceptions) is matched as a class.
+_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 # A connection that could not be made or was cut: refused, reset, aborted, unreachable, timed out.
 _ERRNOS = frozenset(
     {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, or_
@@ -438,6 +439,26 @@ async def clinical_patients_among(
         )
     )
     return {int(pid) for pid in rows}
+
+
+def lane_member_ids(
+    patient_id: sa.ColumnElement[int], discipline: sa.ColumnElement[str]
+) -> sa.ScalarSelect[Any]:
+    """``member_ids`` of one discipline as an expression for another feature's statement: the ids
+    comma-separated, NULL when there are none (``parse_ids``). A write that reads its row with it learns
+    whom its lane concerns in the same round trip."""
+    members, teams = CareTeamMember.__table__, CareTeam.__table__  # type: ignore[attr-defined]
+    return (
+        sa.select(sa.func.aggregate_strings(sa.cast(members.c.user_id, sa.String), ","))
+        .select_from(members.join(teams, teams.c.id == members.c.team_id))
+        .where(teams.c.patient_id == patient_id, members.c.discipline == discipline)
+        .scalar_subquery()
+    )
+
+
+def parse_ids(joined: str | None) -> frozenset[int]:
+    """The ids of a ``lane_member_ids`` column."""
+    return frozenset(int(i) for i in joined.split(",")) if joined else frozenset()
 
 
 async def member_ids(session: AsyncSession, patient_id: int, disciplines: Iterable[str]) -> list[int]:

@@ -46,11 +46,16 @@ _UPDATE_TASK = (
     )
 )
 
-# The task and its patient's id, if the task's plan is one of the user's; its row locked (PostgreSQL).
-# By ``shared``: an EMR interface account's plans are those of the patients shared with it.
+# The task, its patient's id and the team members of its lane (whose "My work" an unassigned task is on),
+# if the task's plan is one of the user's; its row locked (PostgreSQL). By ``shared``: an EMR interface
+# account's plans are those of the patients shared with it.
 _TASK_FOR_UPDATE = {
     shared: (
-        sa.select(_TASKS, _PLANS.c.patient_id)
+        sa.select(
+            _TASKS,
+            _PLANS.c.patient_id,
+            patients.lane_member_ids(_PLANS.c.patient_id, _TASKS.c.discipline).label("lane_member_ids"),
+        )
         .join(_PLANS, _PLANS.c.id == _TASKS.c.plan_id)
         .where(
             _TASKS.c.id == sa.bindparam("task_id"),
@@ -609,7 +614,7 @@ async def _tell_worklists(
     notify = newly_assigned and task.assignee_id != actor.user_id
     pool = task.assignee_id is None or (assignee_before is None and not created)
     if pool:
-        users |= set(await patients.member_ids(session, patient_id, {discipline_before, task.discipline}))
+        users |= await _lane_members(session, patient_id, {discipline_before, task.discipline})
     # Worklists first, in user order (work_changed sorts), then the notification to one of those users,
     # whose stream is locked already: writers take the user streams' locks in one order, so two of them may
     # wait for each other but never deadlock.
@@ -629,8 +634,22 @@ async def _tell_worklists(
         )
 
 
+# ``session.info`` key: lane members read with a task in this unit of work, by (patient id, discipline).
+_LANE_MEMBERS = "careteam.plans.lane_members"
+
+
+async def _lane_members(session: AsyncSession, patient_id: int, disciplines: set[str]) -> set[int]:
+    """The team members of these lanes: as read with the task (``_task_for_update``) when that covers them,
+    else one query (a task moved to another lane, a task just created)."""
+    known: dict[tuple[int, str], frozenset[int]] = session.info.get(_LANE_MEMBERS, {})
+    if all((patient_id, d) in known for d in disciplines):
+        return set().union(*(known[(patient_id, d)] for d in disciplines))
+    return set(await patients.member_ids(session, patient_id, disciplines))
+
+
 async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) -> tuple[Task, int]:
-    """The task, locked (PostgreSQL; SQLite holds the write lock), and its patient's id; one query.
+    """The task, locked (PostgreSQL; SQLite holds the write lock), and its patient's id; one query, which
+    also reads the members of the task's lane for ``_tell_worklists`` (kept in ``session.info``).
 
     Read with Core, not the ORM: the write that follows is a Core UPDATE, and the task returned is a
     detached copy for the answer (no identity map to keep in step, no flush at commit).
@@ -642,6 +661,8 @@ async def _task_for_update(session: AsyncSession, task_id: int, actor: Actor) ->
         raise NotFound("No such task.")
     values = row._asdict()
     patient_id: int = values.pop("patient_id")
+    lanes: dict[tuple[int, str], frozenset[int]] = session.info.setdefault(_LANE_MEMBERS, {})
+    lanes[(patient_id, values["discipline"])] = patients.parse_ids(values.pop("lane_member_ids"))
     return loaded(Task, values), patient_id
 
 

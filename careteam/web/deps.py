@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -42,6 +43,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     The events it recorded are published by the unit of work itself once committed (``events.record``),
     as for a write from the CLI or a job.
     """
+    async with request_unit_of_work(request) as session:
+        yield session
+
+
+@asynccontextmanager
+async def request_unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """A request's unit of work (``get_session``, and the thin routes of ``web.fast``)."""
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     try:
         async with unit_of_work(sessions) as session:
@@ -68,9 +76,14 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def optional_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor | None:
+async def optional_actor(request: Request, session: SessionDep) -> Actor | None:
     """The signed-in actor from a bearer token or the session cookie; None if neither is valid."""
-    actor = await _signed_in(request, session, settings)
+    return await signed_in_actor(request, session)
+
+
+async def signed_in_actor(request: Request, session: AsyncSession) -> Actor | None:
+    """``optional_actor`` for a route without dependencies (``web.fast``)."""
+    actor = await _signed_in(request, session, request.app.state.settings)
     if actor is not None:
         # For the access log (web.middleware): who asked, by id only.
         request.state.user_id = actor.user_id
@@ -125,11 +138,17 @@ INTEGRATION_DETAIL = "This account is an EMR interface: it uses the FHIR API at 
 
 
 async def current_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    return require_actor(request, actor)
+
+
+def require_actor(request: Request, actor: Actor | None) -> Actor:
+    """The actor, if she may call this path: 401 signed out, 403 for a reset password or an EMR interface
+    account outside its paths."""
     if actor is None:
         raise Unauthenticated("Sign in, or send a valid bearer token.")
-    if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
-        raise Forbidden(MUST_CHANGE_DETAIL)
     path = request.url.path
+    if actor.must_change_password and path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden(MUST_CHANGE_DETAIL)
     if actor.is_integration and not (path == "/api/v1/me" or path.startswith(INTEGRATION_PATHS)):
         raise Forbidden(INTEGRATION_DETAIL)
     return actor
@@ -146,13 +165,19 @@ async def if_match(if_match: Annotated[str | None, Header(alias=IF_MATCH)] = Non
     """The version the client last saw, from ``If-Match: W/"<version>"``; 428 without it."""
     if if_match is None:
         raise HTTPException(428, "Send If-Match with the ETag you last read, so no change is overwritten.")
-    m = _ETAG.match(if_match)
-    if m is None:
+    version = etag_version(if_match)
+    if version is None:
         # Input that does not parse: a 422 naming the header, like any other malformed parameter.
         raise RequestValidationError(
             [{"loc": ("header", IF_MATCH), "msg": 'must be an ETag such as W/"3"', "type": "value_error"}]
         )
-    return int(m.group(1))
+    return version
+
+
+def etag_version(value: str) -> int | None:
+    """The version of an ETag ``W/"<version>"`` (or a strong one), None if it is not one."""
+    m = _ETAG.match(value)
+    return None if m is None else int(m.group(1))
 
 
 IfMatch = Annotated[int, Depends(if_match)]

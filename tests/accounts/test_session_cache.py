@@ -34,7 +34,7 @@ class Ticker:
 def ticker(app: Any) -> Ticker:
     ticks = Ticker()
     cache: auth_sessions.SessionCache = app.state.session_cache
-    cache._clock = ticks  # the app's own cache, on a clock the test moves
+    cache.clock = ticks  # the app's own cache, on a clock the test moves
     return ticks
 
 

@@ -57,6 +57,10 @@ UNAVAILABLE = {
     "57P02 crash shutdown": asyncpg.exceptions.CrashShutdownError("crash"),
     "57P03 cannot connect now": asyncpg.exceptions.CannotConnectNowError("starting up"),
     "57P03 wrapped by SQLAlchemy": _wrapped(asyncpg.exceptions.CannotConnectNowError("starting up")),
+    "53300 too many connections": asyncpg.exceptions.TooManyConnectionsError(
+        "sorry, too many clients already"
+    ),
+    "53300 wrapped by SQLAlchemy": _wrapped(asyncpg.exceptions.TooManyConnectionsError("too many clients")),
     "08006 connection failure": asyncpg.exceptions.ConnectionFailureError("lost"),
     "08001 from psycopg": _wrapped(_PgError("08001")),
     "asyncpg connection gone": asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle"),
