@@ -540,9 +540,8 @@ async def board_page(
         "open_goals": sorted(OPEN_GOALS),
     }
     # From the team the board already read (no extra query): the lead and the physicians edit goals.
-    may_plan = any(
-        m.user_id == actor.user_id and plans.shapes_plans(m.role, m.discipline) for m in board.members
-    )
+    me = board.member(actor.user_id)
+    may_plan = me is not None and plans.shapes_plans(me.role, me.discipline)
     context = {
         "section": "patients",
         "board": board,
