@@ -110,7 +110,9 @@ async def _context(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     change: tuple[int, dict[str, str], dict[str, str]] | None = None,
+    may_write: bool | None = None,
 ) -> dict[str, Any]:
+    """``may_write``: known already (the board's team), else read."""
     rows = await medications.checked_plan_medications(session, plan_id)
     acks = await medications.acks_of(session, rows)
     mme = medications.mme_summary(rows)
@@ -120,7 +122,11 @@ async def _context(
         "total": f"{mme.total:g}",
         "level": mme.level.value,
         "caveat": MME_CAVEAT,
-        "may_write": await medications.may_write(session, patient_id, actor=actor),
+        "may_write": (
+            may_write
+            if may_write is not None
+            else await medications.may_write(session, patient_id, actor=actor)
+        ),
         "drugs": DRUG_CHOICES,
         "frequencies": FREQUENCY_CHOICES,
         "routes": ROUTE_CHOICES,
@@ -136,9 +142,11 @@ async def _context(
 async def _board_panel(session: AsyncSession, board: Board, actor: Actor) -> plan_pages.BoardPanel | None:
     """The Medications panel below the lanes, for the plan's care team (a plan lent to a conference shows
     none)."""
-    if all(m.user_id != actor.user_id for m in board.members):
+    me = board.member(actor.user_id)
+    if me is None:
         return None
-    context = await _context(session, board.plan.id or 0, board.plan.patient_id, actor)
+    writer = medications.writes(me.role, me.discipline)
+    context = await _context(session, board.plan.id or 0, board.plan.patient_id, actor, may_write=writer)
     return plan_pages.BoardPanel("medications/board_panel.html", context)
 
 

@@ -161,7 +161,12 @@ async def may_write(session: AsyncSession, patient_id: int, *, actor: Actor) -> 
     """Whether the actor may add and change the patient's medications (a prescriber or reviewer on her
     care team, or its lead)."""
     member = await patients.membership(session, patient_id, actor.user_id)
-    return member is not None and (member[0] == TeamRole.lead or member[1] in WRITERS)
+    return member is not None and writes(member[0], member[1])
+
+
+def writes(role: str, discipline: str) -> bool:
+    """Whether a care team member with this role and discipline adds and changes medications."""
+    return role == TeamRole.lead or discipline in WRITERS
 
 
 async def _ensure_writer(session: AsyncSession, patient_id: int, actor: Actor) -> None:

@@ -90,8 +90,7 @@ async def _thread_panel(session: AsyncSession, board: Board, actor: Actor) -> pl
     plan_id = board.plan.id
     page = await messaging.board_thread_page(session, plan_id, limit=PAGE_SIZE)
     positions = await reads.plan_positions(session, plan_id)
-    thread_unread, tasks_unread = await reads.plan_unread(session, plan_id, actor=actor)
-    comments = await messaging.task_comment_counts(session, plan_id)
+    thread_unread, tasks_unread, comments = await reads.plan_counts(session, plan_id, actor=actor)
     names = {m.user_id: m.display_name for m in board.members}
     is_lead = any(m.user_id == actor.user_id and m.role == TeamRole.lead for m in board.members)
     task_titles = {int(t["id"]): str(t["title"]) for t in board.tasks}

@@ -183,39 +183,60 @@ async def unread(session: AsyncSession, *, actor: Actor) -> MessagesUnreadPublic
     return _unread(await _counts(session, actor))
 
 
-async def _counts(session: AsyncSession, actor: Actor, *, plan_id: int | None = None) -> dict[Thread, int]:
-    """Per thread of her readable plans (with ``plan_id``: of that plan only), the messages after her
-    position, by others, not removed: one query. A thread she never marked counts from its start; her rows
-    for plans she left are not joined."""
+def _read_mark(actor: Actor) -> Any:
+    """A message joined to her read mark of its thread (at most one: a mark per user and thread)."""
     m, r = _MESSAGES, _READS
-    position = sa.and_(
+    return sa.and_(
         r.c.user_id == actor.user_id,
         sa.or_(
             r.c.task_id == m.c.task_id,
             sa.and_(m.c.task_id.is_(None), r.c.task_id.is_(None), r.c.plan_id == m.c.plan_id),
         ),
     )
+
+
+def _unread_by(actor: Actor) -> list[Any]:
+    """A message (joined to her read mark) she has not read: by another, after her position."""
+    m, r = _MESSAGES, _READS
+    return [m.c.author_id != actor.user_id, m.c.id > sa.func.coalesce(r.c.last_read_id, 0)]
+
+
+async def _counts(session: AsyncSession, actor: Actor) -> dict[Thread, int]:
+    """Per thread of her readable plans, the messages after her position, by others, not removed: one
+    query. A thread she never marked counts from its start; her rows for plans she left are not joined."""
+    m, r = _MESSAGES, _READS
     query = (
         sa.select(m.c.plan_id, m.c.task_id, sa.func.count())
-        .select_from(m.outerjoin(r, position))
-        .where(
-            m.c.plan_id.in_(readable_plan_ids(actor)),
-            m.c.author_id != actor.user_id,
-            m.c.deleted_at.is_(None),
-            m.c.id > sa.func.coalesce(r.c.last_read_id, 0),
-        )
+        .select_from(m.outerjoin(r, _read_mark(actor)))
+        .where(m.c.plan_id.in_(readable_plan_ids(actor)), m.c.deleted_at.is_(None), *_unread_by(actor))
         .group_by(m.c.plan_id, m.c.task_id)
     )
-    if plan_id is not None:
-        query = query.where(m.c.plan_id == plan_id)
     return {(int(row[0]), row[1]): int(row[2]) for row in await _rows(session, query)}
 
 
-async def plan_unread(session: AsyncSession, plan_id: int, *, actor: Actor) -> tuple[int, dict[int, int]]:
-    """Her unread messages in one plan: in its team thread, and per task (tasks with none left out)."""
-    counts = await _counts(session, actor, plan_id=plan_id)
-    tasks_unread = {task_id: n for (_, task_id), n in counts.items() if task_id is not None}
-    return counts.get((plan_id, None), 0), tasks_unread
+async def plan_counts(
+    session: AsyncSession, plan_id: int, *, actor: Actor
+) -> tuple[int, dict[int, int], dict[int, int]]:
+    """In one plan, in one grouped query: her unread messages in its team thread and per task (tasks with
+    none left out; none at all in a plan she may not read now, e.g. one lent to her), and each task's
+    comments not removed (``messaging.task_comment_counts``)."""
+    m, r = _MESSAGES, _READS
+    unread = sa.and_(m.c.plan_id.in_(readable_plan_ids(actor)), *_unread_by(actor))
+    query = (
+        sa.select(m.c.task_id, sa.func.count(), sa.func.count(sa.case((unread, 1))))
+        .select_from(m.outerjoin(r, _read_mark(actor)))
+        .where(m.c.plan_id == plan_id, m.c.deleted_at.is_(None))
+        .group_by(m.c.task_id)
+    )
+    thread_unread, tasks_unread, comments = 0, {}, {}
+    for task_id, total, new in await _rows(session, query):
+        if task_id is None:
+            thread_unread = int(new)
+            continue
+        comments[int(task_id)] = int(total)
+        if new:
+            tasks_unread[int(task_id)] = int(new)
+    return thread_unread, tasks_unread, comments
 
 
 def _unread(counts: dict[Thread, int]) -> MessagesUnreadPublic:

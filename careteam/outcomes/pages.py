@@ -275,7 +275,7 @@ def _response_json(row: ProcedureResponse) -> dict[str, Any]:
 async def _board_head(session: AsyncSession, board: Board, actor: Actor) -> plan_pages.BoardPanel | None:
     """The plan's sparklines in the board's header, for its care team (``board.members``; a plan lent for a
     conference shows no scores): one statement, the board page having checked and audited its read."""
-    if all(m.user_id != actor.user_id for m in board.members):
+    if board.member(actor.user_id) is None:
         return None  # a plan lent for a conference: its board, not its scores
     plan_id = board.plan.id
     rows = await outcomes.checked_plan_scores(session, plan_id)

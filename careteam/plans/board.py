@@ -151,6 +151,11 @@ class Board:
     def last_seq(self) -> int:
         return self.plan.last_seq
 
+    def member(self, user_id: int) -> MemberPublic | None:
+        """The user's place on the patient's care team as the board read it (None: not on it, e.g. a plan
+        lent to her for a conference). The board's panels ask this, not the database: one team read."""
+        return next((m for m in self.members if m.user_id == user_id), None)
+
     def public(self) -> BoardPublic:
         return BoardPublic(
             plan=self.plan,

@@ -443,6 +443,30 @@ def _script_json(value: object) -> Markup:
     return Markup(text)  # noqa: S704 - JSON with every character that HTML could read as markup escaped
 
 
+# What the page's state says that is the same on every board, for every viewer: built once.
+_STATE_VOCABULARY: dict[str, Any] = {
+    "labels": {
+        "columns": {c.value: COLUMN_LABELS[c] for c in COLUMNS},
+        "disciplines": {d.value: DISCIPLINE_LABELS[d] for d in Discipline},
+        "statuses": {s.value: status_label(s.value) for s in TaskStatus}
+        | {s.value: status_label(s.value) for s in GoalStatus}
+        | {s.value: status_label(s.value) for s in PlanStatus},
+        "priorities": {p.value: PRIORITY_LABELS[p] for p in TaskPriority},
+        "fields": FIELD_WORDS,
+        "measures": {m.value: MEASURE_NAMES[m] for m in Measure},
+        "comparators": {c.value: COMPARATOR_WORDS[c] for c in Comparator},
+    },
+    "column_of": {s.value: c.value for s, c in COLUMN_OF.items()},
+    "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
+    "high_priorities": sorted(p.value for p in HIGH_PRIORITIES),
+    "open_columns": sorted(c.value for c in OPEN_COLUMNS),
+    # Who may make which move (plans.rules), the same for every viewer: task-rules.js offers only the moves
+    # the server takes, for the viewer's place on the team (from "members", which follow live).
+    "rules": rules.rules_json(),
+    "open_goals": sorted(OPEN_GOALS),
+}
+
+
 @router.get("/plans/{plan_id}")
 async def board_page(
     request: Request,
@@ -518,31 +542,12 @@ async def board_page(
         "goals": [g.model_dump(mode="json") for g in board.goals],
         "members": [m.model_dump(mode="json") for m in board.members],
         "names": {str(k): v for k, v in names.items()},
-        "labels": {
-            "columns": {c.value: COLUMN_LABELS[c] for c in COLUMNS},
-            "disciplines": {d.value: DISCIPLINE_LABELS[d] for d in Discipline},
-            "statuses": {s.value: status_label(s.value) for s in TaskStatus}
-            | {s.value: status_label(s.value) for s in GoalStatus}
-            | {s.value: status_label(s.value) for s in PlanStatus},
-            "priorities": {p.value: PRIORITY_LABELS[p] for p in TaskPriority},
-            "fields": FIELD_WORDS,
-            "measures": {m.value: MEASURE_NAMES[m] for m in Measure},
-            "comparators": {c.value: COMPARATOR_WORDS[c] for c in Comparator},
-        },
-        "column_of": {s.value: c.value for s, c in COLUMN_OF.items()},
-        "column_default_status": {c.value: s.value for c, s in COLUMN_DEFAULT_STATUS.items()},
-        "high_priorities": sorted(p.value for p in HIGH_PRIORITIES),
-        "open_columns": sorted(c.value for c in OPEN_COLUMNS),
-        # Who may make which move (plans.rules), the same for every viewer: task-rules.js offers only the
-        # moves the server takes, for the viewer's place on the team (from "members", which follow live).
-        "rules": rules.rules_json(),
+        **_STATE_VOCABULARY,
         "undo_seconds": request.app.state.settings.task_undo_seconds,
-        "open_goals": sorted(OPEN_GOALS),
     }
     # From the team the board already read (no extra query): the lead and the physicians edit goals.
-    may_plan = any(
-        m.user_id == actor.user_id and plans.shapes_plans(m.role, m.discipline) for m in board.members
-    )
+    me = board.member(actor.user_id)
+    may_plan = me is not None and plans.shapes_plans(me.role, me.discipline)
     context = {
         "section": "patients",
         "board": board,

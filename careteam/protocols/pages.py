@@ -310,7 +310,7 @@ async def _apply_context(
 
 async def _board_panel(session: AsyncSession, board: Board, actor: Actor) -> plan_pages.BoardPanel | None:
     """The protocols applied to the plan, and for its lead and physicians the form that applies one."""
-    me = next((m for m in board.members if m.user_id == actor.user_id), None)
+    me = board.member(actor.user_id)
     if me is None:
         return None  # a plan lent for a conference
     applied = await protocols.plan_applications(session, board.plan.id)

@@ -355,7 +355,9 @@ async def _board_panel(session: AsyncSession, board: Board, actor: Actor) -> pla
     items, total = await referrals.list_referrals(
         session, actor=actor, now=now, plan_id=board.plan.id, limit=BOARD_PANEL_LIMIT
     )
-    may_refer = await plans.may_shape_plans(session, board.patient.id, actor=actor)
+    # From the team the board read (a plan lent for a conference: not on it, no form).
+    me = board.member(actor.user_id)
+    may_refer = me is not None and plans.shapes_plans(me.role, me.discipline)
     context: dict[str, Any] = {
         "plan_id": board.plan.id,
         "rows": [row(r, now) for r in items],

@@ -143,7 +143,7 @@ async def list_referrals(
     ``overdue``: past respond-by without an answer.
     """
     now = now or utcnow()
-    query = select(Referral).where(col(Referral.id).in_(readable_referral_ids(actor)))
+    query = select(Referral, func.count().over()).where(col(Referral.id).in_(readable_referral_ids(actor)))
     if status is not None:
         query = query.where(col(Referral.status) == status)
     if discipline is not None:
@@ -162,12 +162,20 @@ async def list_referrals(
         query = query.where(*_waiting_in_pool(actor.discipline))
     if overdue:
         query = query.where(_overdue_clause(now))
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = list(
+    # The total with the page, in one statement (a window over the rows that match, before the limit);
+    # only a page past the end, which has no row to carry it, counts on its own.
+    page = (
         await session.exec(
             query.order_by(col(Referral.respond_by), col(Referral.id)).offset(offset).limit(limit)
         )
-    )
+    ).all()
+    rows = [referral for referral, _ in page]
+    if page:
+        total = page[0][1]
+    elif offset:
+        total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    else:
+        total = 0
     audit.record_reads(session, actor, "referral", ((r.id, r.patient_id) for r in rows))
     return await _public(session, rows, actor=actor, now=now), int(total)
 

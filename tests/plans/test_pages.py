@@ -335,14 +335,24 @@ async def test_the_card_template_is_the_same_partial(
     card = page.find(id=f"task-{task['id']}")
     assert card is not None
 
-    def shape(node: Node) -> list[tuple[str, str]]:
-        return [
-            (n.tag, n.attrs.get("data-field") or n.attrs.get("data-part") or "")
-            for n in node.iter()
-            if n.tag != "#text"
-        ]
+    def shape(node: Node, parts: set[str]) -> list[tuple[str, str]]:
+        """The elements, by data-field or data-part, leaving out the parts not in ``parts``."""
+        if node.attrs.get("data-part", "") not in parts | {""}:
+            return []
+        here = [(node.tag, node.attrs.get("data-field") or node.attrs.get("data-part") or "")]
+        return here + [e for child in node.children if child.tag != "#text" for e in shape(child, parts)]
 
-    assert shape(empty[0]) == shape(card)
+    def parts_of(node: Node) -> set[str]:
+        return {n.attrs["data-part"] for n in node.iter() if "data-part" in n.attrs}
+
+    # A card carries the parts it shows (here: unassigned, no due date, no checklist), in the empty card's
+    # order and shape; the empty card carries them all, hidden (board.js adds a part a card comes to need).
+    assert parts_of(card) == {"unassigned"}
+    assert not any("hidden" in n.attrs for n in card.iter() if "data-part" in n.attrs)
+    assert all(
+        "hidden" in n.attrs for n in empty[0].iter() if n.attrs.get("data-part", "unassigned") != "unassigned"
+    )
+    assert shape(empty[0], parts_of(card)) == shape(card, parts_of(card))
 
 
 async def test_goals_history_and_team_are_on_the_page(

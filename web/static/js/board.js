@@ -75,6 +75,28 @@ function part(el, name) {
   return el.querySelector(`[data-part="${name}"]`);
 }
 
+// The empty card holds every part of a card, hidden; a card rendered on load holds only the parts it shows.
+function showPart(card, name, shown) {
+  let el = part(card, name);
+  if (!el && shown) {
+    const model = part(document.getElementById("task-card-template").content, name);
+    el = model.cloneNode(true);
+    // In the empty card's order: before the first of the part's next siblings that this card has.
+    let next = model.nextElementSibling;
+    while (next && !counterpart(card, next)) next = next.nextElementSibling;
+    counterpart(card, model.parentElement).insertBefore(el, next ? counterpart(card, next) : null);
+  }
+  if (el) el.hidden = !shown;
+  return el;
+}
+
+// The card's element for an element of the empty card (a part, a field, or else its first class).
+function counterpart(card, model) {
+  if (model.dataset.part) return part(card, model.dataset.part);
+  if (model.dataset.field) return field(card, model.dataset.field);
+  return card.querySelector(`.${model.classList[0]}`);
+}
+
 function clone(templateId) {
   return document.getElementById(templateId).content.firstElementChild.cloneNode(true);
 }
@@ -189,34 +211,40 @@ function fillCard(card, task) {
 
   setText(card, "title", task.title);
   setText(card, "title-again", ` ${task.title}`);
-  const priority = field(card, "priority");
-  priority.textContent = L.priorities[task.priority] ?? task.priority;
-  priority.className = `card__priority priority--${task.priority}`;
-  priority.hidden = !high;
+  const priority = showPart(card, "priority", high);
+  if (priority) {
+    priority.textContent = L.priorities[task.priority] ?? task.priority;
+    priority.className = `card__priority priority--${task.priority}`;
+  }
   setText(card, "status", statusLabel(task.status));
 
   const assigned = task.assignee_id !== null;
+  showPart(card, "assignee", assigned);
+  showPart(card, "unassigned", !assigned);
   setText(card, "assignee", assigned ? nameOf(task.assignee_id) : "");
-  part(card, "assignee").hidden = !assigned;
-  part(card, "unassigned").hidden = assigned;
 
-  const due = field(card, "due");
-  due.dateTime = task.due_date ?? "";
-  due.textContent = task.due_date ? dueLabel(task.due_date) : "";
-  part(card, "due").hidden = !task.due_date;
-  part(card, "overdue").hidden = !overdue;
+  if (showPart(card, "due", Boolean(task.due_date))) {
+    const due = field(card, "due");
+    due.dateTime = task.due_date ?? "";
+    due.textContent = task.due_date ? dueLabel(task.due_date) : "";
+  }
+  showPart(card, "overdue", overdue);
 
   const total = task.checklist.length;
   const done = task.checklist.filter((item) => item.done).length;
-  setText(card, "checklist", `${done}/${total}`);
-  field(card, "meter").dataset.percent = total ? String(Math.floor((Math.floor((100 * done) / total) + 5) / 10) * 10) : "0";
-  part(card, "checklist").hidden = total === 0;
+  const checklist = showPart(card, "checklist", total > 0);
+  if (checklist) {
+    setText(checklist, "checklist", `${done}/${total}`);
+    field(checklist, "meter").dataset.percent = String(Math.floor((Math.floor((100 * done) / total) + 5) / 10) * 10);
+  }
 
   // A task made by accepting a referral links to it.
   const referral = task.referral_id ?? null;
-  field(card, "referral-link").href = referral === null ? "" : `/referrals/${referral}`;
-  setText(card, "referral", referral === null ? "" : String(referral));
-  part(card, "referral").hidden = referral === null;
+  const referralPart = showPart(card, "referral", referral !== null);
+  if (referralPart) {
+    field(referralPart, "referral-link").href = referral === null ? "" : `/referrals/${referral}`;
+    setText(referralPart, "referral", referral === null ? "" : String(referral));
+  }
 
   fillLinks(card, task);
   fillGates(card, task);
@@ -227,9 +255,10 @@ function fillCard(card, task) {
 
 // "Reopen" links a follow-up and the task it follows up, both ways: each card names the other.
 function fillLink(card, name, other) {
-  part(card, name).hidden = other === null;
-  field(card, `${name}-link`).href = other === null ? "" : `#task-${other.id}`;
-  setText(card, name, other === null ? "" : `${quote(other.title)} (${L.columns[columnOf(other.status)]})`);
+  const link = showPart(card, name, other !== null);
+  if (!link || other === null) return;
+  field(link, `${name}-link`).href = `#task-${other.id}`;
+  setText(link, name, `${quote(other.title)} (${L.columns[columnOf(other.status)]})`);
 }
 
 function fillLinks(card, task) {
@@ -250,15 +279,16 @@ function isFinished(task) {
 
 function fillGates(card, task) {
   const open = isFinished(task) ? [] : openGates(RULES, task, tasks);
-  setText(card, "gates", open.map((g) => quote(g.title)).join(", "));
-  part(card, "gates").hidden = open.length === 0;
+  const gates = showPart(card, "gates", open.length > 0);
+  if (gates) setText(gates, "gates", open.map((g) => quote(g.title)).join(", "));
   const holding = isFinished(task) ? [] : gatedBy(task);
-  setText(card, "gates-for", holding.map((t) => quote(t.title)).join(", "));
-  part(card, "gates-for").hidden = holding.length === 0;
-  const link = field(card, "link");
-  link.href = task.link ?? "";
-  setText(card, "link-title", task.link ? ` for ${quote(task.title)}` : "");
-  part(card, "link").hidden = !task.link;
+  const gatesFor = showPart(card, "gates-for", holding.length > 0);
+  if (gatesFor) setText(gatesFor, "gates-for", holding.map((t) => quote(t.title)).join(", "));
+  const linkPart = showPart(card, "link", Boolean(task.link));
+  if (linkPart && task.link) {
+    field(linkPart, "link").href = task.link;
+    setText(linkPart, "link-title", ` for ${quote(task.title)}`);
+  }
 }
 
 // After a task changed: the cards its gates touch (its gates, old and new, and the tasks it gates) again.
