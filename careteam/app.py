@@ -6,9 +6,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from careteam import __version__, resources
@@ -102,6 +104,28 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
+class CareteamApp(FastAPI):
+    """FastAPI, with ``/ws`` served ahead of the middleware stack and the router.
+
+    An idle websocket is a coroutine chain that lives as long as the socket: every middleware layer, the
+    router and FastAPI's websocket route would each keep a frame (with Starlette's ``WebSocket`` and
+    FastAPI's dependency state) alive per socket, for hours. ``/ws`` is a bare ASGI app
+    (``realtime.endpoint.live_updates``) that does what those layers did for it: the request id, and behind
+    trusted proxies the client's address and scheme (``ProxyHeadersMiddleware`` around it alone). Every
+    other scope, a websocket on another path too, goes through the whole stack as before.
+    """
+
+    # The /ws app; behind trusted proxies, wrapped in their headers' middleware (create_app).
+    live_socket: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if realtime_endpoint.is_live_socket(scope):
+            scope["app"] = self
+            await (self.live_socket or realtime_endpoint.live_updates)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def app_jobs(settings: Settings) -> Registry:
     """The jobs a server runs: those the features declared (``JOBS``), and the event log's pruning."""
     registry = Registry()
@@ -168,7 +192,7 @@ def create_app(
             if read_engine is not engine:
                 await read_engine.dispose()
 
-    app = FastAPI(
+    app = CareteamApp(
         title="careteam",
         version=__version__,
         summary="Care-team coordination for interventional pain management clinics.",
@@ -189,7 +213,6 @@ def create_app(
     # In front of every other route: the hottest writes' thin routes (web/fast.py).
     app.router.routes[0:0] = list(plans_routes.FAST_ROUTES)
     app.include_router(fhir_routes.router)  # /fhir/R4: FHIR's own paths, outside /api/v1 and its OpenAPI
-    app.include_router(realtime_endpoint.router)
     app.include_router(health.router)
     if settings.metrics:
         app.include_router(metrics_endpoint.router)
@@ -201,4 +224,9 @@ def create_app(
         # Outermost: everything after it (throttling, audit, the websocket's Origin check) sees the client's
         # address and scheme as the trusted proxy reported them; any other peer's headers are ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
+        # The /ws app (served ahead of the stack) gets the same treatment, and only that.
+        app.live_socket = cast(
+            ASGIApp,
+            ProxyHeadersMiddleware(cast(Any, realtime_endpoint.live_updates), trusted_hosts=settings.proxies),
+        )
     return app

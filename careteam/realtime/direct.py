@@ -3,7 +3,9 @@ and its last resort for a socket that stopped reading: the close frame written p
 
 It reads private attributes of uvicorn's sans-I/O websocket protocol (``transport``, ``writable``, ``conn``,
 ``close_sent``, ``disconnected``, ``loop``, ``close_timeout``, ``close_timer``) and of its websockets
-``ServerProtocol`` (``extensions``, ``state``, ``send_close``, ``data_to_send``).
+``ServerProtocol`` (``extensions``, ``state``, ``send_close``, ``data_to_send``). Once a socket is accepted,
+:func:`forget_handshake` also drops the protocol's ``request`` and ``response`` and swaps its ``queue`` for
+an :class:`Inbox` (after ``handshake_complete``; where any of that is missing it leaves them alone).
 Whatever of that is missing (another server, an older or newer uvicorn, no uvicorn at all), the check
 below says why, once, at INFO, and ``direct_writer`` returns None: every frame then goes through the ASGI
 ``send``, which the hub handles the same way, only with a writer task per socket. tests/realtime/
@@ -128,6 +130,77 @@ def direct_closer(scope: Scope) -> DirectClose | None:
         return True
 
     return close
+
+
+def forget_handshake(scope: Scope) -> None:
+    """Once the socket is accepted (and while the handler is not waiting in ``receive``): drop what only
+    the handshake needed, which would otherwise stay for the socket's whole life, and slim its inbox.
+
+    The scope's headers (the endpoint has read them); under uvicorn's sans-I/O protocol its copies of the
+    upgrade request and of our 101 response (``request``, ``response``: read only before
+    ``handshake_complete``), and its receive queue, an ``asyncio.Queue`` (three deques and an Event with a
+    fourth, about 3.5 KB) of which the protocol uses ``put_nowait``, ``get`` and ``empty`` with one
+    reader: replaced by an :class:`Inbox` holding the same messages. Nothing else reads any of it after
+    the handshake, here or in uvicorn."""
+    scope["headers"] = []
+    proto = _protocol(scope)
+    if proto is None or proto.handshake_complete is not True:
+        return
+    for name in _HANDSHAKE:
+        if hasattr(proto, name):
+            setattr(proto, name, None)
+    queue = getattr(proto, "queue", None)
+    if type(queue) is asyncio.Queue and queue.maxsize <= 0:
+        items = []
+        while not queue.empty():
+            items.append(queue.get_nowait())
+        proto.queue = Inbox(items)
+
+
+class Inbox:
+    """What uvicorn's websocket protocol needs of its receive queue, for one reader: ``put_nowait``,
+    ``get``, ``empty``. Unbounded, as uvicorn's is (uvicorn pauses reading from the socket while a message
+    waits, so it holds one or two). An idle socket's inbox is this object and the future its reader
+    awaits; a list exists only while messages wait."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self, items: list[Any] | None = None) -> None:
+        self._items: list[Any] | None = items or None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            # One reader (the ASGI app's receive): a cancelled wait loses nothing, the message stays here.
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        items = self._items
+        item = items.pop(0)
+        if not items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+
+# What uvicorn's sans-I/O protocol keeps of the handshake (handle_connect); unused once it is complete.
+_HANDSHAKE = ("request", "response")
 
 
 def _protocol(scope: Scope) -> Any:

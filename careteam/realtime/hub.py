@@ -157,7 +157,9 @@ class Connection:
         # Called when the socket is done (closed by us, or given up on): makes the endpoint stop reading.
         self.stop = stop
         self.limit = queue_size
-        self.pending: deque[Outgoing] = deque()
+        # The backlog, made when there is one and dropped when the writer has drained it: an idle socket
+        # keeps none (an empty deque is a 64-slot block, about 760 bytes).
+        self.pending: deque[Outgoing] | None = None
         self.subs: dict[Stream, Subscription] = {}
         self.ending = False
         # Given up on after the goodbye grace while its writer was stuck (see give_up).
@@ -179,9 +181,12 @@ class Connection:
             and self.direct(protocol.wire(item.encode()))
         ):
             return True
-        if len(self.pending) >= self.limit:
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = deque()
+        elif len(pending) >= self.limit:
             return False
-        self.pending.append(item)
+        pending.append(item)
         if self.writer is None:
             self._spawn_writer()
         return True
@@ -211,11 +216,14 @@ class Connection:
 
     @property
     def backlog(self) -> int:
-        return len(self.pending)
+        return len(self.pending) if self.pending else 0
 
     async def _drain(self) -> None:
         """The writer, while there is a backlog: send it in order; ends after a Close item or when empty."""
         pending, send = self.pending, self.send
+        if pending is None:
+            self.writer = None
+            return
         try:
             while pending:
                 item = pending.popleft()
@@ -249,6 +257,8 @@ class Connection:
             self._stop()
         finally:
             self.writer = None
+            if self.pending is pending and not pending:
+                self.pending = None  # drained: the socket is idle again and keeps no deque
 
     def _spawn_writer(self) -> None:
         self.writer = writer = asyncio.create_task(self._drain())
@@ -269,16 +279,21 @@ class Connection:
 
     def goodbye(self, last_words: list[str], close: Close) -> None:
         """Replace the backlog (stale now) with these frames and the close, sent in order by the writer."""
-        self.pending.clear()
-        self.pending.extend(last_words[: max(0, self.limit - 1)])
-        self.pending.append(close)
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = deque()
+        else:
+            pending.clear()
+        pending.extend(last_words[: max(0, self.limit - 1)])
+        pending.append(close)
         self.farewell = close
         if self.writer is None:
             self._spawn_writer()
 
     async def drop(self) -> None:
         """The socket is gone: stop writing to it; returns once its writer, if any, has finished."""
-        self.pending.clear()
+        if self.pending:
+            self.pending.clear()
         writer = self.writer
         if writer is not None:
             writer.cancel()
@@ -296,9 +311,10 @@ class Connection:
         """
         farewell, self.farewell = self.farewell, None
         if farewell is not None and self.close_now is not None:
-            words = b"".join(protocol.wire(item.encode()) for item in self.pending if type(item) is str)
+            words = b"".join(protocol.wire(item.encode()) for item in self.pending or () if type(item) is str)
             self.close_now(words, farewell.code, farewell.reason)
-        self.pending.clear()
+        if self.pending:
+            self.pending.clear()
         if self.writer is None:
             self._stop()
             return

@@ -12,7 +12,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from careteam import metrics
-from careteam.realtime.direct import SERVER_SEND
 
 access_log = logging.getLogger("careteam.access")
 
@@ -46,11 +45,10 @@ class RequestContext:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = rid
+        rid = request_id(scope)
         if scope["type"] == "websocket":
-            scope[SERVER_SEND] = send  # the server's own send: the realtime fast path (realtime/direct.py)
+            # /ws never comes here (the app hands it to realtime.endpoint first): any other path's socket
+            # is refused by the router.
             await self.app(scope, receive, send)
             return
         csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP
@@ -98,6 +96,19 @@ class RequestContext:
                         "duration_ms": duration_ms,
                     },
                 )
+
+
+def request_id(scope: Scope) -> str:
+    """Set ``scope["state"]["request_id"]``: the client's X-Request-ID when well-formed, else a new one.
+    Also called by the ``/ws`` endpoint, which the app serves ahead of this middleware."""
+    incoming = b""
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            incoming = value
+    text = incoming.decode("latin-1")
+    rid = text if _REQUEST_ID.match(text) else secrets.token_hex(8)
+    scope.setdefault("state", {})["request_id"] = rid
+    return rid
 
 
 def route_template(scope: Scope) -> str:

@@ -130,3 +130,22 @@ async def test_with_the_check_failing_every_frame_goes_through_the_asgi_send(
 
     told = [r for r in caplog.records if r.name == direct.__name__ and reason in r.getMessage()]
     assert len(told) == 1 and told[0].levelno == logging.INFO  # once, however many sockets
+
+
+async def test_the_inbox_hands_over_every_message_in_order_and_loses_none_to_a_cancelled_read() -> None:
+    inbox = direct.Inbox([1])
+    inbox.put_nowait(2)
+    assert inbox.qsize() == 2 and not inbox.empty()
+    assert [await inbox.get(), await inbox.get()] == [1, 2]
+    assert inbox.empty()
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)  # it waits now
+    inbox.put_nowait(3)
+    assert await waiting == 3
+    cancelled = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait(4)  # delivered to the waiter, which is cancelled before it runs
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await inbox.get() == 4

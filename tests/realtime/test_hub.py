@@ -166,7 +166,7 @@ def _count_log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _pending(conn: Connection) -> list[Any]:
-    return list(conn.pending)
+    return list(conn.pending or ())
 
 
 async def test_one_broker_subscription_per_plan_whatever_the_viewers(

@@ -22,7 +22,7 @@ from careteam.core.actor import Actor
 from careteam.events import log as events
 from careteam.events import streams
 from careteam.patients.tables import CareTeamMember
-from careteam.realtime import endpoint
+from careteam.realtime import direct, endpoint
 from careteam.realtime import hub as hub_module
 from tests.realtime.conftest import RECV_TIMEOUT, Open, Team, Viewer
 
@@ -143,6 +143,56 @@ async def test_an_account_that_must_change_its_password_gets_no_stream(
     with pytest.raises(InvalidStatus) as refused:
         await connect(live_server, additional_headers=headers)
     assert refused.value.response.status_code == 403
+
+
+# --- What an idle socket keeps -----------------------------------------------------------------------
+
+
+def _chain(coro: Any) -> list[str]:
+    """The qualified names of the coroutines a task's coroutine awaits, outermost first."""
+    names = []
+    while coro is not None and hasattr(coro, "cr_frame"):
+        names.append(coro.__qualname__)
+        coro = coro.cr_await
+    return names
+
+
+async def test_an_idle_socket_is_one_task_awaiting_the_servers_receive(
+    app: Any, open_viewer: Open, team: Team, login: Any
+) -> None:
+    """Nothing between uvicorn's task and its ``receive`` but the app's dispatch and the handler: no
+    middleware layer, router or FastAPI route keeps a frame alive per socket, and there is no task per
+    socket besides the server's own. The per-socket objects have no ``__dict__``; the handshake's headers
+    are not kept once the socket is accepted (neither in the scope nor in uvicorn's copy of the request)."""
+    headers = await login(team.nurse.username)
+    before = asyncio.all_tasks()
+    viewers = [await open_viewer(headers) for _ in range(3)]
+    for viewer in viewers:
+        await _subscribed(viewer, team.plan_id)
+    await viewers[0].quiet(app)
+    added = asyncio.all_tasks() - before
+    handlers = [t for t in added if "live_updates" in _chain(t.get_coro())]
+    assert len(handlers) == 3
+    # Any other task is the test's own clients' (websockets' client keeps a keepalive task per connection).
+    others = [t.get_coro() for t in added if t not in handlers]
+    assert all("/websockets/" in c.cr_code.co_filename for c in others), [_chain(c) for c in others]
+    for task in handlers:
+        assert _chain(task.get_coro()) == [
+            "WebSocketsSansIOProtocol.run_asgi",
+            "CareteamApp.__call__",
+            "live_updates",
+            "WebSocketsSansIOProtocol.receive",
+            "Inbox.get",
+        ]
+    for conn in app.state.hub.connections:
+        assert conn.pending is None  # no backlog, no deque
+        assert not hasattr(conn, "__dict__")
+        assert not hasattr(conn.stop.__self__, "__dict__")  # the handler's Socket
+        assert all(not hasattr(sub, "__dict__") for sub in conn.subs.values())
+        proto = conn.close.__self__.send.__self__  # uvicorn's protocol object of this socket
+        assert proto.scope["headers"] == []
+        assert proto.request is None and proto.response is None
+        assert type(proto.queue) is direct.Inbox  # not an asyncio.Queue: no deque per idle socket
 
 
 # --- Subscribing --------------------------------------------------------------------------------------
