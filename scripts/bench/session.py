@@ -59,6 +59,18 @@ class Params:
     conference_observers: int
     conference_events: int
     conference_rate: float
+    # Part 1c: the fan-out at a large N (#18 item 3), on one process and on the floor.
+    fanout_big_n: int = 10_000
+    # Part 8: the clinic-shaped mixed load (clinic.py).
+    clinic_plans: int = 200
+    clinic_tasks: tuple[int, int] = (10, 30)
+    clinic_viewers: tuple[int, int] = (5, 20)
+    clinic_rate: float = 50
+    clinic_seconds: float = 20
+    clinic_reads: float = 5
+    clinic_churn: float = 0.02
+    clinic_gap_s: float = 0.5
+    clinic_seed: int = 18
 
 
 class Session:
