@@ -43,6 +43,9 @@ CLINICIANS = 20
 TEAM_SIZE = 4  # the charge nurse and three colleagues
 READ_CONNECTIONS = 4
 DRAIN_SECONDS = 30.0
+# The server's CPU with the viewers connected and nothing else going on: its access re-check (one query per
+# watched plan every CARETEAM_WS_ACCESS_RECHECK_SECONDS), sweep and heartbeats. Two re-check rounds.
+IDLE_SECONDS = 6.0
 STATUSES = ["requested", "ready", "in-progress", "on-hold", "completed"]
 
 
@@ -170,35 +173,42 @@ async def seed(db_url: str, params: Params) -> Clinic:
 
 
 def _groups(clinic: Clinic, system: System) -> list[dict[str, Any]]:
-    """Each plan's viewers, signed in as its team members in turn, following it from its last seq."""
-    port = system.ports[0]
-    groups = []
+    """Each plan's viewers, signed in as its team members in turn, following it from its last seq; with
+    several server processes, the viewers are dealt to them in turn (a proxy without sticky sessions)."""
+    ports = system.ports
+    counts: dict[tuple[int, str, int], int] = {}
+    k = 0
     for plan_id, count in clinic.viewers.items():
         tokens = clinic.team_tokens[plan_id]
-        for j, token in enumerate(tokens):
-            share = count // len(tokens) + (1 if j < count % len(tokens) else 0)
-            if share:
-                groups.append(
-                    {
-                        "host": HOST,
-                        "port": port,
-                        "path": system.ws_path,
-                        "headers": [("Authorization", f"Bearer {token}")],
-                        "mode": "json",
-                        "plan_id": plan_id,
-                        "after": clinic.last_seq.get(plan_id, 0),
-                        "track": True,
-                        "count": share,
-                    }
-                )
-    return groups
+        for v in range(count):
+            key = (plan_id, tokens[v % len(tokens)], ports[k % len(ports)])
+            counts[key] = counts.get(key, 0) + 1
+            k += 1
+    return [
+        {
+            "host": HOST,
+            "port": port,
+            "path": system.ws_path,
+            "headers": [("Authorization", f"Bearer {token}")],
+            "mode": "json",
+            "plan_id": plan_id,
+            "after": clinic.last_seq.get(plan_id, 0),
+            "track": True,
+            "count": count,
+        }
+        for (plan_id, token, port), count in counts.items()
+    ]
 
 
 def _lanes(clinic: Clinic, system: System, rng: random.Random) -> list[LaneSpec]:
     auth = [("Authorization", f"Bearer {clinic.token}")]
     plans = list(clinic.plans)
     rng.shuffle(plans)
-    return [LaneSpec("http", HOST, system.ports[0], p, clinic.write_task[p], 1, auth) for p in plans]
+    ports = system.ports  # writes alternate between processes, as behind a proxy
+    return [
+        LaneSpec("http", HOST, ports[i % len(ports)], p, clinic.write_task[p], 1, auth)
+        for i, p in enumerate(plans)
+    ]
 
 
 def _reads(clinic: Clinic, rng: random.Random, n: int) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -237,13 +247,23 @@ def run_system(
     seconds = params.clinic_seconds
     try:
         t0 = time.monotonic()
+        connecting = CpuMeter(system.pids)
         opened, failures, failed = pool.connect(
             _groups(clinic, system), concurrency=params.connect_concurrency
         )
         connect_s = time.monotonic() - t0
+        c = connecting.read()
+        connect_cpu_ms = c["total"] * c["wall_s"] * 1000 / max(1, n)  # the server's CPU per socket opened
         if failed:
             raise RuntimeError(f"{name}: {failed} of {n} viewers could not subscribe: {failures}")
-        say(f"    {opened:,} viewers on {len(clinic.plans)} plans subscribed in {connect_s:.1f} s")
+        say(
+            f"    {opened:,} viewers on {len(clinic.plans)} plans subscribed in {connect_s:.1f} s "
+            f"(server CPU {connect_cpu_ms:.1f} ms a socket)"
+        )
+        idle_s = min(IDLE_SECONDS, seconds)
+        idle = CpuMeter(system.pids)
+        time.sleep(idle_s)
+        idle_cpu = idle.read()["total"]
         pool.broadcast("reset")
         lanes = _lanes(clinic, system, rng)
         reads = _reads(clinic, rng, max(1, int(params.clinic_reads * seconds)))
@@ -335,7 +355,10 @@ def run_system(
             "reconnect_ms_p50": ms(percentile(reconnect_times, 50)),
             "reconnect_ms_p99": ms(percentile(reconnect_times, 99)),
             "connect_seconds": round(connect_s, 1),
+            "connect_cpu_ms_per_viewer": round(connect_cpu_ms, 2),
             "server_cpu": round(sv["total"], 3),
+            "server_cpu_idle": round(idle_cpu, 3),
+            "idle_seconds": idle_s,
             "loadgen_cpu": round(lg["total"], 3),
             "loadgen_cpu_max_process": round(lg["max_process"], 3),
             "valid": lg["total"] <= LOADGEN_SATURATED,
@@ -425,6 +448,6 @@ def describe(r: dict[str, Any]) -> str:
         f"{r['replay_ms_p50']}/{r['replay_ms_p99']} ms), duplicates {r['duplicates']}; board reads "
         f"{r['reads_per_s']}/s: {reads}; {r['reconnects']} reconnects ({r['reconnects_per_s']}/s, open to "
         f"subscribed p50/p99 {r['reconnect_ms_p50']}/{r['reconnect_ms_p99']} ms); errors {r['errors']}; "
-        f"server CPU {r['server_cpu']:.0%}, load generator CPU {r['loadgen_cpu']:.0%}"
-        + ("" if r["valid"] else " (INVALID)")
+        f"server CPU {r['server_cpu']:.0%} (connected, idle: {r['server_cpu_idle']:.0%}), "
+        f"load generator CPU {r['loadgen_cpu']:.0%}" + ("" if r["valid"] else " (INVALID)")
     )

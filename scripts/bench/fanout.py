@@ -108,6 +108,7 @@ def run_system(
                 label=f"fanout N={n}",
             )
             fan["connect_seconds"] = round(session.connect_seconds, 1)
+            fan["connect_cpu_ms_per_viewer"] = round(session.connect_cpu_ms, 2)
             out["fanout"][n] = fan
             say(f"    fanout R={params.fanout_rate:g}/s: {describe_window(fan)}")
             if at_ramp and do_ramp:

@@ -646,7 +646,7 @@ def _fanout_big(results: dict[str, Any]) -> str:
         rows.append(
             [
                 SYSTEM_LABELS[name],
-                _fmt(w.get("connect_seconds")),
+                f"{_fmt(w.get('connect_seconds'))} ({_fmt(w.get('connect_cpu_ms_per_viewer'))})",
                 w.get("first_ms_p50"),
                 w.get("first_ms_p99"),
                 w.get("last_ms_p50"),
@@ -668,7 +668,7 @@ def _fanout_big(results: dict[str, Any]) -> str:
         + _table(
             [
                 "system",
-                "connect (s)",
+                "connect s (server CPU ms a viewer)",
                 "first p50",
                 "first p99",
                 "last p50",
@@ -706,7 +706,9 @@ def _clinic(results: dict[str, Any]) -> str:
         "when it was published (ms from the write's start); *last, with replays*: counting the reconnected "
         "viewers' replays too; *replay*: the latency of the frames a reconnected viewer got as its replay. "
         "*errors*: writes and reads not 2xx, failed reconnects, `error`/`resync` frames, sockets closed by "
-        "the server, server tracebacks.\n\n"
+        "the server, server tracebacks. *server CPU (connected, idle)*: over the load, and before it with "
+        "the viewers connected and nothing else happening (the hub's access re-check: one query per watched "
+        "plan every `CARETEAM_WS_ACCESS_RECHECK_SECONDS`; its sweep; heartbeats).\n\n"
     )
     rows = []
     for name, c in clinic.items():
@@ -728,7 +730,7 @@ def _clinic(results: dict[str, Any]) -> str:
                 f"{c['reconnects']} ({_fmt(c['reconnects_per_s'])}/s): "
                 f"{_fmt(c['reconnect_ms_p50'])} / {_fmt(c['reconnect_ms_p99'])}",
                 f"{c['lost']} / {c['duplicates']} / {c['errors']}",
-                f"{c['server_cpu']:.0%}",
+                f"{c['server_cpu']:.0%} ({c.get('server_cpu_idle', 0):.0%})",
                 f"{c['loadgen_cpu']:.0%}" + ("" if c["valid"] else " INVALID"),
             ]
         )
@@ -748,7 +750,7 @@ def _clinic(results: dict[str, Any]) -> str:
                 "board reads p50 / p99",
                 "reconnects: open to subscribed p50 / p99",
                 "lost / dup / errors",
-                "server CPU",
+                "server CPU (connected, idle)",
                 "loadgen CPU",
             ],
             rows,

@@ -378,9 +378,18 @@ def main(argv: list[str] | None = None) -> int:
                     sqlite,
                     lambda lay: systems.start_careteam("careteam-sqlite", sqlite, "memory://", lay, server),
                 ),
+                # Asked for by name only (--systems): two processes on the server's one core, viewers and
+                # writes dealt to both, so that the broker's cost per write (a notice and a read of the log
+                # in the other process) shows against the one-process row.
+                "careteam-2p-redis": (
+                    pg,
+                    lambda lay: systems.start_careteam(
+                        "careteam-2p-redis", pg, REDIS_URL, lay, server, processes=2
+                    ),
+                ),
             }
             for name, (url, make) in clinic_systems.items():
-                if chosen and name not in chosen:
+                if (chosen and name not in chosen) or (not chosen and name == "careteam-2p-redis"):
                     continue
                 if params.quick and not chosen and name != "careteam-postgres":
                     continue  # quick mode (CI) keeps short: PostgreSQL only

@@ -84,6 +84,7 @@ class Session:
         self.writer = WriterProc(sorted(cores.loadgen))
         self.memory: dict[str, Any] | None = None
         self.connect_seconds = 0.0
+        self.connect_cpu_ms = 0.0  # the server's CPU per viewer opened and subscribed
 
     # --- Viewers ------------------------------------------------------------------------------------
 
@@ -136,10 +137,13 @@ class Session:
                 raise RuntimeError(f"{self.system.name}: warm-up failed: {describe_window(warm)}")
             before = memory.rss_sample(self.system, settle=self.params.settle_seconds)
         t0 = time.monotonic()
+        server = CpuMeter(self.system.pids)
         _, failures, failed = self.pool.connect(
             self._groups(per_plan, stall=stall), concurrency=self.params.connect_concurrency
         )
         self.connect_seconds = time.monotonic() - t0
+        used = server.read()
+        self.connect_cpu_ms = used["total"] * used["wall_s"] * 1000 / max(1, n)
         if failed:
             raise RuntimeError(
                 f"{self.system.name}: {failed} of {n} viewers could not subscribe: {failures}\n"
@@ -147,7 +151,10 @@ class Session:
             )
         self.viewers = dict(per_plan)
         self.stallable = stall
-        say(f"    {n} viewers subscribed in {self.connect_seconds:.1f} s ({procs} viewer process(es))")
+        say(
+            f"    {n} viewers subscribed in {self.connect_seconds:.1f} s ({procs} viewer process(es)); "
+            f"server CPU {self.connect_cpu_ms:.1f} ms a viewer"
+        )
         if measure_memory:
             after = memory.rss_sample(self.system, settle=self.params.settle_seconds)
             self.memory = memory.per_connection(before, after, n)
