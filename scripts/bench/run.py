@@ -97,7 +97,7 @@ def _params(quick: bool) -> object:
         clinic_rate=50,
         clinic_seconds=20,
         clinic_reads=5,
-        clinic_churn=0.02,
+        clinic_churn=0.002,
         clinic_gap_s=0.5,
     )
 

@@ -68,7 +68,7 @@ class Params:
     clinic_rate: float = 50
     clinic_seconds: float = 20
     clinic_reads: float = 5
-    clinic_churn: float = 0.02
+    clinic_churn: float = 0.002
     clinic_gap_s: float = 0.5
     clinic_seed: int = 18
 
