@@ -405,7 +405,7 @@ class ViewerWorker:
                 try:
                     new = await _open_viewer(old.idx, spec, self.rec, limit)
                 except Exception as exc:
-                    why = f"{type(exc).__name__}: {exc}"[:200]
+                    why = f"{type(exc).__name__}: {exc or f'not subscribed within {limit:g} s'}"[:200]
                     await asyncio.sleep(0.5 * 2**attempt)
                     continue
                 took = perf_ns() - t
