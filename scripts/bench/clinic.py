@@ -333,6 +333,7 @@ def run_system(
         "reads_failed": len(reads_bad) + (read_error_count if not reads_bad else 0),
         "read_errors": read_error_sample or sorted({str(g[3]) for g in reads_bad})[:5],
         "reconnects_failed": reconnects_failed,
+        "reconnects_retried": sum(c.get("retried", 0) for c in churn),
         "reconnect_errors": [f for c in churn for f in c["failures"]][:5],
         "error_frames": status["errors"],
         "first_error_frame": status["first_error"],

@@ -388,7 +388,8 @@ class ViewerWorker:
         return {
             "reconnects": len(results),
             "failed": sum(not r[1] for r in results),
-            "failures": [r[2] for r in results if r[2]][:5],
+            "retried": sum(bool(r[1] and r[2]) for r in results),
+            "failures": [r[2] for r in results if r[2] and not r[1]][:5],
             "times_ns": times,
         }
 
@@ -412,7 +413,7 @@ class ViewerWorker:
                 new.resyncs, new.errors = old.resyncs + new.resyncs, old.errors + new.errors
                 new.first_error = old.first_error or new.first_error
                 self.viewers[i] = new
-                return took, True, why
+                return took, True, f"retried after {why}" if attempt else ""
             return 0, False, why
         finally:
             busy.discard(i)

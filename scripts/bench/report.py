@@ -711,7 +711,7 @@ def _clinic(results: dict[str, Any]) -> str:
         f"plan (seed {params.get('clinic_seed')}), each signed in as one of its team. For "
         f"{params.get('clinic_seconds'):g} s at once: {params.get('clinic_rate'):g} PATCHes/s (If-Match) "
         f"spread over the plans, {params.get('clinic_reads'):g} board reads/s (JSON and page in turn), and "
-        f"{params.get('clinic_churn', 0):.0%} of the viewers a second closing their socket and reconnecting "
+        f"{params.get('clinic_churn', 0):.1%} of the viewers a second closing their socket and reconnecting "
         f"after the browser's first back-off ({params.get('clinic_gap_s'):g} s, jittered) with the last seq "
         "they got. *first*/*last*: the first/last viewer of the written plan among the viewers connected "
         "when it was published (ms from the write's start); *last, with replays*: counting the reconnected "
@@ -738,7 +738,8 @@ def _clinic(results: dict[str, Any]) -> str:
                     f"{k} {_fmt(v['p50_ms'])} / {_fmt(v['p99_ms'])} ({v['kib_p50']} KiB)"
                     for k, v in c["reads"].items()
                 ),
-                f"{c['reconnects']} ({_fmt(c['reconnects_per_s'])}/s): "
+                f"{c['reconnects']} ({_fmt(c['reconnects_per_s'])}/s, {c.get('reconnects_retried', 0)} "
+                "retried): "
                 f"{_fmt(c['reconnect_ms_p50'])} / {_fmt(c['reconnect_ms_p99'])}",
                 f"{c['lost']} / {c['duplicates']} / {c['errors']}",
                 f"{c['server_cpu']:.0%} ({c.get('server_cpu_idle', 0):.0%})",
