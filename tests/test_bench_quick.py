@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.alone,  # the benchmark takes both cores, and its Redis channels are the server's
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (CARETEAM_TEST_DATABASE_URL)"),
-    pytest.mark.timeout(450),
+    pytest.mark.timeout(570),
 ]
 
 
@@ -45,7 +45,7 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=540,
         check=False,
     )
     out = proc.stdout + proc.stderr

@@ -366,7 +366,14 @@ def main(argv: list[str] | None = None) -> int:
                 n = params.fanout_big_n
                 say(f"\n[fan-out at {n:,} viewers] {name} (at {time.time() - t0:.0f} s)")
                 results["fanout10k"][name] = fanout.run_system(  # type: ignore[index]
-                    name, factories[name], cores, params, ns=(n,), do_ramp=False, do_stall=False, memory=True
+                    name,
+                    factories[name],
+                    cores,
+                    params,
+                    ns=(n,),
+                    do_ramp=False,
+                    do_stall=False,
+                    memory=not params.quick,  # RSS at 10,000 (quick mode keeps short)
                 )
         if "clinic" in parts:
             clinic_systems = {
