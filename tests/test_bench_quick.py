@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.alone,  # the benchmark takes both cores, and its Redis channels are the server's
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (CARETEAM_TEST_DATABASE_URL)"),
-    pytest.mark.timeout(450),
+    pytest.mark.timeout(570),
 ]
 
 
@@ -45,7 +45,7 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=540,
         check=False,
     )
     out = proc.stdout + proc.stderr
@@ -60,7 +60,14 @@ def test_quick_benchmark_runs_every_part(tmp_path: Path) -> None:
         "[board] postgres",
         "[my work] sqlite",
         "[case conference] careteam, PostgreSQL",
+        "[fan-out at 200 viewers] careteam",
+        "[fan-out at 200 viewers] floor",
+        "[clinic-shaped load] careteam-postgres",
     ):
         assert part in out, out[-3000:]
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks.json").stat().st_size > 0
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert "### 1c. Fan-out at N = 200 viewers" in md
+    assert "### 8. Clinic-shaped mixed load" in md
+    assert "clinic-shaped load (10 plans" in md  # its row in the targets table

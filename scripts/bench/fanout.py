@@ -82,6 +82,7 @@ def run_system(
     ns: tuple[int, ...] | None = None,
     do_ramp: bool = True,
     do_stall: bool = True,
+    memory: bool = False,
 ) -> dict[str, Any]:
     """Every fan-out figure of one system; each N on a fresh server."""
     out: dict[str, Any] = {"fanout": {}, "memory": {}, "throughput": None, "stall": None, "errors": []}
@@ -94,8 +95,8 @@ def run_system(
         try:
             layout = system.layout
             assert layout is not None
-            memory = n in params.memory_ns and not (params.quick and len(system.procs) > 1)
-            session.connect({layout.fanout_plan: n}, stall=stall, measure_memory=memory)
+            measure = (memory or n in params.memory_ns) and not (params.quick and len(system.procs) > 1)
+            session.connect({layout.fanout_plan: n}, stall=stall, measure_memory=measure)
             if session.memory is not None:
                 out["memory"][n] = session.memory
             fan = session.window(
@@ -107,6 +108,7 @@ def run_system(
                 label=f"fanout N={n}",
             )
             fan["connect_seconds"] = round(session.connect_seconds, 1)
+            fan["connect_cpu_ms_per_viewer"] = round(session.connect_cpu_ms, 2)
             out["fanout"][n] = fan
             say(f"    fanout R={params.fanout_rate:g}/s: {describe_window(fan)}")
             if at_ramp and do_ramp:

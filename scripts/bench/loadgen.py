@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import multiprocessing as mp
 import os
+import random
 import socket
 import threading
 import time
@@ -78,17 +79,35 @@ def _handshake(host: str, port: int, path: str, headers: list[tuple[str, str]]) 
 
 
 class Recorder:
-    """Every marked frame received in this process: (write id, receipt ns, viewer index), as flat arrays."""
+    """Every marked frame received in this process: (write id, receipt ns, viewer index), as flat arrays;
+    ``replayed``: the positions of those that came as a replay after a reconnect (tracking viewers only)."""
 
-    __slots__ = ("ids", "times", "viewers")
+    __slots__ = ("ids", "replayed", "times", "viewers")
 
     def __init__(self) -> None:
         self.ids = array("q")
         self.times = array("q")
         self.viewers = array("q")
+        self.replayed = array("q")
 
     def clear(self) -> None:
         self.ids, self.times, self.viewers = array("q"), array("q"), array("q")
+        self.replayed = array("q")
+
+
+SEQ = b'"seq":'
+
+
+def _seq_of(data: bytes, start: int, end: int) -> int | None:
+    """The envelope's ``seq`` of an event frame (it comes before ``data``, so the first one is it)."""
+    i = data.find(SEQ, start, end)
+    if i < 0:
+        return None
+    i += len(SEQ)
+    j = i
+    while j < end and 48 <= data[j] <= 57:
+        j += 1
+    return int(data[i:j]) if j > i else None
 
 
 class Viewer(asyncio.Protocol):
@@ -109,6 +128,11 @@ class Viewer(asyncio.Protocol):
         self.resyncs = 0
         self.errors = 0
         self.first_error = ""
+        # Tracking viewers (the clinic part) follow their stream's seq, to resume from it after a reconnect
+        # as the browser does, and tell a replayed frame (seq <= the ``subscribed`` frame's last_seq) apart.
+        self.track: bool = spec.get("track", False)
+        self.last_seq: int = spec.get("after") or 0
+        self.live_after = 1 << 62  # until ``subscribed`` arrives (no event comes before it)
 
     # asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
@@ -171,6 +195,12 @@ class Viewer(asyncio.Protocol):
                 i = data.find(MARK, start, end)
                 if i >= 0:
                     j = data.find(b"~", i + 2, end)
+                    if self.track:
+                        seq = _seq_of(data, start, end)
+                        if seq is not None:
+                            self.last_seq = seq
+                            if seq <= self.live_after:
+                                rec.replayed.append(len(rec.ids))
                     rec.ids.append(int(data[i + 2 : j]))
                     rec.times.append(now)
                     rec.viewers.append(self.idx)
@@ -207,13 +237,28 @@ class Viewer(asyncio.Protocol):
             elif payload[:2] in (b"41", b"44"):
                 self._error(payload)
             return
+        if self.track and payload.startswith(b'{"type":"event"'):
+            seq = _seq_of(payload, 0, len(payload))
+            if seq is not None:
+                self.last_seq = seq
+            return
         if b'"subscribed"' in payload:
+            if self.track:
+                i = payload.find(b'"last_seq":')
+                if i >= 0:
+                    self.live_after = int(payload[i + 11 :].split(b",")[0].split(b"}")[0])
             if not self.ready.done():
                 self.ready.set_result(None)
         elif b'"resync"' in payload:
             self.resyncs += 1
         elif b'"error"' in payload:
             self._error(payload)
+
+    def close_politely(self) -> None:
+        """What a browser's socket does on close(): a close frame (1000), then the connection closed."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_client_frame((1000).to_bytes(2, "big"), 8))
+            self.transport.close()
 
     def _error(self, payload: bytes) -> None:
         self.errors += 1
@@ -269,6 +314,7 @@ class ViewerWorker:
         self.conn = conn
         self.rec = Recorder()
         self.viewers: list[Viewer] = []
+        self.churn: asyncio.Task[dict[str, Any]] | None = None
 
     async def serve(self) -> None:
         commands = _commands(self.conn)
@@ -307,6 +353,71 @@ class ViewerWorker:
         self.viewers.extend(v for v in opened if v is not None)
         return ("connected", sum(v is not None for v in opened), failures[:5], len(failures))
 
+    def do_churn_start(self, per_second: float, seconds: float, gap: float, seed: int, limit: float) -> Any:
+        """Start closing and reopening viewers in the background (``do_churn_wait`` collects it)."""
+        self.churn = asyncio.create_task(self._churn(per_second, seconds, gap, seed, limit))
+        return ("ok",)
+
+    async def do_churn_wait(self) -> Any:
+        assert self.churn is not None
+        stats = await self.churn
+        self.churn = None
+        return ("churned", stats)
+
+    async def _churn(self, per_second: float, seconds: float, gap: float, seed: int, limit: float) -> Any:
+        """``per_second`` viewers a second, at random (seeded): each closes its socket as a browser does,
+        waits the browser's first back-off (``gap``, jittered as live.js), reconnects from its last seq."""
+        rng = random.Random(seed)
+        loop = asyncio.get_running_loop()
+        total = int(per_second * seconds) if self.viewers else 0
+        busy: set[int] = set()
+        tasks: list[asyncio.Task[tuple[int, bool, str]]] = []
+        t0 = loop.time()
+        for k in range(total):
+            delay = t0 + k / per_second - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            free = [i for i in (rng.randrange(len(self.viewers)) for _ in range(8)) if i not in busy]
+            if not free:
+                continue
+            busy.add(free[0])
+            pause = gap * (0.75 + rng.random() * 0.5)
+            tasks.append(asyncio.create_task(self._reconnect(free[0], pause, limit, busy)))
+        results = await asyncio.gather(*tasks)
+        times = sorted(r[0] for r in results if r[1])
+        return {
+            "reconnects": len(results),
+            "failed": sum(not r[1] for r in results),
+            "retried": sum(bool(r[1] and r[2]) for r in results),
+            "failures": [r[2] for r in results if r[2] and not r[1]][:5],
+            "times_ns": times,
+        }
+
+    async def _reconnect(self, i: int, pause: float, limit: float, busy: set[int]) -> tuple[int, bool, str]:
+        """Close viewer ``i``, open it again from its last seq: (ns from reopening to subscribed, ok, why)."""
+        old = self.viewers[i]
+        old.close_politely()
+        await asyncio.sleep(pause)
+        spec = {**old.spec, "after": old.last_seq}
+        why = ""
+        try:
+            for attempt in range(3):  # the browser's back-off, shortened
+                t = perf_ns()
+                try:
+                    new = await _open_viewer(old.idx, spec, self.rec, limit)
+                except Exception as exc:
+                    why = f"{type(exc).__name__}: {exc or f'not subscribed within {limit:g} s'}"[:200]
+                    await asyncio.sleep(0.5 * 2**attempt)
+                    continue
+                took = perf_ns() - t
+                new.resyncs, new.errors = old.resyncs + new.resyncs, old.errors + new.errors
+                new.first_error = old.first_error or new.first_error
+                self.viewers[i] = new
+                return took, True, f"retried after {why}" if attempt else ""
+            return 0, False, why
+        finally:
+            busy.discard(i)
+
     def do_reset(self) -> Any:
         self.rec.clear()
         return ("ok",)
@@ -343,6 +454,10 @@ class ViewerWorker:
         last: dict[int, int] = {}
         count: dict[int, int] = {}
         lat = array("q")
+        # Replayed deliveries (a reconnected viewer catching up): counted, but apart from the live ones.
+        replay_lat = array("q")
+        last_all: dict[int, int] = {}
+        replayed = set(self.rec.replayed)
         seen: set[int] = set()
         dupes = stray = stalled_got = 0
         stalled = {v.idx for v in self.viewers if v.stall} if skip_stalled else set()
@@ -361,6 +476,13 @@ class ViewerWorker:
                 dupes += 1
                 continue
             seen.add(key)
+            if replayed:
+                if t > last_all.get(wid, 0):
+                    last_all[wid] = t
+                if k in replayed:
+                    replay_lat.append(t - start)
+                    count[wid] = count.get(wid, 0) + 1
+                    continue
             lat.append(t - start)
             if wid in first:
                 if t < first[wid]:
@@ -370,7 +492,7 @@ class ViewerWorker:
                 count[wid] += 1
             else:
                 first[wid] = last[wid] = t
-                count[wid] = 1
+                count[wid] = count.get(wid, 0) + 1
         per_plan: dict[int, int] = {}
         for v in self.viewers:
             if v.idx in stalled:
@@ -383,6 +505,8 @@ class ViewerWorker:
                 "last": last,
                 "count": count,
                 "latencies": lat.tobytes(),
+                "replay_latencies": replay_lat.tobytes(),
+                "last_all": last_all,
                 "duplicates": dupes,
                 "stray": stray,
                 "stalled_received": stalled_got,
@@ -456,18 +580,7 @@ class HttpLane:
         )
         start = perf_ns()
         self.writer.write(req)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        headers = {}
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        if b"content-length" in headers:
-            payload = await self.reader.readexactly(int(headers[b"content-length"]))
-        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            payload = await _read_chunked(self.reader)
-        else:
-            payload = await self.reader.read()
+        status, headers, payload = await _read_response(self.reader)
         end = perf_ns()
         etag = headers.get(b"etag", b"")
         if status < 300 and etag:
@@ -481,6 +594,53 @@ class HttpLane:
             await self.close()
             self.writer = None
         return start, end, status
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if b"content-length" in headers:
+        payload = await reader.readexactly(int(headers[b"content-length"]))
+    elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        payload = await _read_chunked(reader)
+    else:
+        payload = await reader.read()
+    return status, headers, payload
+
+
+class GetConn:
+    """One keep-alive HTTP/1.1 connection for GETs (board reads)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.writer = None
+
+    async def get(self, path: str, headers: list[tuple[str, str]]) -> tuple[int, int, int, int]:
+        """(start ns, end ns, status, body bytes)."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None and self.writer is not None
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        req = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode()
+        start = perf_ns()
+        self.writer.write(req)
+        status, head, payload = await _read_response(self.reader)
+        end = perf_ns()
+        if head.get(b"connection", b"").lower() == b"close":
+            await self.close()
+        return start, end, status, len(payload)
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
@@ -561,6 +721,8 @@ class WriterWorker:
             try:
                 if cmd == "open_loop":
                     result = await self.open_loop(*args)
+                elif cmd == "get_loop":
+                    result = await self.get_loop(*args)
                 else:
                     result = await self.closed_loop(*args)
             except Exception:
@@ -611,6 +773,52 @@ class WriterWorker:
         versions = {lane.spec.task_id: lane.version for lane in lanes}
         await asyncio.gather(*(lane.close() for lane in lanes))
         return ("written", results, versions, errors[:5], len(errors))
+
+    async def get_loop(
+        self,
+        host: str,
+        port: int,
+        requests: list[tuple[str, str, list[tuple[str, str]]]],
+        rate: float,
+        duration: float,
+        connections: int,
+    ) -> Any:
+        """GET ``requests`` (kind, path, headers) in turn at ``rate`` a second on a fixed schedule, over
+        ``connections`` keep-alive connections; (kind, start ns, end ns, status, bytes) per request."""
+        idle: asyncio.Queue[GetConn] = asyncio.Queue()
+        conns = [GetConn(host, port) for _ in range(connections)]
+        for c in conns:
+            idle.put_nowait(c)
+        results: list[tuple[str, int, int, int, int]] = []
+        errors: list[str] = []
+        total = max(1, int(rate * duration))
+        t0 = perf_ns() + 20_000_000
+        pending: set[asyncio.Task[None]] = set()
+
+        async def run(conn: GetConn, kind: str, path: str, headers: list[tuple[str, str]]) -> None:
+            try:
+                start, end, status, size = await conn.get(path, headers)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                start = end = perf_ns()
+                status, size = 0, 0
+                await conn.close()
+            results.append((kind, start, end, status, size))
+            idle.put_nowait(conn)
+
+        for k in range(total):
+            delay = (t0 + int(k * 1e9 / rate) - perf_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            conn = await idle.get()
+            kind, path, headers = requests[k % len(requests)]
+            task = asyncio.create_task(run(conn, kind, path, headers))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending, timeout=60)
+        await asyncio.gather(*(c.close() for c in conns))
+        return ("got", results, errors[:5], len(errors))
 
     async def closed_loop(self, specs: list[LaneSpec], duration: float, first_id: int) -> Any:
         """Every lane writes as fast as its answers come back, for ``duration`` seconds."""

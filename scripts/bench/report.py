@@ -152,6 +152,64 @@ def targets(results: dict[str, Any], params: dict[str, Any]) -> list[dict[str, A
             {},
             f"boards alone, same viewers: last p99 {_fmt(_get(alone, 'last_ms_p99'))} ms",
         )
+    big_n = params.get("fanout_big_n") or 10_000
+    big = results.get("fanout10k") or {}
+    w = _get(big, "careteam", "fanout", big_n)
+    fl = _get(big, "floor", "fanout", big_n)
+    p99, floor_big = _get(w, "last_ms_p99"), _get(fl, "last_ms_p99")
+    if not big:
+        note = "not measured in this run"
+    else:
+        note = (f"{p99 / floor_big:.2f}x the floor; " if p99 and floor_big else "floor not measured; ") + (
+            f"writes kept {_fmt(w.get('writes_per_s'))}/s of {rate:g}, lost {w['lost']}, valid "
+            f"{'yes' if w['valid'] else 'NO'}"
+            if w
+            else "careteam not measured"
+        )
+    add(
+        f"fan-out N={big_n:,} on one process, R={rate:g}/s: last-viewer p99 (ms); 0 loss",
+        "p99 < 1000 ms and <= 1.5x the floor at the same N"
+        + (f" ({_fmt(1.5 * floor_big)} ms)" if floor_big else ""),
+        p99,
+        None
+        if p99 is None or floor_big is None or not w["valid"]
+        else (
+            p99 < 1000
+            and p99 <= 1.5 * floor_big
+            and not w["lost"]
+            and not w["writes_failed"]
+            and (w.get("writes_per_s") or 0) >= 0.9 * rate
+        ),
+        {"floor": floor_big},
+        note,
+    )
+    clinic = results.get("clinic") or {}
+    for system, label in (("careteam-postgres", "PostgreSQL"), ("careteam-sqlite", "SQLite")):
+        c = clinic.get(system)
+        if c is None and (system != "careteam-postgres" or clinic):
+            continue  # SQLite only when measured; PostgreSQL's row says "not measured" on an older run
+        shape = (
+            f"{c['plans']} plans, {c['viewers']:,} viewers, {c['rate_target']:g} writes/s, "
+            f"{c['reads_per_s']:g} board reads/s, {c['reconnects_per_s']:g} reconnects/s"
+            if c
+            else f"{params.get('clinic_plans', 200)} plans"
+        )
+        add(
+            f"clinic-shaped load ({shape}), {label}: write-to-last-viewer p99 (ms); loss; errors",
+            "p99 < 50 ms, 0 lost, 0 errors",
+            _get(c, "last_ms_p99"),
+            None
+            if c is None or c["last_ms_p99"] is None or not c["valid"]
+            else (c["last_ms_p99"] < 50 and not c["lost"] and not c["duplicates"] and not c["errors"]),
+            {},
+            (
+                f"lost {c['lost']}, duplicates {c['duplicates']}, errors {c['errors']}; last viewer with "
+                f"replays p99 {_fmt(c['last_all_ms_p99'])} ms; first p99 {_fmt(c['first_ms_p99'])} ms"
+                + ("" if c["valid"] else "; INVALID (load generator saturated)")
+            )
+            if c
+            else "not measured in this run",
+        )
     writes = results.get("writes", {})
     for system, label, floor_ in (
         ("careteam-sqlite", "SQLite", 500),
@@ -191,6 +249,24 @@ def failures(results: dict[str, Any]) -> list[str]:
         w = r.get("viewers")
         if name.startswith("careteam") and w and w.get("lost"):
             out.append(f"writes {name}: lost {w['lost']} of {w['expected']} frames")
+    for name, r in (results.get("fanout10k") or {}).items():
+        out += [f"fan-out 10k {name}: {e}" for e in r.get("errors", [])]
+        for w in r.get("fanout", {}).values():
+            if name.startswith("careteam") and (w.get("lost") or w.get("duplicates")):
+                out.append(f"{name} {w['label']}: lost {w['lost']}, {w['duplicates']} duplicate frames")
+            if name.startswith("careteam") and w.get("writes_failed"):
+                out.append(f"{name} {w['label']}: {w['writes_failed']} writes failed {w['write_errors']}")
+    out += results.get("clinic_errors", [])
+    for name, c in (results.get("clinic") or {}).items():
+        if c["lost"] or c["duplicates"] or c["errors"]:
+            out.append(
+                f"clinic {name}: lost {c['lost']} of {c['expected']} frames, {c['duplicates']} duplicates, "
+                f"{c['errors']} errors (writes {c['writes_failed']} {c['write_errors']}, reads "
+                f"{c['reads_failed']} {c['read_errors']}, reconnects {c['reconnects_failed']} "
+                f"{c['reconnect_errors']}, error frames {c['error_frames']} {c['first_error_frame']!r}, "
+                f"resyncs {c['resyncs']}, closed by server {c['closed_by_server']}, server tracebacks "
+                f"{c['server_tracebacks']})"
+            )
     out += results.get("board_errors", [])
     out += results.get("work_errors", [])
     out += results.get("conference_errors", [])
@@ -217,7 +293,7 @@ def _windows(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def peer_findings(results: dict[str, Any]) -> list[str]:
     out = []
-    for name, r in results["systems"].items():
+    for name, r in [*results["systems"].items(), *(results.get("fanout10k") or {}).items()]:
         if name.startswith("careteam"):
             continue
         for w in _windows(r):
@@ -314,6 +390,8 @@ def tables(results: dict[str, Any]) -> str:
             rows,
         )
     )
+
+    parts.append(_fanout_big(results))
 
     rows = []
     for name in names:
@@ -549,7 +627,149 @@ def tables(results: dict[str, Any]) -> str:
                 rows,
             )
         )
+    parts.append(_clinic(results))
     return "\n\n".join(parts)
+
+
+def _fanout_big(results: dict[str, Any]) -> str:
+    params = results["meta"]["params"]
+    n = params.get("fanout_big_n") or 10_000
+    head = (
+        f"### 1c. Fan-out at N = {n:,} viewers on one process (and the floor at the same N), "
+        f"R = {params['fanout_rate']:g} writes/s for {params['fanout_seconds']:g} s\n\n"
+    )
+    big = results.get("fanout10k") or {}
+    if not big:
+        return head + "Not measured in this run (part `fanout10k`)."
+    rows = []
+    for name in ("careteam", "floor"):
+        r = big.get(name)
+        if r is None:
+            continue
+        w, m = _get(r, "fanout", n), _get(r, "memory", n)
+        if not w:
+            rows.append(
+                [SYSTEM_LABELS[name], "**failed**: " + "; ".join(r.get("errors", []))[:300]] + ["-"] * 11
+            )
+            continue
+        rows.append(
+            [
+                SYSTEM_LABELS[name],
+                f"{_fmt(w.get('connect_seconds'))} ({_fmt(w.get('connect_cpu_ms_per_viewer'))})",
+                f"{_fmt(w.get('writes_per_s'))} ({_fmt(w.get('write_ms_p50'))})",
+                w.get("first_ms_p50"),
+                w.get("first_ms_p99"),
+                w.get("last_ms_p50"),
+                w.get("last_ms_p99"),
+                w.get("delivery_ms_p99"),
+                f"{w['delivered']:,}/{w['expected']:,}",
+                f"{w['server_cpu']:.0%}",
+                f"{w['loadgen_cpu']:.0%} (max process {w.get('loadgen_cpu_max_process', 0):.0%})",
+                _fmt(_get(m, "kib_per_connection")) + (f" ({m['rss_after_mib']} MiB)" if m else ""),
+                "yes" if w["valid"] else "**INVALID**",
+            ]
+        )
+    procs = -(-n // params["viewers_per_process"])
+    return (
+        head
+        + f"Viewers in {procs} load-generator process(es) of at most {params['viewers_per_process']:,}, all "
+        "on the load generator's CPU (valid while their CPU together stays under 90% of it); a fresh server "
+        "per system; RSS per connection measured as section 5.\n\n"
+        + _table(
+            [
+                "system",
+                "connect s (server CPU ms a viewer)",
+                "writes/s kept (write p50 ms)",
+                "first p50",
+                "first p99",
+                "last p50",
+                "last p99",
+                "any p99",
+                "delivered/expected",
+                "server CPU",
+                "loadgen CPU",
+                "KiB per connection (RSS)",
+                "valid",
+            ],
+            rows,
+        )
+    )
+
+
+def _clinic(results: dict[str, Any]) -> str:
+    params = results["meta"]["params"]
+    head = "### 8. Clinic-shaped mixed load, one careteam process\n\n"
+    clinic = results.get("clinic") or {}
+    errors = results.get("clinic_errors") or []
+    if not clinic and not errors:
+        return head + "Not measured in this run (part `clinic`)."
+    tasks = params.get("clinic_tasks", (10, 30))
+    viewers = params.get("clinic_viewers", (5, 20))
+    text = (
+        f"{params.get('clinic_plans')} patients, each with a care team (a charge nurse and three of 20 "
+        f"clinicians) and one plan of {tasks[0]}-{tasks[1]} tasks; {viewers[0]}-{viewers[1]} viewers per "
+        f"plan (seed {params.get('clinic_seed')}), each signed in as one of its team. For "
+        f"{params.get('clinic_seconds'):g} s at once: {params.get('clinic_rate'):g} PATCHes/s (If-Match) "
+        f"spread over the plans, {params.get('clinic_reads'):g} board reads/s (JSON and page in turn), and "
+        f"{params.get('clinic_churn', 0):.1%} of the viewers a second closing their socket and reconnecting "
+        f"after the browser's first back-off ({params.get('clinic_gap_s'):g} s, jittered) with the last seq "
+        "they got. *first*/*last*: the first/last viewer of the written plan among the viewers connected "
+        "when it was published (ms from the write's start); *last, with replays*: counting the reconnected "
+        "viewers' replays too; *replay*: the latency of the frames a reconnected viewer got as its replay. "
+        "*errors*: writes and reads not 2xx, failed reconnects, `error`/`resync` frames, sockets closed by "
+        "the server, server tracebacks. *server CPU (connected, idle)*: over the load, and before it with "
+        "the viewers connected and nothing else happening (the hub's access re-check: one query per watched "
+        "plan every `CARETEAM_WS_ACCESS_RECHECK_SECONDS`; its sweep; heartbeats).\n\n"
+    )
+    rows = []
+    for name, c in clinic.items():
+        rows.append(
+            [
+                name,
+                f"{c['plans']} / {c['tasks']:,} / {c['viewers']:,}",
+                f"{c['writes_ok']} ({_fmt(c['writes_per_s'])}/s)",
+                f"{_fmt(c['write_ms_p50'])} / {_fmt(c['write_ms_p99'])}",
+                f"{_fmt(c['first_ms_p50'])} / {_fmt(c['first_ms_p99'])}",
+                f"{_fmt(c['last_ms_p50'])} / {_fmt(c['last_ms_p99'])}",
+                _fmt(c["last_all_ms_p99"]),
+                f"{c['delivered']:,}/{c['expected']:,} ({c['replayed_deliveries']:,} replayed)",
+                f"{_fmt(c['replay_ms_p50'])} / {_fmt(c['replay_ms_p99'])}",
+                " ; ".join(
+                    f"{k} {_fmt(v['p50_ms'])} / {_fmt(v['p99_ms'])} ({v['kib_p50']} KiB)"
+                    for k, v in c["reads"].items()
+                ),
+                f"{c['reconnects']} ({_fmt(c['reconnects_per_s'])}/s, {c.get('reconnects_retried', 0)} "
+                "retried): "
+                f"{_fmt(c['reconnect_ms_p50'])} / {_fmt(c['reconnect_ms_p99'])}",
+                f"{c['lost']} / {c['duplicates']} / {c['errors']}",
+                f"{c['server_cpu']:.0%} ({c.get('server_cpu_idle', 0):.0%})",
+                f"{c['loadgen_cpu']:.0%}" + ("" if c["valid"] else " INVALID"),
+            ]
+        )
+    out = head + text
+    if rows:
+        out += _table(
+            [
+                "system",
+                "plans / tasks / viewers",
+                "writes",
+                "write p50 / p99",
+                "first p50 / p99",
+                "last p50 / p99",
+                "last, with replays, p99",
+                "delivered",
+                "replay p50 / p99",
+                "board reads p50 / p99",
+                "reconnects: open to subscribed p50 / p99",
+                "lost / dup / errors",
+                "server CPU (connected, idle)",
+                "loadgen CPU",
+            ],
+            rows,
+        )
+    if errors:
+        out += "\n\n" + "\n".join(f"- failed: {e}" for e in errors)
+    return out
 
 
 def _work_run(run: dict[str, Any] | None, what: str | None = None) -> str:

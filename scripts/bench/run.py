@@ -1,6 +1,7 @@
 """careteam beside its peers, in one run: ``python scripts/bench/run.py`` (full) or ``--quick`` (CI).
 
-Runs every part (fan-out, throughput, writes, board, my work, memory, case conference) against careteam
+Runs every part (fan-out, throughput, writes, board, my work, memory, case conference, the fan-out at
+10,000 viewers, the clinic-shaped mixed load) against careteam
 and, in the same run and with the same load generator and pinning, against the peers (a bare ``websockets``
 floor, Django Channels, python-socketio); prints every figure against its target and writes
 docs/benchmarks.md and docs/benchmarks.json (quick mode: a temporary directory, so CI leaves the tree clean).
@@ -54,6 +55,12 @@ def _params(quick: bool) -> object:
             conference_observers=5,
             conference_events=40,
             conference_rate=20,
+            fanout_big_n=200,
+            clinic_plans=10,
+            clinic_rate=2,
+            clinic_seconds=2,
+            clinic_reads=2,
+            clinic_churn=0.05,
         )
     return Params(
         quick=False,
@@ -83,6 +90,15 @@ def _params(quick: bool) -> object:
         conference_observers=5,
         conference_events=200,
         conference_rate=10,
+        fanout_big_n=10_000,
+        clinic_plans=200,
+        clinic_tasks=(10, 30),
+        clinic_viewers=(5, 20),
+        clinic_rate=50,
+        clinic_seconds=20,
+        clinic_reads=5,
+        clinic_churn=0.002,
+        clinic_gap_s=0.5,
     )
 
 
@@ -107,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         "--build-peers", action="store_true", help="build the peers' environment in quick mode"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated parts: fanout,writes,board,work,conference (default: all)"
+        "--only",
+        default="",
+        help="comma-separated parts: fanout,writes,board,work,conference,fanout10k,clinic (default: all)",
     )
     parser.add_argument(
         "--systems",
@@ -140,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     import board
+    import clinic
     import conference
     import fanout
     import peers
@@ -156,7 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     cores = Cores.pick()
     pin(cores.loadgen)  # the orchestrator only waits on pipes, but it stays off the server's CPU too
     params = _params(args.quick)
-    parts = set(filter(None, args.only.split(","))) or {"fanout", "writes", "board", "work", "conference"}
+    parts = set(filter(None, args.only.split(","))) or {
+        "fanout",
+        "writes",
+        "board",
+        "work",
+        "conference",
+        "fanout10k",
+        "clinic",
+    }
     command = " ".join(["python", "scripts/bench/run.py", *(argv if argv is not None else sys.argv[1:])])
     machine = _machine()
     say(f"careteam benchmarks: {command}")
@@ -242,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         "work_errors": [],
         "conference": {},
         "conference_errors": [],
+        "fanout10k": {},
+        "clinic": {},
+        "clinic_errors": [],
     }
     try:
         if "fanout" in parts:
@@ -327,6 +357,57 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 say(f"    FAILED: {exc}")
                 results["conference_errors"].append(f"case conference: {exc}"[:2000])  # type: ignore[attr-defined]
+        if "fanout10k" in parts:
+            # One process and the floor only: the peers and two processes at this N are beyond this machine's
+            # one server core (the run would measure their queues, not the fan-out).
+            for name in ("careteam", "floor"):
+                if name not in wanted:
+                    continue
+                n = params.fanout_big_n
+                say(f"\n[fan-out at {n:,} viewers] {name} (at {time.time() - t0:.0f} s)")
+                results["fanout10k"][name] = fanout.run_system(  # type: ignore[index]
+                    name,
+                    factories[name],
+                    cores,
+                    params,
+                    ns=(n,),
+                    do_ramp=False,
+                    do_stall=False,
+                    memory=not params.quick,  # RSS at 10,000 (quick mode keeps short)
+                )
+        if "clinic" in parts:
+            clinic_systems = {
+                "careteam-postgres": (
+                    pg,
+                    lambda lay: systems.start_careteam("careteam-postgres", pg, "memory://", lay, server),
+                ),
+                "careteam-sqlite": (
+                    sqlite,
+                    lambda lay: systems.start_careteam("careteam-sqlite", sqlite, "memory://", lay, server),
+                ),
+                # Asked for by name only (--systems): two processes on the server's one core, viewers and
+                # writes dealt to both, so that the broker's cost per write (a notice and a read of the log
+                # in the other process) shows against the one-process row.
+                "careteam-2p-redis": (
+                    pg,
+                    lambda lay: systems.start_careteam(
+                        "careteam-2p-redis", pg, REDIS_URL, lay, server, processes=2
+                    ),
+                ),
+            }
+            for name, (url, make) in clinic_systems.items():
+                if (chosen and name not in chosen) or (not chosen and name == "careteam-2p-redis"):
+                    continue
+                if params.quick and not chosen and name != "careteam-postgres":
+                    continue  # quick mode (CI) keeps short: PostgreSQL only
+                say(f"\n[clinic-shaped load] {name} (at {time.time() - t0:.0f} s)")
+                try:
+                    r = clinic.run_system(name, make, url, cores, params)
+                    results["clinic"][name] = r  # type: ignore[index]
+                    say(f"    {clinic.describe(r)}")
+                except Exception as exc:
+                    say(f"    FAILED: {exc}")
+                    results["clinic_errors"].append(f"clinic {name}: {exc}"[:2000])  # type: ignore[attr-defined]
     finally:
         sqlite_dir.cleanup()
         asyncio.run(systems.drop_pg_database(db))

@@ -59,6 +59,18 @@ class Params:
     conference_observers: int
     conference_events: int
     conference_rate: float
+    # Part 1c: the fan-out at a large N (#18 item 3), on one process and on the floor.
+    fanout_big_n: int = 10_000
+    # Part 8: the clinic-shaped mixed load (clinic.py).
+    clinic_plans: int = 200
+    clinic_tasks: tuple[int, int] = (10, 30)
+    clinic_viewers: tuple[int, int] = (5, 20)
+    clinic_rate: float = 50
+    clinic_seconds: float = 20
+    clinic_reads: float = 5
+    clinic_churn: float = 0.002
+    clinic_gap_s: float = 0.5
+    clinic_seed: int = 18
 
 
 class Session:
@@ -72,6 +84,7 @@ class Session:
         self.writer = WriterProc(sorted(cores.loadgen))
         self.memory: dict[str, Any] | None = None
         self.connect_seconds = 0.0
+        self.connect_cpu_ms = 0.0  # the server's CPU per viewer opened and subscribed
 
     # --- Viewers ------------------------------------------------------------------------------------
 
@@ -124,10 +137,13 @@ class Session:
                 raise RuntimeError(f"{self.system.name}: warm-up failed: {describe_window(warm)}")
             before = memory.rss_sample(self.system, settle=self.params.settle_seconds)
         t0 = time.monotonic()
+        server = CpuMeter(self.system.pids)
         _, failures, failed = self.pool.connect(
             self._groups(per_plan, stall=stall), concurrency=self.params.connect_concurrency
         )
         self.connect_seconds = time.monotonic() - t0
+        used = server.read()
+        self.connect_cpu_ms = used["total"] * used["wall_s"] * 1000 / max(1, n)
         if failed:
             raise RuntimeError(
                 f"{self.system.name}: {failed} of {n} viewers could not subscribe: {failures}\n"
@@ -135,7 +151,10 @@ class Session:
             )
         self.viewers = dict(per_plan)
         self.stallable = stall
-        say(f"    {n} viewers subscribed in {self.connect_seconds:.1f} s ({procs} viewer process(es))")
+        say(
+            f"    {n} viewers subscribed in {self.connect_seconds:.1f} s ({procs} viewer process(es)); "
+            f"server CPU {self.connect_cpu_ms:.1f} ms a viewer"
+        )
         if measure_memory:
             after = memory.rss_sample(self.system, settle=self.params.settle_seconds)
             self.memory = memory.per_connection(before, after, n)
