@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -658,8 +659,9 @@ class Hub:
         """Drop viewers who may no longer read a stream (taken off a plan's team, say); close sockets whose
         session ended or user was deactivated.
 
-        One query per watched stream (its feed's readers) and one for all sessions, whatever the number of
-        viewers.
+        One query per kind of stream and ``RECHECK_BATCH`` watched streams (their feed's readers, each
+        tagged with its stream's id, in one UNION ALL) and one for all sessions, whatever the number of
+        viewers: a process watching 200 plans makes 2 round trips a round, not 200.
         """
         self._forget_audits()
         if not self._connections:
@@ -668,11 +670,13 @@ class Hub:
         epoch = self._epoch
         watched_streams = [s for s in self._streams if s.kind in self._feeds]
         session_ids = {c.actor.session_id for c in self._connections if c.actor.session_id}
-        readers: dict[Stream, set[int]] = {}
+        readers: dict[Stream, set[int]] = {stream: set() for stream in watched_streams}
         async with self._reads() as session:
-            for stream in watched_streams:
-                query = self._feeds[stream.kind].readers(stream.id)
-                readers[stream] = {int(u) for u in await session.exec(query)}
+            for kind, ids in _by_kind(watched_streams).items():
+                for start in range(0, len(ids), RECHECK_BATCH):
+                    query = _readers_of(self._feeds[kind], ids[start : start + RECHECK_BATCH])
+                    for stream_id, user_id in await session.exec(query):
+                        readers[Stream(kind, int(stream_id))].add(int(user_id))
             live = await live_session_ids(session, session_ids, settings=self._settings)
         for conn in list(self._connections):
             if conn.epoch < epoch and conn.actor.session_id not in live:
@@ -821,3 +825,26 @@ class Hub:
 def _who(actor: Actor) -> str:
     """The audit window's unit: the actor's session (a browser session or a bearer token)."""
     return actor.session_id or f"user:{actor.user_id}"
+
+
+# Streams whose readers one re-check statement asks for (a UNION ALL of as many SELECTs: SQLite allows 500).
+RECHECK_BATCH: Final = 100
+
+
+def _by_kind(streams: Iterable[Stream]) -> dict[str, list[int]]:
+    kinds: dict[str, list[int]] = {}
+    for stream in streams:
+        kinds.setdefault(stream.kind, []).append(stream.id)
+    return kinds
+
+
+def _readers_of(feed: Feed, stream_ids: list[int]) -> Any:
+    """(stream id, user id) for every reader of these streams of one feed, in one statement: each stream's
+    own readers query (``Feed.readers``), tagged with its id."""
+    parts = []
+    for stream_id in stream_ids:
+        readers = feed.readers(stream_id).subquery()
+        parts.append(
+            sa.select(sa.literal(stream_id, sa.Integer).label("stream_id"), readers.c[0].label("user_id"))
+        )
+    return sa.union_all(*parts)

@@ -33,7 +33,7 @@ from careteam.realtime import protocol
 from careteam.realtime.broker.memory import MemoryBroker
 from careteam.realtime.hub import Close, Connection, Hub
 from careteam.settings import Settings
-from tests.factories import emit, make_plan, of_plan
+from tests.factories import emit, make_plan, of_plan, statements
 from tests.realtime.conftest import Team, bearer
 
 # The log reader itself, kept before any test counts its calls.
@@ -540,6 +540,34 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
         await sink.wait(lambda s: s.closed == 4401)
     assert h.viewers(streams.plan(team.plan_id)) == 0 and h.connections == {therapist}
     assert sinks[1].events() == []
+
+
+async def test_recheck_asks_for_a_hundred_streams_readers_in_one_statement(
+    app: Any, hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
+) -> None:
+    """A process watching many plans re-checks their readers in a statement per ``RECHECK_BATCH`` plans, and
+    still drops a removed member from every one of them."""
+    h, _ = hub
+    async with db() as session:
+        patient_id = (await session.get(CarePlan, team.plan_id)).patient_id  # type: ignore[union-attr]
+        patient = await session.get(Patient, patient_id)
+        assert patient is not None
+        plan_ids = [team.plan_id] + [(await make_plan(session, patient)).id or 0 for _ in range(119)]
+    # Two sockets each, 60 plans a socket (a socket may watch 100 streams).
+    nurses = [Sink(h, actors["nurse"]) for _ in range(2)]
+    therapists = [Sink(h, actors["therapist"]) for _ in range(2)]
+    for i, plan_id in enumerate(plan_ids):
+        await h.subscribe(nurses[i % 2].conn, streams.plan(plan_id), 0)
+        await h.subscribe(therapists[i % 2].conn, streams.plan(plan_id), 0)
+    assert all(h.viewers(streams.plan(p)) == 2 for p in plan_ids)
+    async with db() as session:
+        await session.exec(delete(CareTeamMember).where(col(CareTeamMember.user_id) == team.therapist.id))
+    with statements(app, begin=False) as seen:
+        await h.recheck()
+    readers = [s for s in seen if "UNION ALL" in s]
+    assert len(readers) == 2, seen  # 100 + 20 plans (the app's job runner may run statements meanwhile)
+    assert [t.conn.subs for t in therapists] == [{}, {}]
+    assert all(h.viewers(streams.plan(p)) == 1 for p in plan_ids)
 
 
 async def test_disconnect_forgets_every_subscription(
