@@ -59,7 +59,10 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> int:
         names = await patients.patient_cards(session, [p.patient_id for p in plan_rows])
         plan_of = {names[p.patient_id][0]: p.id or 0 for p in sorted(plan_rows, key=lambda p: -(p.id or 0))}
         now = utcnow()
-        held_at = (now - timedelta(days=14)).replace(hour=13, minute=0, second=0, microsecond=0)
+        # Thirteen days ago, not fourteen: the referral its decision made (a routine one, answerable within
+        # 14 days) must not be overdue at any hour the demo is seeded; the demo's one overdue referral is
+        # another (demo.py, REFERRALS).
+        held_at = (now - timedelta(days=13)).replace(hour=13, minute=0, second=0, microsecond=0)
         await _held(session, ids, lead, plan_of, held_at)
         starts = (now + timedelta(minutes=20)).replace(second=0, microsecond=0)
         await conferences.create_conference(
@@ -95,7 +98,7 @@ def _create(
 async def _held(
     session: AsyncSession, ids: dict[str, int], lead: Actor, plan_of: dict[str, int], at: datetime
 ) -> None:
-    """The conference of two weeks ago, lived through the service at its own times."""
+    """The conference of about two weeks ago, lived through the service at its own times."""
     held = await conferences.create_conference(
         session, _create("Spine MDT", at, ids, plan_of, HELD), actor=lead, now=at - timedelta(days=5)
     )

@@ -61,6 +61,7 @@ class FastRoute(Route):
         return (match, child) if match is Match.FULL else (Match.NONE, {})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self  # the access log's and metrics' route template (web.middleware.route_template)
         request = Request(scope, receive)
         raw = await request.body()
         parsed = self._well_formed(request, raw)
