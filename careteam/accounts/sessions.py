@@ -148,12 +148,14 @@ def watch(engine: AsyncEngine, cache: SessionCache) -> None:
 
     @event.listens_for(engine.sync_engine, "commit")
     def _committed(conn: Any) -> None:
-        if conn.info.pop(_CHANGED, False):
+        if conn.invalidated or conn.closed or conn.info.pop(_CHANGED, False):
             cache.clear()
 
     @event.listens_for(engine.sync_engine, "rollback")
     def _rolled_back(conn: Any) -> None:
-        conn.info.pop(_CHANGED, None)
+        # A connection the server dropped (an outage) has no info to read: nothing to forget on it.
+        if not (conn.invalidated or conn.closed):
+            conn.info.pop(_CHANGED, None)
 
 
 def _digest(secret: str) -> str:
