@@ -4,11 +4,12 @@ the same for every viewer."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.accounts.tables import User
 from careteam.audit import service as audit
@@ -17,7 +18,7 @@ from careteam.core.actor import Actor
 from careteam.core.errors import NotFound
 from careteam.events import log as events
 from careteam.events import streams
-from careteam.events.streams import Opened
+from careteam.events.streams import Opened, Readers
 
 
 class UserFeed:
@@ -38,8 +39,9 @@ class UserFeed:
     async def exists(self, session: AsyncSession, stream_id: int) -> bool:
         return (await session.exec(select(col(User.id)).where(col(User.id) == stream_id))).first() is not None
 
-    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        return select(col(User.id)).where(col(User.id) == stream_id, col(User.active))
+    def readers(self, stream_ids: Sequence[int]) -> Readers:
+        """A user's inbox is hers alone, while her account is active."""
+        return sa.select(col(User.id), col(User.id)).where(col(User.id).in_(stream_ids), col(User.active))
 
 
 FEED: Final = UserFeed()

@@ -4,15 +4,15 @@ conference first."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.conferences import service as conferences
 from careteam.core.actor import Actor
 from careteam.events import streams
-from careteam.events.streams import Opened
+from careteam.events.streams import Opened, Readers
 
 
 class ConferenceFeed:
@@ -30,8 +30,8 @@ class ConferenceFeed:
     async def exists(self, session: AsyncSession, stream_id: int) -> bool:
         return await conferences.conference_exists(session, stream_id)
 
-    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        return conferences.reader_ids(stream_id)
+    def readers(self, stream_ids: Sequence[int]) -> Readers:
+        return conferences.readers(stream_ids)
 
 
 FEED: Final = ConferenceFeed()

@@ -15,7 +15,7 @@ features' services, in the same unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -108,9 +108,12 @@ def conference_ids(actor: Actor) -> Ids:
     return select(col(ConferenceMember.conference_id)).where(col(ConferenceMember.user_id) == actor.user_id)
 
 
-def reader_ids(conference_id: int) -> Ids:
-    """Who may read a conference now: its participants (the hub re-checks the room's viewers with it)."""
-    return select(col(ConferenceMember.user_id)).where(col(ConferenceMember.conference_id) == conference_id)
+def readers(conference_ids: Sequence[int]) -> sa.Select[int, int]:
+    """(conference id, user id): who may read these conferences now, their participants (the hub re-checks the
+    rooms' viewers with it)."""
+    return sa.select(col(ConferenceMember.conference_id), col(ConferenceMember.user_id)).where(
+        col(ConferenceMember.conference_id).in_(conference_ids)
+    )
 
 
 class _Lending:
@@ -132,9 +135,9 @@ class _Lending:
         lent = self._lent(now).where(col(ConferenceMember.user_id) == user_id).subquery()
         return select(lent.c.plan_id)
 
-    def user_ids(self, plan_id: int, now: datetime) -> Ids:
-        lent = self._lent(now).where(col(ConferenceItem.plan_id) == plan_id).subquery()
-        return select(lent.c.user_id)
+    def viewers(self, plan_ids: Sequence[int], now: datetime) -> sa.Select[int, int]:
+        lent: sa.Select[int, int] = self._lent(now).where(col(ConferenceItem.plan_id).in_(plan_ids))
+        return lent
 
 
 plans_access.add_read_grant(_Lending())

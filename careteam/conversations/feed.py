@@ -4,16 +4,16 @@ subscription)."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.conversations import service as conversations
 from careteam.core.actor import Actor
 from careteam.events import log as events
 from careteam.events import streams
-from careteam.events.streams import Opened
+from careteam.events.streams import Opened, Readers
 
 
 class ConversationFeed:
@@ -32,8 +32,8 @@ class ConversationFeed:
     async def exists(self, session: AsyncSession, stream_id: int) -> bool:
         return await conversations.conversation_exists(session, stream_id)
 
-    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        return conversations.conversation_reader_ids(stream_id)
+    def readers(self, stream_ids: Sequence[int]) -> Readers:
+        return conversations.conversation_readers(stream_ids)
 
 
 FEED: Final = ConversationFeed()

@@ -92,12 +92,26 @@ def readable_conversation_ids(actor: Actor) -> SelectOfScalar[Any]:
 
 
 def conversation_reader_ids(conversation_id: int) -> SelectOfScalar[Any]:
-    """The participants who may read the conversation now (the realtime hub's re-check, and whom a new
-    message's hint reaches)."""
+    """The participants who may read the conversation now (whom a new message's hint reaches)."""
+    return select(col(ConversationMember.user_id)).where(
+        *_reading_members(col(Conversation.id) == conversation_id)
+    )
+
+
+def conversation_readers(conversation_ids: Sequence[int]) -> sa.Select[int, int]:
+    """(conversation id, user id) of the participants who may read these conversations now (the realtime
+    hub's re-check), in one select."""
+    return sa.select(col(ConversationMember.conversation_id), col(ConversationMember.user_id)).where(
+        *_reading_members(col(Conversation.id).in_(conversation_ids))
+    )
+
+
+def _reading_members(conversations: sa.ColumnElement[bool]) -> tuple[sa.ColumnElement[bool], ...]:
+    """Filters: a participant of one of ``conversations``, who may read it now."""
     return (
-        select(col(ConversationMember.user_id))
-        .join(Conversation, col(Conversation.id) == col(ConversationMember.conversation_id))
-        .where(col(Conversation.id) == conversation_id, _reading(_MEMBERS.c.user_id))
+        col(Conversation.id) == col(ConversationMember.conversation_id),
+        conversations,
+        _reading(_MEMBERS.c.user_id),
     )
 
 

@@ -13,11 +13,12 @@ the feed, never the feature's tables.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from sqlalchemy.sql import CompoundSelect, Select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.core.actor import Actor
 
@@ -63,6 +64,10 @@ def conversation(conversation_id: int) -> Stream:
     return Stream(CONVERSATION, conversation_id)
 
 
+# A Core select of (stream id, user id) rows: a feed's readers of some of its streams (``Feed.readers``).
+Readers = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Opened:
     """What a subscriber gets first: the stream's newest seq, and a snapshot of what it shows (or None)."""
@@ -100,6 +105,9 @@ class Feed(Protocol):
         found, or forbidden), never to answer the client, who gets ``not_found`` either way."""
         ...
 
-    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        """A select of the ids of the users who may read the stream now (the hub's periodic re-check)."""
+    def readers(self, stream_ids: Sequence[int]) -> Readers:
+        """(stream id, user id) of every user who may read one of these streams now, in one select (the hub's
+        periodic re-check). One statement whatever the number of streams: an ``IN`` over them, not a
+        statement (or subquery) per stream, which a process watching hundreds of streams would build every
+        round."""
         ...

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement
+from sqlalchemy.sql import Select
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -22,6 +24,14 @@ Ids = SelectOfScalar[Any]
 
 # A user's id, or a bound parameter standing for it in a statement built once (``bindparam("user_id")``).
 UserId = int | ColumnElement[int]
+
+
+def patient_members() -> Select[int, int]:
+    """(patient id, user id) of every care team member: for a feature to join its rows to their patients'
+    care teams (a plan's readers, all plans at once)."""
+    return sa.select(col(CareTeam.patient_id), col(CareTeamMember.user_id)).join(
+        CareTeamMember, col(CareTeamMember.team_id) == col(CareTeam.id)
+    )
 
 
 def clinical_patient_ids(actor: Actor) -> Ids:

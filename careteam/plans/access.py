@@ -11,18 +11,23 @@ writable: every write, and every other read (threads, tasks one by one, search),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlalchemy import union
+from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
 from careteam.core.actor import Actor
+from careteam.events.streams import Readers
 from careteam.patients.access import (
     Ids,
     UserId,
     clinical_patient_ids_of,
     member_ids_of_patients,
+    patient_members,
     shared_patient_ids_of,
 )
 from careteam.plans.tables import CarePlan
@@ -41,6 +46,16 @@ def readable_plan_ids_of(user_id: UserId, *, shared: bool = False) -> Ids:
     return select(col(CarePlan.id)).where(col(CarePlan.patient_id).in_(patients))
 
 
+def plan_readers(plan_ids: Sequence[int]) -> Select[int, int]:
+    """(plan id, user id) of the users on these plans' care teams right now, in one select."""
+    team = patient_members().subquery()
+    return (
+        sa.select(col(CarePlan.id), team.c.user_id)
+        .join(team, team.c.patient_id == col(CarePlan.patient_id))
+        .where(col(CarePlan.id).in_(plan_ids))
+    )
+
+
 def plan_reader_ids(plan_id: int) -> Ids:
     """Users on a plan's care team right now (who may read and write it)."""
     return member_ids_of_patients(select(col(CarePlan.patient_id)).where(col(CarePlan.id) == plan_id))
@@ -53,8 +68,8 @@ class ReadGrant(Protocol):
         """The plans lent to this user at ``now``."""
         ...
 
-    def user_ids(self, plan_id: int, now: datetime) -> Ids:
-        """The users this plan is lent to at ``now``."""
+    def viewers(self, plan_ids: Sequence[int], now: datetime) -> Select[int, int]:
+        """(plan id, user id): the users each of these plans is lent to at ``now``, in one select."""
         ...
 
 
@@ -77,10 +92,10 @@ def viewable_plan_ids(actor: Actor, now: datetime) -> Ids:
     return select(lent.c[0])
 
 
-def plan_viewer_ids(plan_id: int, now: datetime) -> Ids:
-    """Users who may see a plan's board at ``now`` (the realtime hub re-checks the plan's viewers with it)."""
-    team = plan_reader_ids(plan_id)
+def plan_viewers(plan_ids: Sequence[int], now: datetime) -> Readers:
+    """(plan id, user id) of the users who may see these plans' boards at ``now``, their care teams and those
+    they are lent to, in one select (the realtime hub re-checks the plans' viewers with it)."""
+    team = plan_readers(plan_ids)
     if not _GRANTS:
         return team
-    viewers = union(team, *(grant.user_ids(plan_id, now) for grant in _GRANTS)).subquery()
-    return select(viewers.c[0])
+    return sa.union_all(team, *(grant.viewers(plan_ids, now) for grant in _GRANTS))

@@ -4,16 +4,16 @@ gets the board first."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
 from careteam.core.actor import Actor
 from careteam.db.types import utcnow
 from careteam.events import streams
-from careteam.events.streams import Opened
-from careteam.plans.access import plan_viewer_ids
+from careteam.events.streams import Opened, Readers
+from careteam.plans.access import plan_viewers
 from careteam.plans.board import audited_plan, get_board, plan_exists
 
 
@@ -36,8 +36,8 @@ class PlanFeed:
     async def exists(self, session: AsyncSession, stream_id: int) -> bool:
         return await plan_exists(session, stream_id)
 
-    def readers(self, stream_id: int) -> SelectOfScalar[Any]:
-        return plan_viewer_ids(stream_id, utcnow())
+    def readers(self, stream_ids: Sequence[int]) -> Readers:
+        return plan_viewers(stream_ids, utcnow())
 
 
 FEED: Final = PlanFeed()

@@ -76,7 +76,8 @@ async def test_participants_follow_it_and_others_are_refused(
     )
     assert removed.status_code == 200
     async with db() as s:
-        assert set(await s.exec(FEED.readers(cid))) == {nurse.id}
+        readers = await (await s.connection()).execute(FEED.readers([cid]))
+        assert {tuple(row) for row in readers} == {(cid, nurse.id)}
     gone = await watcher.recv()
     assert gone["type"] == "error" and gone["code"] == "forbidden" and gone["stream"] == f"conversation:{cid}"
     await client.post(f"/api/v1/conversations/{cid}/messages", json={"body": "after"}, headers=nurse_headers)

@@ -31,7 +31,7 @@ from careteam.plans.tables import CarePlan
 from careteam.realtime import hub as hub_module
 from careteam.realtime import protocol
 from careteam.realtime.broker.memory import MemoryBroker
-from careteam.realtime.hub import Close, Connection, Hub
+from careteam.realtime.hub import RECHECK_BATCH, Close, Connection, Hub
 from careteam.settings import Settings
 from tests.factories import emit, make_plan, of_plan, statements
 from tests.realtime.conftest import Team, bearer
@@ -542,11 +542,20 @@ async def test_recheck_drops_a_removed_member_and_closes_ended_sessions(
     assert sinks[1].events() == []
 
 
-async def test_recheck_asks_for_a_hundred_streams_readers_in_one_statement(
-    app: Any, hub: tuple[Hub, SpyBroker], actors: dict[str, Actor], team: Team, db: Any
+@pytest.mark.parametrize("batch", [RECHECK_BATCH, 100])
+async def test_recheck_asks_for_many_streams_readers_in_one_statement(
+    app: Any,
+    hub: tuple[Hub, SpyBroker],
+    actors: dict[str, Actor],
+    team: Team,
+    db: Any,
+    batch: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A process watching many plans re-checks their readers in a statement per ``RECHECK_BATCH`` plans, and
-    still drops a removed member from every one of them."""
+    """A process watching many plans re-checks their readers in a statement per ``RECHECK_BATCH`` plans (one
+    select with an IN over them: the same statement whatever the number), and still drops a removed member
+    from every one of them."""
+    monkeypatch.setattr(hub_module, "RECHECK_BATCH", batch)
     h, _ = hub
     async with db() as session:
         patient_id = (await session.get(CarePlan, team.plan_id)).patient_id  # type: ignore[union-attr]
@@ -564,8 +573,9 @@ async def test_recheck_asks_for_a_hundred_streams_readers_in_one_statement(
         await session.exec(delete(CareTeamMember).where(col(CareTeamMember.user_id) == team.therapist.id))
     with statements(app, begin=False) as seen:
         await h.recheck()
-    readers = [s for s in seen if "UNION ALL" in s]
-    assert len(readers) == 2, seen  # 100 + 20 plans (the app's job runner may run statements meanwhile)
+    readers = [s for s in seen if "FROM care_plan JOIN (SELECT care_team.patient_id" in s]
+    # 120 plans: one statement, or 100 + 20 (the app's job runner may run statements meanwhile)
+    assert len(readers) == -(-len(plan_ids) // batch), seen
     assert [t.conn.subs for t in therapists] == [{}, {}]
     assert all(h.viewers(streams.plan(p)) == 1 for p in plan_ids)
 

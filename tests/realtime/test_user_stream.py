@@ -105,7 +105,9 @@ async def test_a_deactivated_clinician_loses_her_inbox(
 ) -> None:
     nurse_id = team.nurse.id or 0
     async with db() as session:
-        assert set(await session.exec(USER_FEED.readers(nurse_id))) == {nurse_id}
+        therapist_id = team.therapist.id or 0
+        readers = await (await session.connection()).execute(USER_FEED.readers([nurse_id, therapist_id]))
+        assert {tuple(row) for row in readers} == {(nurse_id, nurse_id), (therapist_id, therapist_id)}
     viewer = await open_viewer(await login(team.nurse.username))
     assert (await _inbox(viewer, nurse_id))["type"] == "subscribed"
     async with db() as session:
@@ -113,7 +115,8 @@ async def test_a_deactivated_clinician_loses_her_inbox(
         user.active = False
         session.add(user)
     async with db() as session:
-        assert set(await session.exec(USER_FEED.readers(nurse_id))) == set()
+        readers = await (await session.connection()).execute(USER_FEED.readers([nurse_id]))
+        assert list(readers) == []
     # The periodic re-check (every 0.5 s here) ends it, without the client sending anything.
     await viewer.ws.wait_closed()
     assert viewer.ws.close_code == 4401
