@@ -65,6 +65,34 @@ def server_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+# The cyclic collector's thresholds for a served process (CPython's default: 700, 10, 10). See served_app.
+SERVED_GC_THRESHOLDS = (5_000, 10, 1_000)
+
+
+def served_app() -> Any:
+    """The app as ``careteam serve`` runs it (in each worker process): ``create_app``, then the cyclic garbage
+    collector set for a long-lived server.
+
+    A full collection walks every tracked object, and a process holding thousands of sockets holds hundreds
+    of thousands: 100-170 ms with the loop stopped, which the clinic bench saw as its write-to-viewer p99
+    (docs/benchmarks.md, section 8). So what was built at import (modules, classes, tables, schemas, about
+    half of an idle process's objects) is frozen out of every collection, young collections run less often
+    (more short-lived objects are freed by their reference counts before a collection finds them alive and
+    promotes them), and a full collection is considered a hundred times less often; it still runs once the
+    objects promoted since the last one outnumber a quarter of the old ones (CPython's own bound), so memory
+    does not grow without one. Only here: the tests' processes keep the defaults.
+    """
+    import gc
+
+    from careteam.app import create_app
+
+    application = create_app()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVED_GC_THRESHOLDS)
+    return application
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -90,7 +118,7 @@ def serve(
     migrate.upgrade(settings.database_url)
     with _metrics_directory(settings, workers):
         uvicorn.run(
-            "careteam.app:create_app",
+            "careteam.cli:served_app",
             factory=True,
             host=host,
             port=port,

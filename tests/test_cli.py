@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 from typer.testing import CliRunner, Result
@@ -377,3 +382,34 @@ async def test_task_set_status_refuses_clearly_and_changes_nothing(tmp_path: Pat
     bad = await careteam(url, "task", "set-status", str(task_id), "finished", "--as", nurse)
     assert bad.exit_code == 2 and "finished" in bad.output
     assert await _task_state(url, task_id) == ("requested", 1, ["task.created"])
+
+
+def test_serve_runs_the_app_with_the_collector_set_for_a_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``careteam serve`` hands uvicorn ``served_app``; in its own process (never this one: the tests keep
+    CPython's collector as it is) that freezes what the import built and sets ``SERVED_GC_THRESHOLDS``."""
+    import uvicorn
+
+    started: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(a))
+    url = f"sqlite+aiosqlite:///{tmp_path}/s.db"
+    result = CliRunner().invoke(cli, ["serve"], env={"CARETEAM_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert started == [("careteam.cli:served_app",)]
+    probe = (
+        "import gc; from careteam.cli import served_app, SERVED_GC_THRESHOLDS; "
+        "before = (gc.get_threshold(), gc.get_freeze_count()); app = served_app(); "
+        "print(before[0] != SERVED_GC_THRESHOLDS, before[1] == 0, "
+        "gc.get_threshold() == SERVED_GC_THRESHOLDS, gc.get_freeze_count() > 10_000, type(app).__name__)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARETEAM_")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "CARETEAM_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.split() == ["True", "True", "True", "True", "CareteamApp"], out.stderr
