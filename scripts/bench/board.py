@@ -14,7 +14,7 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
-from common import Cores, ms, percentile, pin, say
+from common import Cores, counting_statements, ms, percentile, pin, say
 from systems import SECRET, Layout
 
 WARMUP = 3
@@ -62,7 +62,6 @@ async def _seed_board(db_url: str, layout: Layout, size: int) -> int:
 
 async def _measure(db_url: str, layout: Layout, sizes: tuple[int, ...], requests: int) -> dict[str, Any]:
     import httpx
-    from sqlalchemy import event
 
     from careteam.app import create_app
     from careteam.settings import Settings
@@ -79,48 +78,42 @@ async def _measure(db_url: str, layout: Layout, sizes: tuple[int, ...], requests
     app = create_app(settings)
     out: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
-        statements = [0]
-
-        def count(*_args: Any) -> None:
-            statements[0] += 1
-
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            kinds = {
-                "json": ("/api/v1/plans/{}", {"Authorization": f"Bearer {layout.token}"}),
-                "html": ("/plans/{}", {"Cookie": f"{settings.session_cookie_name}={layout.cookie}"}),
-            }
-            for size, plan_id in plans.items():
-                out[size] = {}
-                for kind, (path, headers) in kinds.items():
-                    url = path.format(plan_id)
-                    times, queries, sizes_ = [], [], []
-                    for i in range(WARMUP + requests):
-                        before = statements[0]
-                        t0 = time.perf_counter_ns()
-                        r = await client.get(url, headers=headers)
-                        t1 = time.perf_counter_ns()
-                        if r.status_code != 200:
-                            raise RuntimeError(f"GET {url} answered {r.status_code}: {r.text[:300]}")
-                        if i >= WARMUP:
-                            times.append(t1 - t0)
-                            queries.append(statements[0] - before)
-                            sizes_.append(len(r.content))
-                    times.sort()
-                    out[size][kind] = {
-                        "p50_ms": ms(percentile(times, 50)),
-                        "p99_ms": ms(percentile(times, 99)),
-                        "queries": sorted(set(queries)),
-                        "bytes": sizes_[-1],
-                        "requests": requests,
-                    }
-                    say(
-                        f"  board {size} tasks, {kind}: p50 {out[size][kind]['p50_ms']} ms, "
-                        f"p99 {out[size][kind]['p99_ms']} ms, queries/request {sorted(set(queries))}, "
-                        f"{sizes_[-1] // 1024} KiB"
-                    )
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+        with counting_statements(app.state.engine) as statements:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                kinds = {
+                    "json": ("/api/v1/plans/{}", {"Authorization": f"Bearer {layout.token}"}),
+                    "html": ("/plans/{}", {"Cookie": f"{settings.session_cookie_name}={layout.cookie}"}),
+                }
+                for size, plan_id in plans.items():
+                    out[size] = {}
+                    for kind, (path, headers) in kinds.items():
+                        url = path.format(plan_id)
+                        times, queries, sizes_ = [], [], []
+                        for i in range(WARMUP + requests):
+                            before = statements[0]
+                            t0 = time.perf_counter_ns()
+                            r = await client.get(url, headers=headers)
+                            t1 = time.perf_counter_ns()
+                            if r.status_code != 200:
+                                raise RuntimeError(f"GET {url} answered {r.status_code}: {r.text[:300]}")
+                            if i >= WARMUP:
+                                times.append(t1 - t0)
+                                queries.append(statements[0] - before)
+                                sizes_.append(len(r.content))
+                        times.sort()
+                        out[size][kind] = {
+                            "p50_ms": ms(percentile(times, 50)),
+                            "p99_ms": ms(percentile(times, 99)),
+                            "queries": sorted(set(queries)),
+                            "bytes": sizes_[-1],
+                            "requests": requests,
+                        }
+                        say(
+                            f"  board {size} tasks, {kind}: p50 {out[size][kind]['p50_ms']} ms, "
+                            f"p99 {out[size][kind]['p99_ms']} ms, queries/request {sorted(set(queries))}, "
+                            f"{sizes_[-1] // 1024} KiB"
+                        )
     return out
 
 

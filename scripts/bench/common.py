@@ -8,9 +8,10 @@ import resource
 import socket
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent.parent
@@ -158,3 +159,24 @@ def wait_port(port: int, proc_alive: object, seconds: float = 60.0) -> None:
 
 def python_version() -> str:
     return sys.version.split()[0]
+
+
+@contextlib.contextmanager
+def counting_statements(engine: Any) -> Iterator[list[int]]:
+    """Count the SQL statements ``engine`` executes (``[n]``, read it as it goes), the session lookup aside:
+    the app caches it per process for ``CARETEAM_SESSION_CACHE_SECONDS`` on the real clock, so one request
+    in a few seconds reads it again (and once a minute touches it); counted, the same page would read as
+    "n, n+1" statements."""
+    from sqlalchemy import event
+
+    statements = [0]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "auth_session" not in statement:
+            statements[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)

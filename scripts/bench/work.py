@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from common import Cores, ms, percentile, pin, say
+from common import Cores, counting_statements, ms, percentile, pin, say
 from systems import SECRET
 
 WARMUP = 3
@@ -138,7 +138,6 @@ async def _measure(
     db_url: str, patients: int, patients_small: int, tasks: int, requests: int
 ) -> dict[str, Any]:
     import httpx
-    from sqlalchemy import event
 
     from careteam.app import create_app
     from careteam.settings import Settings
@@ -188,23 +187,17 @@ async def _measure(
 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        statements = [0]
-
-        def count(*_args: Any) -> None:
-            statements[0] += 1
-
-        event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            small = await measure(client, statements, 5)
-            await _seed(
-                db_url,
-                patients - patients_small,
-                per_patient * (patients - patients_small),
-                user_id=layout.user_id,
-            )
-            big = await measure(client, statements, requests)
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+        with counting_statements(app.state.engine) as statements:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                small = await measure(client, statements, 5)
+                await _seed(
+                    db_url,
+                    patients - patients_small,
+                    per_patient * (patients - patients_small),
+                    user_id=layout.user_id,
+                )
+                big = await measure(client, statements, requests)
     # Hers: her tasks, and one referral per patient waiting in the nurses' pool.
     if big["listed"] != (per_patient + 1) * patients:
         raise RuntimeError(f"My work listed {big['listed']} items, expected {(per_patient + 1) * patients}")
