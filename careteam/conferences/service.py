@@ -119,9 +119,12 @@ def readers(conference_ids: Sequence[int]) -> sa.Select[int, int]:
 class _Lending:
     """The agenda's plans, lent read-only to every participant while the conference's window is open."""
 
-    def _lent(self, now: datetime) -> Any:
+    def _lent(self, now: datetime, *columns: Any) -> Any:
+        """The loans open at ``now`` as rows of ``columns`` (default: plan id, user id); no subquery, so a
+        board's read or a socket's subscribe builds one small select, not a derived table."""
         return (
-            select(col(ConferenceItem.plan_id), col(ConferenceMember.user_id))
+            sa.select(*(columns or (col(ConferenceItem.plan_id), col(ConferenceMember.user_id))))
+            .select_from(ConferenceItem)
             .join(Conference, col(Conference.id) == col(ConferenceItem.conference_id))
             .join(ConferenceMember, col(ConferenceMember.conference_id) == col(Conference.id))
             .where(
@@ -132,8 +135,10 @@ class _Lending:
         )
 
     def plan_ids(self, user_id: int, now: datetime) -> Ids:
-        lent = self._lent(now).where(col(ConferenceMember.user_id) == user_id).subquery()
-        return select(lent.c.plan_id)
+        lent: Ids = self._lent(now, col(ConferenceItem.plan_id)).where(
+            col(ConferenceMember.user_id) == user_id
+        )
+        return lent
 
     def viewers(self, plan_ids: Sequence[int], now: datetime) -> sa.Select[int, int]:
         lent: sa.Select[int, int] = self._lent(now).where(col(ConferenceItem.plan_id).in_(plan_ids))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import union
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import CompoundSelect, Select
 from sqlmodel import col, select
 
 from careteam.core.actor import Actor
@@ -82,14 +82,13 @@ def add_read_grant(grant: ReadGrant) -> None:
         _GRANTS.append(grant)
 
 
-def viewable_plan_ids(actor: Actor, now: datetime) -> Ids:
+def viewable_plan_ids(actor: Actor, now: datetime) -> Ids | CompoundSelect[Any]:
     """Plans whose board the actor may see at ``now``: her care teams' (``readable_plan_ids``) and those lent
-    to her. Read only: never use it for a write."""
+    to her, for an ``IN``. Read only: never use it for a write."""
     readable = readable_plan_ids(actor)
     if not _GRANTS:
         return readable
-    lent = union(readable, *(grant.plan_ids(actor.user_id, now) for grant in _GRANTS)).subquery()
-    return select(lent.c[0])
+    return union(readable, *(grant.plan_ids(actor.user_id, now) for grant in _GRANTS))
 
 
 def plan_viewers(plan_ids: Sequence[int], now: datetime) -> Readers:

@@ -45,7 +45,7 @@ _TASK_ROWS = (
 _TASKS = TypeAdapter(list[TaskPublic])
 
 
-def _plan_ids(actor: Actor, viewing_at: datetime | None) -> Ids:
+def _plan_ids(actor: Actor, viewing_at: datetime | None) -> Ids | sa.CompoundSelect[Any]:
     """The care team's plans, or (``viewing_at``: a read only) those the actor may see then, lent ones too."""
     return readable_plan_ids(actor) if viewing_at is None else viewable_plan_ids(actor, viewing_at)
 
