@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from datetime import date, timedelta
 from typing import Any
 
-from common import Cores, counting_statements, ms, percentile, pin, say
+from common import Cores, counting_statements, pin, say, timed_gets
 from systems import SECRET, Layout
 
 WARMUP = 3
@@ -88,31 +87,14 @@ async def _measure(db_url: str, layout: Layout, sizes: tuple[int, ...], requests
                 for size, plan_id in plans.items():
                     out[size] = {}
                     for kind, (path, headers) in kinds.items():
-                        url = path.format(plan_id)
-                        times, queries, sizes_ = [], [], []
-                        for i in range(WARMUP + requests):
-                            before = statements[0]
-                            t0 = time.perf_counter_ns()
-                            r = await client.get(url, headers=headers)
-                            t1 = time.perf_counter_ns()
-                            if r.status_code != 200:
-                                raise RuntimeError(f"GET {url} answered {r.status_code}: {r.text[:300]}")
-                            if i >= WARMUP:
-                                times.append(t1 - t0)
-                                queries.append(statements[0] - before)
-                                sizes_.append(len(r.content))
-                        times.sort()
-                        out[size][kind] = {
-                            "p50_ms": ms(percentile(times, 50)),
-                            "p99_ms": ms(percentile(times, 99)),
-                            "queries": sorted(set(queries)),
-                            "bytes": sizes_[-1],
-                            "requests": requests,
-                        }
+                        figures, _ = await timed_gets(
+                            client, path.format(plan_id), headers, statements, requests, warmup=WARMUP
+                        )
+                        out[size][kind] = figures
                         say(
-                            f"  board {size} tasks, {kind}: p50 {out[size][kind]['p50_ms']} ms, "
-                            f"p99 {out[size][kind]['p99_ms']} ms, queries/request {sorted(set(queries))}, "
-                            f"{sizes_[-1] // 1024} KiB"
+                            f"  board {size} tasks, {kind}: p50 {figures['p50_ms']} ms, "
+                            f"p99 {figures['p99_ms']} ms, queries/request {figures['queries']}, "
+                            f"{figures['bytes'] // 1024} KiB"
                         )
     return out
 

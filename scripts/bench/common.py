@@ -161,6 +161,34 @@ def python_version() -> str:
     return sys.version.split()[0]
 
 
+async def timed_gets(
+    client: Any, url: str, headers: dict[str, str], statements: list[int], n: int, *, warmup: int = 3
+) -> tuple[dict[str, Any], Any]:
+    """GET ``url`` ``warmup`` + ``n`` times in-process (``statements``: ``counting_statements``'s counter);
+    the figures of the last ``n`` (p50/p99, the distinct statement counts, the size) and the last response."""
+    times: list[int] = []
+    queries: list[int] = []
+    for i in range(warmup + n):
+        before = statements[0]
+        t0 = time.perf_counter_ns()
+        r = await client.get(url, headers=headers)
+        t1 = time.perf_counter_ns()
+        if r.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {r.status_code}: {r.text[:300]}")
+        if i >= warmup:
+            times.append(t1 - t0)
+            queries.append(statements[0] - before)
+    times.sort()
+    figures = {
+        "p50_ms": ms(percentile(times, 50)),
+        "p99_ms": ms(percentile(times, 99)),
+        "queries": sorted(set(queries)),
+        "requests": n,
+        "bytes": len(r.content),
+    }
+    return figures, r
+
+
 @contextlib.contextmanager
 def counting_statements(engine: Any) -> Iterator[list[int]]:
     """Count the SQL statements ``engine`` executes (``[n]``, read it as it goes), the session lookup aside:

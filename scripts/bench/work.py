@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from common import Cores, counting_statements, ms, percentile, pin, say
+from common import Cores, counting_statements, pin, say, timed_gets
 from systems import SECRET
 
 WARMUP = 3
@@ -158,31 +158,11 @@ async def _measure(
     out: dict[str, Any] = {"patients": patients, "tasks": tasks}
 
     async def measure(client: Any, statements: list[int], n: int) -> dict[str, Any]:
-        figures = {}
+        figures: dict[str, Any] = {}
         for kind, (url, headers) in kinds.items():
-            times, queries, total = [], [], 0
-            for i in range(WARMUP + n):
-                before = statements[0]
-                t0 = time.perf_counter_ns()
-                r = await client.get(url, headers=headers)
-                t1 = time.perf_counter_ns()
-                if r.status_code != 200:
-                    raise RuntimeError(f"GET {url} answered {r.status_code}: {r.text[:300]}")
-                if i >= WARMUP:
-                    times.append(t1 - t0)
-                    queries.append(statements[0] - before)
-                if kind == "json":
-                    total = r.json()["total"]
-            times.sort()
-            figures[kind] = {
-                "p50_ms": ms(percentile(times, 50)),
-                "p99_ms": ms(percentile(times, 99)),
-                "queries": sorted(set(queries)),
-                "requests": n,
-                "bytes": len(r.content),
-            }
+            figures[kind], last = await timed_gets(client, url, headers, statements, n, warmup=WARMUP)
             if kind == "json":
-                figures["listed"] = total
+                figures["listed"] = last.json()["total"]
         return figures
 
     app = create_app(settings)
